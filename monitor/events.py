@@ -1,0 +1,185 @@
+"""Events that cross the venue boundary into the engine.
+
+A venue adapter turns whatever its exchange sends (REST bodies, stream frames) into these values; the
+engine never sees a raw payload. Symbols are ccxt unified symbols (``BTC/USDT:USDT``); ``account`` is the
+configured account label; times are epoch milliseconds (UTC) as the exchange stamped them, and
+``received_ms`` is our own clock when the frame arrived (what freshness is measured with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from monitor.model import MarginMode, PositionSide, Tier
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPrices:
+    """Mark prices for one venue: one symbol (``@markPrice``) or many (``!markPrice@arr``)."""
+
+    venue: str
+    prices: dict[str, float]
+    event_ms: int
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionState:
+    """One position leg as the exchange reports it. ``amount`` is signed (negative short); 0 = flat.
+
+    Fields a source does not carry are ``None`` (ACCOUNT_UPDATE has no liquidation price, mark or
+    maintenance margin; positionRisk v3 has no leverage)."""
+
+    symbol: str
+    position_side: PositionSide
+    margin_mode: MarginMode
+    amount: float
+    entry_price: float
+    isolated_wallet: float | None = None
+    unrealized_pnl: float | None = None
+    mark_price: float | None = None
+    liquidation_price: float | None = None
+    maint_margin: float | None = None
+    leverage: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshotEvent:
+    """A full REST resync of one account: replaces everything the engine holds for it."""
+
+    venue: str
+    account: str
+    cross_wallet_balance: float
+    positions: tuple[PositionState, ...]
+    received_ms: int
+    hedge_mode: bool | None = None
+    multi_assets: bool | None = None
+    total_maint_margin: float | None = None
+    total_margin_balance: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    """A user-stream delta (Binance ACCOUNT_UPDATE): only what changed."""
+
+    venue: str
+    account: str
+    reason: str
+    cross_wallet_balance: float | None
+    positions: tuple[PositionState, ...]
+    event_ms: int
+    received_ms: int
+
+
+class OrderKind(StrEnum):
+    NORMAL = "normal"
+    LIQUIDATION = "liquidation"  # client id autoclose-...
+    ADL = "adl"  # client id adl_autoclose
+    SETTLEMENT = "settlement"  # settlement_autoclose-...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """A user-stream order event (Binance ORDER_TRADE_UPDATE)."""
+
+    venue: str
+    account: str
+    symbol: str
+    client_order_id: str
+    kind: OrderKind
+    side: str  # "buy" | "sell"
+    position_side: PositionSide
+    order_type: str
+    execution_type: str
+    status: str
+    reduce_only: bool
+    last_filled_qty: float
+    filled_qty: float
+    last_price: float
+    average_price: float
+    realized_pnl: float
+    commission: float
+    event_ms: int
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCallPosition:
+    symbol: str
+    position_side: PositionSide
+    margin_mode: MarginMode
+    amount: float
+    mark_price: float
+    unrealized_pnl: float
+    maint_margin: float
+    isolated_wallet: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCall:
+    venue: str
+    account: str
+    cross_wallet_balance: float | None
+    positions: tuple[MarginCallPosition, ...]
+    event_ms: int
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListenKeyExpired:
+    venue: str
+    account: str
+    event_ms: int
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierTable:
+    """Maintenance tiers of one symbol for one account (brackets can be user specific)."""
+
+    venue: str
+    account: str
+    symbol: str
+    tiers: tuple[Tier, ...]
+    received_ms: int
+
+
+class StreamState(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    RESYNCED = "resynced"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """A stream came up, went down, or was resynced over REST. ``stream`` names it, e.g.
+    ``binanceusdm:marks`` or ``binanceusdm:main:user``."""
+
+    stream: str
+    state: StreamState
+    detail: str = ""
+    received_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A frame that failed validation: logged and counted, never applied, never counted as fresh."""
+
+    source: str
+    reason: str
+    excerpt: str = ""
+    received_ms: int = 0
+
+
+Event = (
+    MarkPrices
+    | AccountSnapshotEvent
+    | AccountUpdate
+    | OrderUpdate
+    | MarginCall
+    | ListenKeyExpired
+    | TierTable
+    | StreamHealth
+    | Rejected
+)

@@ -1,0 +1,138 @@
+"""Domain types shared by every layer.
+
+Everything here is an immutable value: the margin maths and the policy are pure functions over these
+snapshots, so a snapshot can be recorded, replayed and compared without a running exchange.
+
+Numbers are ``float``. Exchange payloads carry decimal strings; they are parsed once at the edge
+(``monitor.snapshot`` and the venue normalisers). Float keeps a full revaluation cheap enough to run on
+every mark tick, and its relative error (about 1e-16 per operation) is far below the exchanges' own
+rounding (8 decimals, truncated to the tick). Tolerances in tests are relative, never ``==``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+
+class PositionSide(StrEnum):
+    """``both`` is one-way mode; ``long``/``short`` are the legs of a hedge-mode symbol."""
+
+    BOTH = "both"
+    LONG = "long"
+    SHORT = "short"
+
+
+class MarginMode(StrEnum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+class Venue(StrEnum):
+    """A rule set: how a venue turns a position into a requirement and a liquidation price."""
+
+    BINANCE_USDM = "binanceusdm"
+    BINANCE_COINM = "binancecoinm"
+    BYBIT = "bybit"
+    OKX = "okx"
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One maintenance tier. ``floor``/``cap`` are in the venue's own unit (see ``TierTable``)."""
+
+    floor: float
+    cap: float
+    mmr: float
+    cum: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One open position (a hedge-mode leg is a position of its own).
+
+    ``contracts`` is always positive; the direction is ``side``. ``isolated_wallet`` is the margin held
+    by an isolated position excluding unrealised PnL (Binance ``isolatedWallet``).
+    """
+
+    symbol: str
+    side: Side
+    margin_mode: MarginMode
+    contracts: float
+    entry_price: float
+    mark_price: float
+    tiers: tuple[Tier, ...]
+    contract_size: float = 1.0
+    inverse: bool = False
+    position_side: PositionSide = PositionSide.BOTH
+    isolated_wallet: float | None = None
+    leverage: float | None = None
+    exchange_liquidation_price: float | None = None
+
+    @property
+    def key(self) -> tuple[str, PositionSide]:
+        """Identity inside an account: a symbol, and the leg in hedge mode."""
+        return (self.symbol, self.position_side)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account at one instant: the cross wallet and every open position.
+
+    ``wallet_balance`` is the cross wallet in the settlement asset (coin for inverse), excluding
+    isolated wallets and unrealised PnL.
+    """
+
+    venue: Venue
+    wallet_balance: float
+    positions: tuple[Position, ...] = ()
+    name: str = ""
+    taker_fee: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CrossRisk:
+    """The cross pool of an account. ``margin_ratio`` is requirement / equity, liquidation at 1.0;
+    ``inf`` when equity is not positive."""
+
+    equity: float
+    maint_margin: float
+    margin_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRisk:
+    symbol: str
+    side: Side
+    position_side: PositionSide
+    margin_mode: MarginMode
+    notional: float
+    unrealized_pnl: float
+    maint_margin: float
+    margin_ratio: float
+    liquidation_price: float | None
+    distance_pct: float | None
+    mark_price: float
+    exchange_liquidation_price: float | None = None
+    deviation_pct: float | None = None
+
+    @property
+    def key(self) -> tuple[str, PositionSide]:
+        return (self.symbol, self.position_side)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRisk:
+    venue: Venue
+    account: str
+    cross: CrossRisk | None
+    positions: tuple[PositionRisk, ...] = field(default_factory=tuple)

@@ -1,0 +1,59 @@
+"""The SQLite state file: one database, each component owning its own tables.
+
+Why SQLite: the daemon must survive a restart without forgetting open episodes, undelivered alerts or
+orders in flight, and a single file with WAL journaling gives atomic writes with no server to run.
+Components register their schema with ``migrate`` and keep their SQL next to their logic
+(``policy/episode_store.py``, ``notify/outbox.py``, ``actions/journal.py``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    """Open (creating) the state file with the settings every component relies on.
+
+    ``isolation_level=None`` puts transactions under explicit control (``with transaction(conn)``);
+    WAL lets a reader (``monitor status``) look while the daemon writes; ``synchronous=NORMAL`` in WAL
+    mode loses at most the last transaction on power loss, never corrupts.
+    """
+    p = Path(path)
+    if str(p) != ":memory:":
+        p.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> None:
+    """Apply ``statements`` once per component version: re-running is a no-op.
+
+    Each component passes its full ordered list of DDL statements; the ones already applied (counted in
+    ``schema_versions``) are skipped, so adding a statement at the end is a migration.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    row = conn.execute("SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
+    done = int(row["version"]) if row else 0
+    if done >= len(statements):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in statements[done:]:
+            conn.execute(stmt)
+        conn.execute(
+            "INSERT INTO schema_versions (component, version) VALUES (?, ?) "
+            "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+            (component, len(statements)),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
