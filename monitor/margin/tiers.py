@@ -73,6 +73,19 @@ def tier_index(tiers: Sequence[Tier], value: float) -> int:
     return i
 
 
+def tier_index_extended(tiers: Sequence[Tier], value: float) -> int:
+    """Like ``tier_index`` but the top tier extends to infinity.
+
+    The maths needs a requirement at every price it searches, including prices where the position
+    would outgrow the table; whether a position's size at its mark is covered is checked separately,
+    where the input is validated.
+    """
+    entry = _FLOORS_CACHE.get(id(tiers))
+    floors = entry[1] if entry is not None and entry[0] is tiers else _floors(tiers)
+    i = bisect_right(floors, value if value >= 0 else -value) - 1
+    return i if i >= 0 else 0
+
+
 def tier_for(tiers: Sequence[Tier], value: float) -> Tier:
     return tiers[tier_index(tiers, value)]
 

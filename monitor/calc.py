@@ -1,0 +1,195 @@
+"""``monitor calc``: the liquidation calculator over an account snapshot.
+
+The JSON output is a contract (design brief, "Calculator output"): numbers are JSON numbers, a
+liquidation price that does not exist is ``null``, and so is a margin ratio whose equity is gone
+(``inf`` internally). The table is for people and may change.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from monitor.margin.account import evaluate_account
+from monitor.margin.whatif import WhatIf
+from monitor.model import Account, AccountRisk
+
+
+def _num(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def risk_to_json(risk: AccountRisk) -> dict[str, Any]:
+    cross = None
+    if risk.cross is not None:
+        cross = {
+            "equity": _num(risk.cross.equity),
+            "maint_margin": _num(risk.cross.maint_margin),
+            "margin_ratio": _num(risk.cross.margin_ratio),
+        }
+    return {
+        "venue": risk.venue.value,
+        "account": {"cross": cross},
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "side": p.side.value,
+                "position_side": p.position_side.value,
+                "margin_mode": p.margin_mode.value,
+                "notional": _num(p.notional),
+                "unrealized_pnl": _num(p.unrealized_pnl),
+                "maint_margin": _num(p.maint_margin),
+                "margin_ratio": _num(p.margin_ratio),
+                "liquidation_price": _num(p.liquidation_price),
+                "distance_pct": _num(p.distance_pct),
+                "exchange_liquidation_price": _num(p.exchange_liquidation_price),
+                "deviation_pct": _num(p.deviation_pct),
+            }
+            for p in risk.positions
+        ],
+    }
+
+
+def what_if_to_json(w: WhatIf) -> dict[str, Any]:
+    return {
+        "mode_switches": [
+            {
+                "symbol": m.symbol,
+                "position_side": str(m.position_side),
+                "from": m.from_mode.value,
+                "to": m.to_mode.value,
+                "liquidation_price": _num(m.liquidation_price),
+                "distance_pct": _num(m.distance_pct),
+                "moved_margin": _num(m.moved_margin),
+                "note": m.note,
+            }
+            for m in w.mode_switches
+        ],
+        "margin_to_add": [
+            {
+                "symbol": a.symbol,
+                "position_side": str(a.position_side),
+                "target_distance_pct": a.target_distance_pct,
+                "target_liquidation_price": a.target_liquidation_price,
+                "add": a.add,
+                "new_liquidation_price": _num(a.new_liquidation_price),
+            }
+            for a in w.margin_to_add
+        ],
+        "market_moves": [
+            {"scope": m.scope, "down_pct": _num(m.down_pct), "up_pct": _num(m.up_pct)} for m in w.market_moves
+        ],
+    }
+
+
+def fmt(x: float | None, digits: int = 6) -> str:
+    """Significant digits for prices and amounts; ``--`` where there is nothing (Binance's UI too)."""
+    if x is None:
+        return "--"
+    if math.isinf(x):
+        return "inf"
+    return f"{x:,.{digits}g}" if abs(x) < 1e15 else f"{x:.4e}"
+
+
+def ratio_text(r: float) -> str:
+    return "inf" if math.isinf(r) else f"{r:.4f}"
+
+
+def pct(x: float | None) -> str:
+    return "--" if x is None else f"{x:.2f} %"
+
+
+def ratio_style(r: float) -> str:
+    if r >= 0.85:
+        return "bold red"
+    if r >= 0.70:
+        return "red"
+    if r >= 0.50:
+        return "yellow"
+    return "green"
+
+
+def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
+    title = f"{risk.venue.value} {account.name or ''}".strip()
+    if risk.cross is not None:
+        c = risk.cross
+        console.print(
+            f"[bold]{title}[/bold]  cross equity {fmt(c.equity)}  maintenance {fmt(c.maint_margin)}  "
+            f"ratio [{ratio_style(c.margin_ratio)}]{ratio_text(c.margin_ratio)}[/]"
+        )
+    else:
+        console.print(f"[bold]{title}[/bold]  (no cross positions)")
+    with_exchange = any(p.exchange_liquidation_price is not None for p in risk.positions)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    cols = ["symbol", "side", "mode", "size", "mark", "liq price", "dist", "ratio", "maint", "uPnL"]
+    if with_exchange:
+        cols += ["exch liq", "dev"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("symbol", "side", "mode") else "right", no_wrap=True)
+    for p, pos in zip(risk.positions, account.positions, strict=True):
+        side = p.side.value if p.position_side.value == "both" else f"{p.side.value}*"
+        row = [
+            p.symbol,
+            side,
+            p.margin_mode.value,
+            fmt(pos.contracts),
+            fmt(p.mark_price),
+            fmt(p.liquidation_price, 8),
+            pct(p.distance_pct),
+            f"[{ratio_style(p.margin_ratio)}]{ratio_text(p.margin_ratio)}[/]",
+            fmt(p.maint_margin, 5),
+            fmt(p.unrealized_pnl, 5),
+        ]
+        if with_exchange:
+            row += [fmt(p.exchange_liquidation_price, 8), pct(p.deviation_pct)]
+        table.add_row(*row)
+    if any(p.position_side.value != "both" for p in risk.positions):
+        table.caption = "* hedge-mode leg"
+    console.print(table)
+
+
+def render_what_if(w: WhatIf, console: Console) -> None:
+    t = Table(title="liquidation price in the other margin mode", box=box.SIMPLE_HEAD)
+    for col in ("symbol", "leg", "now", "as", "liq price", "distance", "margin moved", "note"):
+        t.add_column(col)
+    for m in w.mode_switches:
+        t.add_row(
+            m.symbol,
+            str(m.position_side),
+            m.from_mode.value,
+            m.to_mode.value,
+            fmt(m.liquidation_price, 8),
+            pct(m.distance_pct),
+            fmt(m.moved_margin),
+            m.note,
+        )
+    console.print(t)
+    if w.margin_to_add:
+        t = Table(title="margin to add to isolated positions", box=box.SIMPLE_HEAD)
+        for col in ("symbol", "leg", "target distance", "target liq", "add", "new liq"):
+            t.add_column(col)
+        for a in w.margin_to_add:
+            t.add_row(
+                a.symbol,
+                str(a.position_side),
+                pct(a.target_distance_pct),
+                fmt(a.target_liquidation_price, 8),
+                fmt(a.add),
+                fmt(a.new_liquidation_price, 8),
+            )
+        console.print(t)
+    if w.market_moves:
+        t = Table(title="uniform move that liquidates the cross account", box=box.SIMPLE_HEAD)
+        for col in ("marks moved", "fall", "rise"):
+            t.add_column(col)
+        for mv in w.market_moves:
+            t.add_row(mv.scope, pct(mv.down_pct), pct(mv.up_pct))
+        console.print(t)
+
+
+def evaluate(account: Account) -> AccountRisk:
+    return evaluate_account(account)

@@ -1,0 +1,112 @@
+"""Risk of a whole account: every position and the cross pool, in one pass.
+
+This is the function the live engine runs on every mark tick for each account the tick touches, so it
+is written to be linear in the number of positions: the cross totals are summed once, and each cross
+symbol's liquidation price holds the other positions at those totals minus its own legs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from monitor.margin.rules import Rules, notional, rules_for, upnl
+from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, Position, PositionRisk
+
+INF = math.inf
+
+
+def margin_ratio(requirement: float, equity: float) -> float:
+    """Requirement / equity, 1.0 = liquidation; ``inf`` when nothing is left to cover it."""
+    if equity <= 0:
+        return INF if requirement > 0 or equity < 0 else 0.0
+    return requirement / equity
+
+
+def distance_pct(mark: float, liquidation: float | None) -> float | None:
+    if liquidation is None:
+        return None
+    return abs(mark - liquidation) / mark * 100.0
+
+
+def deviation_pct(ours: float | None, theirs: float | None) -> float | None:
+    """Ours relative to the exchange's figure, in percent. ``0`` from an exchange means "none"."""
+    if ours is None or not theirs:
+        return None
+    return (ours - theirs) / theirs * 100.0
+
+
+def evaluate_account(account: Account) -> AccountRisk:
+    rules = rules_for(account.venue)
+    fee = account.taker_fee
+    positions = account.positions
+    n = len(positions)
+    pnl = [0.0] * n
+    req = [0.0] * n
+    cross_pnl = 0.0
+    cross_req = 0.0
+    cross_legs: dict[str, list[int]] = {}
+    for i, p in enumerate(positions):
+        pnl[i] = upnl(p, p.mark_price)
+        req[i] = rules.requirement(p, p.mark_price, fee)
+        if p.margin_mode is MarginMode.CROSS:
+            cross_pnl += pnl[i]
+            cross_req += req[i]
+            cross_legs.setdefault(p.symbol, []).append(i)
+
+    cross: CrossRisk | None = None
+    cross_lp: dict[str, float | None] = {}
+    if cross_legs:
+        equity = account.wallet_balance + cross_pnl
+        cross = CrossRisk(equity, cross_req, margin_ratio(cross_req, equity))
+        for symbol, idx in cross_legs.items():
+            own_pnl = sum(pnl[i] for i in idx)
+            own_req = sum(req[i] for i in idx)
+            base = account.wallet_balance + (cross_pnl - own_pnl) - (cross_req - own_req)
+            cross_lp[symbol] = rules.cross_liquidation_price([positions[i] for i in idx], base, fee)
+
+    out = []
+    for i, p in enumerate(positions):
+        if p.margin_mode is MarginMode.CROSS:
+            assert cross is not None
+            ratio = cross.margin_ratio
+            lp = cross_lp[p.symbol]
+        else:
+            ratio = margin_ratio(req[i], rules.isolated_equity(p, p.mark_price, fee))
+            lp = rules.isolated_liquidation_price(p, fee)
+        out.append(_position_risk(rules, p, pnl[i], req[i], ratio, lp))
+    return AccountRisk(account.venue, account.name, cross, tuple(out))
+
+
+def _position_risk(
+    rules: Rules, p: Position, pnl: float, req: float, ratio: float, lp: float | None
+) -> PositionRisk:
+    mark = p.mark_price
+    exchange = p.exchange_liquidation_price
+    return PositionRisk(
+        p.symbol,
+        p.side,
+        p.position_side,
+        p.margin_mode,
+        notional(p, mark),  # notional
+        pnl,  # unrealized_pnl
+        req,  # maint_margin
+        ratio,  # margin_ratio
+        lp,  # liquidation_price
+        None if lp is None else abs(mark - lp) / mark * 100.0,  # distance_pct
+        mark,  # mark_price
+        exchange or None,  # exchange_liquidation_price
+        deviation_pct(lp, exchange) if exchange else None,  # deviation_pct
+    )
+
+
+def cross_residual(account: Account, positions: Sequence[Position] | None = None) -> tuple[float, float]:
+    """(equity, requirement) of the cross pool, for tests and the what-if solver."""
+    rules = rules_for(account.venue)
+    equity = account.wallet_balance
+    requirement = 0.0
+    for p in positions if positions is not None else account.positions:
+        if p.margin_mode is MarginMode.CROSS:
+            equity += upnl(p, p.mark_price)
+            requirement += rules.requirement(p, p.mark_price, account.taker_fee)
+    return equity, requirement

@@ -1,0 +1,346 @@
+"""Per-venue margin rules: what a position requires and at which mark price it is liquidated.
+
+Every venue is described by the same few functions of a price ``P`` (the mark of the position's symbol):
+unrealised PnL, the maintenance requirement, and the isolated equity. Liquidation is where
+``equity(P) == requirement(P)``. A venue with a published closed form overrides the liquidation
+functions; the others use :mod:`monitor.margin.solver`, which is also the test oracle for the closed
+forms. Sources and formulas: ``margin-reference.md`` sections 1 to 3, cited per class.
+
+Linear contracts are settled in quote and their size is ``q = contracts * contract_size`` base units;
+inverse contracts are settled in coin and ``q = contracts * contract_size`` is their face value in quote
+(e.g. 100 USD per BTCUSD_PERP contract). Both closed forms below are written over "legs": the positions of
+one symbol that share its mark (a one-way position, or the long and short legs of a hedge-mode symbol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+
+from monitor.margin import solver
+from monitor.margin.tiers import tier_index_extended as tier_index
+from monitor.model import MarginMode, Position, Tier, Venue
+
+# How many times tier re-selection may move before the exhaustive per-segment scan takes over.
+_FIXED_POINT_ROUNDS = 6
+
+
+def size(p: Position) -> float:
+    """``q``: base units (linear) or face value in quote (inverse)."""
+    return p.contracts * p.contract_size
+
+
+def upnl(p: Position, price: float) -> float:
+    """Unrealised PnL in the settlement asset at ``price``."""
+    q = p.contracts * p.contract_size
+    s = 1.0 if p.side == "long" else -1.0
+    if p.inverse:
+        return s * q * (1.0 / p.entry_price - 1.0 / price)
+    return s * q * (price - p.entry_price)
+
+
+def notional(p: Position, price: float) -> float:
+    """Position value in the settlement asset: quote for linear, coin for inverse."""
+    q = p.contracts * p.contract_size
+    return q / price if p.inverse else q * price
+
+
+class Rules:
+    """The generic rule: requirement = value x mmr - cum with the tier at the current price, equity =
+    wallet + UPNL, liquidation by the numeric solver. Venues override what they publish."""
+
+    venue: Venue = Venue.BINANCE_USDM
+    inverse_default: bool = False
+
+    # --- what a position requires -------------------------------------------------------------
+    def tier_value(self, p: Position, price: float) -> float:
+        """The quantity a venue's tier table is indexed by."""
+        return notional(p, price)
+
+    def tier(self, p: Position, price: float) -> Tier:
+        return p.tiers[tier_index(p.tiers, self.tier_value(p, price))]
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        t = p.tiers[tier_index(p.tiers, self.tier_value(p, price))]
+        return notional(p, price) * t.mmr - t.cum
+
+    def isolated_equity(self, p: Position, price: float, taker_fee: float) -> float:
+        return (p.isolated_wallet or 0.0) + upnl(p, price)
+
+    def breakpoints(self, p: Position) -> list[float]:
+        """Prices at which ``p`` changes tier: where the requirement bends."""
+        q = p.contracts * p.contract_size
+        if p.inverse:
+            return [q / t.floor for t in p.tiers if t.floor > 0]
+        return [t.floor / q for t in p.tiers if t.floor > 0]
+
+    # --- where it is liquidated ----------------------------------------------------------------
+    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+        def f(x: float) -> float:
+            return self.isolated_equity(p, x, taker_fee) - self.requirement(p, x, taker_fee)
+
+        return solver.solve_nearest(f, p.mark_price, self.breakpoints(p)).nearest(p.mark_price)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float
+    ) -> float | None:
+        """Price of the legs' symbol at which the cross pool is liquidated.
+
+        ``base`` = cross wallet + UPNL of every other cross position - their requirement, all held at
+        their current marks (Binance's WB - TMM1 + UPNL1).
+        """
+        return solve_cross(self, legs, base, taker_fee)
+
+    def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
+        """The isolated wallet that puts ``p``'s liquidation exactly at ``price``."""
+        return self.requirement(p, price, taker_fee) - upnl(p, price)
+
+
+def solve_cross(rules: Rules, legs: Sequence[Position], base: float, taker_fee: float) -> float | None:
+    """The numeric answer for a cross symbol: the oracle for every closed form."""
+    mark = legs[0].mark_price
+
+    def f(x: float) -> float:
+        total = base
+        for leg in legs:
+            total += upnl(leg, x) - rules.requirement(leg, x, taker_fee)
+        return total
+
+    bps = [b for leg in legs for b in rules.breakpoints(leg)]
+    return solver.solve_nearest(f, mark, bps).nearest(mark)
+
+
+def solve_isolated(rules: Rules, p: Position, taker_fee: float) -> float | None:
+    """The numeric answer for an isolated position, whatever closed form ``rules`` has."""
+    return Rules.isolated_liquidation_price(rules, p, taker_fee)
+
+
+# --- closed forms over legs ---------------------------------------------------------------------
+def _linear_lp(
+    legs: Sequence[Position], mmrs: Sequence[float], cums: Sequence[float], base: float
+) -> float | None:
+    """margin-reference 1.3: LP = (WB' + sum cum - sum s q EP) / (sum q mmr - sum s q)."""
+    num = base
+    den = 0.0
+    for leg, mmr, cum in zip(legs, mmrs, cums, strict=True):
+        q = leg.contracts * leg.contract_size
+        s = 1.0 if leg.side == "long" else -1.0
+        num += cum - s * q * leg.entry_price
+        den += q * mmr - s * q
+    if den == 0:
+        return None
+    lp = num / den
+    return lp if lp > 0 else None
+
+
+def _inverse_lp(
+    legs: Sequence[Position], mmrs: Sequence[float], cums: Sequence[float], base: float
+) -> float | None:
+    """margin-reference 1.4: LP = (sum q mmr + sum s q) / (WB' + sum cum + sum s q / EP)."""
+    num = 0.0
+    den = base
+    for leg, mmr, cum in zip(legs, mmrs, cums, strict=True):
+        q = leg.contracts * leg.contract_size
+        s = 1.0 if leg.side == "long" else -1.0
+        num += q * mmr + s * q
+        den += cum + s * q / leg.entry_price
+    if den == 0:
+        return None
+    lp = num / den
+    return lp if lp > 0 else None
+
+
+class TieredClosedForm(Rules):
+    """Closed form with tier re-selection (Binance FAQ): the tier used is the one holding the notional
+    *at the liquidation price*. Start from the tiers at the mark and re-select at the result until it is
+    self-consistent (one or two rounds in practice); if that does not settle, scan every tier segment
+    and keep the self-consistent root nearest the mark."""
+
+    def _lp_with(self, legs: Sequence[Position], idx: Sequence[int], base: float) -> float | None:
+        mmrs = [leg.tiers[i].mmr for leg, i in zip(legs, idx, strict=True)]
+        cums = [leg.tiers[i].cum for leg, i in zip(legs, idx, strict=True)]
+        inverse = legs[0].inverse
+        return (_inverse_lp if inverse else _linear_lp)(legs, mmrs, cums, base)
+
+    def _indices_at(self, legs: Sequence[Position], price: float) -> list[int]:
+        return [tier_index(leg.tiers, self.tier_value(leg, price)) for leg in legs]
+
+    def tiered_liquidation_price(self, legs: Sequence[Position], base: float) -> float | None:
+        if len(legs) == 1:
+            return self._single_leg(legs[0], base)
+        idx = self._indices_at(legs, legs[0].mark_price)
+        for _ in range(_FIXED_POINT_ROUNDS):
+            lp = self._lp_with(legs, idx, base)
+            if lp is None:
+                break
+            new = self._indices_at(legs, lp)
+            if new == idx:
+                return lp
+            idx = new
+        return self._scan_segments(legs, base)
+
+    def _single_leg(self, p: Position, base: float) -> float | None:
+        """The common case, kept lean: it runs for every position on every tick."""
+        tiers = p.tiers
+        q = p.contracts * p.contract_size
+        s = 1.0 if p.side == "long" else -1.0
+        inverse = p.inverse
+        i = tier_index(tiers, self.tier_value(p, p.mark_price))
+        for _ in range(_FIXED_POINT_ROUNDS):
+            t = tiers[i]
+            if inverse:
+                den = base + t.cum + s * q / p.entry_price
+                lp = (q * t.mmr + s * q) / den if den != 0 else 0.0
+            else:
+                den = q * t.mmr - s * q
+                lp = (base + t.cum - s * q * p.entry_price) / den if den != 0 else 0.0
+            if lp <= 0:
+                break
+            j = tier_index(tiers, self.tier_value(p, lp))
+            if j == i:
+                return lp
+            i = j
+        # One leg's balance (equity - requirement) is monotone in its price, so the same sign at both
+        # ends of the price range means no price liquidates it.
+        if (self._balance(p, base, p.mark_price * 1e-12) > 0) == (
+            self._balance(p, base, p.mark_price * 1e12) > 0
+        ):
+            return None
+        return self._scan_segments((p,), base)
+
+    def _balance(self, p: Position, base: float, price: float) -> float:
+        t = p.tiers[tier_index(p.tiers, self.tier_value(p, price))]
+        return base + upnl(p, price) - (notional(p, price) * t.mmr - t.cum)
+
+    def _scan_segments(self, legs: Sequence[Position], base: float) -> float | None:
+        mark = legs[0].mark_price
+        cuts = sorted({b for leg in legs for b in self.breakpoints(leg)})
+        edges = [0.0, *cuts, float("inf")]
+        best: float | None = None
+        for lo, hi in pairwise(edges):
+            probe = hi / 2 if lo == 0 else (lo * 2 if hi == float("inf") else 0.5 * (lo + hi))
+            idx = self._indices_at(legs, probe)
+            lp = self._lp_with(legs, idx, base)
+            if lp is None or not (lo * (1 - 1e-12) <= lp <= hi * (1 + 1e-12)):
+                continue
+            if best is None or abs(lp - mark) < abs(best - mark):
+                best = lp
+        return best
+
+    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+        return self.tiered_liquidation_price((p,), p.isolated_wallet or 0.0)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float
+    ) -> float | None:
+        return self.tiered_liquidation_price(legs, base)
+
+
+class BinanceUsdm(TieredClosedForm):
+    """Binance USD-M: tiers by quote notional, MM = notional x MMR - cum (reference 1.1-1.3)."""
+
+    venue = Venue.BINANCE_USDM
+    inverse_default = False
+
+
+class BinanceCoinm(TieredClosedForm):
+    """Binance COIN-M: tiers by coin notional N x CS / P, all amounts in coin (reference 1.4)."""
+
+    venue = Venue.BINANCE_COINM
+    inverse_default = True
+
+
+class Bybit(TieredClosedForm):
+    """Bybit v5 (reference section 2).
+
+    Isolated linear follows the 2024 documents: the requirement is evaluated at entry, so
+    LP = EP -/+ (WB - MM_entry) / q. Isolated inverse follows the 2026 UTA revision: MM at the
+    liquidation price and added margin counted net of the close fee, ``extra / (1 + taker)``; the
+    initial margin needs ``leverage`` (without it the whole wallet counts as initial margin). Cross has
+    no published closed form and goes to the solver, with the requirement at mark.
+    """
+
+    venue = Venue.BYBIT
+    inverse_default = False
+
+    def _isolated_at_entry(self, p: Position) -> bool:
+        return p.margin_mode is MarginMode.ISOLATED and not p.inverse
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        at = p.entry_price if self._isolated_at_entry(p) else price
+        t = p.tiers[tier_index(p.tiers, notional(p, at))]
+        return notional(p, at) * t.mmr - t.cum
+
+    def breakpoints(self, p: Position) -> list[float]:
+        return [] if self._isolated_at_entry(p) else super().breakpoints(p)
+
+    def _inverse_base(self, p: Position, taker_fee: float) -> float:
+        wallet = p.isolated_wallet or 0.0
+        if not p.leverage:
+            return wallet
+        im = p.contracts * p.contract_size / p.entry_price / p.leverage
+        return im + (wallet - im) / (1.0 + taker_fee)
+
+    def isolated_equity(self, p: Position, price: float, taker_fee: float) -> float:
+        if p.inverse:
+            return self._inverse_base(p, taker_fee) + upnl(p, price)
+        return super().isolated_equity(p, price, taker_fee)
+
+    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+        if p.inverse:
+            return self.tiered_liquidation_price((p,), self._inverse_base(p, taker_fee))
+        q = p.contracts * p.contract_size
+        mm = self.requirement(p, p.entry_price, taker_fee)
+        wallet = p.isolated_wallet or 0.0
+        lp = p.entry_price - (wallet - mm) / q if p.side == "long" else p.entry_price + (wallet - mm) / q
+        return lp if lp > 0 else None
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float
+    ) -> float | None:
+        return solve_cross(self, legs, base, taker_fee)
+
+    def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
+        needed = self.requirement(p, price, taker_fee) - upnl(p, price)
+        if p.inverse and p.leverage:
+            # invert _inverse_base: base = im + (w - im) / (1 + fee)
+            im = p.contracts * p.contract_size / p.entry_price / p.leverage
+            return im + (needed - im) * (1.0 + taker_fee)
+        return needed
+
+
+class Okx(Rules):
+    """OKX v5 (reference section 3): tiers by number of contracts with no deduction; the requirement
+    includes the liquidation fee, value x (MMR + taker). Isolated has a closed form, cross the solver."""
+
+    venue = Venue.OKX
+    inverse_default = False
+
+    def tier_value(self, p: Position, price: float) -> float:
+        return p.contracts
+
+    def _rate(self, p: Position, taker_fee: float) -> float:
+        return p.tiers[tier_index(p.tiers, p.contracts)].mmr + taker_fee
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        return notional(p, price) * self._rate(p, taker_fee)
+
+    def breakpoints(self, p: Position) -> list[float]:
+        return []
+
+    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+        rate = self._rate(p, taker_fee)
+        lp = (_inverse_lp if p.inverse else _linear_lp)((p,), (rate,), (0.0,), p.isolated_wallet or 0.0)
+        return lp
+
+
+RULES: dict[Venue, Rules] = {
+    Venue.BINANCE_USDM: BinanceUsdm(),
+    Venue.BINANCE_COINM: BinanceCoinm(),
+    Venue.BYBIT: Bybit(),
+    Venue.OKX: Okx(),
+}
+
+
+def rules_for(venue: Venue) -> Rules:
+    return RULES[venue]
