@@ -8,9 +8,9 @@ symbol's liquidation price holds the other positions at those totals minus its o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from monitor.margin.rules import Rules, notional, rules_for, upnl
+from monitor.margin.rules import notional, rules_for, upnl
 from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, Position, PositionRisk
 
 INF = math.inf
@@ -36,19 +36,29 @@ def deviation_pct(ours: float | None, theirs: float | None) -> float | None:
     return (ours - theirs) / theirs * 100.0
 
 
-def evaluate_account(account: Account) -> AccountRisk:
+def evaluate_account(account: Account, marks: Mapping[str, float] | None = None) -> AccountRisk:
+    """Risk of every position and of the cross pool.
+
+    ``marks`` (symbol -> mark price) overrides the marks stored in the positions: the live engine keeps
+    one ``Account`` per account and passes the latest ticks, instead of rebuilding positions per tick.
+    """
     rules = rules_for(account.venue)
     fee = account.taker_fee
     positions = account.positions
     n = len(positions)
+    mk = (
+        [p.mark_price for p in positions]
+        if not marks
+        else [marks.get(p.symbol, p.mark_price) for p in positions]
+    )
     pnl = [0.0] * n
     req = [0.0] * n
     cross_pnl = 0.0
     cross_req = 0.0
     cross_legs: dict[str, list[int]] = {}
     for i, p in enumerate(positions):
-        pnl[i] = upnl(p, p.mark_price)
-        req[i] = rules.requirement(p, p.mark_price, fee)
+        pnl[i] = upnl(p, mk[i])
+        req[i] = rules.requirement(p, mk[i], fee)
         if p.margin_mode is MarginMode.CROSS:
             cross_pnl += pnl[i]
             cross_req += req[i]
@@ -63,7 +73,8 @@ def evaluate_account(account: Account) -> AccountRisk:
             own_pnl = sum(pnl[i] for i in idx)
             own_req = sum(req[i] for i in idx)
             base = account.wallet_balance + (cross_pnl - own_pnl) - (cross_req - own_req)
-            cross_lp[symbol] = rules.cross_liquidation_price([positions[i] for i in idx], base, fee)
+            legs = [positions[i] for i in idx]
+            cross_lp[symbol] = rules.cross_liquidation_price(legs, base, fee, mk[idx[0]])
 
     out = []
     for i, p in enumerate(positions):
@@ -72,16 +83,15 @@ def evaluate_account(account: Account) -> AccountRisk:
             ratio = cross.margin_ratio
             lp = cross_lp[p.symbol]
         else:
-            ratio = margin_ratio(req[i], rules.isolated_equity(p, p.mark_price, fee))
-            lp = rules.isolated_liquidation_price(p, fee)
-        out.append(_position_risk(rules, p, pnl[i], req[i], ratio, lp))
+            ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
+            lp = rules.isolated_liquidation_price(p, fee, mk[i])
+        out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
 
 def _position_risk(
-    rules: Rules, p: Position, pnl: float, req: float, ratio: float, lp: float | None
+    p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None
 ) -> PositionRisk:
-    mark = p.mark_price
     exchange = p.exchange_liquidation_price
     return PositionRisk(
         p.symbol,

@@ -75,30 +75,35 @@ class Rules:
         return [t.floor / q for t in p.tiers if t.floor > 0]
 
     # --- where it is liquidated ----------------------------------------------------------------
-    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
         def f(x: float) -> float:
             return self.isolated_equity(p, x, taker_fee) - self.requirement(p, x, taker_fee)
 
-        return solver.solve_nearest(f, p.mark_price, self.breakpoints(p)).nearest(p.mark_price)
+        m = p.mark_price if mark is None else mark
+        return solver.solve_nearest(f, m, self.breakpoints(p)).nearest(m)
 
     def cross_liquidation_price(
-        self, legs: Sequence[Position], base: float, taker_fee: float
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
     ) -> float | None:
         """Price of the legs' symbol at which the cross pool is liquidated.
 
         ``base`` = cross wallet + UPNL of every other cross position - their requirement, all held at
         their current marks (Binance's WB - TMM1 + UPNL1).
         """
-        return solve_cross(self, legs, base, taker_fee)
+        return solve_cross(self, legs, base, taker_fee, mark)
 
     def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
         """The isolated wallet that puts ``p``'s liquidation exactly at ``price``."""
         return self.requirement(p, price, taker_fee) - upnl(p, price)
 
 
-def solve_cross(rules: Rules, legs: Sequence[Position], base: float, taker_fee: float) -> float | None:
+def solve_cross(
+    rules: Rules, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+) -> float | None:
     """The numeric answer for a cross symbol: the oracle for every closed form."""
-    mark = legs[0].mark_price
+    mark = legs[0].mark_price if mark is None else mark
 
     def f(x: float) -> float:
         total = base
@@ -165,10 +170,10 @@ class TieredClosedForm(Rules):
     def _indices_at(self, legs: Sequence[Position], price: float) -> list[int]:
         return [tier_index(leg.tiers, self.tier_value(leg, price)) for leg in legs]
 
-    def tiered_liquidation_price(self, legs: Sequence[Position], base: float) -> float | None:
+    def tiered_liquidation_price(self, legs: Sequence[Position], base: float, mark: float) -> float | None:
         if len(legs) == 1:
-            return self._single_leg(legs[0], base)
-        idx = self._indices_at(legs, legs[0].mark_price)
+            return self._single_leg(legs[0], base, mark)
+        idx = self._indices_at(legs, mark)
         for _ in range(_FIXED_POINT_ROUNDS):
             lp = self._lp_with(legs, idx, base)
             if lp is None:
@@ -177,15 +182,15 @@ class TieredClosedForm(Rules):
             if new == idx:
                 return lp
             idx = new
-        return self._scan_segments(legs, base)
+        return self._scan_segments(legs, base, mark)
 
-    def _single_leg(self, p: Position, base: float) -> float | None:
+    def _single_leg(self, p: Position, base: float, mark: float) -> float | None:
         """The common case, kept lean: it runs for every position on every tick."""
         tiers = p.tiers
         q = p.contracts * p.contract_size
         s = 1.0 if p.side == "long" else -1.0
         inverse = p.inverse
-        i = tier_index(tiers, self.tier_value(p, p.mark_price))
+        i = tier_index(tiers, self.tier_value(p, mark))
         for _ in range(_FIXED_POINT_ROUNDS):
             t = tiers[i]
             if inverse:
@@ -202,18 +207,15 @@ class TieredClosedForm(Rules):
             i = j
         # One leg's balance (equity - requirement) is monotone in its price, so the same sign at both
         # ends of the price range means no price liquidates it.
-        if (self._balance(p, base, p.mark_price * 1e-12) > 0) == (
-            self._balance(p, base, p.mark_price * 1e12) > 0
-        ):
+        if (self._balance(p, base, mark * 1e-12) > 0) == (self._balance(p, base, mark * 1e12) > 0):
             return None
-        return self._scan_segments((p,), base)
+        return self._scan_segments((p,), base, mark)
 
     def _balance(self, p: Position, base: float, price: float) -> float:
         t = p.tiers[tier_index(p.tiers, self.tier_value(p, price))]
         return base + upnl(p, price) - (notional(p, price) * t.mmr - t.cum)
 
-    def _scan_segments(self, legs: Sequence[Position], base: float) -> float | None:
-        mark = legs[0].mark_price
+    def _scan_segments(self, legs: Sequence[Position], base: float, mark: float) -> float | None:
         cuts = sorted({b for leg in legs for b in self.breakpoints(leg)})
         edges = [0.0, *cuts, float("inf")]
         best: float | None = None
@@ -227,13 +229,17 @@ class TieredClosedForm(Rules):
                 best = lp
         return best
 
-    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
-        return self.tiered_liquidation_price((p,), p.isolated_wallet or 0.0)
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        return self.tiered_liquidation_price(
+            (p,), p.isolated_wallet or 0.0, p.mark_price if mark is None else mark
+        )
 
     def cross_liquidation_price(
-        self, legs: Sequence[Position], base: float, taker_fee: float
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        return self.tiered_liquidation_price(legs, base)
+        return self.tiered_liquidation_price(legs, base, legs[0].mark_price if mark is None else mark)
 
 
 class BinanceUsdm(TieredClosedForm):
@@ -286,9 +292,12 @@ class Bybit(TieredClosedForm):
             return self._inverse_base(p, taker_fee) + upnl(p, price)
         return super().isolated_equity(p, price, taker_fee)
 
-    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
         if p.inverse:
-            return self.tiered_liquidation_price((p,), self._inverse_base(p, taker_fee))
+            m = p.mark_price if mark is None else mark
+            return self.tiered_liquidation_price((p,), self._inverse_base(p, taker_fee), m)
         q = p.contracts * p.contract_size
         mm = self.requirement(p, p.entry_price, taker_fee)
         wallet = p.isolated_wallet or 0.0
@@ -296,9 +305,9 @@ class Bybit(TieredClosedForm):
         return lp if lp > 0 else None
 
     def cross_liquidation_price(
-        self, legs: Sequence[Position], base: float, taker_fee: float
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        return solve_cross(self, legs, base, taker_fee)
+        return solve_cross(self, legs, base, taker_fee, mark)
 
     def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
         needed = self.requirement(p, price, taker_fee) - upnl(p, price)
@@ -328,7 +337,9 @@ class Okx(Rules):
     def breakpoints(self, p: Position) -> list[float]:
         return []
 
-    def isolated_liquidation_price(self, p: Position, taker_fee: float) -> float | None:
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
         rate = self._rate(p, taker_fee)
         lp = (_inverse_lp if p.inverse else _linear_lp)((p,), (rate,), (0.0,), p.isolated_wallet or 0.0)
         return lp

@@ -222,3 +222,14 @@ def test_margin_ratio_reaches_one_at_the_isolated_liquidation_price(account: Acc
             continue
         at_lp = evaluate_account(replace(account, positions=(replace(p, mark_price=lp),)))
         assert abs(at_lp.positions[0].margin_ratio - 1.0) <= 1e-8
+
+
+@settings(max_examples=100, deadline=None)
+@given(accounts(), st.floats(0.8, 1.2))
+def test_marks_override_equals_rebuilt_positions(account: Account, move: float) -> None:
+    """The live engine's shortcut (latest marks passed beside the positions) changes nothing."""
+    marks = {p.symbol: p.mark_price * move for p in account.positions}
+    rebuilt = replace(
+        account, positions=tuple(replace(p, mark_price=marks[p.symbol]) for p in account.positions)
+    )
+    assert evaluate_account(account, marks) == evaluate_account(rebuilt)
