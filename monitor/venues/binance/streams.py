@@ -1,0 +1,401 @@
+"""Binance USD-M / COIN-M WebSocket frames -> ``monitor.events`` (public API: ``parse``).
+
+Pure functions over already-decoded JSON (``json.loads`` output). The daemon receives frames raw,
+not through ccxt's parsed structures, because it needs Binance's own fields (``iw``, ``cw``, ``mm``).
+
+Symbol policy, shared with the REST parsers in ``rest``:
+
+* ``symbols`` should map *every* Binance id of the venue to its unified symbol (ccxt's markets), so an
+  unknown id means a listing the market cache has not seen yet.
+* Mark prices: unknown ids are skipped and reported in the problem list; the other prices are used.
+* Positions (ACCOUNT_UPDATE, MARGIN_CALL, positionRisk): an unknown id on a flat leg is dropped (nothing
+  to watch); an unknown id on an open leg or an order rejects the whole frame. Applying the rest would
+  hide an open position we cannot watch; rejecting it is loud, and the remedy (reload markets, resync)
+  is the same for every position in the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from monitor.events import (
+    AccountUpdate,
+    ListenKeyExpired,
+    MarginCall,
+    MarginCallPosition,
+    MarkPrices,
+    OrderKind,
+    OrderUpdate,
+    PositionState,
+)
+from monitor.model import MarginMode
+from monitor.venues.binance.fields import (
+    FrameError,
+    Obj,
+    check_side_sign,
+    entry_price,
+    excerpt,
+    index_path,
+    key_path,
+    lookup_symbol,
+    parse_array,
+    parse_client_id,
+    position_symbol,
+    refuse_repeats,
+)
+
+MAX_MARKS = 5_000
+"""Elements accepted in one mark-price array. Binance lists a few hundred symbols per venue."""
+
+MAX_EVENT_ITEMS = 1_000
+"""Balances or positions accepted in one user event (Binance sends only what changed)."""
+
+MAX_PROBLEMS = 20
+"""Problems listed per frame; further ones are summarised in one line so a broken array of thousands
+of elements does not produce thousands of log lines."""
+
+UserEvent = AccountUpdate | OrderUpdate | MarginCall | ListenKeyExpired
+
+
+def is_control_reply(frame: object) -> bool:
+    """A reply to SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS (``{"result": null, "id": 1}`` or an error
+    with ``id``): not market data and not a user event. Check before calling the parsers, which reject
+    it like any other frame they do not understand."""
+    return (
+        isinstance(frame, Mapping)
+        and "id" in frame
+        and ("result" in frame or "error" in frame)
+        and "e" not in frame
+    )
+
+
+def unwrap_combined(frame: object, *, source: str) -> tuple[object, str]:
+    """Strip a combined-stream wrapper ``{"stream": "<name>", "data": <payload>}`` once.
+
+    Returns the payload and the path prefix errors should use (``data``). Only one level is unwrapped:
+    a wrapper inside a wrapper is not something Binance sends."""
+    if isinstance(frame, Mapping) and "data" in frame and "stream" in frame and "e" not in frame:
+        if not isinstance(frame["stream"], str):
+            raise FrameError(source, "stream", "not a stream name", excerpt(frame["stream"]))
+        return frame["data"], "data"
+    return frame, ""
+
+
+# --- mark prices -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """One well-formed mark-price element; ``symbol`` is ``None`` for an id the map does not know."""
+
+    market_id: str
+    symbol: str | None
+    price: float
+    event_ms: int
+    id_key: str
+
+
+def parse_mark_prices(
+    frame: object, *, venue: str, symbols: Mapping[str, str], received_ms: int
+) -> tuple[MarkPrices, list[str]]:
+    """A ``markPriceUpdate`` (``<symbol>@markPrice``), an array of them (``!markPrice@arr``), either
+    inside a combined-stream wrapper.
+
+    Returns the prices of every valid, known element and a list of problems (bad elements, unknown
+    ids) for the caller to log. Raises ``FrameError`` when no element is well formed. ``event_ms`` is
+    the oldest ``E`` among the well-formed elements, so no price is presented as newer than it is.
+    """
+    source = "markPrice"
+    payload, path = unwrap_combined(frame, source=source)
+    return collect_marks(
+        payload,
+        path=path,
+        source=source,
+        venue=venue,
+        symbols=symbols,
+        received_ms=received_ms,
+        read=_mark_update,
+    )
+
+
+def _mark_update(row: Obj, symbols: Mapping[str, str]) -> Mark:
+    kind = row.get("e")
+    if kind != "markPriceUpdate":
+        raise row.error("e", "not a markPriceUpdate", kind)
+    market_id = row.symbol_id("s")
+    return Mark(market_id, lookup_symbol(symbols, market_id), row.price("p"), row.ms("E"), "s")
+
+
+def collect_marks(
+    payload: object,
+    *,
+    path: str,
+    source: str,
+    venue: str,
+    symbols: Mapping[str, str],
+    received_ms: int,
+    read: Callable[[Obj, Mapping[str, str]], Mark],
+) -> tuple[MarkPrices, list[str]]:
+    """Shared by the stream and REST (premiumIndex) forms: one object or an array of objects, each
+    read by ``read``. A bad element of an array is skipped and reported; a bad single object raises."""
+    marks: list[tuple[str, Mark]] = []
+    problems: list[str] = []
+    if isinstance(payload, Mapping):
+        marks.append((path, read(Obj(payload, source=source, path=path), symbols)))
+    elif isinstance(payload, list):
+        elements = parse_array(payload, source=source, path=path, max_len=MAX_MARKS)
+        if not elements:
+            raise FrameError(source, path, "empty array")
+        for i, element in enumerate(elements):
+            element_path = index_path(path, i)
+            try:
+                marks.append((element_path, read(Obj(element, source=source, path=element_path), symbols)))
+            except FrameError as exc:
+                problems.append(str(exc))
+        if not marks:
+            raise FrameError(source, path, f"no valid element among {len(elements)}; first: {problems[0]}")
+    else:
+        raise FrameError(source, path, "not an object or array", excerpt(payload))
+
+    prices: dict[str, float] = {}
+    stamped: dict[str, int] = {}
+    for element_path, mark in marks:
+        if mark.symbol is None:
+            where = key_path(element_path, mark.id_key)
+            problems.append(str(FrameError(source, where, "unknown symbol", excerpt(mark.market_id))))
+        elif mark.event_ms >= stamped.get(mark.symbol, 0):
+            prices[mark.symbol] = mark.price
+            stamped[mark.symbol] = mark.event_ms
+    event_ms = min(mark.event_ms for _, mark in marks)
+    result = MarkPrices(venue=venue, prices=prices, event_ms=event_ms, received_ms=received_ms)
+    return result, _capped(problems, source)
+
+
+def _capped(problems: list[str], source: str) -> list[str]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], f"{source}: {rest} more problems not listed"]
+
+
+# --- user data stream --------------------------------------------------------------------------------
+
+
+def parse_user_event(
+    frame: object,
+    *,
+    venue: str,
+    account: str,
+    symbols: Mapping[str, str],
+    received_ms: int,
+    asset: str | None = "USDT",
+) -> UserEvent | None:
+    """One user-data-stream frame, raw or inside a combined-stream wrapper.
+
+    Returns ``None`` for event types the monitor does not use (TRADE_LITE, COIN_SWAP_ORDER,
+    ACCOUNT_CONFIG_UPDATE, anything new): Binance adds events without notice, and an unknown type is not
+    a broken frame.
+
+    ``asset`` picks the balance whose cross wallet (``cw``) an ACCOUNT_UPDATE reports: the settlement
+    asset of the account's cross pool (USDT, or the coin for COIN-M). Pass ``None`` in Multi-Assets
+    mode: the pool there is a USD sum over assets that no single ``cw`` gives, so the update reports no
+    wallet and the REST resync (``totalCrossWalletBalance``) stays the source of it.
+    """
+    payload, path = unwrap_combined(frame, source="userStream")
+    head = Obj(payload, source="userStream", path=path)
+    kind = head.get("e")
+    if not isinstance(kind, str):
+        raise head.error("e", "not an event type", kind)
+    parser = _USER_PARSERS.get(kind)
+    if parser is None:
+        return None
+    event = Obj(payload, source=kind, path=path)
+    return parser(event, _Context(venue, account, symbols, received_ms, asset))
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    venue: str
+    account: str
+    symbols: Mapping[str, str]
+    received_ms: int
+    asset: str | None
+
+
+def _account_update(event: Obj, ctx: _Context) -> AccountUpdate:
+    """ACCOUNT_UPDATE: only the balances and legs that changed. It carries no mark, liquidation price,
+    leverage or maintenance margin, so those stay ``None`` in the positions."""
+    body = event.obj("a")
+    reason = body.word("m")
+    wallet: float | None = None
+    assets: set[str] = set()
+    for i, raw in enumerate(body.array("B", max_len=MAX_EVENT_ITEMS)):
+        balance = Obj(raw, source=event.source, path=index_path(body.at("B"), i))
+        name = balance.word("a")
+        if name in assets:
+            raise balance.error("a", "asset listed twice", name)
+        assets.add(name)
+        cross_wallet = balance.decimal("cw")
+        if name == ctx.asset:
+            wallet = cross_wallet
+    positions: list[PositionState] = []
+    for i, raw in enumerate(body.array("P", max_len=MAX_EVENT_ITEMS)):
+        position = _account_position(Obj(raw, source=event.source, path=index_path(body.at("P"), i)), ctx)
+        if position is not None:
+            positions.append(position)
+    refuse_repeats([(p.symbol, p.position_side) for p in positions], source=event.source, path=body.at("P"))
+    return AccountUpdate(
+        venue=ctx.venue,
+        account=ctx.account,
+        reason=reason,
+        cross_wallet_balance=wallet,
+        positions=tuple(positions),
+        event_ms=event.ms("E"),
+        received_ms=ctx.received_ms,
+    )
+
+
+def _account_position(row: Obj, ctx: _Context) -> PositionState | None:
+    amount = row.decimal("pa")
+    side = row.position_side("ps")
+    check_side_sign(side, amount, source=row.source, path=row.at("pa"), raw=row.get("pa"))
+    symbol = position_symbol(row, "s", amount, ctx.symbols)
+    if symbol is None:
+        return None
+    mode = row.margin_mode("mt")
+    wallet = row.non_negative("iw")
+    return PositionState(
+        symbol=symbol,
+        position_side=side,
+        margin_mode=mode,
+        amount=amount,
+        entry_price=entry_price(row, "ep", amount),
+        isolated_wallet=wallet if mode is MarginMode.ISOLATED else None,
+        unrealized_pnl=row.decimal("up"),
+    )
+
+
+_SPECIAL_CLIENT_IDS: tuple[tuple[str, OrderKind], ...] = (
+    ("autoclose-", OrderKind.LIQUIDATION),
+    ("adl_autoclose", OrderKind.ADL),
+    ("settlement_autoclose-", OrderKind.SETTLEMENT),
+)
+
+
+def order_kind(client_order_id: str, order_type: str, execution_type: str) -> OrderKind:
+    """Binance marks exchange-generated orders by client id: ``autoclose-…`` liquidation,
+    ``adl_autoclose`` auto-deleveraging, ``settlement_autoclose-…`` delisting/delivery settlement.
+
+    A ``LIQUIDATION`` order type or a ``CALCULATED`` execution (the docs' "liquidation execution")
+    without one of those ids is still counted as a liquidation: missing one is worse than a false
+    alarm."""
+    for prefix, kind in _SPECIAL_CLIENT_IDS:
+        if client_order_id.startswith(prefix):
+            return kind
+    if order_type == "LIQUIDATION" or execution_type == "CALCULATED":
+        return OrderKind.LIQUIDATION
+    return OrderKind.NORMAL
+
+
+_ORDER_SIDES = {"BUY": "buy", "SELL": "sell"}
+
+
+def _order_update(event: Obj, ctx: _Context) -> OrderUpdate:
+    """ORDER_TRADE_UPDATE. ``n`` (commission) is absent when there is none and may be negative (a
+    maker rebate)."""
+    order = event.obj("o")
+    market_id = order.symbol_id("s")
+    symbol = lookup_symbol(ctx.symbols, market_id)
+    if symbol is None:
+        raise order.error("s", "unknown symbol", market_id)
+    client_id = parse_client_id(order.get("c"), source=order.source, path=order.at("c"))
+    side = _ORDER_SIDES.get(order.word("S"))
+    if side is None:
+        raise order.error("S", "not an order side", order.get("S"))
+    order_type = order.word("o")
+    execution_type = order.word("x")
+    return OrderUpdate(
+        venue=ctx.venue,
+        account=ctx.account,
+        symbol=symbol,
+        client_order_id=client_id,
+        kind=order_kind(client_id, order_type, execution_type),
+        side=side,
+        position_side=order.position_side("ps"),
+        order_type=order_type,
+        execution_type=execution_type,
+        status=order.word("X"),
+        reduce_only=order.boolean("R"),
+        last_filled_qty=order.non_negative("l"),
+        filled_qty=order.non_negative("z"),
+        last_price=_fill_price(order, "L"),
+        average_price=_fill_price(order, "ap"),
+        realized_pnl=order.decimal("rp"),
+        commission=order.decimal("n") if order.has("n") else 0.0,
+        event_ms=event.ms("E"),
+        received_ms=ctx.received_ms,
+    )
+
+
+def _fill_price(order: Obj, key: str) -> float:
+    """A fill price: ``0`` until something fills, otherwise a usable price."""
+    return order.optional_price(key) or 0.0
+
+
+def _margin_call(event: Obj, ctx: _Context) -> MarginCall:
+    """MARGIN_CALL. ``cw`` is the cross wallet (absent is allowed: an isolated-only call); ``mt`` is
+    spelled ``CROSSED``/``ISOLATED`` here."""
+    wallet = event.decimal("cw") if event.has("cw") else None
+    positions: list[MarginCallPosition] = []
+    for i, raw in enumerate(event.array("p", max_len=MAX_EVENT_ITEMS)):
+        row = Obj(raw, source=event.source, path=index_path(event.at("p"), i))
+        position = _margin_call_position(row, ctx)
+        if position is not None:
+            positions.append(position)
+    refuse_repeats([(p.symbol, p.position_side) for p in positions], source=event.source, path=event.at("p"))
+    return MarginCall(
+        venue=ctx.venue,
+        account=ctx.account,
+        cross_wallet_balance=wallet,
+        positions=tuple(positions),
+        event_ms=event.ms("E"),
+        received_ms=ctx.received_ms,
+    )
+
+
+def _margin_call_position(row: Obj, ctx: _Context) -> MarginCallPosition | None:
+    amount = row.decimal("pa")
+    side = row.position_side("ps")
+    check_side_sign(side, amount, source=row.source, path=row.at("pa"), raw=row.get("pa"))
+    symbol = position_symbol(row, "s", amount, ctx.symbols)
+    if symbol is None:
+        return None
+    mode = row.margin_mode("mt")
+    wallet = row.non_negative("iw")
+    return MarginCallPosition(
+        symbol=symbol,
+        position_side=side,
+        margin_mode=mode,
+        amount=amount,
+        mark_price=row.price("mp"),
+        unrealized_pnl=row.decimal("up"),
+        maint_margin=row.non_negative("mm"),
+        isolated_wallet=wallet if mode is MarginMode.ISOLATED else None,
+    )
+
+
+def _listen_key_expired(event: Obj, ctx: _Context) -> ListenKeyExpired:
+    """listenKeyExpired: ``E`` is a number in the current docs and a string in older ones and in
+    captures. The key itself is never copied out."""
+    return ListenKeyExpired(
+        venue=ctx.venue, account=ctx.account, event_ms=event.ms("E"), received_ms=ctx.received_ms
+    )
+
+
+_USER_PARSERS: dict[str, Callable[[Obj, _Context], UserEvent]] = {
+    "ACCOUNT_UPDATE": _account_update,
+    "ORDER_TRADE_UPDATE": _order_update,
+    "MARGIN_CALL": _margin_call,
+    "listenKeyExpired": _listen_key_expired,
+}

@@ -1,0 +1,433 @@
+"""Hostile input: mutated real frames must give a sane event or a ``FrameError``, nothing else.
+
+Each fixture is mutated at random places (keys dropped, values replaced with wrong types, NaN,
+infinities, negative or zero numbers, huge integers, random unicode, nested garbage, duplicated
+elements), or cut short and re-closed into JSON that still parses. Whatever a parser returns is then
+walked: every float finite and bounded, prices positive, times in range, tier tables valid.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.events import TierTable
+from monitor.margin.tiers import validate_tiers
+from monitor.model import Tier
+from monitor.venues.binance import (
+    FrameError,
+    parse_account_snapshot,
+    parse_account_v3,
+    parse_leverage_brackets,
+    parse_mark_prices,
+    parse_position_risk,
+    parse_premium_index,
+    parse_symbol_config,
+    parse_user_event,
+)
+from monitor.venues.binance.fields import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
+
+from ._binance import SYMBOLS, load
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+UNIFIED = set(SYMBOLS.values())
+
+# Fields whose value, when present, is a price and must be usable.
+PRICE_FIELDS = {"mark_price", "liquidation_price"}
+# Fields that may be 0 (nothing filled / flat) but never negative or tiny garbage.
+ZERO_OR_PRICE_FIELDS = {"entry_price", "last_price", "average_price"}
+NON_NEGATIVE_FIELDS = {
+    "isolated_wallet",
+    "maint_margin",
+    "last_filled_qty",
+    "filled_qty",
+    "total_maint_margin",
+}
+POSITIVE_FIELDS = {"leverage"}
+TIME_FIELDS = {"event_ms"}
+
+
+# --- parsers under test, each taking one decoded JSON value -----------------------------------------
+
+
+def _marks(frame: object) -> object:
+    return parse_mark_prices(frame, venue="binanceusdm", symbols=SYMBOLS, received_ms=1)
+
+
+def _premium(frame: object) -> object:
+    return parse_premium_index(frame, venue="binanceusdm", symbols=SYMBOLS, received_ms=1)
+
+
+def _user(frame: object) -> object:
+    return parse_user_event(frame, venue="binanceusdm", account="main", symbols=SYMBOLS, received_ms=1)
+
+
+def _risk(version: Any) -> Callable[[object], object]:
+    return lambda rows: parse_position_risk(rows, symbols=SYMBOLS, version=version)
+
+
+def _brackets(coin_margined: bool) -> Callable[[object], object]:
+    return lambda body: parse_leverage_brackets(
+        body, venue="v", account="a", symbols=SYMBOLS, received_ms=1, coin_margined=coin_margined
+    )
+
+
+def _account(body: object) -> object:
+    return parse_account_v3(body, multi_assets=None)
+
+
+def _snapshot(pair: object) -> object:
+    # Both bodies live in one JSON value so one mutation run can damage either.
+    account = pair.get("account") if isinstance(pair, dict) else pair
+    rows = pair.get("rows") if isinstance(pair, dict) else pair
+    return parse_account_snapshot(
+        account, rows, venue="binanceusdm", account="main", symbols=SYMBOLS, version="v3", received_ms=1
+    )
+
+
+def _symbol_config(body: object) -> object:
+    modes, leverages = parse_symbol_config(body, symbols=SYMBOLS)
+    assert set(modes) == set(leverages) <= UNIFIED
+    assert all(math.isfinite(v) and 0 < v <= MAX_MAGNITUDE for v in leverages.values())
+    return None
+
+
+def _symbol_config_body() -> list[Any]:
+    # Shape per the symbolConfig docs; the fixture set has no capture of it.
+    return [
+        {"symbol": "BTCUSDT", "marginType": "CROSSED", "isAutoAddMargin": "false", "leverage": 21},
+        {"symbol": "ETHUSDT", "marginType": "ISOLATED", "isAutoAddMargin": False, "leverage": 5},
+    ]
+
+
+def _multi_mark_array() -> list[Any]:
+    template = load("ws.markPriceUpdate.documented.json")
+    rows = []
+    for market_id in ("BTCUSDT", "ETHUSDT", "NEWUSDT", "ADAUSDT"):
+        row = copy.deepcopy(template)
+        row["s"] = market_id
+        rows.append(row)
+    return rows
+
+
+TARGETS: dict[str, tuple[Callable[[], Any], Callable[[object], object]]] = {
+    "markPriceUpdate": (lambda: load("ws.markPriceUpdate.documented.json"), _marks),
+    "markPrice-arr": (lambda: load("ws.markPrice-arr.documented.json"), _marks),
+    "markPrice-multi": (_multi_mark_array, _marks),
+    "markPrice-combined": (lambda: {"stream": "!markPrice@arr", "data": _multi_mark_array()}, _marks),
+    "premiumIndex-single": (lambda: load("rest.premiumIndex.single.documented.json"), _premium),
+    "premiumIndex-array": (lambda: load("rest.premiumIndex.array.documented.json"), _premium),
+    "ACCOUNT_UPDATE": (lambda: load("ws.ACCOUNT_UPDATE.documented.json"), _user),
+    "ACCOUNT_UPDATE-order": (lambda: load("ws.ACCOUNT_UPDATE.order.observed.json"), _user),
+    "ACCOUNT_UPDATE-deposit": (lambda: load("ws.ACCOUNT_UPDATE.deposit.observed.json"), _user),
+    "ORDER_TRADE_UPDATE": (lambda: load("ws.ORDER_TRADE_UPDATE.documented.json"), _user),
+    "ORDER_TRADE_UPDATE-fill": (lambda: load("ws.ORDER_TRADE_UPDATE.fill.observed.json"), _user),
+    "MARGIN_CALL": (lambda: load("ws.MARGIN_CALL.documented.json"), _user),
+    "listenKeyExpired": (lambda: load("ws.listenKeyExpired.observed.json"), _user),
+    "user-combined": (lambda: {"stream": "k", "data": load("ws.MARGIN_CALL.documented.json")}, _user),
+    "positionRisk-v2": (lambda: load("rest.positionRisk.v2.hedge.documented.json"), _risk("v2")),
+    "positionRisk-v3": (lambda: load("rest.positionRisk.v3.hedge.documented.json"), _risk("v3")),
+    "positionRisk-coinm": (lambda: load("coinm.rest.positionRisk.documented.json"), _risk("coinm")),
+    "account-v3": (lambda: load("rest.account.v3.observed.json"), _account),
+    "account-v2": (lambda: load("rest.account.v2.single-asset.documented.json"), _account),
+    "snapshot": (
+        lambda: {
+            "account": load("rest.account.v3.observed.json"),
+            "rows": load("rest.positionRisk.v3.hedge.documented.json"),
+        },
+        _snapshot,
+    ),
+    "symbolConfig": (_symbol_config_body, _symbol_config),
+    "leverageBracket": (lambda: load("rest.leverageBracket.array.documented.json"), _brackets(False)),
+    "leverageBracket-coinm": (
+        lambda: load("coinm.rest.leverageBracket-v2.observed.json"),
+        _brackets(True),
+    ),
+}
+
+
+# --- what a returned value must look like ------------------------------------------------------------
+
+
+def assert_sane(value: object, field: str = "") -> None:
+    """Walk a parser's result; every number must be something the margin maths can use."""
+    if isinstance(value, TierTable):
+        assert value.symbol in UNIFIED
+        validate_tiers(value.tiers)
+        assert list(value.tiers) == sorted(value.tiers, key=lambda t: t.floor)
+    if isinstance(value, Tier):
+        assert all(math.isfinite(x) for x in (value.floor, value.cap, value.mmr, value.cum))
+        assert value.cum >= 0
+        return
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "symbol"):
+            assert value.symbol in UNIFIED
+        for f in dataclasses.fields(value):
+            assert_sane(getattr(value, f.name), f.name)
+        return
+    if isinstance(value, tuple | list):
+        for item in value:
+            assert_sane(item, field)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert key in UNIFIED
+            assert isinstance(item, float)
+            assert MIN_PRICE <= item <= MAX_PRICE
+        return
+    if isinstance(value, bool | Enum | str) or value is None:
+        if isinstance(value, str):
+            assert len(value) <= 200 and value.isprintable()
+        return
+    if isinstance(value, int):
+        if field in TIME_FIELDS:
+            assert 0 < value <= MAX_MS
+        return
+    assert isinstance(value, float), f"{field}: unexpected {type(value).__name__}"
+    assert math.isfinite(value) and abs(value) <= MAX_MAGNITUDE, f"{field}: {value!r}"
+    if field in PRICE_FIELDS:
+        assert MIN_PRICE <= value <= MAX_PRICE, f"{field}: {value!r}"
+    if field in ZERO_OR_PRICE_FIELDS:
+        assert value == 0 or MIN_PRICE <= value <= MAX_PRICE, f"{field}: {value!r}"
+    if field in NON_NEGATIVE_FIELDS:
+        assert value >= 0, f"{field}: {value!r}"
+    if field in POSITIVE_FIELDS:
+        assert value > 0, f"{field}: {value!r}"
+
+
+def check(parser: Callable[[object], object], frame: object) -> None:
+    """The property: a sane result or a ``FrameError``. Any other exception fails the test."""
+    try:
+        result = parser(frame)
+    except FrameError as exc:
+        assert str(exc)
+        assert len(exc.excerpt) <= 80
+        return
+    assert_sane(result)
+
+
+# --- mutation strategies -----------------------------------------------------------------------------
+
+NASTY_TEXT = [
+    "",
+    " ",
+    "NaN",
+    "nan",
+    "-NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "1e-300",
+    "-1",
+    "-0",
+    "0",
+    "0.0",
+    "0.00000000",
+    "1_000",
+    " 1",
+    "0x1f",
+    "9223372036854775807",
+    "18446744073709551616",
+    "١٢٣",
+    "\x00",
+    "🚀",
+    "BTCUSDT",
+    "btcusdt",
+    "NEWUSDT",
+    "CROSSED",
+    "ISOLATED",
+    "LONG",
+    "SHORT",
+    "BOTH",
+    "autoclose-1",
+    "adl_autoclose",
+    "markPriceUpdate",
+    "ACCOUNT_UPDATE",
+    "x" * 500,
+]
+
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.sampled_from([0, -1, 1, 2**63 - 1, 2**64, 10**25, -(10**25)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(NASTY_TEXT),
+    st.text(max_size=24),
+)
+json_values = st.recursive(
+    leaves,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+Path = tuple[str | int, ...]
+
+
+def all_paths(value: object, prefix: Path = ()) -> list[Path]:
+    paths = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            paths.extend(all_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:50]):
+            paths.extend(all_paths(item, (*prefix, index)))
+    return paths
+
+
+def get_at(value: Any, path: Path) -> Any:
+    for step in path:
+        value = value[step]
+    return value
+
+
+def mutate(data: st.DataObject, frame: Any) -> Any:
+    """Apply one random mutation at one random place; returns the (possibly new) root. Leaves are
+    favoured: a damaged leaf inside an otherwise valid frame is the case that can slip through."""
+    paths = all_paths(frame)
+    leaf_paths = [p for p in paths if not isinstance(get_at(frame, p), dict | list)]
+    pool = leaf_paths if leaf_paths and data.draw(st.integers(0, 3)) else paths
+    path = data.draw(st.sampled_from(pool))
+    op = data.draw(st.sampled_from(["replace", "nasty", "drop", "duplicate", "numeric", "wrap"]))
+    current = get_at(frame, path)
+    if op == "replace":
+        new: Any = data.draw(json_values)
+    elif op == "nasty":
+        new = data.draw(st.sampled_from(NASTY_TEXT))
+    elif op == "numeric":
+        new = data.draw(
+            st.sampled_from([0, -1, float("nan"), float("inf"), -float("inf"), 1e308, -1e-320, 2**63 - 1])
+        )
+    elif op == "wrap":
+        new = data.draw(st.sampled_from([[current], {"data": current}, {"stream": "s", "data": current}]))
+    elif op == "duplicate" and isinstance(current, list) and current:
+        new = current + current
+    elif op == "drop" and path:
+        parent = get_at(frame, path[:-1])
+        del parent[path[-1]]
+        return frame
+    else:
+        new = data.draw(json_values)
+    if not path:
+        return new
+    get_at(frame, path[:-1])[path[-1]] = new
+    return frame
+
+
+def close_json(prefix: str) -> str:
+    """Turn a cut-off JSON text into one that may parse: close an open string, drop a dangling comma
+    or key, and close every open bracket."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in prefix:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append("]" if ch == "[" else "}")
+        elif ch in "]}" and stack:
+            stack.pop()
+    text = prefix
+    if in_string:
+        text = text[:-1] if escaped else text
+        text += '"'
+    text = text.rstrip().rstrip(",")
+    if text.endswith(":"):
+        text += "null"
+    return text + "".join(reversed(stack))
+
+
+NAMES = sorted(TARGETS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FUZZ
+@given(data=st.data())
+def test_mutated_frames(name: str, data: st.DataObject) -> None:
+    make, parser = TARGETS[name]
+    frame = make()
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        frame = mutate(data, frame)
+    check(parser, frame)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@FUZZ
+@given(data=st.data())
+def test_truncated_json_text(name: str, data: st.DataObject) -> None:
+    make, parser = TARGETS[name]
+    text = json.dumps(make())
+    cut = data.draw(st.integers(min_value=0, max_value=len(text)))
+    try:
+        frame = json.loads(close_json(text[:cut]))
+    except ValueError:
+        return  # not JSON any more: the socket layer's problem, not the parser's
+    check(parser, frame)
+
+
+@FUZZ
+@given(frame=json_values)
+def test_arbitrary_json_is_never_a_crash(frame: object) -> None:
+    for _, parser in TARGETS.values():
+        check(parser, frame)
+
+
+def test_close_json_repairs_most_cuts() -> None:
+    """The truncation test only means something if cut frames still parse: check that they do."""
+    text = json.dumps(load("ws.ACCOUNT_UPDATE.documented.json"))
+    parsed = 0
+    for cut in range(len(text) + 1):
+        try:
+            json.loads(close_json(text[:cut]))
+            parsed += 1
+        except ValueError:
+            pass
+    assert parsed > len(text) // 2
+
+
+def test_deeply_nested_garbage_is_summarised_not_walked() -> None:
+    nested: Any = "x"
+    for _ in range(100_000):
+        nested = [nested]
+    frame = load("ws.ACCOUNT_UPDATE.documented.json")
+    frame["a"]["P"][0]["iw"] = nested
+    with pytest.raises(FrameError, match=r"a\.P\[0\]\.iw: not a decimal: <array of 1>$"):
+        _user(frame)
+
+
+@pytest.mark.parametrize("name", ["ACCOUNT_UPDATE", "positionRisk-v3", "leverageBracket", "markPrice-arr"])
+def test_huge_arrays_are_refused(name: str) -> None:
+    make, parser = TARGETS[name]
+    frame = make()
+    huge = [None] * 1_000_000
+    if name == "ACCOUNT_UPDATE":
+        frame["a"]["P"] = huge
+    else:
+        frame = huge
+    with pytest.raises(FrameError, match="array longer than"):
+        parser(frame)
