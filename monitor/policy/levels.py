@@ -1,0 +1,107 @@
+"""From a number to a level, with hysteresis.
+
+Each function takes the subject's current level because the answer depends on it: a value just under a
+threshold keeps a level that is already held (within the band) but does not enter it. That is what stops
+a ratio oscillating around 0.70 from sending danger / warn / danger every tick.
+
+The rule, for each metric: the raw level is the highest level whose threshold the value has reached. If
+that is at or above the current level it is the answer (enter or escalate at once). Otherwise the answer
+is the highest level at or below the current one whose *release* point the value has not yet passed
+(ratio: ``threshold - band``; distance: ``threshold * (1 + band)``), so a fall from critical can stop at
+danger when the value is still inside danger's band. A subject with two metrics takes the worse of the
+two, each computed against the same current level.
+"""
+
+from __future__ import annotations
+
+import math
+
+from monitor.alerts import Level
+from monitor.policy.config import DeviationConfig, LevelThresholds
+
+_DESCENDING = (Level.CRITICAL, Level.DANGER, Level.WARN)
+
+
+def ratio_threshold(thr: LevelThresholds, level: Level) -> float:
+    if level >= Level.CRITICAL:
+        return thr.ratio_critical
+    if level >= Level.DANGER:
+        return thr.ratio_danger
+    return thr.ratio_warn
+
+
+def distance_threshold(thr: LevelThresholds, level: Level) -> float:
+    if level >= Level.CRITICAL:
+        return thr.distance_critical_pct
+    if level >= Level.DANGER:
+        return thr.distance_danger_pct
+    return thr.distance_warn_pct
+
+
+def ratio_level(ratio: float | None, current: Level, thr: LevelThresholds) -> Level:
+    """Level of a margin ratio (higher is worse). ``inf`` (equity <= 0) is critical; ``None`` says
+    nothing (OK); NaN is a broken input and holds the current level rather than closing an episode."""
+    if ratio is None:
+        return Level.OK
+    if math.isnan(ratio):
+        return current
+    if ratio >= thr.ratio_critical:
+        return Level.CRITICAL
+    if ratio >= thr.ratio_danger:
+        raw = Level.DANGER
+    elif ratio >= thr.ratio_warn:
+        raw = Level.WARN
+    else:
+        raw = Level.OK
+    if raw >= current:
+        return raw
+    band = thr.ratio_band
+    for level in _DESCENDING:
+        if raw < level <= current and ratio >= ratio_threshold(thr, level) - band:
+            return level
+    return raw
+
+
+def distance_level(distance_pct: float | None, current: Level, thr: LevelThresholds) -> Level:
+    """Level of a distance to liquidation in percent (lower is worse). ``None`` means no price
+    liquidates the position: OK. NaN holds, as for the ratio."""
+    if distance_pct is None:
+        return Level.OK
+    if math.isnan(distance_pct):
+        return current
+    if distance_pct <= thr.distance_critical_pct:
+        raw = Level.CRITICAL
+    elif distance_pct <= thr.distance_danger_pct:
+        raw = Level.DANGER
+    elif distance_pct <= thr.distance_warn_pct:
+        raw = Level.WARN
+    else:
+        raw = Level.OK
+    if raw >= current:
+        return raw
+    factor = 1.0 + thr.distance_band
+    for level in _DESCENDING:
+        if raw < level <= current and distance_pct <= distance_threshold(thr, level) * factor:
+            return level
+    return raw
+
+
+def risk_level(
+    ratio: float | None, distance_pct: float | None, current: Level, thr: LevelThresholds
+) -> Level:
+    """The worse of the ratio's and the distance's levels."""
+    return max(ratio_level(ratio, current, thr), distance_level(distance_pct, current, thr))
+
+
+def deviation_level(deviation_pct: float | None, current: Level, cfg: DeviationConfig) -> Level:
+    """Our liquidation price against the exchange's: ``cfg.level`` beyond the tolerance, held until the
+    gap is below ``tolerance - band``. No comparison available (``None``) holds: the absence of the
+    exchange's figure is not evidence that the two agree."""
+    if deviation_pct is None or math.isnan(deviation_pct):
+        return current
+    gap = abs(deviation_pct)
+    if gap > cfg.tolerance_pct:
+        return cfg.level
+    if current > Level.OK and gap >= cfg.tolerance_pct - cfg.band_pct:
+        return current
+    return Level.OK

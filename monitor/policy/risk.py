@@ -1,0 +1,193 @@
+"""Risk and deviation subjects of one account.
+
+Subjects, for an ``AccountRisk``:
+
+- each position, ``risk:<account>:<symbol>:<position_side>``: an isolated position by its own margin
+  ratio and distance to liquidation; a cross position by the account's cross ratio (which is what
+  liquidates it) and its own distance;
+- the cross pool, ``risk:<account>:cross``, by the cross ratio, with the positions that carry most of
+  its maintenance requirement in the facts (what to cut first);
+- each position whose liquidation price we can compare with the exchange's,
+  ``deviation:<account>:<symbol>:<position_side>``.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from monitor.alerts import AlertKind, FactValue, Level
+from monitor.model import AccountRisk, MarginMode, PositionRisk
+from monitor.policy import keys
+from monitor.policy.config import LevelThresholds
+from monitor.policy.levels import (
+    deviation_level,
+    distance_level,
+    distance_threshold,
+    ratio_level,
+    ratio_threshold,
+)
+from monitor.policy.state import Facts, Subject
+from monitor.policy.work import Work
+
+
+def evaluate_account(w: Work, risk: AccountRisk) -> None:
+    _cross_account(w, risk)
+    for position in risk.positions:
+        _position(w, risk, position)
+        _deviation(w, risk, position)
+
+
+def _cross_account(w: Work, risk: AccountRisk) -> None:
+    key = keys.account_risk(risk.account)
+    track = w.track(key)
+    cross = risk.cross
+    if cross is None:
+        if track is not None:
+            w.close(key, AlertKind.RISK, {"reason": "no_cross_positions"})
+        return
+    thr = w.config.thresholds_for(risk.account, None)
+    current = Level.OK if track is None else track.level
+    candidate = ratio_level(cross.margin_ratio, current, thr)
+    if track is None and candidate == Level.OK:
+        return
+    venue = risk.venue.value
+
+    def subject() -> Subject:
+        return Subject(venue=venue, account=risk.account, margin_mode=MarginMode.CROSS.value)
+
+    def facts(level: Level) -> Facts:
+        out: dict[str, FactValue] = {
+            "margin_ratio": cross.margin_ratio,
+            "equity": cross.equity,
+            "maint_margin": cross.maint_margin,
+            "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
+        }
+        out.update(top_positions(risk, w.config.top_positions))
+        return out
+
+    w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
+
+
+def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
+    """The cross positions carrying most of the pool's maintenance requirement, as flat facts
+    (``top1_symbol``, ``top1_share`` as a fraction, ...) plus a ready-made ``top_positions`` text."""
+    cross = risk.cross
+    if cross is None or n <= 0 or cross.maint_margin <= 0:
+        return {}
+    members = [p for p in risk.positions if p.margin_mode is MarginMode.CROSS]
+    out: dict[str, FactValue] = {"cross_positions": len(members)}
+    parts = []
+    for i, p in enumerate(heapq.nlargest(n, members, key=lambda p: p.maint_margin), start=1):
+        share = p.maint_margin / cross.maint_margin
+        label = p.symbol if p.position_side.value == "both" else f"{p.symbol} {p.position_side.value}"
+        out[f"top{i}_symbol"] = label
+        out[f"top{i}_share"] = share
+        parts.append(f"{label} {share * 100:.0f} %")
+    out["top_positions"] = ", ".join(parts)
+    return out
+
+
+def _position(w: Work, risk: AccountRisk, p: PositionRisk) -> None:
+    key = keys.position_risk(risk.account, p.symbol, p.position_side.value)
+    track = w.track(key)
+    thr = w.config.thresholds_for(risk.account, p.symbol)
+    ratio: float | None = p.margin_ratio
+    if p.margin_mode is MarginMode.CROSS and not w.config.cross_positions_use_account_ratio:
+        ratio = None
+    current = Level.OK if track is None else track.level
+    by_ratio = ratio_level(ratio, current, thr)
+    by_distance = distance_level(p.distance_pct, current, thr)
+    candidate = max(by_ratio, by_distance)
+    if track is None and candidate == Level.OK:
+        return
+
+    def subject() -> Subject:
+        return position_subject(risk, p)
+
+    def facts(level: Level) -> Facts:
+        return position_facts(p, thr, by_ratio, by_distance, level)
+
+    w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
+
+
+def position_subject(risk: AccountRisk, p: PositionRisk) -> Subject:
+    return Subject(
+        venue=risk.venue.value,
+        account=risk.account,
+        symbol=p.symbol,
+        position_side=p.position_side.value,
+        margin_mode=p.margin_mode.value,
+        side=p.side.value,
+    )
+
+
+def position_facts(
+    p: PositionRisk, thr: LevelThresholds, by_ratio: Level, by_distance: Level, level: Level
+) -> Facts:
+    """What a message about a position needs. ``trigger`` names the metric(s) holding ``level``."""
+    at_ratio = level > Level.OK and by_ratio >= level
+    at_distance = level > Level.OK and by_distance >= level
+    trigger = (
+        "margin_ratio+distance"
+        if at_ratio and at_distance
+        else "margin_ratio"
+        if at_ratio
+        else "distance"
+        if at_distance
+        else None
+    )
+    return {
+        "symbol": p.symbol,
+        "side": p.side.value,
+        "position_side": p.position_side.value,
+        "margin_mode": p.margin_mode.value,
+        "contracts": contracts_of(p),
+        "notional": p.notional,
+        "mark_price": p.mark_price,
+        "liquidation_price": p.liquidation_price,
+        "distance_pct": p.distance_pct,
+        "margin_ratio": p.margin_ratio,
+        "maint_margin": p.maint_margin,
+        "unrealized_pnl": p.unrealized_pnl,
+        "ratio_level": by_ratio.label,
+        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > Level.OK else None,
+        "distance_level": by_distance.label,
+        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > Level.OK else None,
+        "trigger": trigger,
+    }
+
+
+def contracts_of(p: PositionRisk) -> float | None:
+    """The position's size, once ``PositionRisk`` carries one (it has only the notional today)."""
+    contracts = getattr(p, "contracts", None)
+    return float(contracts) if isinstance(contracts, int | float) else None
+
+
+def _deviation(w: Work, risk: AccountRisk, p: PositionRisk) -> None:
+    key = keys.deviation(risk.account, p.symbol, p.position_side.value)
+    track = w.track(key)
+    if track is None and p.deviation_pct is None:
+        return
+    cfg = w.config.deviation
+    current = Level.OK if track is None else track.level
+    candidate = deviation_level(p.deviation_pct, current, cfg)
+    if track is None and candidate == Level.OK:
+        return
+
+    def subject() -> Subject:
+        return position_subject(risk, p)
+
+    def facts(level: Level) -> Facts:
+        return {
+            "symbol": p.symbol,
+            "side": p.side.value,
+            "position_side": p.position_side.value,
+            "margin_mode": p.margin_mode.value,
+            "mark_price": p.mark_price,
+            "liquidation_price": p.liquidation_price,
+            "exchange_liquidation_price": p.exchange_liquidation_price,
+            "deviation_pct": p.deviation_pct,
+            "tolerance_pct": cfg.tolerance_pct,
+        }
+
+    w.step(key, track, AlertKind.DEVIATION, candidate, cfg.confirm_ticks, subject, facts)
