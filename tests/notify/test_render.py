@@ -1,0 +1,213 @@
+"""Message text: what an alert says, how long messages split, status and command texts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.alerts import AlertKind, Level, Transition
+from monitor.notify.ports import (
+    ActionKind,
+    ActionRequest,
+    ActionResult,
+    ActionStatus,
+    FeedStatus,
+    Preview,
+    StatusSummary,
+)
+from monitor.notify.render import (
+    RESENT_PREFIX,
+    fmt_num,
+    fmt_ratio,
+    render_action_result,
+    render_alert,
+    render_batch,
+    render_line,
+    render_preview,
+    render_status,
+    split_text,
+    utf16_len,
+)
+
+from .conftest import make_alert
+
+
+def test_position_alert_carries_every_number_a_trader_needs() -> None:
+    alert = make_alert(
+        level=Level.CRITICAL,
+        transition=Transition.ESCALATED,
+        previous_level=Level.DANGER,
+        margin_mode="isolated",
+        facts={
+            "side": "short",
+            "contracts": 12.5,
+            "mark_price": 2450.5,
+            "liquidation_price": 2520.0,
+            "distance_pct": 2.84,
+            "margin_ratio": 0.915,
+        },
+    )
+    text = render_alert(alert)
+    for expected in (
+        "CRITICAL",
+        "escalated from danger",
+        "main",
+        "binanceusdm",
+        "BTC/USDT:USDT short",
+        "(isolated)",
+        "size 12.5",
+        "mark 2,450.50",
+        "liq 2,520.00 (2.84 % away)",
+        "margin ratio 91.5 %",
+    ):
+        assert expected in text, expected
+
+
+def test_cross_account_alert_names_the_positions_carrying_the_requirement() -> None:
+    alert = make_alert(
+        key="risk:main:cross",
+        symbol=None,
+        level=Level.DANGER,
+        facts={
+            "margin_ratio": 0.78,
+            "equity": 1200.0,
+            "maint_margin": 936.0,
+            "top1_symbol": "ETH/USDT:USDT",
+            "top1_share": 0.62,
+            "top2_symbol": "BTC/USDT:USDT short",
+            "top2_share": 0.3,
+        },
+    )
+    text = render_alert(alert)
+    assert "cross account" in text
+    assert "margin ratio 78.0 %" in text and "equity 1,200.00" in text
+    assert "carried by: ETH/USDT:USDT 62 %, BTC/USDT:USDT [short] 30 %" in text
+
+
+def test_missing_or_odd_facts_are_left_out_not_fatal() -> None:
+    alert = make_alert(facts={"margin_ratio": "not a number", "liquidation_price": None, "contracts": True})
+    text = render_alert(alert)
+    assert "no liquidation price" in text
+    assert "margin ratio" not in text and "size" not in text
+    bare = render_alert(make_alert(symbol=None, margin_mode=None, facts={}))
+    assert "WARN" in bare
+
+
+def test_closing_alert_says_what_it_was() -> None:
+    text = render_alert(
+        make_alert(level=Level.OK, transition=Transition.CLOSED, previous_level=Level.CRITICAL)
+    )
+    assert text.startswith("✅ OK · resolved (was critical)")
+
+
+def test_stale_alert_shows_the_age_and_the_limit() -> None:
+    alert = make_alert(
+        key="stale:binanceusdm:marks",
+        kind=AlertKind.STALE,
+        symbol=None,
+        margin_mode=None,
+        level=Level.DANGER,
+        facts={"age_ms": 95_000, "threshold_ms": 30_000},
+    )
+    assert "last data 95 s ago (limit 30 s)" in render_alert(alert)
+
+
+def test_a_batch_is_one_message_most_severe_first() -> None:
+    warn = make_alert("risk:a", Level.WARN)
+    crit = make_alert("risk:b", Level.CRITICAL)
+    [text] = render_batch([warn, crit])
+    assert text.startswith("2 alerts, highest CRITICAL")
+    assert text.index("risk:b") < text.index("risk:a")
+
+
+def test_a_long_batch_splits_under_the_limit_with_room_for_the_resend_line() -> None:
+    alerts = [make_alert(f"risk:k{i}", message=f"risk:k{i} " + "x" * 300) for i in range(40)]
+    limit = 4096 - utf16_len(RESENT_PREFIX)
+    parts = render_batch(alerts, limit=limit)
+    assert len(parts) > 1
+    assert all(utf16_len(p) <= limit for p in parts)
+    joined = "\n\n".join(parts)
+    assert all(f"risk:k{i} " in joined for i in range(40))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(["a", "b", " ", "\n", "😀", "é"]), min_size=0, max_size=600),
+    limit=st.integers(min_value=2, max_value=80),
+)
+def test_split_text_parts_fit_and_lose_nothing(text: str, limit: int) -> None:
+    parts = split_text(text, limit=limit)
+    assert all(utf16_len(p) <= limit for p in parts)
+    assert all(parts) or parts == [""]
+    # Only separators may vanish at the cut points.
+    assert "".join(parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_emoji_count_double_toward_the_limit() -> None:
+    assert utf16_len("😀") == 2
+    parts = split_text("😀" * 5, limit=4)
+    assert parts == ["😀😀", "😀😀", "😀"]
+
+
+def test_number_formatting() -> None:
+    assert fmt_num(61000.5) == "61,000.50"
+    assert fmt_num(2.5) == "2.5"
+    assert fmt_num(0.000012345) == "0.000012345"
+    assert fmt_num(None) == "n/a"
+    assert fmt_ratio(math.inf) == "∞ (no equity)"
+    assert fmt_ratio(0.5) == "50.0 %"
+
+
+def test_status_says_all_fresh_or_shouts_stale() -> None:
+    now = 1_760_000_000_000
+    fresh = StatusSummary(accounts=3, positions=5, feeds=(FeedStatus("binanceusdm:marks", 0.5, False),))
+    text = render_status(fresh, now)
+    assert "updated 08:53:20 UTC, 3 accounts, 5 positions, all feeds fresh" in text
+    assert "STALE" not in text
+    stale = StatusSummary(
+        accounts=1,
+        positions=1,
+        feeds=(FeedStatus("binanceusdm:marks", 95, True), FeedStatus("binanceusdm:main:user", None, True)),
+    )
+    text = render_status(stale, now)
+    first = text.splitlines()[0]
+    assert first.startswith("🚨 STALE DATA")
+    assert "binanceusdm:marks (95 s old)" in first and "binanceusdm:main:user (never received)" in first
+
+
+def test_preview_shows_before_and_after() -> None:
+    req = ActionRequest("main", "BTC/USDT:USDT", "both", ActionKind.REDUCE, 0.25)
+    text = render_preview(
+        req,
+        Preview(
+            True,
+            size=0.5,
+            amount=0.125,
+            margin_ratio_before=0.83,
+            margin_ratio_after=0.62,
+            liquidation_price_before=58000,
+            liquidation_price_after=52000,
+        ),
+    )
+    assert "Reduce 25 %" in text and "margin ratio 83.0 % → 62.0 %" in text
+    assert "liquidation 58,000.00 → 52,000.00" in text and "DRY-RUN" in text
+    assert "Not possible: halted" in render_preview(req, Preview(False, message="halted"))
+
+
+@pytest.mark.parametrize("status", list(ActionStatus))
+def test_action_result_names_its_status(status: ActionStatus) -> None:
+    assert status.value.replace("_", "-") in render_action_result(ActionResult(status, "x"))
+
+
+def test_console_line_is_one_line() -> None:
+    line = render_line(make_alert(level=Level.DANGER, message="ratio up"))
+    assert "\n" not in line
+    assert "DANGER" in line and line.endswith("ratio up")
+
+
+def test_console_line_without_message_shows_the_numbers() -> None:
+    line = render_line(make_alert(level=Level.DANGER, message=""))
+    assert "DANGER" in line and "ratio 83.0 %" in line
