@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -209,5 +210,5 @@ def test_console_line_is_one_line() -> None:
 
 
 def test_console_line_without_message_shows_the_numbers() -> None:
-    line = render_line(make_alert(level=Level.DANGER, message=""))
+    line = render_line(dataclasses.replace(make_alert(level=Level.DANGER), message=""))
     assert "DANGER" in line and "ratio 83.0 %" in line
