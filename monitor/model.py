@@ -127,6 +127,8 @@ class PositionRisk(NamedTuple):
     mark_price: float
     exchange_liquidation_price: float | None = None
     deviation_pct: float | None = None
+    contracts: float | None = None
+    isolated_wallet: float | None = None
 
     @property
     def key(self) -> tuple[str, PositionSide]:

@@ -85,6 +85,10 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
+        if lp is None and ratio >= 1.0:
+            # Already at or past liquidation and no price of this symbol restores it: liquidatable
+            # now. "No liquidation price" would read as safe, the opposite of the truth.
+            lp = mk[i]
         out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
@@ -107,6 +111,8 @@ def _position_risk(
         mark,  # mark_price
         exchange or None,  # exchange_liquidation_price
         deviation_pct(lp, exchange) if exchange else None,  # deviation_pct
+        p.contracts,  # contracts
+        p.isolated_wallet,  # isolated_wallet
     )
 
 
