@@ -1,0 +1,67 @@
+"""Shared fixtures: a running simulated Binance USD-M exchange, and real ccxt clients pointed at it.
+
+- ``sim``: a started ``SimExchange`` on the ``small`` book (BTC, ETH, SOL; accounts ``main``,
+  ``hedge``, ``trader``; see ``monitor.sim.book.small_book``) with its clock **paused**: move prices
+  with ``sim.set_mark(...)`` and push them with ``await sim.publish_marks()``, or ``await sim.step()``.
+- ``make_sim(book=..., scenario=..., **kwargs)``: start another one (stopped at teardown).
+- ``make_ccxt(sim, account, rest_only=False, rate_limit=False, **options)``: a ``ccxt.pro.binanceusdm``
+  (or, with ``rest_only``, ``ccxt.async_support.binanceusdm``) logged in as ``account`` on ``sim`` and
+  pointed at it with ``point_at``; ccxt's client-side rate limiter is off unless asked for (Binance's
+  weights would make a test wait seconds); closed at teardown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from monitor.sim.exchange import SimExchange
+from monitor.venues.binance.urls import point_at
+
+SimFactory = Callable[..., Awaitable[SimExchange]]
+CcxtFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimExchange]:
+    async with SimExchange("small", clock=False) as exchange:
+        yield exchange
+
+
+@pytest.fixture
+async def make_sim() -> AsyncIterator[SimFactory]:
+    started: list[SimExchange] = []
+
+    async def factory(book: Any = "small", scenario: Any = None, **kwargs: Any) -> SimExchange:
+        exchange = SimExchange(book, scenario, **kwargs)
+        await exchange.start()
+        started.append(exchange)
+        return exchange
+
+    yield factory
+    for exchange in started:
+        await exchange.stop()
+
+
+@pytest.fixture
+async def make_ccxt() -> AsyncIterator[CcxtFactory]:
+    import ccxt.async_support
+    import ccxt.pro
+
+    clients: list[Any] = []
+
+    def factory(
+        sim: SimExchange, account: str, *, rest_only: bool = False, rate_limit: bool = False, **options: Any
+    ) -> Any:
+        cls = ccxt.async_support.binanceusdm if rest_only else ccxt.pro.binanceusdm
+        client = cls({**sim.ccxt_config(account, **options), "enableRateLimit": rate_limit})
+        client.timeout_on_exit = 0  # ccxt sleeps 250 ms on close by default; nothing to drain on loopback
+        point_at(client, sim.http_url, sim.ws_url)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()
