@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,71 @@ def _cmd_calc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import main as demo_main
+    from monitor.logs import configure
+
+    configure("console", "warning")
+    if args.speed <= 0:
+        Console(stderr=True).print("[red]error:[/red] --speed must be positive")
+        return EXIT_BAD_INPUT
+    try:
+        return demo_main(args.duration, args.speed, args.scenario)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from monitor.logs import configure
+    from monitor.sim.cli import run_sim
+
+    configure("console", "warning")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_sim(book=args.book, scenario=args.scenario, speed=args.speed, port=args.port))
+    return EXIT_OK
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from monitor.config import ConfigError, load_config
+
+    err = Console(stderr=True)
+    try:
+        settings = load_config(args.config)
+    except ConfigError as exc:
+        for key, msg in exc.problems:
+            err.print(f"[red]error:[/red] {key}: {msg}", highlight=False)
+        return EXIT_BAD_INPUT
+    out = Console(highlight=False)
+    raw = settings.raw
+    out.print(f"[green]ok[/green]: {args.config}")
+    for a in raw.accounts:
+        out.print(f"  account {a.name}: {a.venue.value}, {settings.secret_sources[a.name]}")
+    lv = settings.policy.levels
+    out.print(
+        f"  levels: ratio warn {lv.ratio_warn} / danger {lv.ratio_danger} / critical {lv.ratio_critical} "
+        f"(band {lv.ratio_band}); distance warn {lv.distance_warn_pct} % / "
+        f"danger {lv.distance_danger_pct} % / critical {lv.distance_critical_pct} %"
+    )
+    out.print(f"  state file: {raw.service.state_file}")
+    tg = raw.telegram
+    out.print(f"  telegram: {'on' if tg.enabled and tg.chats else 'off'} ({len(tg.chats)} chat(s))")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from monitor.runner import run
+
+    return run(args.config)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import main as status_main
+
+    return status_main(args.url, as_json=args.json, timeout=args.timeout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor",
@@ -73,6 +139,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="distance to liquidation the margin-to-add answer aims for (default 10)",
     )
     calc.set_defaults(func=_cmd_calc)
+
+    demo = sub.add_parser("demo", help="the whole service against the built-in simulated exchange")
+    demo.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="real seconds to run (default: the scenario's length at this speed)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=4.0,
+        metavar="FACTOR",
+        help="simulated seconds per real second (default 4)",
+    )
+    demo.add_argument(
+        "--scenario",
+        default="demo",
+        choices=["demo", "calm", "cascade", "squeeze", "wick", "stall", "disconnect", "malformed"],
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="the daemon")
+    run.add_argument("--config", required=True, metavar="FILE")
+    run.set_defaults(func=_cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a configuration file and explain it")
+    check.add_argument("--config", required=True, metavar="FILE")
+    check.set_defaults(func=_cmd_check_config)
+
+    status = sub.add_parser(
+        "status", help="the running daemon's health (exit 0 healthy, 1 not, 2 unreachable)"
+    )
+    status.add_argument("--url", default="http://127.0.0.1:9108", help="the daemon's health server")
+    status.add_argument("--json", action="store_true", help="print the /healthz document as it is")
+    status.add_argument("--timeout", type=float, default=3.0, metavar="SECONDS")
+    status.set_defaults(func=_cmd_status)
+
+    sim = sub.add_parser("sim", help="the simulated exchange on its own, for paper-testing a config")
+    sim.add_argument("--book", default="demo", choices=["demo", "small", "synthetic"])
+    sim.add_argument("--scenario", default="calm")
+    sim.add_argument("--speed", type=float, default=1.0)
+    sim.add_argument("--port", type=int, default=8765)
+    sim.set_defaults(func=_cmd_sim)
     return parser
 
 

@@ -117,6 +117,6 @@ def test_console_prints_one_coloured_line_per_alert() -> None:
     assert "[bold]not markup[/bold]" in lines[0]
     assert "\x1b[33m" in lines[0]  # yellow
     assert "41m" in lines[1]  # red background
-    assert "resolved (was danger)" in lines[2]
+    assert "OK" in lines[2] and "closed" in lines[2]  # the policy's message carries the change
     quiet = ConsoleNotifier(Console(file=io.StringIO()), min_level=Level.DANGER)
     quiet.enqueue([make_alert(level=Level.WARN)])

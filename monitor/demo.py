@@ -1,0 +1,232 @@
+"""``monitor demo``: the whole service against the built-in exchange, on a fresh machine, offline.
+
+The simulated Binance USD-M exchange runs in-process on free loopback ports with the demo book (a cross
+account with correlated longs and a hedge, an isolated high-leverage account, a hedge-mode account) and a
+scripted market. The daemon reaches it exactly as it reaches Binance: ccxt over HTTP and WebSocket. The
+demo compresses time by ``--speed``; the daemon's clocks (staleness, repeats, resync) are scaled by the
+same factor so that what the scenario shows in sim seconds happens on screen in real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from monitor.alerts import Level
+from monitor.calc import fmt, pct, ratio_style, ratio_text
+from monitor.model import MarginMode, Venue
+from monitor.notify.console import ConsoleNotifier
+from monitor.policy.config import PolicyConfig, RepeatSchedule
+from monitor.prediction import PredictionLog, Verdict
+from monitor.service import Daemon, DaemonOptions, Notifier
+from monitor.sim.exchange import SimExchange
+from monitor.venues.base import Endpoints, VenueAccount
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    alerts: int
+    by_level: dict[str, int]
+    liquidations: list[Verdict]
+    rejected: int
+    reconnects: int
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.liquidations)
+
+
+def demo_policy(speed: float) -> PolicyConfig:
+    """The default policy with its clocks compressed by ``speed`` (sim seconds per real second)."""
+    base = PolicyConfig(cross_positions_use_account_ratio=False)
+    s, r = base.staleness, base.repeat
+    return replace(
+        base,
+        staleness=replace(
+            s,
+            marks_ms=max(1_000, int(s.marks_ms / speed)),
+            symbol_mark_ms=max(1_000, int(s.symbol_mark_ms / speed)),
+            user_ms=max(2_000, int(s.user_ms / speed)),
+        ),
+        repeat=RepeatSchedule(int(r.warn_ms / speed), int(r.danger_ms / speed), int(r.critical_ms / speed)),
+    )
+
+
+async def run_demo(
+    *,
+    duration: float | None = None,
+    speed: float = 4.0,
+    scenario: str = "demo",
+    console: Console | None = None,
+    table_every: float = 5.0,
+    state_dir: str | None = None,
+    extra_notifiers: Sequence[Notifier] = (),
+) -> DemoResult:
+    console = console or Console(highlight=False)
+    sim = SimExchange("demo", scenario, speed=speed, seed=7)
+    await sim.start()
+    sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
+    accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
+    tmp = None
+    if state_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="monitor-demo-")
+        state_dir = tmp.name
+    options = DaemonOptions(
+        state_file=str(Path(state_dir) / "state.sqlite3"),
+        policy=demo_policy(speed),
+        venues={Venue.BINANCE_USDM: accounts},
+        endpoints={Venue.BINANCE_USDM: Endpoints(sim.http_url, sim.ws_url)},
+        resync_seconds=max(3.0, 20.0 / speed),
+    )
+    log = PredictionLog()
+    notifiers: list[Notifier] = [ConsoleNotifier(console, min_level=Level.INFO), *extra_notifiers]
+    daemon = Daemon(options, notifiers)
+    daemon.risk_listeners.append(log.on_risks)
+    daemon.alert_listeners.append(log.on_alerts)
+    total = duration if duration is not None else (sim.scenario.duration or 60.0) / speed + 3.0
+    console.rule(
+        f"[bold]monitor demo[/bold]: scenario {sim.scenario.name!r}, speed x{speed:g}, {total:.0f} s"
+    )
+    console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
+    try:
+        await daemon.start()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + total
+        next_table = loop.time() + table_every
+        while (now := loop.time()) < end:
+            await asyncio.sleep(min(0.2, end - now))
+            if loop.time() >= next_table:
+                next_table += table_every
+                console.print(positions_table(daemon, sim.sim_time))
+    finally:
+        await daemon.stop()
+        await sim.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    symbols = _symbol_map(daemon)
+    verdicts = [
+        log.verdict(
+            rec.account,
+            symbols.get(rec.symbol, rec.symbol),
+            rec.position_side.value,
+            rec.margin_mode.value,
+            rec.mark_price,
+        )
+        for rec in sim.liquidations
+    ]
+    levels: dict[str, int] = {}
+    for key, n in daemon.stats.alerts.items():
+        level = key.split(":")[1]
+        levels[level] = levels.get(level, 0) + n
+    result = DemoResult(
+        alerts=sum(daemon.stats.alerts.values()),
+        by_level=levels,
+        liquidations=verdicts,
+        rejected=sum(daemon.stats.rejected.values()),
+        reconnects=daemon.stats.events.get("StreamHealth", 0),
+    )
+    console.print(summary(result, daemon))
+    return result
+
+
+def _symbol_map(daemon: Daemon) -> dict[str, str]:
+    """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
+    out: dict[str, str] = {}
+    for adapter in daemon.adapters.values():
+        out.update(getattr(adapter, "symbols", {}))
+    return out
+
+
+def positions_table(daemon: Daemon, sim_time: float) -> Table:
+    table = Table(
+        title=f"positions at t={sim_time:.0f}s", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+    )
+    for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
+        table.add_column(col, justify="right" if col in ("mark", "liq price", "dist", "ratio") else "left")
+    for name, risk in sorted(daemon.engine.risks.items()):
+        if risk.cross is not None:
+            r = risk.cross.margin_ratio
+            table.add_row(
+                name, "(cross pool)", "", "cross", "", "", "", f"[{ratio_style(r)}]{ratio_text(r)}[/]"
+            )
+        for p in risk.positions:
+            side = p.side.value if p.position_side.value == "both" else f"{p.side.value}*"
+            r = p.margin_ratio
+            table.add_row(
+                name,
+                p.symbol,
+                side,
+                p.margin_mode.value,
+                fmt(p.mark_price),
+                fmt(p.liquidation_price),
+                pct(p.distance_pct),
+                f"[{ratio_style(r)}]{ratio_text(r)}[/]" if p.margin_mode is MarginMode.ISOLATED else "",
+            )
+    return table
+
+
+def summary(result: DemoResult, daemon: Daemon) -> Table:
+    t = Table(title="demo summary", box=box.ROUNDED, show_header=False, title_justify="left")
+    t.add_column("what")
+    t.add_column("value")
+    order = ["critical", "danger", "warn", "info", "ok"]
+    levels = ", ".join(f"{k} {result.by_level[k]}" for k in order if k in result.by_level)
+    t.add_row("alerts", f"{result.alerts} ({levels})")
+    kinds: dict[str, int] = {}
+    for key, n in daemon.stats.alerts.items():
+        kinds[key.split(":")[0]] = kinds.get(key.split(":")[0], 0) + n
+    t.add_row("alert kinds", ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    for v in result.liquidations:
+        mark = "[green]predicted[/green]" if v.ok else "[red]NOT predicted[/red]"
+        detail = f"exchange liquidated at {fmt(v.exchange_mark)}"
+        if v.monitor_liquidation_price is not None:
+            detail += f", monitor's liquidation price the tick before {fmt(v.monitor_liquidation_price)}"
+        detail += ", critical alert first" if v.critical_first else ", [red]no critical alert first[/red]"
+        t.add_row("liquidation", f"{v.account} {v.symbol} {v.margin_mode}: {mark} ({detail})")
+    if not result.liquidations:
+        t.add_row("liquidation", "none in this run")
+    t.add_row("frames rejected", str(result.rejected))
+    t.add_row("stream up/down events", str(result.reconnects))
+    d = sorted(daemon.stats.decisions_us)
+    if d:
+        t.add_row(
+            "event -> decision",
+            f"p50 {d[len(d) // 2]:.0f} us, p99 {d[int(len(d) * 0.99)]:.0f} us over {len(d)}",
+        )
+    return t
+
+
+def telegram_from_env() -> list[Notifier]:
+    """A Telegram notifier when ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_CHAT_ID`` are set, else nothing."""
+    if not (os.environ.get("TELEGRAM_BOT_TOKEN") and os.environ.get("TELEGRAM_CHAT_ID")):
+        return []
+    from monitor.notify.wiring import telegram_notifier_from_env
+
+    return [telegram_notifier_from_env(os.environ)]
+
+
+async def _main(duration: float | None, speed: float, scenario: str) -> int:
+    notifiers = telegram_from_env()
+    for n in notifiers:
+        with contextlib.suppress(AttributeError):
+            await n.start()  # type: ignore[attr-defined]
+    try:
+        await run_demo(duration=duration, speed=speed, scenario=scenario, extra_notifiers=notifiers)
+    finally:
+        for n in notifiers:
+            with contextlib.suppress(AttributeError):
+                await n.stop()  # type: ignore[attr-defined]
+    return 0
+
+
+def main(duration: float | None, speed: float, scenario: str) -> int:
+    return asyncio.run(_main(duration, speed, scenario))

@@ -1,0 +1,243 @@
+"""The engine: what the daemon knows about each account, and its risk after every event.
+
+Events come in one at a time from a single task (no locks). The engine keeps, per account, the latest
+positions, wallet and tier tables, and an immutable ``Account`` built from them; a mark tick only passes
+the new marks to :func:`evaluate_account` for the accounts holding a ticked symbol. Everything the engine
+returns is an immutable value handed to the pure policy.
+
+Freshness is tracked here too: a frame counts as fresh data only once it has been validated and applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from monitor.events import (
+    AccountSnapshotEvent,
+    AccountUpdate,
+    MarkPrices,
+    PositionState,
+    TierTable,
+)
+from monitor.margin.account import evaluate_account
+from monitor.model import Account, AccountRisk, MarginMode, Position, PositionSide, Side, Tier, Venue
+
+# How far behind the stream must be before a REST resync's mark replaces the last streamed one.
+REST_MARK_LAG_MS = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """What the maths needs from a venue's market list: contract size and settlement."""
+
+    symbol: str
+    contract_size: float = 1.0
+    inverse: bool = False
+
+
+@dataclass(slots=True)
+class AccountBook:
+    """Mutable state of one account. ``account`` is the immutable view, rebuilt when anything but a
+    mark changes; ``missing_tiers`` names held symbols without a tier table (not evaluated until one
+    arrives: an evaluation without it would understate the requirement)."""
+
+    venue: Venue
+    name: str
+    taker_fee: float = 0.0
+    wallet: float | None = None
+    legs: dict[tuple[str, PositionSide], PositionState] = field(default_factory=dict)
+    tiers: dict[str, tuple[Tier, ...]] = field(default_factory=dict)
+    account: Account | None = None
+    symbols: frozenset[str] = frozenset()
+    missing_tiers: frozenset[str] = frozenset()
+    synced: bool = False
+
+
+class Engine:
+    """Accounts of any number of venues; marks are per venue."""
+
+    def __init__(self) -> None:
+        self.books: dict[str, AccountBook] = {}
+        self.markets: dict[str, dict[str, MarketInfo]] = {}
+        self.marks: dict[str, dict[str, float]] = {}
+        self.mark_ms: dict[str, dict[str, int]] = {}
+        self.risks: dict[str, AccountRisk] = {}
+        self.rest_mark_ms: dict[str, dict[str, int]] = {}
+
+    # --- set-up -------------------------------------------------------------------------------------
+    def add_account(self, name: str, venue: Venue, taker_fee: float = 0.0) -> None:
+        self.books[name] = AccountBook(venue, name, taker_fee)
+        self.marks.setdefault(venue.value, {})
+        self.mark_ms.setdefault(venue.value, {})
+
+    def set_markets(self, venue: str, markets: Iterable[MarketInfo]) -> None:
+        self.markets[venue] = {m.symbol: m for m in markets}
+
+    # --- events -------------------------------------------------------------------------------------
+    def on_marks(self, ev: MarkPrices) -> list[AccountRisk]:
+        """Apply validated marks; re-evaluate only the accounts that hold a ticked symbol."""
+        marks = self.marks.setdefault(ev.venue, {})
+        stamps = self.mark_ms.setdefault(ev.venue, {})
+        marks.update(ev.prices)
+        for symbol in ev.prices:
+            stamps[symbol] = ev.received_ms
+        ticked = ev.prices.keys()
+        out = []
+        for book in self.books.values():
+            if (
+                book.venue.value == ev.venue
+                and book.account is not None
+                and not book.symbols.isdisjoint(ticked)
+            ):
+                out.append(self._evaluate(book))
+        return out
+
+    def on_snapshot(self, ev: AccountSnapshotEvent) -> AccountRisk | None:
+        """A REST resync replaces everything known about the account.
+
+        The exchange's liquidation prices are compared with ours here and only here, evaluated at the
+        marks of the same REST body: a cross liquidation price moves with every other symbol, so set
+        against later ticks it would drift apart from a figure that is simply old.
+        """
+        book = self.books[ev.account]
+        book.wallet = ev.cross_wallet_balance
+        book.legs = {}
+        exchange_lp: dict[tuple[str, PositionSide], float | None] = {}
+        rest_marks: dict[str, float] = {}
+        marks = self.marks.setdefault(ev.venue, {})
+        for state in ev.positions:
+            key = (state.symbol, state.position_side)
+            if state.amount == 0:
+                continue
+            book.legs[key] = state
+            exchange_lp[key] = state.liquidation_price
+            if state.mark_price:
+                rest_marks[state.symbol] = state.mark_price
+                # When the stream has not ticked a symbol for a while (stalled, or never), the REST
+                # mark is the better price. It is used for risk but never refreshes the stream's
+                # freshness clock. A tick that landed while the call was in flight is newer than the
+                # REST body, hence the margin.
+                if ev.received_ms - self._rest_mark_ms(ev.venue, state.symbol) > REST_MARK_LAG_MS:
+                    marks[state.symbol] = state.mark_price
+                    self.rest_mark_ms.setdefault(ev.venue, {})[state.symbol] = ev.received_ms
+        book.synced = True
+        self._rebuild(book, evaluate=False)
+        if book.account is None:
+            return None
+        compared = replace(
+            book.account,
+            positions=tuple(
+                replace(p, exchange_liquidation_price=exchange_lp.get(p.key)) for p in book.account.positions
+            ),
+        )
+        risk = evaluate_account(compared, {**marks, **rest_marks})
+        self.risks[book.name] = risk
+        return risk
+
+    def on_account_update(self, ev: AccountUpdate) -> AccountRisk | None:
+        """A user-stream delta: only the legs it names changed."""
+        book = self.books[ev.account]
+        if ev.cross_wallet_balance is not None:
+            book.wallet = ev.cross_wallet_balance
+        for state in ev.positions:
+            key = (state.symbol, state.position_side)
+            if state.amount == 0:
+                book.legs.pop(key, None)
+            else:
+                prev = book.legs.get(key)
+                if prev is not None and state.leverage is None and prev.leverage is not None:
+                    state = _with_leverage(state, prev.leverage)
+                book.legs[key] = state
+        return self._rebuild(book)
+
+    def on_tiers(self, ev: TierTable) -> AccountRisk | None:
+        book = self.books[ev.account]
+        book.tiers[ev.symbol] = ev.tiers
+        return self._rebuild(book) if ev.symbol in book.symbols or ev.symbol in book.missing_tiers else None
+
+    def _rest_mark_ms(self, venue: str, symbol: str) -> int:
+        return max(
+            self.mark_ms.get(venue, {}).get(symbol, 0), self.rest_mark_ms.get(venue, {}).get(symbol, 0)
+        )
+
+    # --- queries ------------------------------------------------------------------------------------
+    def held_symbols(self, venue: str | None = None) -> set[str]:
+        return {
+            s
+            for b in self.books.values()
+            if venue is None or b.venue.value == venue
+            for s in (b.symbols | b.missing_tiers)
+        }
+
+    def mark_age_ms(self, venue: str, symbol: str, now_ms: int) -> int | None:
+        stamp = self.mark_ms.get(venue, {}).get(symbol)
+        return None if stamp is None else now_ms - stamp
+
+    def account_view(self, name: str) -> Account | None:
+        """The account with the latest marks folded in (for previews and the de-risk planner)."""
+        book = self.books[name]
+        if book.account is None:
+            return None
+        marks = self.marks.get(book.venue.value, {})
+        return replace(
+            book.account,
+            positions=tuple(
+                replace(p, mark_price=marks.get(p.symbol, p.mark_price)) for p in book.account.positions
+            ),
+        )
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _rebuild(self, book: AccountBook, *, evaluate: bool = True) -> AccountRisk | None:
+        if book.wallet is None:
+            return None
+        markets = self.markets.get(book.venue.value, {})
+        marks = self.marks.get(book.venue.value, {})
+        positions = []
+        missing = set()
+        for key, state in book.legs.items():
+            symbol = key[0]
+            tiers = book.tiers.get(symbol)
+            mark = marks.get(symbol) or state.mark_price
+            if tiers is None or not mark:
+                missing.add(symbol)
+                continue
+            positions.append(_to_position(state, markets.get(symbol), tiers, mark))
+        book.missing_tiers = frozenset(missing)
+        book.symbols = frozenset(p.symbol for p in positions)
+        book.account = Account(book.venue, book.wallet, tuple(positions), book.name, book.taker_fee)
+        return self._evaluate(book) if evaluate else None
+
+    def _evaluate(self, book: AccountBook) -> AccountRisk:
+        assert book.account is not None
+        risk = evaluate_account(book.account, self.marks.get(book.venue.value))
+        self.risks[book.name] = risk
+        return risk
+
+
+def _with_leverage(state: PositionState, leverage: float) -> PositionState:
+    return replace(state, leverage=leverage)
+
+
+def _to_position(
+    state: PositionState, market: MarketInfo | None, tiers: tuple[Tier, ...], mark: float
+) -> Position:
+    if state.position_side is PositionSide.BOTH:
+        side = Side.LONG if state.amount > 0 else Side.SHORT
+    else:
+        side = Side.LONG if state.position_side is PositionSide.LONG else Side.SHORT
+    isolated = state.margin_mode is MarginMode.ISOLATED
+    return Position(
+        symbol=state.symbol,
+        side=side,
+        margin_mode=state.margin_mode,
+        contracts=abs(state.amount),
+        entry_price=state.entry_price,
+        mark_price=mark,
+        tiers=tiers,
+        contract_size=market.contract_size if market else 1.0,
+        inverse=market.inverse if market else False,
+        position_side=state.position_side,
+        isolated_wallet=(state.isolated_wallet or 0.0) if isolated else None,
+        leverage=state.leverage,
+    )

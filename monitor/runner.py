@@ -1,0 +1,346 @@
+"""``monitor run``: the daemon as a long-running service under systemd, Docker or a terminal.
+
+Start-up refuses a bad configuration (exit 2, which the systemd unit does not restart on) before
+anything connects. Then, in order: the health server (so ``/healthz`` answers "starting" at once), the
+notifiers, the daemon; once its streams are live systemd hears ``READY=1``.
+
+While it runs, a supervisor asks the health view once a second whether the data is fresh. Only then
+does it ping the systemd watchdog and touch the heartbeat file, so a hung event loop (nothing pings) and
+a silent feed (pings withheld) look the same to the supervisor outside and both end in a restart. When
+the data stays stale past ``service.stale_exit_seconds`` the process exits 1 by itself, for supervisors
+that only restart what exits (Docker).
+
+SIGTERM and SIGINT stop the daemon first (no new events, so no new decisions or actions; its queue is
+drained and the exchange clients are closed), then give the notifiers what is left of the deadline to
+flush their outbox, then close the health server. The whole shutdown is bounded by
+``SHUTDOWN_DEADLINE_S`` and a backstop ends the process if anything overruns, so a supervisor's stop
+timeout is never what ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import faulthandler
+import inspect
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from monitor.alerts import Alert
+from monitor.config import ConfigError, Settings, load_config
+from monitor.health import Extras, HealthReport, HealthServer, HealthView, Heartbeat, make_registry
+from monitor.logs import configure, get_logger, register_secrets
+from monitor.sdnotify import SdNotifier
+from monitor.service import Daemon, DaemonOptions, Notifier
+
+log = get_logger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # start-up failed, or the data stayed stale past the hard limit
+EXIT_BAD_CONFIG = 2
+
+SHUTDOWN_DEADLINE_S = 8.0  # signal to return; the process is gone well within 10 s
+DAEMON_STOP_S = 3.0
+SERVER_STOP_S = 1.0
+BACKSTOP_S = 9.5
+HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_ENV = "MONITOR_HEARTBEAT_FILE"  # used when the config names no heartbeat file (Docker image)
+
+NotifierFactory = Callable[[Settings], Sequence[Notifier]]
+
+
+class LogNotifier:
+    """Every alert as a structured log line: the record of what was said, whatever the channels."""
+
+    def enqueue(self, alerts: Sequence[Alert]) -> None:
+        for a in alerts:
+            log.info(
+                "alert",
+                kind=a.kind.value,
+                level=a.level.label,
+                transition=a.transition.value,
+                account=a.account,
+                symbol=a.symbol,
+                message=a.message,
+            )
+
+
+def build_options(settings: Settings) -> DaemonOptions:
+    svc = settings.raw.service
+    return DaemonOptions(
+        state_file=svc.state_file,
+        policy=settings.policy,
+        venues=dict(settings.venues),
+        endpoints=dict(settings.endpoints),
+        resync_seconds=svc.resync_seconds,
+        tiers_refresh_hours=svc.tiers_refresh_hours,
+    )
+
+
+class Supervisor:
+    """One health check per ``period``: watchdog, heartbeat, systemd status line, stale-exit clock.
+
+    ``tick`` returns False once the data has been unhealthy for ``stale_exit_s`` (0 = never).
+    """
+
+    def __init__(
+        self,
+        assess: Callable[[], HealthReport],
+        sd: SdNotifier,
+        *,
+        heartbeat: Heartbeat | None = None,
+        stale_exit_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.assess = assess
+        self.sd = sd
+        self.heartbeat = heartbeat
+        self.stale_exit_s = stale_exit_s
+        self.clock = clock
+        interval = sd.watchdog_interval
+        # several checks per watchdog interval, so a ping is never late by a whole period
+        self.period = 1.0 if interval is None else max(0.05, min(1.0, interval / 2))
+        self.unhealthy_since: float | None = None
+        self._last_ping: float | None = None
+        self._last_beat: float | None = None
+        self._status = ""
+
+    def tick(self) -> bool:
+        now = self.clock()
+        report = self.assess()
+        if report.ok:
+            if self.unhealthy_since is not None:
+                log.info("healthy again", after_s=round(now - self.unhealthy_since, 1))
+            self.unhealthy_since = None
+            interval = self.sd.watchdog_interval
+            if interval is not None and (self._last_ping is None or now - self._last_ping >= interval):
+                self.sd.watchdog()
+                self._last_ping = now
+            if self.heartbeat is not None and (
+                self._last_beat is None or now - self._last_beat >= HEARTBEAT_EVERY_S
+            ):
+                self.heartbeat.beat()
+                self._last_beat = now
+        else:
+            self._last_beat = None  # beat at once when healthy again
+            if self.unhealthy_since is None:
+                self.unhealthy_since = now
+                log.warning("unhealthy: watchdog and heartbeat withheld", problems=list(report.problems))
+        self._set_status(report)
+        stale_for = 0.0 if self.unhealthy_since is None else now - self.unhealthy_since
+        if self.stale_exit_s > 0 and stale_for >= self.stale_exit_s:
+            log.error(
+                "data stale past the hard limit; exiting so the supervisor restarts the monitor",
+                stale_exit_seconds=self.stale_exit_s,
+                problems=list(report.problems),
+            )
+            return False
+        return True
+
+    def _set_status(self, report: HealthReport) -> None:
+        fresh = sum(not s.stale for s in report.streams)
+        if report.ok:
+            text = (
+                f"watching: {fresh}/{len(report.streams)} streams fresh, {report.open_episodes} open episodes"
+            )
+        else:
+            text = "UNHEALTHY: " + "; ".join(report.problems[:3])
+        if text != self._status:
+            self._status = text
+            self.sd.status(text)
+
+
+def _extras_from(notifiers: Sequence[Notifier], given: Extras | None) -> Extras:
+    """Outbox depth from every notifier that has a durable outbox (``outbox.pending_count()``)."""
+    extras = given or Extras()
+    if extras.outbox_pending is not None:
+        return extras
+    outboxes: list[Any] = []
+    for n in notifiers:
+        box = getattr(n, "outbox", None)
+        if callable(getattr(box, "pending_count", None)):
+            outboxes.append(box)
+    if not outboxes:
+        return extras
+    return replace(extras, outbox_pending=lambda: sum(int(b.pending_count()) for b in outboxes))
+
+
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    notifiers: Sequence[Notifier] = (),
+    *,
+    extras: Extras | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run until ``stop`` is set (exit 0), start-up fails or the data stays stale too long (exit 1)."""
+    env = os.environ if environ is None else environ
+    health_cfg = settings.raw.health
+    daemon = Daemon(build_options(settings), [LogNotifier(), *notifiers])
+    view = HealthView(daemon, _extras_from(notifiers, extras))
+    sd = SdNotifier(env)
+    beat_path = health_cfg.heartbeat_file or env.get(HEARTBEAT_ENV)
+    heartbeat = Heartbeat(beat_path) if beat_path else None
+    if heartbeat is not None:
+        heartbeat.clear()
+    server: HealthServer | None = None
+    if health_cfg.enabled:
+        server = HealthServer(view, make_registry(view), health_cfg.listen)
+        try:
+            await server.start()
+        except OSError as exc:
+            # alerting matters more than its dashboard: carry on without health over HTTP
+            log.error(
+                "health server cannot listen; continuing without it",
+                listen=health_cfg.listen,
+                error=exc.strerror,
+            )
+            server = None
+    started: list[Any] = []
+    try:
+        for n in notifiers:
+            if hasattr(n, "start"):
+                await n.start()
+                started.append(n)
+        sd.status("connecting to the venues")
+        try:
+            if not await _unless_stopped(daemon.start(), stop):
+                log.info("stopped during start-up")
+                return EXIT_OK
+        except Exception as exc:
+            log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
+            return EXIT_FAILURE
+        sd.ready("streams live")
+        log.info("ready", streams=sorted(daemon.freshness), health=server.url if server else None)
+        supervisor = Supervisor(
+            view.assess, sd, heartbeat=heartbeat, stale_exit_s=settings.raw.service.stale_exit_seconds
+        )
+        return await _supervise(supervisor, stop)
+    finally:
+        view.stopping = True
+        sd.stopping("stopping")
+        if heartbeat is not None:
+            heartbeat.clear()
+        await _shutdown(daemon, started, server)
+        sd.close()
+
+
+async def _unless_stopped(start: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Await ``start`` unless ``stop`` is set first (then cancel it and return False)."""
+    task = asyncio.ensure_future(start)
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    return False
+
+
+async def _supervise(supervisor: Supervisor, stop: asyncio.Event) -> int:
+    while not stop.is_set():
+        if not supervisor.tick():
+            return EXIT_FAILURE
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), supervisor.period)
+    log.info("stopping")
+    return EXIT_OK
+
+
+async def _shutdown(daemon: Daemon, notifiers: Sequence[Any], server: HealthServer | None) -> None:
+    """Daemon, then notifiers (flushing), then the server, within ``SHUTDOWN_DEADLINE_S`` in all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SHUTDOWN_DEADLINE_S
+    try:
+        await asyncio.wait_for(daemon.stop(), DAEMON_STOP_S)
+    except Exception as exc:
+        log.warning("daemon did not stop cleanly", error=f"{type(exc).__name__}: {exc}")
+    budget = max(0.5, deadline - loop.time() - SERVER_STOP_S)
+    await asyncio.gather(*(_stop_notifier(n, budget) for n in notifiers))
+    if server is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.stop(), SERVER_STOP_S)
+    log.info("stopped", took_s=round(SHUTDOWN_DEADLINE_S - (deadline - loop.time()), 2))
+
+
+async def _stop_notifier(notifier: Any, budget: float) -> None:
+    """``stop(flush_timeout_s=...)`` where the notifier takes a flush deadline, else ``stop()``;
+    either way bounded by ``budget``."""
+    stop = notifier.stop
+    try:
+        takes_flush = "flush_timeout_s" in inspect.signature(stop).parameters
+    except (TypeError, ValueError):
+        takes_flush = False
+    call = stop(flush_timeout_s=max(0.1, budget - 0.5)) if takes_flush else stop()
+    try:
+        await asyncio.wait_for(call, budget)
+    except Exception as exc:
+        log.warning(
+            "notifier did not stop cleanly", notifier=type(notifier).__name__, error=type(exc).__name__
+        )
+
+
+def _backstop(code: int) -> None:
+    """Armed when shutdown begins: if the process is still here after ``BACKSTOP_S`` something hung
+    (a blocking call, an executor thread); end it rather than let the supervisor's timeout do it."""
+
+    def fire() -> None:
+        log.error("shutdown overran its deadline; exiting now", after_s=BACKSTOP_S)
+        os._exit(code)
+
+    timer = threading.Timer(BACKSTOP_S, fire)
+    timer.daemon = True
+    timer.start()
+
+
+def run(config_path: str, notifier_factory: NotifierFactory | None = None) -> int:
+    """The ``monitor run`` entry point. ``notifier_factory`` builds extra notifiers (Telegram) from
+    the validated settings."""
+    # a watchdog SIGABRT on a hung loop then leaves the Python stack in the journal
+    faulthandler.enable()
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        configure("console", "error")
+        for key, msg in exc.problems:
+            print(f"error: {key}: {msg}")
+        return EXIT_BAD_CONFIG
+    register_secrets(s for a in settings.accounts for s in (a.api_key, a.secret))
+    register_secrets([os.environ.get("TELEGRAM_BOT_TOKEN")])
+    configure(settings.raw.service.log_format, settings.raw.service.log_level)
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig: signal.Signals) -> None:
+            if stop.is_set():
+                log.warning("already stopping", signal=sig.name)
+                return
+            log.info("signal received; stopping", signal=sig.name)
+            _backstop(EXIT_FAILURE)
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            notifiers = list(notifier_factory(settings)) if notifier_factory else []
+        except Exception as exc:
+            log.error("cannot set up the notifiers", error=f"{type(exc).__name__}: {exc}")
+            return EXIT_FAILURE
+        code = await serve(settings, stop, notifiers)
+        if not stop.is_set():
+            _backstop(code)  # exiting on our own (stale, start-up failure): same bound
+        return code
+
+    return asyncio.run(main())

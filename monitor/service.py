@@ -1,0 +1,338 @@
+"""The daemon: venues -> engine -> policy -> notifiers, with state in SQLite.
+
+Every venue adapter hands its events to one queue, drained by one task that applies them to the engine
+and runs the policy on whatever changed, so no state is shared between tasks and no lock is needed.
+Timers that must run while nothing ticks (staleness, episode repeats) and the slow REST jobs (resync,
+tier refresh, on APScheduler with a misfire grace that survives loop stalls) feed the same path.
+
+Freshness is recorded only after an event was validated and applied: a rejected frame never makes a
+stream look alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.alerts import Alert
+from monitor.engine import Engine
+from monitor.events import (
+    AccountSnapshotEvent,
+    AccountUpdate,
+    Event,
+    ListenKeyExpired,
+    MarginCall,
+    MarkPrices,
+    OrderUpdate,
+    Rejected,
+    StreamHealth,
+    StreamState,
+    TierTable,
+)
+from monitor.logs import get_logger
+from monitor.model import AccountRisk, Venue
+from monitor.policy import episode_store
+from monitor.policy.config import PolicyConfig
+from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
+from monitor.policy.staleness import Freshness, check_staleness
+from monitor.policy.state import PolicyState
+from monitor.store import open_db
+from monitor.venues.base import Endpoints, VenueAccount, now_ms
+
+log = get_logger(__name__)
+
+
+class Notifier(Protocol):
+    def enqueue(self, alerts: Sequence[Alert]) -> None: ...
+
+
+class Adapter(Protocol):
+    venue: Venue
+    markets: Any
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def resync(self, account: str) -> None: ...
+
+    async def refresh_tiers(self, account: str | None = None) -> None: ...
+
+    def stream_names(self) -> list[str]: ...
+
+
+@dataclass
+class Stats:
+    """Counters for the summary, health and metrics."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+    decisions_us: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    started_ms: int = 0
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    state_file: str
+    policy: PolicyConfig
+    venues: dict[Venue, tuple[VenueAccount, ...]]
+    endpoints: dict[Venue, Endpoints] = field(default_factory=dict)
+    resync_seconds: float = 45.0
+    tiers_refresh_hours: float = 24.0
+    staleness_check_seconds: float = 1.0
+    repeat_check_seconds: float = 5.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        options: DaemonOptions,
+        notifiers: Sequence[Notifier],
+        *,
+        clock: Callable[[], int] = now_ms,
+        adapter_factory: Callable[
+            [Venue, tuple[VenueAccount, ...], Callable[[Event], None], Endpoints | None], Adapter
+        ]
+        | None = None,
+    ) -> None:
+        self.options = options
+        self.notifiers = list(notifiers)
+        self.clock = clock
+        self.engine = Engine()
+        self.stats = Stats()
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.freshness: dict[str, int] = {}
+        self.connected: set[str] = set()
+        self.conn = open_db(options.state_file)
+        episode_store.ensure_schema(self.conn)
+        self.policy_state: PolicyState = episode_store.load(self.conn)
+        self.adapters: dict[Venue, Adapter] = {}
+        factory = adapter_factory or _default_adapter
+        for venue, accounts in options.venues.items():
+            for acct in accounts:
+                self.engine.add_account(acct.name, venue, acct.taker_fee)
+            self.adapters[venue] = factory(venue, accounts, self._sink, options.endpoints.get(venue))
+        self.ready = asyncio.Event()
+        self.risk_listeners: list[Callable[[Sequence[AccountRisk]], None]] = []
+        self.alert_listeners: list[Callable[[Sequence[Alert]], None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._scheduler: AsyncIOScheduler | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.stats.started_ms = self.clock()
+        self._tasks.append(asyncio.create_task(self._consume(), name="engine"))
+        for venue, adapter in self.adapters.items():
+            await adapter.start()
+            self.engine.set_markets(venue.value, adapter.markets)
+            for stream in adapter.stream_names():
+                self.freshness.setdefault(stream, self.clock())
+        await self.drain()
+        self._tasks.append(
+            asyncio.create_task(
+                self._every(self.options.staleness_check_seconds, self.check_staleness), name="staleness"
+            )
+        )
+        self._tasks.append(
+            asyncio.create_task(
+                self._every(self.options.repeat_check_seconds, self.check_repeats), name="repeats"
+            )
+        )
+        self._scheduler = AsyncIOScheduler(
+            timezone="UTC", job_defaults={"misfire_grace_time": 30, "coalesce": True, "max_instances": 1}
+        )
+        self._scheduler.add_job(self.resync_all, "interval", seconds=self.options.resync_seconds, id="resync")
+        self._scheduler.add_job(
+            self.refresh_tiers, "interval", hours=self.options.tiers_refresh_hours, id="tiers"
+        )
+        self._scheduler.start()
+        self.ready.set()
+        log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.shutdown(wait=False)
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.drain(), 2.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self.conn.close()
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been applied."""
+        await self.queue.join()
+
+    # --- jobs ---------------------------------------------------------------------------------------
+    async def resync_all(self) -> None:
+        for venue, adapter in self.adapters.items():
+            for acct in self.options.venues[venue]:
+                try:
+                    await adapter.resync(acct.name)
+                except asyncio.CancelledError:
+                    return  # shutting down: the scheduler cancels the job it is running
+                except Exception as exc:
+                    log.warning(
+                        "scheduled resync failed", account=acct.name, error=f"{type(exc).__name__}: {exc}"
+                    )
+
+    async def refresh_tiers(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.refresh_tiers()
+            except asyncio.CancelledError:
+                return
+            except Exception as exc:
+                log.warning(
+                    "tier refresh failed", venue=adapter.venue.value, error=f"{type(exc).__name__}: {exc}"
+                )
+
+    def check_staleness(self) -> None:
+        now = self.clock()
+        held = {
+            (b.venue.value, s): stamp
+            for b in self.engine.books.values()
+            for s in b.symbols
+            if (stamp := self.engine.mark_ms.get(b.venue.value, {}).get(s)) is not None
+        }
+        # a held symbol that never got a mark is measured from when the daemon started
+        for b in self.engine.books.values():
+            for s in b.symbols:
+                held.setdefault((b.venue.value, s), self.stats.started_ms)
+        state, alerts = check_staleness(
+            self.policy_state, Freshness(dict(self.freshness), held), now, self.options.policy
+        )
+        self._commit(state, alerts)
+
+    def check_repeats(self) -> None:
+        state, alerts = due_repeats(self.policy_state, self.clock(), self.options.policy)
+        self._commit(state, alerts)
+
+    async def _every(self, seconds: float, fn: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                fn()
+            except Exception:
+                log.exception("timer failed", job=getattr(fn, "__name__", "?"))
+
+    # --- the event path -----------------------------------------------------------------------------
+    def _sink(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                self.handle(event)
+            except Exception:
+                # one bad event must not stop the daemon; it is logged with its type, never its payload
+                log.exception("event failed", event=type(event).__name__)
+            finally:
+                self.queue.task_done()
+
+    def handle(self, event: Event) -> list[Alert]:
+        """Apply one event and run the policy on what it changed. Returns the alerts it produced."""
+        t0 = time.perf_counter()
+        self.stats.events[type(event).__name__] += 1
+        risks: list[AccountRisk] = []
+        exchange_events: list[MarginCall | OrderUpdate] = []
+        if isinstance(event, MarkPrices):
+            risks = self.engine.on_marks(event)
+            self.freshness[f"{event.venue}:marks"] = event.received_ms
+        elif isinstance(event, AccountSnapshotEvent):
+            risk = self.engine.on_snapshot(event)
+            risks = [risk] if risk else []
+            user = f"{event.venue}:{event.account}:user"
+            if user in self.connected:
+                # a user stream is silent while nothing trades: a good resync over a live
+                # subscription is its proof of life
+                self.freshness[user] = event.received_ms
+        elif isinstance(event, AccountUpdate):
+            risk = self.engine.on_account_update(event)
+            risks = [risk] if risk else []
+            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+        elif isinstance(event, MarginCall | OrderUpdate):
+            exchange_events.append(event)
+            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+        elif isinstance(event, ListenKeyExpired):
+            # the socket stays open and goes silent: the stream is dead from now on
+            user = f"{event.venue}:{event.account}:user"
+            self.connected.discard(user)
+            self.freshness[user] = 0
+            log.warning("listen key expired", account=event.account)
+        elif isinstance(event, TierTable):
+            risk = self.engine.on_tiers(event)
+            risks = [risk] if risk else []
+        elif isinstance(event, StreamHealth):
+            self._on_health(event)
+        elif isinstance(event, Rejected):
+            self.stats.rejected[event.source] += 1
+            log.warning("frame rejected", source=event.source, reason=event.reason, excerpt=event.excerpt)
+        alerts: list[Alert] = []
+        if risks or exchange_events:
+            state, alerts = evaluate(
+                self.policy_state, PolicyInputs(risks, exchange_events), self.clock(), self.options.policy
+            )
+            self._commit(state, alerts)
+            for listener in self.risk_listeners:
+                listener(risks)
+        self.stats.decisions_us.append((time.perf_counter() - t0) * 1e6)
+        return alerts
+
+    def _on_health(self, event: StreamHealth) -> None:
+        log.info("stream", stream=event.stream, state=event.state.value, detail=event.detail)
+        if event.state is StreamState.CONNECTED:
+            self.connected.add(event.stream)
+            if event.stream.endswith(":user"):
+                self.freshness[event.stream] = event.received_ms
+        elif event.state is StreamState.DISCONNECTED:
+            self.connected.discard(event.stream)
+
+    def _commit(self, state: PolicyState, alerts: list[Alert]) -> None:
+        if state is not self.policy_state:
+            episode_store.save(self.conn, self.policy_state, state)
+            self.policy_state = state
+        if alerts:
+            for a in alerts:
+                self.stats.alerts[f"{a.kind.value}:{a.level.label}"] += 1
+            for notifier in self.notifiers:
+                notifier.enqueue(alerts)
+            for listener in self.alert_listeners:
+                listener(alerts)
+
+    def replace_policy_state(self, state: PolicyState) -> None:
+        """Commands (mute, ack) change the policy state from outside the event path; persist it the
+        same way."""
+        self._commit(state, [])
+
+    # --- views --------------------------------------------------------------------------------------
+    def stream_ages_ms(self) -> dict[str, int | None]:
+        now = self.clock()
+        return {s: (now - t if t else None) for s, t in self.freshness.items()}
+
+
+def _default_adapter(
+    venue: Venue,
+    accounts: tuple[VenueAccount, ...],
+    sink: Callable[[Event], None],
+    endpoints: Endpoints | None,
+) -> Adapter:
+    from monitor.venues.binance.venue import BinanceVenue
+
+    return BinanceVenue(venue, accounts, sink, endpoints=endpoints)

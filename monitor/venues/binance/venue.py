@@ -1,0 +1,419 @@
+"""Binance USD-M and COIN-M through ccxt and ccxt.pro.
+
+- One public client per venue streams every mark (``!markPrice@arr@1s``) and loads the markets once;
+  each account's client shares those markets (``set_markets``) instead of loading them again.
+- One private client per account keeps the user-data stream open (``watch_balance``); the frames
+  themselves are read raw through :mod:`monitor.venues.binance.client`.
+- ccxt does not reconnect by itself: every stream runs in a loop that, after an error, waits a jittered
+  backoff, resubscribes and resyncs over REST, because whatever happened while it was down is lost.
+- REST resyncs read Binance's raw fields (isolatedWallet, crossWalletBalance, maintMargin), never ccxt's
+  derived numbers (margin-reference 1.2 and 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from monitor.engine import MarketInfo
+from monitor.events import (
+    ListenKeyExpired,
+    PositionState,
+    Rejected,
+    StreamHealth,
+    StreamState,
+)
+from monitor.logs import get_logger, scrub
+from monitor.model import MarginMode, PositionSide, Venue
+from monitor.venues.base import Backoff, Endpoints, OrderResult, Sink, VenueAccount, now_ms
+from monitor.venues.binance import parse
+from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
+from monitor.venues.binance.urls import point_at
+
+log = get_logger(__name__)
+
+# How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
+_CONNECT_WAIT_S = 5.0
+
+
+class BinanceVenue:
+    """Streams and REST of one Binance derivatives venue for any number of accounts."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        accounts: Sequence[VenueAccount],
+        sink: Sink,
+        *,
+        endpoints: Endpoints | None = None,
+        clock: Callable[[], int] = now_ms,
+        ccxt_options: dict[str, Any] | None = None,
+    ) -> None:
+        if venue not in (Venue.BINANCE_USDM, Venue.BINANCE_COINM):
+            raise ValueError(f"BinanceVenue does not speak {venue}")
+        self.venue: Venue = venue
+        self.coin_margined = venue is Venue.BINANCE_COINM
+        self.accounts = {a.name: a for a in accounts}
+        self.sink = sink
+        self.endpoints = endpoints
+        self.clock = clock
+        self.ccxt_options = ccxt_options or {}
+        self.symbols: dict[str, str] = {}  # market id -> unified symbol
+        self.markets: list[MarketInfo] = []
+        self._public: Any = None
+        self._clients: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._connected: dict[str, bool] = {}
+        self._renew: dict[str, asyncio.Event] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def stream_names(self) -> list[str]:
+        return [self._marks_stream, *(self._user_stream(name) for name in self.accounts)]
+
+    @property
+    def _marks_stream(self) -> str:
+        return f"{self.venue.value}:marks"
+
+    def _user_stream(self, account: str) -> str:
+        return f"{self.venue.value}:{account}:user"
+
+    async def start(self) -> None:
+        """Load markets, take a first REST snapshot of every account, then open the streams."""
+        self._public = self._make_client(None)
+        await self._public.load_markets()
+        self._index_markets(self._public.markets)
+        for acct in self.accounts.values():
+            client = self._make_client(acct)
+            client.set_markets(self._public.markets, getattr(self._public, "currencies", None))
+            self._clients[acct.name] = client
+            self._renew[acct.name] = asyncio.Event()
+        await self.resync_marks()
+        for name in self.accounts:
+            await self.refresh_tiers(name)
+            await self.resync(name)
+        self._tasks.append(asyncio.create_task(self._marks_loop(), name=self._marks_stream))
+        for name in self.accounts:
+            self._tasks.append(asyncio.create_task(self._user_loop(name), name=self._user_stream(name)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        for client in [self._public, *self._clients.values()]:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.close()
+
+    def _make_client(self, acct: VenueAccount | None) -> Any:
+        cls = TappedBinanceCoinm if self.coin_margined else TappedBinanceUsdm
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "options": {
+                "fetchCurrencies": False,
+                "defaultType": "delivery" if self.coin_margined else "future",
+            },
+        }
+        config["options"].update(self.ccxt_options)
+        if acct is not None:
+            config["apiKey"] = acct.api_key
+            config["secret"] = acct.secret
+        client = cls(config)
+        if self.endpoints is not None:
+            point_at(client, self.endpoints.rest, self.endpoints.ws)
+        client.on_bad_frame = self._on_bad_frame
+        if acct is None:
+            client.on_frame = self._on_market_frame
+        else:
+            name = acct.name
+            client.on_frame = lambda url, frame: self._on_user_frame(name, url, frame)
+        return client
+
+    def _index_markets(self, markets: dict[str, Any]) -> None:
+        want_inverse = self.coin_margined
+        self.symbols = {}
+        self.markets = []
+        for symbol, m in markets.items():
+            if not m.get("contract") or bool(m.get("inverse")) != want_inverse:
+                continue
+            self.symbols[m["id"]] = symbol
+            self.markets.append(
+                MarketInfo(symbol, float(m.get("contractSize") or 1.0), bool(m.get("inverse")))
+            )
+
+    # --- frames -------------------------------------------------------------------------------------
+    def _on_market_frame(self, url: str, frame: Any) -> None:
+        received = self.clock()
+        if parse.is_control_reply(frame):
+            return
+        try:
+            marks, problems = parse.parse_mark_prices(
+                frame, venue=self.venue.value, symbols=self.symbols, received_ms=received
+            )
+        except parse.FrameError as exc:
+            self.sink(exc.to_rejected(received))
+            return
+        for problem in problems:
+            self.sink(Rejected("markPrice", problem, received_ms=received))
+        if marks.prices:
+            self.sink(marks)
+
+    def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
+        received = self.clock()
+        if parse.is_control_reply(frame):
+            return
+        try:
+            event = parse.parse_user_event(
+                frame, venue=self.venue.value, account=account, symbols=self.symbols, received_ms=received
+            )
+        except parse.FrameError as exc:
+            self.sink(exc.to_rejected(received))
+            return
+        if event is None:
+            return
+        self.sink(event)
+        if isinstance(event, ListenKeyExpired):
+            self._renew[account].set()
+
+    def _on_bad_frame(self, url: str, frame: Any, exc: BaseException) -> None:
+        text = frame if isinstance(frame, str) else repr(frame)
+        self.sink(
+            Rejected(
+                scrub(url.split("?")[0]),
+                f"undecodable frame: {type(exc).__name__}",
+                scrub(text[:80]),
+                self.clock(),
+            )
+        )
+
+    # --- streams ------------------------------------------------------------------------------------
+    async def _marks_loop(self) -> None:
+        backoff = Backoff()
+        stream = self._marks_stream
+        while True:
+            try:
+                await self._public.watch_mark_prices()
+                if not self._connected.get(stream):
+                    self._connected[stream] = True
+                    backoff.reset()
+                    self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._on_stream_error(stream, exc, backoff)
+                await self._safely(self.resync_marks(), stream)
+
+    async def _user_loop(self, account: str) -> None:
+        backoff = Backoff()
+        stream = self._user_stream(account)
+        client = self._clients[account]
+        renew = self._renew[account]
+        while True:
+            watch = asyncio.ensure_future(client.watch_balance())
+            if not self._connected.get(stream):
+                await self._wait_private_connected(client)
+                # resync only once subscribed, so nothing falls between the snapshot and the stream
+                await self._safely(self.resync(account), stream)
+                self._connected[stream] = True
+                backoff.reset()
+                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
+            renew_wait = asyncio.ensure_future(renew.wait())
+            await asyncio.wait({watch, renew_wait}, return_when=asyncio.FIRST_COMPLETED)
+            renew_wait.cancel()
+            if renew.is_set():
+                renew.clear()
+                watch.cancel()
+                with contextlib.suppress(BaseException):
+                    await watch
+                await self._restart_private(account, "listenKey expired")
+                continue
+            try:
+                watch.result()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._on_stream_error(stream, exc, backoff)
+
+    async def _restart_private(self, account: str, why: str) -> None:
+        client = self._clients[account]
+        stream = self._user_stream(account)
+        self._connected[stream] = False
+        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, why, self.clock()))
+        client.forget_listen_key()
+        for url, ws in list(client.clients.items()):
+            if "/private" in url or "listenKey" in url:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                client.clients.pop(url, None)
+
+    async def _wait_private_connected(self, client: Any) -> None:
+        deadline = asyncio.get_running_loop().time() + _CONNECT_WAIT_S
+        while asyncio.get_running_loop().time() < deadline:
+            for url, ws in list(client.clients.items()):
+                if ("/private" in url or "listenKey" in url) and ws.connected.done():
+                    return
+            await asyncio.sleep(0.02)
+
+    async def _on_stream_error(self, stream: str, exc: BaseException, backoff: Backoff) -> None:
+        self._connected[stream] = False
+        detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, detail, self.clock()))
+        delay = backoff.next_delay()
+        log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
+        await asyncio.sleep(delay)
+
+    async def _safely(self, coro: Any, stream: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("resync failed", stream=stream, error=scrub(f"{type(exc).__name__}: {exc}")[:200])
+
+    # --- REST ---------------------------------------------------------------------------------------
+    async def resync_marks(self) -> None:
+        """Marks over REST: at start and after the mark stream dropped (what it missed is gone)."""
+        client = self._public
+        body = await (
+            client.dapiPublicGetPremiumIndex() if self.coin_margined else client.fapiPublicGetPremiumIndex()
+        )
+        received = self.clock()
+        marks = parse.parse_premium_index(
+            body, venue=self.venue.value, symbols=self.symbols, received_ms=received
+        )
+        if marks.prices:
+            self.sink(marks)
+
+    async def resync(self, account: str) -> None:
+        """A full account snapshot from REST raw fields."""
+        client = self._clients[account]
+        version: parse.PositionRiskVersion
+        margin_modes: dict[str, MarginMode] | None = None
+        leverages: dict[str, float] | None = None
+        if self.coin_margined:
+            rows = await client.dapiPrivateGetPositionRisk()
+            body = await client.dapiPrivateGetAccount()
+            dual = await client.dapiPrivateGetPositionSideDual()
+            version = "coinm"
+        else:
+            rows = await client.fapiPrivateV3GetPositionRisk()
+            body = await client.fapiPrivateV3GetAccount()
+            dual = await client.fapiPrivateGetPositionSideDual()
+            margin_modes, leverages = parse.parse_symbol_config(
+                await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
+            )
+            version = "v3"
+        snapshot = parse.parse_account_snapshot(
+            body,
+            rows,
+            venue=self.venue.value,
+            account=account,
+            symbols=self.symbols,
+            version=version,
+            received_ms=self.clock(),
+            hedge_mode=parse.parse_position_side_dual(dual),
+            margin_modes=margin_modes,
+            leverages=leverages,
+        )
+        self.sink(snapshot)
+
+    async def refresh_tiers(self, account: str | None = None) -> None:
+        """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""
+        for name in [account] if account else list(self.accounts):
+            client = self._clients[name]
+            body = await (
+                client.dapiPrivateV2GetLeverageBracket()
+                if self.coin_margined
+                else client.fapiPrivateGetLeverageBracket()
+            )
+            tables = parse.parse_leverage_brackets(
+                body,
+                venue=self.venue.value,
+                account=name,
+                symbols=self.symbols,
+                received_ms=self.clock(),
+                coin_margined=self.coin_margined,
+            )
+            for table in tables:
+                self.sink(table)
+
+    async def fetch_position(
+        self, account: str, symbol: str, position_side: PositionSide
+    ) -> PositionState | None:
+        """A fresh read of one leg (the order gateway sizes every order from this, never from memory)."""
+        client = self._clients[account]
+        market_id = client.market(symbol)["id"]
+        version: parse.PositionRiskVersion
+        if self.coin_margined:
+            rows = await client.dapiPrivateGetPositionRisk({"pair": market_id.split("_")[0]})
+            version = "coinm"
+        else:
+            rows = await client.fapiPrivateV3GetPositionRisk({"symbol": market_id})
+            version = "v3"
+        states = parse.parse_position_risk(rows, symbols=self.symbols, version=version)
+        for state in states:
+            if state.symbol == symbol and state.position_side is position_side and state.amount != 0:
+                return state
+        return None
+
+    def client_for(self, account: str) -> Any:
+        """The account's ccxt client, for the order gateway."""
+        return self._clients[account]
+
+    async def create_reduce_only_market(
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        amount: float,
+        position_side: PositionSide,
+        client_order_id: str,
+    ) -> OrderResult:
+        client = self._clients[account]
+        params: dict[str, Any] = {"reduceOnly": True, "newClientOrderId": client_order_id}
+        if position_side is not PositionSide.BOTH:
+            params["positionSide"] = position_side.value.upper()
+        order = await client.create_order(symbol, "market", side, amount, None, params)
+        return _order_result(client_order_id, order)
+
+    async def fetch_order_by_client_id(
+        self, account: str, symbol: str, client_order_id: str
+    ) -> OrderResult | None:
+        client = self._clients[account]
+        try:
+            order = await client.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
+        except Exception as exc:
+            if type(exc).__name__ == "OrderNotFound":
+                return None
+            raise
+        return _order_result(client_order_id, order)
+
+    async def add_isolated_margin(
+        self, account: str, symbol: str, amount: float, position_side: PositionSide
+    ) -> None:
+        client = self._clients[account]
+        params: dict[str, Any] = {}
+        if position_side is not PositionSide.BOTH:
+            params["positionSide"] = position_side.value.upper()
+        await client.add_margin(symbol, amount, params)
+
+
+def _order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:
+    status = str(order.get("status") or "unknown")
+    mapped = {
+        "closed": "filled",
+        "open": "open",
+        "canceled": "rejected",
+        "rejected": "rejected",
+        "expired": "rejected",
+    }
+    return OrderResult(
+        client_order_id,
+        mapped.get(status, "unknown"),
+        float(order.get("filled") or 0.0),
+        float(order["average"]) if order.get("average") else None,
+    )
