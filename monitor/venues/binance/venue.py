@@ -50,7 +50,12 @@ class BinanceVenue:
         endpoints: Endpoints | None = None,
         clock: Callable[[], int] = now_ms,
         ccxt_options: dict[str, Any] | None = None,
+        rate_limit: bool = True,
+        close_wait_ms: int | None = None,
     ) -> None:
+        """``rate_limit`` is ccxt's client-side throttle by Binance's request weights: keep it on
+        against Binance (ignored 429s escalate to IP bans); tests against the simulator turn it off.
+        ``close_wait_ms`` overrides ccxt's pause on close (250 ms)."""
         if venue not in (Venue.BINANCE_USDM, Venue.BINANCE_COINM):
             raise ValueError(f"BinanceVenue does not speak {venue}")
         self.venue: Venue = venue
@@ -60,6 +65,8 @@ class BinanceVenue:
         self.endpoints = endpoints
         self.clock = clock
         self.ccxt_options = ccxt_options or {}
+        self.rate_limit = rate_limit
+        self.close_wait_ms = close_wait_ms
         self.symbols: dict[str, str] = {}  # market id -> unified symbol
         self.markets: list[MarketInfo] = []
         self._public: Any = None
@@ -112,7 +119,7 @@ class BinanceVenue:
     def _make_client(self, acct: VenueAccount | None) -> Any:
         cls = TappedBinanceCoinm if self.coin_margined else TappedBinanceUsdm
         config: dict[str, Any] = {
-            "enableRateLimit": True,
+            "enableRateLimit": self.rate_limit,
             "options": {
                 "fetchCurrencies": False,
                 "defaultType": "delivery" if self.coin_margined else "future",
@@ -123,6 +130,8 @@ class BinanceVenue:
             config["apiKey"] = acct.api_key
             config["secret"] = acct.secret
         client = cls(config)
+        if self.close_wait_ms is not None:
+            client.timeout_on_exit = self.close_wait_ms
         if self.endpoints is not None:
             point_at(client, self.endpoints.rest, self.endpoints.ws)
         client.on_bad_frame = self._on_bad_frame
@@ -214,8 +223,7 @@ class BinanceVenue:
         renew = self._renew[account]
         while True:
             watch = asyncio.ensure_future(client.watch_balance())
-            if not self._connected.get(stream):
-                await self._wait_private_connected(client)
+            if not self._connected.get(stream) and await self._wait_private_connected(client, watch):
                 # resync only once subscribed, so nothing falls between the snapshot and the stream
                 await self._safely(self.resync(account), stream)
                 self._connected[stream] = True
@@ -250,13 +258,18 @@ class BinanceVenue:
                     await ws.close()
                 client.clients.pop(url, None)
 
-    async def _wait_private_connected(self, client: Any) -> None:
+    async def _wait_private_connected(self, client: Any, watch: asyncio.Future[Any]) -> bool:
+        """True once the private socket is open. False when the subscription failed first (the
+        watch ended) or did not connect in time: a stream is never declared live on a hope."""
         deadline = asyncio.get_running_loop().time() + _CONNECT_WAIT_S
-        while asyncio.get_running_loop().time() < deadline:
+        while asyncio.get_running_loop().time() < deadline and not watch.done():
             for url, ws in list(client.clients.items()):
                 if ("/private" in url or "listenKey" in url) and ws.connected.done():
-                    return
+                    if ws.connected.cancelled() or ws.connected.exception() is not None:
+                        return False
+                    return True
             await asyncio.sleep(0.02)
+        return False
 
     async def _on_stream_error(self, stream: str, exc: BaseException, backoff: Backoff) -> None:
         self._connected[stream] = False
@@ -374,8 +387,13 @@ class BinanceVenue:
         client_order_id: str,
     ) -> OrderResult:
         client = self._clients[account]
-        params: dict[str, Any] = {"reduceOnly": True, "newClientOrderId": client_order_id}
-        if position_side is not PositionSide.BOTH:
+        # RESULT: the reply says whether the market order filled (the USD-M default, ACK, does not).
+        params: dict[str, Any] = {"newClientOrderId": client_order_id, "newOrderRespType": "RESULT"}
+        if position_side is PositionSide.BOTH:
+            params["reduceOnly"] = True
+        else:
+            # Hedge mode: Binance rejects reduceOnly (-1106); an order on the opposite side of a leg,
+            # named by positionSide, can only close that leg.
             params["positionSide"] = position_side.value.upper()
         order = await client.create_order(symbol, "market", side, amount, None, params)
         return _order_result(client_order_id, order)

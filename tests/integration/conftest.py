@@ -1,0 +1,128 @@
+"""A running daemon against a running simulator, both in this process, talking over loopback sockets.
+
+The daemon reaches the simulator exactly as it reaches Binance: the real ccxt.pro client over HTTP and
+WebSocket. The simulator's clock is paused unless a test asks for a scenario, so prices move only when
+a test moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.alerts import Alert
+from monitor.events import Event
+from monitor.model import Venue
+from monitor.policy.config import PolicyConfig
+from monitor.prediction import PredictionLog
+from monitor.service import Daemon, DaemonOptions
+from monitor.sim.exchange import SimExchange
+from monitor.venues.base import Endpoints, VenueAccount
+from monitor.venues.binance.venue import BinanceVenue
+
+
+@dataclass
+class Recorder:
+    alerts: list[Alert] = field(default_factory=list)
+
+    def enqueue(self, alerts: Sequence[Alert]) -> None:
+        self.alerts.extend(alerts)
+
+    def of(self, key: str) -> list[Alert]:
+        return [a for a in self.alerts if a.key == key]
+
+
+@dataclass
+class Running:
+    sim: SimExchange
+    daemon: Daemon
+    alerts: Recorder
+    log: PredictionLog
+
+    async def until(self, cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not cond():
+            if loop.time() > end:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def settle(self) -> None:
+        """Let frames in flight arrive and every queued event be applied."""
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            await self.daemon.drain()
+
+    async def tick(self, marks: dict[str, float] | None = None) -> None:
+        """Move marks (Binance ids) and publish one tick, then wait until the daemon has applied it."""
+        for symbol, price in (marks or {}).items():
+            self.sim.set_mark(symbol, price)
+        await self.sim.publish_marks()
+        await self.settle()
+
+
+def fast_policy(**staleness_ms: int) -> PolicyConfig:
+    base = PolicyConfig(cross_positions_use_account_ratio=False)
+    if staleness_ms:
+        base = replace(base, staleness=replace(base.staleness, **staleness_ms))
+    return base
+
+
+StartDaemon = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
+    """``await start_daemon(sim, policy=..., resync_seconds=...)`` -> a started daemon watching every
+    account of ``sim``; stopped at teardown."""
+    started: list[Daemon] = []
+
+    async def factory(
+        sim: SimExchange,
+        *,
+        policy: PolicyConfig | None = None,
+        resync_seconds: float = 3600,
+        state_file: Path | None = None,
+        **opts: Any,
+    ) -> Running:
+        accounts = tuple(VenueAccount(n, k.api_key, k.secret) for n, k in sim.accounts.items())
+        options = DaemonOptions(
+            state_file=str(state_file or tmp_path / "state.sqlite3"),
+            policy=policy or fast_policy(),
+            venues={Venue.BINANCE_USDM: accounts},
+            endpoints={Venue.BINANCE_USDM: Endpoints(sim.http_url, sim.ws_url)},
+            resync_seconds=resync_seconds,
+            **opts,
+        )
+        recorder = Recorder()
+        log = PredictionLog()
+
+        def adapter(
+            venue: Venue,
+            accts: tuple[VenueAccount, ...],
+            sink: Callable[[Event], None],
+            endpoints: Endpoints | None,
+        ) -> BinanceVenue:
+            return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+
+        daemon = Daemon(options, [recorder], adapter_factory=adapter)
+        daemon.risk_listeners.append(log.on_risks)
+        daemon.alert_listeners.append(log.on_alerts)
+        await daemon.start()
+        started.append(daemon)
+        running = Running(sim, daemon, recorder, log)
+        # wait for both kinds of stream to be subscribed before a test moves prices
+        await asyncio.wait_for(sim.wait_market_subscribers(), 10)
+        await running.until(
+            lambda: sum(s.endswith(":user") for s in daemon.connected) == len(accounts), what="user streams"
+        )
+        return running
+
+    yield factory
+    for daemon in started:
+        await daemon.stop()
