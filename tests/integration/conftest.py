@@ -44,12 +44,12 @@ class Running:
     alerts: Recorder
     log: PredictionLog
 
-    async def until(self, cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    async def until(self, cond: Callable[[], bool], within: float = 10.0, what: str = "condition") -> None:
         loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
+        end = loop.time() + within
         while not cond():
             if loop.time() > end:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                raise AssertionError(f"timed out after {within} s waiting for {what}")
             await asyncio.sleep(0.01)
 
     async def settle(self) -> None:

@@ -42,7 +42,9 @@ async def test_every_liquidation_was_predicted(
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
     verdicts = [
-        run.log.verdict(r.account, symbols[r.symbol], r.position_side.value, r.margin_mode.value, r.mark_price)
+        run.log.verdict(
+            r.account, symbols[r.symbol], r.position_side.value, r.margin_mode.value, r.mark_price
+        )
         for r in sim.liquidations
     ]
     for v in verdicts:

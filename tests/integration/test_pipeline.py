@@ -102,12 +102,12 @@ async def test_stalled_feed_raises_stale_then_recovered(sim: SimExchange, start_
     )
     await run.tick()
     key = keys.stream_stale("binanceusdm:marks")
-    await run.until(lambda: bool(run.alerts.of(key)), timeout=5, what="stale alert")
+    await run.until(lambda: bool(run.alerts.of(key)), within=5, what="stale alert")
     stale = run.alerts.of(key)[0]
     assert stale.kind is AlertKind.STALE and stale.level is Level.DANGER
     await run.tick()
     await run.until(
-        lambda: any(a.kind is AlertKind.RECOVERED for a in run.alerts.of(key)), timeout=5, what="recovery"
+        lambda: any(a.kind is AlertKind.RECOVERED for a in run.alerts.of(key)), within=5, what="recovery"
     )
 
 
@@ -118,7 +118,7 @@ async def test_listen_key_expiry_is_renewed_and_resynced(sim: SimExchange, start
     old_key = sim.listen_key("main")
     snapshots = run.daemon.stats.events["AccountSnapshotEvent"]
     await sim.expire_listen_key("main")
-    await run.until(lambda: sim.listen_key("main") not in (None, old_key), timeout=10, what="new listen key")
+    await run.until(lambda: sim.listen_key("main") not in (None, old_key), within=10, what="new listen key")
     await run.until(lambda: run.daemon.stats.events["AccountSnapshotEvent"] > snapshots, what="resync")
     await run.until(lambda: "binanceusdm:main:user" in run.daemon.connected, what="resubscribed")
 
@@ -134,14 +134,14 @@ async def test_silent_user_stream_raises_stale_within_the_threshold(
     key = keys.stream_stale("binanceusdm:main:user")
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    await run.until(lambda: bool(run.alerts.of(key)), timeout=5, what="user stream stale alert")
+    await run.until(lambda: bool(run.alerts.of(key)), within=5, what="user stream stale alert")
     assert loop.time() - t0 <= 1.0 + 0.5  # threshold plus one check interval and scheduling slack
     assert run.alerts.of(key)[0].kind is AlertKind.STALE
     assert "binanceusdm:main:user" not in run.daemon.connected
     sim.faults.clear()
     await run.until(
         lambda: any(a.kind is AlertKind.RECOVERED for a in run.alerts.of(key)),
-        timeout=40,
+        within=40,
         what="user stream recovered",
     )
 

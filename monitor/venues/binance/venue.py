@@ -265,9 +265,7 @@ class BinanceVenue:
         while asyncio.get_running_loop().time() < deadline and not watch.done():
             for url, ws in list(client.clients.items()):
                 if ("/private" in url or "listenKey" in url) and ws.connected.done():
-                    if ws.connected.cancelled() or ws.connected.exception() is not None:
-                        return False
-                    return True
+                    return not (ws.connected.cancelled() or ws.connected.exception() is not None)
             await asyncio.sleep(0.02)
         return False
 
