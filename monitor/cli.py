@@ -55,7 +55,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import main as demo_main
     from monitor.logs import configure
 
-    configure("console", "warning")
+    configure("console", "error")  # the demo prints what matters itself
     if args.speed <= 0:
         Console(stderr=True).print("[red]error:[/red] --speed must be positive")
         return EXIT_BAD_INPUT

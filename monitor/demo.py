@@ -10,7 +10,6 @@ same factor so that what the scenario shows in sim seconds happens on screen in 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from monitor.alerts import Level
 from monitor.calc import fmt, pct, ratio_style, ratio_text
 from monitor.model import MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
+from monitor.notify.telegram import TelegramNotifier
 from monitor.policy.config import PolicyConfig, RepeatSchedule
 from monitor.prediction import PredictionLog, Verdict
 from monitor.service import Daemon, DaemonOptions, Notifier
@@ -70,6 +70,7 @@ async def run_demo(
     table_every: float = 5.0,
     state_dir: str | None = None,
     extra_notifiers: Sequence[Notifier] = (),
+    telegram: bool = False,
 ) -> DemoResult:
     console = console or Console(highlight=False)
     sim = SimExchange("demo", scenario, speed=speed, seed=7)
@@ -92,6 +93,16 @@ async def run_demo(
     daemon = Daemon(options, notifiers)
     daemon.risk_listeners.append(log.on_risks)
     daemon.alert_listeners.append(log.on_alerts)
+    daemon.health_listeners.append(
+        lambda h: console.print(
+            f"[dim]  stream {h.stream} {h.state.value}{': ' + h.detail if h.detail else ''}[/dim]"
+        )
+    )
+    bot = telegram_for(daemon) if telegram else None
+    if bot is not None:
+        daemon.notifiers.append(bot)
+        await bot.start()
+        console.print("alerts also go to Telegram (TELEGRAM_CHAT_ID)")
     total = duration if duration is not None else (sim.scenario.duration or 60.0) / speed + 3.0
     console.rule(
         f"[bold]monitor demo[/bold]: scenario {sim.scenario.name!r}, speed x{speed:g}, {total:.0f} s"
@@ -108,6 +119,8 @@ async def run_demo(
                 next_table += table_every
                 console.print(positions_table(daemon, sim.sim_time))
     finally:
+        if bot is not None:
+            await bot.stop(flush_timeout_s=5.0)
         await daemon.stop()
         await sim.stop()
         if tmp is not None:
@@ -205,28 +218,22 @@ def summary(result: DemoResult, daemon: Daemon) -> Table:
     return t
 
 
-def telegram_from_env() -> list[Notifier]:
-    """A Telegram notifier when ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_CHAT_ID`` are set, else nothing."""
+def telegram_for(daemon: Daemon) -> TelegramNotifier | None:
+    """A Telegram notifier when ``TELEGRAM_BOT_TOKEN`` and ``TELEGRAM_CHAT_ID`` are set, else None.
+    Commands answer from the demo's daemon; its outbox lives in the demo's state file."""
     if not (os.environ.get("TELEGRAM_BOT_TOKEN") and os.environ.get("TELEGRAM_CHAT_ID")):
-        return []
+        return None
+    from monitor.daemon_ports import DaemonControl, DaemonStatus
     from monitor.notify.wiring import telegram_notifier_from_env
 
-    return [telegram_notifier_from_env(os.environ)]
-
-
-async def _main(duration: float | None, speed: float, scenario: str) -> int:
-    notifiers = telegram_from_env()
-    for n in notifiers:
-        with contextlib.suppress(AttributeError):
-            await n.start()  # type: ignore[attr-defined]
-    try:
-        await run_demo(duration=duration, speed=speed, scenario=scenario, extra_notifiers=notifiers)
-    finally:
-        for n in notifiers:
-            with contextlib.suppress(AttributeError):
-                await n.stop()  # type: ignore[attr-defined]
-    return 0
+    return telegram_notifier_from_env(
+        os.environ,
+        state_file=daemon.options.state_file,
+        status=DaemonStatus(daemon),
+        control=DaemonControl(daemon),
+    )
 
 
 def main(duration: float | None, speed: float, scenario: str) -> int:
-    return asyncio.run(_main(duration, speed, scenario))
+    asyncio.run(run_demo(duration=duration, speed=speed, scenario=scenario, telegram=True))
+    return 0

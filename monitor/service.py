@@ -123,6 +123,7 @@ class Daemon:
         self.ready = asyncio.Event()
         self.risk_listeners: list[Callable[[Sequence[AccountRisk]], None]] = []
         self.alert_listeners: list[Callable[[Sequence[Alert]], None]] = []
+        self.health_listeners: list[Callable[[StreamHealth], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -297,6 +298,8 @@ class Daemon:
 
     def _on_health(self, event: StreamHealth) -> None:
         log.info("stream", stream=event.stream, state=event.state.value, detail=event.detail)
+        for listener in self.health_listeners:
+            listener(event)
         if event.state is StreamState.CONNECTED:
             self.connected.add(event.stream)
             if event.stream.endswith(":user"):
