@@ -64,6 +64,7 @@ class Engine:
         self.mark_ms: dict[str, dict[str, int]] = {}
         self.risks: dict[str, AccountRisk] = {}
         self.rest_mark_ms: dict[str, dict[str, int]] = {}
+        self._tier_pool: dict[tuple[Tier, ...], tuple[Tier, ...]] = {}
 
     # --- set-up -------------------------------------------------------------------------------------
     def add_account(self, name: str, venue: Venue, taker_fee: float = 0.0) -> None:
@@ -153,7 +154,8 @@ class Engine:
 
     def on_tiers(self, ev: TierTable) -> AccountRisk | None:
         book = self.books[ev.account]
-        book.tiers[ev.symbol] = ev.tiers
+        # accounts mostly share the venue's default brackets: keep one copy of each distinct table
+        book.tiers[ev.symbol] = self._tier_pool.setdefault(ev.tiers, ev.tiers)
         return self._rebuild(book) if ev.symbol in book.symbols or ev.symbol in book.missing_tiers else None
 
     def _rest_mark_ms(self, venue: str, symbol: str) -> int:

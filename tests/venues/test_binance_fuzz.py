@@ -431,3 +431,36 @@ def test_huge_arrays_are_refused(name: str) -> None:
         frame = huge
     with pytest.raises(FrameError, match="array longer than"):
         parser(frame)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "e": st.sampled_from(["markPriceUpdate", "markPriceUpdatE", 1]),
+            "s": st.sampled_from(["BTCUSDT", "btcusdt", "NOPE", 7, None]),
+            "p": st.one_of(
+                st.sampled_from(["60000.1", "1e-13", "NaN", "1_000", " 5", "", "-1", "1e16", "0"]),
+                st.floats(allow_nan=True),
+                st.decimals(allow_nan=False, allow_infinity=False).map(str),
+            ),
+            "E": st.one_of(st.integers(-5, 10**15), st.sampled_from(["1700000000000", 1.5e12, True])),
+        }
+    )
+)
+def test_fast_mark_path_accepts_only_what_the_full_reader_accepts(element: dict[str, object]) -> None:
+    """The all-market fast path is an optimisation, never a loosening: whatever it accepts, the full
+    reader accepts with the same values."""
+    from monitor.venues.binance.fields import FrameError as Err
+    from monitor.venues.binance.fields import Obj
+    from monitor.venues.binance.streams import _mark_update, fast_mark
+
+    symbols = {"BTCUSDT": "BTC/USDT:USDT"}
+    quick = fast_mark(element, symbols)
+    if quick is None:
+        return
+    try:
+        full = _mark_update(Obj(element, source="markPrice", path="[0]"), symbols)
+    except Err as exc:
+        raise AssertionError(f"fast path accepted what the reader refuses: {exc}") from exc
+    assert (full.market_id, full.symbol, full.price, full.event_ms) == quick

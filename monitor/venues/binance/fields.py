@@ -35,7 +35,8 @@ MAX_MS = 10**14
 MAX_DECIMAL_TEXT = 64
 MAX_EXCERPT = 80
 
-_DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_DECIMAL_RE = DECIMAL_RE
 _DIGITS_RE = re.compile(r"\d{1,16}", re.ASCII)
 _WORD_RE = re.compile(r"[A-Za-z0-9_]{1,40}", re.ASCII)
 _CLIENT_ID_RE = re.compile(r"[A-Za-z0-9._:/\-]{1,64}", re.ASCII)

@@ -73,6 +73,7 @@ class BinanceVenue:
         self._clients: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._connected: dict[str, bool] = {}
+        self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -93,7 +94,8 @@ class BinanceVenue:
         self._index_markets(self._public.markets)
         for acct in self.accounts.values():
             client = self._make_client(acct)
-            client.set_markets(self._public.markets, getattr(self._public, "currencies", None))
+            # one copy of the markets for every account: set_markets would deep-copy them per client
+            client.set_markets_from_exchange(self._public)
             self._clients[acct.name] = client
             self._renew[acct.name] = asyncio.Event()
         await self.resync_marks()
@@ -169,6 +171,12 @@ class BinanceVenue:
         for problem in problems:
             self.sink(Rejected("markPrice", problem, received_ms=received))
         if marks.prices:
+            stream = self._marks_stream
+            if not self._connected.get(stream):
+                # the first valid frame since (re)subscribing is the proof the stream is live
+                self._connected[stream] = True
+                self._marks_backoff.reset()
+                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=received))
             self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
@@ -201,19 +209,16 @@ class BinanceVenue:
 
     # --- streams ------------------------------------------------------------------------------------
     async def _marks_loop(self) -> None:
-        backoff = Backoff()
+        """Keeps the mark subscription open. The frames arrive through the raw tap; this call only
+        returns (or raises) when the connection fails."""
         stream = self._marks_stream
         while True:
             try:
                 await self._public.watch_mark_prices()
-                if not self._connected.get(stream):
-                    self._connected[stream] = True
-                    backoff.reset()
-                    self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._on_stream_error(stream, exc, backoff)
+                await self._on_stream_error(stream, exc, self._marks_backoff)
                 await self._safely(self.resync_marks(), stream)
 
     async def _user_loop(self, account: str) -> None:
@@ -412,10 +417,19 @@ class BinanceVenue:
         self, account: str, symbol: str, amount: float, position_side: PositionSide
     ) -> None:
         client = self._clients[account]
-        params: dict[str, Any] = {}
+        # The endpoint itself, not ccxt's add_margin: that one truncates the amount to the contract's
+        # amount precision (whole coins for DOGE), which is not the precision of a margin amount.
+        request: dict[str, Any] = {
+            "symbol": client.market(symbol)["id"],
+            "amount": f"{amount:.8f}".rstrip("0").rstrip("."),
+            "type": 1,
+        }
         if position_side is not PositionSide.BOTH:
-            params["positionSide"] = position_side.value.upper()
-        await client.add_margin(symbol, amount, params)
+            request["positionSide"] = position_side.value.upper()
+        if self.coin_margined:
+            await client.dapiPrivatePostPositionMargin(request)
+        else:
+            await client.fapiPrivatePostPositionMargin(request)
 
 
 def _order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:
