@@ -135,7 +135,7 @@ def _linear_lp(
     if den == 0:
         return None
     lp = num / den
-    return lp if lp > 0 else None
+    return lp if lp > legs[0].mark_price * solver.PRICE_FLOOR else None
 
 
 def _inverse_lp(
@@ -152,7 +152,7 @@ def _inverse_lp(
     if den == 0:
         return None
     lp = num / den
-    return lp if lp > 0 else None
+    return lp if lp > legs[0].mark_price * solver.PRICE_FLOOR else None
 
 
 class TieredClosedForm(Rules):
@@ -199,7 +199,7 @@ class TieredClosedForm(Rules):
             else:
                 den = q * t.mmr - s * q
                 lp = (base + t.cum - s * q * p.entry_price) / den if den != 0 else 0.0
-            if lp <= 0:
+            if lp <= mark * solver.PRICE_FLOOR:
                 break
             j = tier_index(tiers, self.tier_value(p, lp))
             if j == i:
@@ -207,7 +207,8 @@ class TieredClosedForm(Rules):
             i = j
         # One leg's balance (equity - requirement) is monotone in its price, so the same sign at both
         # ends of the price range means no price liquidates it.
-        if (self._balance(p, base, mark * 1e-12) > 0) == (self._balance(p, base, mark * 1e12) > 0):
+        lo, hi = mark * solver.PRICE_FLOOR, mark / solver.PRICE_FLOOR
+        if (self._balance(p, base, lo) > 0) == (self._balance(p, base, hi) > 0):
             return None
         return self._scan_segments((p,), base, mark)
 
@@ -302,7 +303,7 @@ class Bybit(TieredClosedForm):
         mm = self.requirement(p, p.entry_price, taker_fee)
         wallet = p.isolated_wallet or 0.0
         lp = p.entry_price - (wallet - mm) / q if p.side == "long" else p.entry_price + (wallet - mm) / q
-        return lp if lp > 0 else None
+        return lp if lp > (p.mark_price if mark is None else mark) * solver.PRICE_FLOOR else None
 
     def cross_liquidation_price(
         self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None

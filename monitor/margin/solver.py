@@ -15,6 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+# Prices below this fraction of the mark are no price at all: a closed form lands there only through
+# rounding when the wallet exactly covers the position, and the solver's grid stops there.
+PRICE_FLOOR = 1e-12
+
 # Multiplicative steps away from the start point: dense near it (where liquidation prices of live
 # positions are) and sparse far away. Breakpoints fill in the gaps where the function bends.
 _DOWN = (

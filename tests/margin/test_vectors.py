@@ -207,3 +207,13 @@ def test_underwater_at_every_price_is_liquidatable_now() -> None:
     assert risk.cross is not None and risk.cross.margin_ratio == float("inf")
     s0 = risk.positions[1]
     assert s0.liquidation_price == 1.0 and s0.distance_pct == 0.0
+
+
+def test_wallet_exactly_covering_the_cost_has_no_liquidation_price() -> None:
+    """Found by hypothesis: wallet = q x EP, so the closed form lands on 1.8e-16, a rounding of zero.
+    Below PRICE_FLOOR x mark a price is no price: both the closed form and the solver say none."""
+    tiers = (Tier(0, 1e18, 0.015625, 0),)
+    p = Position("S0", Side.LONG, MarginMode.CROSS, 1.0, 1.201171875, 1.5, tiers, contract_size=0.01)
+    risk = evaluate_account(Account(Venue.BINANCE_USDM, 0.012011718749999999, (p,)))
+    assert risk.positions[0].liquidation_price is None
+    assert solve_cross(RULES[Venue.BINANCE_USDM], [p], 0.012011718749999999, 0.0) is None
