@@ -52,6 +52,9 @@ class AccountBook:
     symbols: frozenset[str] = frozenset()
     missing_tiers: frozenset[str] = frozenset()
     synced: bool = False
+    # when a user-stream delta last changed each leg and the wallet (our receive time)
+    delta_ms: dict[tuple[str, PositionSide], int] = field(default_factory=dict)
+    wallet_ms: int = 0
 
 
 class Engine:
@@ -83,11 +86,12 @@ class Engine:
         marks.update(ev.prices)
         for symbol in ev.prices:
             stamps[symbol] = ev.received_ms
-        ticked = ev.prices.keys()
+        # a set, so that each account's test walks its own few symbols rather than the whole frame
+        ticked = set(ev.prices)
         out = []
         for book in self.books.values():
             if (
-                book.venue.value == ev.venue
+                book.venue == ev.venue
                 and book.account is not None
                 and not book.symbols.isdisjoint(ticked)
             ):
@@ -102,14 +106,18 @@ class Engine:
         against later ticks it would drift apart from a figure that is simply old.
         """
         book = self.books[ev.account]
-        book.wallet = ev.cross_wallet_balance
+        # A delta received after the snapshot's requests left is newer than the REST bodies: keep it.
+        newer = {key for key, t in book.delta_ms.items() if ev.requested_ms and t > ev.requested_ms}
+        kept = {key: book.legs[key] for key in newer if key in book.legs}
+        if not (ev.requested_ms and book.wallet_ms > ev.requested_ms):
+            book.wallet = ev.cross_wallet_balance
         book.legs = {}
         exchange_lp: dict[tuple[str, PositionSide], float | None] = {}
         rest_marks: dict[str, float] = {}
         marks = self.marks.setdefault(ev.venue, {})
         for state in ev.positions:
             key = (state.symbol, state.position_side)
-            if state.amount == 0:
+            if state.amount == 0 or key in newer:
                 continue
             book.legs[key] = state
             exchange_lp[key] = state.liquidation_price
@@ -122,6 +130,7 @@ class Engine:
                 if ev.received_ms - self._rest_mark_ms(ev.venue, state.symbol) > REST_MARK_LAG_MS:
                     marks[state.symbol] = state.mark_price
                     self.rest_mark_ms.setdefault(ev.venue, {})[state.symbol] = ev.received_ms
+        book.legs.update(kept)
         book.synced = True
         self._rebuild(book, evaluate=False)
         if book.account is None:
@@ -141,8 +150,10 @@ class Engine:
         book = self.books[ev.account]
         if ev.cross_wallet_balance is not None:
             book.wallet = ev.cross_wallet_balance
+            book.wallet_ms = ev.received_ms
         for state in ev.positions:
             key = (state.symbol, state.position_side)
+            book.delta_ms[key] = ev.received_ms
             if state.amount == 0:
                 book.legs.pop(key, None)
             else:

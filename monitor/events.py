@@ -57,6 +57,9 @@ class AccountSnapshotEvent:
     multi_assets: bool | None = None
     total_maint_margin: float | None = None
     total_margin_balance: float | None = None
+    # When the first request of the snapshot left: a delta received after it may be newer than what
+    # the REST bodies say, and must not be overwritten by them. 0 = unknown (replace everything).
+    requested_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from monitor.engine import MarketInfo
@@ -307,6 +308,7 @@ class BinanceVenue:
     async def resync(self, account: str) -> None:
         """A full account snapshot from REST raw fields."""
         client = self._clients[account]
+        requested = self.clock()
         version: parse.PositionRiskVersion
         margin_modes: dict[str, MarginMode] | None = None
         leverages: dict[str, float] | None = None
@@ -335,7 +337,7 @@ class BinanceVenue:
             margin_modes=margin_modes,
             leverages=leverages,
         )
-        self.sink(snapshot)
+        self.sink(replace(snapshot, requested_ms=requested))
 
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""

@@ -1,0 +1,105 @@
+"""The engine: events in, account risks out. No I/O."""
+
+from __future__ import annotations
+
+from monitor.engine import REST_MARK_LAG_MS, Engine, MarketInfo
+from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
+from monitor.model import MarginMode, PositionSide, Tier, Venue
+
+TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 1e12, 0.005, 50))
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+V = "binanceusdm"
+
+
+def leg(symbol: str, amount: float, *, mark: float = 60_000.0, lp: float | None = None) -> PositionState:
+    return PositionState(
+        symbol,
+        PositionSide.BOTH,
+        MarginMode.CROSS,
+        amount,
+        60_000.0 if symbol == BTC else 3_000.0,
+        mark_price=mark,
+        liquidation_price=lp,
+        leverage=10,
+    )
+
+
+def engine(*accounts: str) -> Engine:
+    e = Engine()
+    e.set_markets(V, [MarketInfo(BTC), MarketInfo(ETH)])
+    for name in accounts:
+        e.add_account(name, Venue.BINANCE_USDM)
+        for symbol in (BTC, ETH):
+            e.on_tiers(TierTable(V, name, symbol, TIERS, 0))
+    return e
+
+
+def snapshot(
+    account: str, *legs: PositionState, wallet: float = 10_000.0, requested: int = 0, received: int = 1
+) -> AccountSnapshotEvent:
+    return AccountSnapshotEvent(V, account, wallet, tuple(legs), received, requested_ms=requested)
+
+
+def test_a_snapshot_older_than_a_delta_does_not_bring_a_closed_leg_back() -> None:
+    e = engine("a")
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5), leg(ETH, 2), received=100))
+    # the position is closed (delta received at 250) while a resync's requests were in flight (left at 200)
+    e.on_account_update(AccountUpdate(V, "a", "ORDER", 10_500.0, (leg(BTC, 0.0),), 250, 250))
+    risk = e.on_snapshot(
+        snapshot("a", leg(BTC, 0.5), leg(ETH, 3), wallet=9_000.0, requested=200, received=300)
+    )
+    assert risk is not None
+    assert {p.symbol for p in risk.positions} == {ETH}  # BTC stays closed
+    assert next(p for p in risk.positions if p.symbol == ETH).contracts == 3  # ETH: the snapshot is newer
+    assert e.books["a"].wallet == 10_500.0  # the delta's wallet is newer than the snapshot's
+
+
+def test_a_snapshot_requested_after_the_delta_wins() -> None:
+    e = engine("a")
+    e.on_account_update(AccountUpdate(V, "a", "ORDER", 10_500.0, (leg(BTC, 0.0),), 250, 250))
+    risk = e.on_snapshot(snapshot("a", leg(BTC, 0.7), wallet=9_000.0, requested=300, received=400))
+    assert risk is not None and [p.contracts for p in risk.positions] == [0.7]
+    assert e.books["a"].wallet == 9_000.0
+
+
+def test_a_tick_re_evaluates_only_accounts_holding_the_symbol() -> None:
+    e = engine("btc", "eth")
+    e.on_snapshot(snapshot("btc", leg(BTC, 0.5)))
+    e.on_snapshot(snapshot("eth", leg(ETH, 2, mark=3_000.0)))
+    touched = e.on_marks(MarkPrices(V, {BTC: 59_000.0}, 10, 10))
+    assert [r.account for r in touched] == ["btc"]
+    assert touched[0].positions[0].mark_price == 59_000.0
+
+
+def test_the_exchange_price_is_compared_at_the_snapshot_only() -> None:
+    e = engine("a")
+    # our cross liquidation price for this book, computed at the snapshot's own marks
+    ours = e.on_snapshot(snapshot("a", leg(BTC, 0.5))).positions[0].liquidation_price  # type: ignore[union-attr]
+    assert ours is not None
+    risk = e.on_snapshot(snapshot("a", leg(BTC, 0.5, lp=ours * 1.01)))
+    assert risk is not None and abs(risk.positions[0].deviation_pct - (-100 / 101)) < 1e-9  # type: ignore[operator]
+    # a later tick carries no comparison: the exchange's figure is from the snapshot's marks
+    ticked = e.on_marks(MarkPrices(V, {BTC: 61_000.0}, 10, REST_MARK_LAG_MS + 100))
+    assert ticked[0].positions[0].deviation_pct is None
+
+
+def test_a_rest_mark_replaces_a_streamed_one_only_when_the_stream_lags() -> None:
+    e = engine("a")
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5), received=1))
+    e.on_marks(MarkPrices(V, {BTC: 61_000.0}, 1_000, 1_000))
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_500.0), received=1_000 + REST_MARK_LAG_MS - 1))
+    assert e.marks[V][BTC] == 61_000.0  # a tick that recent is the better price
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_200.0), received=1_000 + REST_MARK_LAG_MS + 1))
+    assert e.marks[V][BTC] == 60_200.0  # the stream lags: REST wins for risk
+    assert e.mark_ms[V][BTC] == 1_000  # but the stream's freshness clock is untouched
+
+
+def test_positions_without_a_tier_table_wait_for_one() -> None:
+    e = Engine()
+    e.set_markets(V, [MarketInfo(BTC)])
+    e.add_account("a", Venue.BINANCE_USDM)
+    risk = e.on_snapshot(snapshot("a", leg(BTC, 0.5)))
+    assert risk is not None and risk.positions == ()
+    assert e.books["a"].missing_tiers == {BTC}
+    risk = e.on_tiers(TierTable(V, "a", BTC, TIERS, 5))
+    assert risk is not None and len(risk.positions) == 1
