@@ -15,12 +15,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from monitor.actions.settings import Anomalies, Caps, DeriskSettings, SettingsError, Targets
 from monitor.alerts import Level
 from monitor.model import Venue
 from monitor.policy.config import (
@@ -164,6 +165,27 @@ class HealthIn(_Strict):
     heartbeat_file: str | None = None
 
 
+ModeName = Literal["off", "suggest", "auto"]
+
+
+class DeriskIn(_Strict):
+    """De-risking (``monitor.actions.settings`` documents each field and why its default is what it
+    is). Two switches stand between the daemon and an order: a mode other than ``off`` for the
+    account, and ``dry_run = false``."""
+
+    dry_run: bool = True
+    default_mode: ModeName = "off"
+    modes: dict[str, ModeName] = {}
+    selection: Literal["largest_requirement", "worst_pnl"] = "largest_requirement"
+    isolated_add_margin: bool = True
+    isolated_fallback: Literal["reduce", "close", "none"] = "reduce"
+    max_steps: int = Field(8, ge=1, le=100)
+    guard_market_move: bool = True
+    caps: dict[str, float] = {}
+    targets: dict[str, float] = {}
+    anomalies: dict[str, float | bool] = {}
+
+
 class ConfigIn(_Strict):
     service: ServiceIn = Field(default_factory=ServiceIn)
     accounts: Annotated[list[AccountIn], Field(min_length=1)]
@@ -171,6 +193,7 @@ class ConfigIn(_Strict):
     policy: PolicyIn = Field(default_factory=PolicyIn)
     telegram: TelegramIn = Field(default_factory=TelegramIn)
     health: HealthIn = Field(default_factory=HealthIn)
+    derisk: DeriskIn = Field(default_factory=DeriskIn)
 
     @model_validator(mode="after")
     def _unique(self) -> ConfigIn:
@@ -191,6 +214,7 @@ class Settings:
     endpoints: dict[Venue, Endpoints]
     policy: PolicyConfig
     secret_sources: dict[str, str]  # account -> where its key came from (never the value)
+    derisk: DeriskSettings
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -235,6 +259,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = No
     except ValueError as exc:
         problems.append(("policy", str(exc)))
         policy = PolicyConfig()
+    derisk = _derisk(raw, problems)
     if problems:
         raise ConfigError(problems)
     venues: dict[Venue, tuple[VenueAccount, ...]] = {}
@@ -252,7 +277,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = No
             ]
         )
     endpoints = {v: Endpoints(e.rest_url, e.ws_url) for v, e in raw.endpoints.items()}
-    return Settings(raw, tuple(accounts), venues, endpoints, policy, sources)
+    return Settings(raw, tuple(accounts), venues, endpoints, policy, sources, derisk)
 
 
 def _secret(
@@ -307,6 +332,43 @@ def _policy(p: PolicyIn) -> PolicyConfig:
         announce_initial_positions=p.announce_initial_positions,
         cross_positions_use_account_ratio=p.cross_positions_use_account_ratio,
     )
+
+
+def _derisk(raw: ConfigIn, problems: list[tuple[str, str]]) -> DeriskSettings:
+    d = raw.derisk
+    names = {a.name for a in raw.accounts}
+    for account in d.modes:
+        if account not in names:
+            problems.append((f"derisk.modes.{account}", "no account has this name"))
+    parts: dict[str, Any] = {}
+    for section, cls in (("caps", Caps), ("targets", Targets), ("anomalies", Anomalies)):
+        table = getattr(d, section)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - known)
+        if unknown:
+            problems.append(
+                (
+                    f"derisk.{section}",
+                    f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                )
+            )
+            table = {k: v for k, v in table.items() if k in known}
+        parts[section] = cls(**table)
+    try:
+        return DeriskSettings(
+            modes=dict(d.modes),  # type: ignore[arg-type]  # the strings are coerced on construction
+            default_mode=d.default_mode,  # type: ignore[arg-type]
+            dry_run=d.dry_run,
+            selection=d.selection,  # type: ignore[arg-type]
+            isolated_add_margin=d.isolated_add_margin,
+            isolated_fallback=d.isolated_fallback,  # type: ignore[arg-type]
+            max_steps=d.max_steps,
+            guard_market_move=d.guard_market_move,
+            **parts,
+        )
+    except SettingsError as exc:
+        problems.append((f"derisk.{exc.key}", exc.reason))
+        return DeriskSettings()
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:

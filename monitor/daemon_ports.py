@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 
+from monitor.actions.gateway import Gateway
+from monitor.actions.journal import TradingState
 from monitor.alerts import Level
 from monitor.model import MarginMode
 from monitor.notify.ports import (
@@ -26,22 +27,8 @@ from monitor.policy import keys as policy_keys
 from monitor.service import Daemon
 
 
-class TradingSwitch(Protocol):
-    """What halt and resume act on (the order gateway)."""
-
-    @property
-    def halted(self) -> bool: ...
-
-    @property
-    def dry_run(self) -> bool: ...
-
-    async def halt(self, reason: str) -> None: ...
-
-    async def resume(self, reason: str) -> None: ...
-
-
 class DaemonStatus:
-    def __init__(self, daemon: Daemon, trading: TradingSwitch | None = None) -> None:
+    def __init__(self, daemon: Daemon, trading: Gateway | None = None) -> None:
         self.daemon = daemon
         self.trading = trading
 
@@ -74,7 +61,7 @@ class DaemonStatus:
             positions=sum(len(r.positions) for r in risks.values()),
             feeds=self.feeds(),
             worst_level=max(open_levels, default=Level.OK),
-            halted=bool(self.trading and self.trading.halted),
+            halted=self.trading is not None and self.trading.state is TradingState.HALTED,
             dry_run=True if self.trading is None else self.trading.dry_run,
             mutes=mutes,
         )
@@ -151,7 +138,7 @@ class DaemonStatus:
 
 
 class DaemonControl:
-    def __init__(self, daemon: Daemon, trading: TradingSwitch | None = None) -> None:
+    def __init__(self, daemon: Daemon, trading: Gateway | None = None) -> None:
         self.daemon = daemon
         self.trading = trading
 
@@ -187,11 +174,11 @@ class DaemonControl:
     async def halt(self, by_user: int) -> ControlResult:
         if self.trading is None:
             return ControlResult(False, "de-risking is not configured: nothing to halt")
-        await self.trading.halt(f"telegram user {by_user}")
+        self.trading.halt("halted from Telegram", by=f"telegram user {by_user}")
         return ControlResult(True, "HALTED: no order or margin transfer will be sent")
 
     async def resume(self, by_user: int) -> ControlResult:
         if self.trading is None:
             return ControlResult(False, "de-risking is not configured")
-        await self.trading.resume(f"telegram user {by_user}")
+        self.trading.resume(by=f"telegram user {by_user}")
         return ControlResult(True, "trading resumed")

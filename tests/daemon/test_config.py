@@ -126,3 +126,26 @@ def test_fuzzed_sections_fail_cleanly(section: str, value: Any) -> None:
         parse_config(data, ENV)
     except ConfigError as exc:
         assert exc.problems
+
+
+def test_derisk_defaults_send_nothing() -> None:
+    s = parse_config(minimal(), ENV)
+    assert s.derisk.dry_run is True
+    assert s.derisk.mode_for("main").value == "off"
+
+
+@pytest.mark.parametrize(
+    ("derisk", "path", "fragment"),
+    [
+        ({"modes": {"nobody": "auto"}}, "derisk.modes.nobody", "no account"),
+        ({"caps": {"max_fraction": 2.0}}, "derisk.caps.max_fraction", ""),
+        ({"caps": {"colour": 1.0}}, "derisk.caps", "unknown key"),
+        ({"default_mode": "yolo"}, "derisk.default_mode", "off"),
+    ],
+)
+def test_derisk_errors_name_the_key(derisk: dict[str, Any], path: str, fragment: str) -> None:
+    data = minimal()
+    data["derisk"] = derisk
+    found = problems(data)
+    assert path in found, found
+    assert fragment in found[path]
