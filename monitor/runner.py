@@ -2,7 +2,8 @@
 
 Start-up refuses a bad configuration (exit 2, which the systemd unit does not restart on) before
 anything connects. Then, in order: the health server (so ``/healthz`` answers "starting" at once), the
-notifiers, the daemon; once its streams are live systemd hears ``READY=1``.
+notifiers, the daemon, the components that act on its decisions (de-risking); then systemd hears
+``READY=1``.
 
 While it runs, a supervisor asks the health view once a second whether the data is fresh. Only then
 does it ping the systemd watchdog and touch the heartbeat file, so a hung event loop (nothing pings) and
@@ -10,9 +11,9 @@ a silent feed (pings withheld) look the same to the supervisor outside and both 
 the data stays stale past ``service.stale_exit_seconds`` the process exits 1 by itself, for supervisors
 that only restart what exits (Docker).
 
-SIGTERM and SIGINT stop the daemon first (no new events, so no new decisions or actions; its queue is
-drained and the exchange clients are closed), then give the notifiers what is left of the deadline to
-flush their outbox, then close the health server. The whole shutdown is bounded by
+SIGTERM and SIGINT stop the components first (no new action), then the daemon (no new event; its queue
+is drained and the exchange clients are closed), then give the notifiers what is left of the deadline
+to flush their outbox, then close the health server. The whole shutdown is bounded by
 ``SHUTDOWN_DEADLINE_S`` and a backstop ends the process if anything overruns, so a supervisor's stop
 timeout is never what ends it.
 """
@@ -28,8 +29,8 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import fields, replace
+from typing import Any, Protocol
 
 from monitor.alerts import Alert
 from monitor.config import ConfigError, Settings, load_config
@@ -45,13 +46,30 @@ EXIT_FAILURE = 1  # start-up failed, or the data stayed stale past the hard limi
 EXIT_BAD_CONFIG = 2
 
 SHUTDOWN_DEADLINE_S = 8.0  # signal to return; the process is gone well within 10 s
+COMPONENT_STOP_S = 2.0
 DAEMON_STOP_S = 3.0
 SERVER_STOP_S = 1.0
 BACKSTOP_S = 9.5
 HEARTBEAT_EVERY_S = 5.0
-HEARTBEAT_ENV = "MONITOR_HEARTBEAT_FILE"  # used when the config names no heartbeat file (Docker image)
+
+# used when the config leaves them unset (the Docker image sets both)
+HEARTBEAT_ENV = "MONITOR_HEARTBEAT_FILE"
+STALE_EXIT_ENV = "MONITOR_STALE_EXIT_SECONDS"
 
 NotifierFactory = Callable[[Settings], Sequence[Notifier]]
+
+
+class Component(Protocol):
+    """Something that acts on the daemon's decisions (the de-risking gateway): started once the
+    streams are live, stopped before anything else so that no new action begins during shutdown.
+    It may also offer ``extras() -> Extras`` (trading state, order counts) for health and metrics."""
+
+    def start(self) -> Awaitable[object]: ...
+
+    def stop(self) -> Awaitable[None]: ...
+
+
+ComponentFactory = Callable[[Daemon], Component]
 
 
 class LogNotifier:
@@ -62,7 +80,7 @@ class LogNotifier:
             log.info(
                 "alert",
                 kind=a.kind.value,
-                level=a.level.label,
+                alert_level=a.level.label,  # "level" is the log record's own
                 transition=a.transition.value,
                 account=a.account,
                 symbol=a.symbol,
@@ -170,18 +188,44 @@ def _extras_from(notifiers: Sequence[Notifier], given: Extras | None) -> Extras:
     return replace(extras, outbox_pending=lambda: sum(int(b.pending_count()) for b in outboxes))
 
 
+def _merge(base: Extras, more: Extras) -> Extras:
+    """``more``'s sources where it has them, ``base``'s elsewhere."""
+    return replace(base, **{f.name: v for f in fields(more) if (v := getattr(more, f.name)) is not None})
+
+
+def stale_exit_seconds(settings: Settings, env: Mapping[str, str]) -> float:
+    """``service.stale_exit_seconds``, or ``$MONITOR_STALE_EXIT_SECONDS`` when the config leaves it 0."""
+    configured = settings.raw.service.stale_exit_seconds
+    if configured > 0:
+        return configured
+    try:
+        return max(0.0, float(env.get(STALE_EXIT_ENV, "0") or 0))
+    except ValueError:
+        log.warning("ignoring a malformed stale-exit setting", variable=STALE_EXIT_ENV)
+        return 0.0
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event,
     notifiers: Sequence[Notifier] = (),
     *,
+    components: Sequence[ComponentFactory] = (),
     extras: Extras | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run until ``stop`` is set (exit 0), start-up fails or the data stays stale too long (exit 1)."""
+    """Run until ``stop`` is set (exit 0), start-up fails or the data stays stale too long (exit 1).
+
+    ``notifiers`` receive every alert and are started first, so nothing said at start-up is lost.
+    ``components`` are built from the daemon once its streams are live, before READY=1.
+    """
     env = os.environ if environ is None else environ
     health_cfg = settings.raw.health
-    daemon = Daemon(build_options(settings), [LogNotifier(), *notifiers])
+    try:
+        daemon = Daemon(build_options(settings), [LogNotifier(), *notifiers])
+    except Exception as exc:  # the state file cannot be opened or migrated
+        log.error("cannot open the state file", path=settings.raw.service.state_file, error=repr(exc))
+        return EXIT_FAILURE
     view = HealthView(daemon, _extras_from(notifiers, extras))
     sd = SdNotifier(env)
     beat_path = health_cfg.heartbeat_file or env.get(HEARTBEAT_ENV)
@@ -202,23 +246,31 @@ async def serve(
             )
             server = None
     started: list[Any] = []
+    running: list[Component] = []
     try:
-        for n in notifiers:
-            if hasattr(n, "start"):
-                await n.start()
-                started.append(n)
-        sd.status("connecting to the venues")
         try:
+            for n in notifiers:
+                if hasattr(n, "start"):
+                    await n.start()
+                    started.append(n)
+            sd.status("connecting to the venues")
             if not await _unless_stopped(daemon.start(), stop):
                 log.info("stopped during start-up")
                 return EXIT_OK
+            for make in components:
+                component = make(daemon)
+                await component.start()
+                running.append(component)
+                offered = getattr(component, "extras", None)
+                if callable(offered):
+                    view.extras = _merge(view.extras, offered())
         except Exception as exc:
             log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILURE
         sd.ready("streams live")
         log.info("ready", streams=sorted(daemon.freshness), health=server.url if server else None)
         supervisor = Supervisor(
-            view.assess, sd, heartbeat=heartbeat, stale_exit_s=settings.raw.service.stale_exit_seconds
+            view.assess, sd, heartbeat=heartbeat, stale_exit_s=stale_exit_seconds(settings, env)
         )
         return await _supervise(supervisor, stop)
     finally:
@@ -226,7 +278,7 @@ async def serve(
         sd.stopping("stopping")
         if heartbeat is not None:
             heartbeat.clear()
-        await _shutdown(daemon, started, server)
+        await _shutdown(daemon, running, started, server)
         sd.close()
 
 
@@ -257,10 +309,18 @@ async def _supervise(supervisor: Supervisor, stop: asyncio.Event) -> int:
     return EXIT_OK
 
 
-async def _shutdown(daemon: Daemon, notifiers: Sequence[Any], server: HealthServer | None) -> None:
-    """Daemon, then notifiers (flushing), then the server, within ``SHUTDOWN_DEADLINE_S`` in all."""
+async def _shutdown(
+    daemon: Daemon, components: Sequence[Component], notifiers: Sequence[Any], server: HealthServer | None
+) -> None:
+    """Components (no new action), the daemon (no new event; clients closed), the notifiers (flushing
+    what was said), the server: within ``SHUTDOWN_DEADLINE_S`` in all."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SHUTDOWN_DEADLINE_S
+    for component in reversed(components):
+        try:
+            await asyncio.wait_for(component.stop(), COMPONENT_STOP_S)
+        except Exception as exc:
+            log.warning("component did not stop cleanly", component=type(component).__name__, error=repr(exc))
     try:
         await asyncio.wait_for(daemon.stop(), DAEMON_STOP_S)
     except Exception as exc:
@@ -303,9 +363,24 @@ def _backstop(code: int) -> None:
     timer.start()
 
 
-def run(config_path: str, notifier_factory: NotifierFactory | None = None) -> int:
-    """The ``monitor run`` entry point. ``notifier_factory`` builds extra notifiers (Telegram) from
-    the validated settings."""
+def _quiet_closed_clients(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """ccxt rejects the futures of pending ``watch_*`` calls when a client is closed, and nobody awaits
+    them any more at shutdown; asyncio would report each as an error. Those are expected; anything
+    else goes to the default handler."""
+    exc = context.get("exception")
+    if type(exc).__name__ == "ExchangeClosedByUser":
+        log.debug("pending watch ended by close", error=str(exc))
+        return
+    loop.default_exception_handler(context)
+
+
+def run(
+    config_path: str,
+    notifier_factory: NotifierFactory | None = None,
+    component_factory: Callable[[Settings], Sequence[ComponentFactory]] | None = None,
+) -> int:
+    """The ``monitor run`` entry point. ``notifier_factory`` builds extra notifiers (Telegram) and
+    ``component_factory`` the components (de-risking) from the validated settings."""
     # a watchdog SIGABRT on a hung loop then leaves the Python stack in the journal
     faulthandler.enable()
     try:
@@ -333,12 +408,14 @@ def run(config_path: str, notifier_factory: NotifierFactory | None = None) -> in
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)
+        loop.set_exception_handler(_quiet_closed_clients)
         try:
             notifiers = list(notifier_factory(settings)) if notifier_factory else []
+            components = list(component_factory(settings)) if component_factory else []
         except Exception as exc:
-            log.error("cannot set up the notifiers", error=f"{type(exc).__name__}: {exc}")
+            log.error("cannot set up the notifiers or components", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILURE
-        code = await serve(settings, stop, notifiers)
+        code = await serve(settings, stop, notifiers, components=components)
         if not stop.is_set():
             _backstop(code)  # exiting on our own (stale, start-up failure): same bound
         return code

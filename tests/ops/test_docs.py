@@ -1,0 +1,51 @@
+"""docs/deployment.md stays true: its configuration snippets validate, the files it names exist."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from monitor.config import parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+DOC = (REPO / "docs" / "deployment.md").read_text()
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", DOC, re.DOTALL)
+
+
+def test_toml_snippets_are_valid_configuration(tmp_path: Path) -> None:
+    for name in ("main_api_key", "main_api_secret"):
+        (tmp_path / name).write_text(f"{name}-value-0123456789")
+    snippets = blocks("toml")
+    assert snippets
+    for text in snippets:
+        data = tomllib.loads(text)
+        data.setdefault("accounts", [{"name": "main", "venue": "binanceusdm"}])
+        settings = parse_config(
+            data,
+            {
+                "CREDENTIALS_DIRECTORY": str(tmp_path),
+                "MONITOR_MAIN_API_KEY": "env-key-0123456789",
+                "MONITOR_MAIN_API_SECRET": "env-secret-0123456789",
+            },
+        )
+        assert settings.accounts
+
+
+def test_named_files_exist() -> None:
+    for path in (
+        "systemd/monitor.service",
+        "config.example.toml",
+        "Dockerfile",
+        "tests/ops/test_systemd_unit.py",
+    ):
+        assert path in DOC and (REPO / path).exists(), path
+
+
+def test_unit_and_doc_agree_on_the_timeouts() -> None:
+    unit = (REPO / "systemd" / "monitor.service").read_text()
+    for setting in ("TimeoutStartSec=120s", "WatchdogSec=60s", "RestartSec=10s", "StartLimitIntervalSec=0"):
+        assert setting in unit and setting in DOC, setting
