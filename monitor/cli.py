@@ -105,9 +105,11 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from monitor.app import App
     from monitor.runner import run
 
-    return run(args.config)
+    app = App()
+    return run(args.config, notifier_factory=app.notifiers, component_factory=app.components)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

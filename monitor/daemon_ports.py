@@ -16,10 +16,15 @@ from monitor.alerts import Level
 from monitor.model import MarginMode
 from monitor.notify.ports import (
     AccountRiskView,
+    ActionPort,
+    ActionRequest,
+    ActionResult,
+    ActionStatus,
     ControlResult,
     FeedStatus,
     LevelRule,
     PositionRow,
+    Preview,
     StatusSummary,
 )
 from monitor.policy import ack, ack_all, mute, unmute_all
@@ -182,3 +187,70 @@ class DaemonControl:
             return ControlResult(False, "de-risking is not configured")
         self.trading.resume(by=f"telegram user {by_user}")
         return ControlResult(True, "trading resumed")
+
+
+STARTING = "the daemon is starting up; try again in a moment"
+
+
+class LatePorts:
+    """Telegram's ports, bound once the daemon and the gateway exist.
+
+    The notifier is built and started before the daemon so that nothing said at start-up is lost; its
+    commands and buttons answer "starting up" until ``bind`` attaches the real ports.
+    """
+
+    def __init__(self) -> None:
+        self._status: DaemonStatus | None = None
+        self._control: DaemonControl | None = None
+        self._actions: ActionPort | None = None
+
+    def bind(self, daemon: Daemon, gateway: Gateway | None = None, actions: ActionPort | None = None) -> None:
+        self._status = DaemonStatus(daemon, gateway)
+        self._control = DaemonControl(daemon, gateway)
+        self._actions = actions
+
+    # StatusPort
+    def status(self) -> StatusSummary:
+        return self._status.status() if self._status else StatusSummary(accounts=0, positions=0)
+
+    def positions(self) -> Sequence[PositionRow]:
+        return self._status.positions() if self._status else []
+
+    def account_risk(self, account: str) -> AccountRiskView | None:
+        return self._status.account_risk(account) if self._status else None
+
+    def levels(self) -> Sequence[LevelRule]:
+        return self._status.levels() if self._status else []
+
+    # ControlPort
+    async def mute(self, duration_s: int, symbol: str | None, by_user: int) -> ControlResult:
+        return (
+            await self._control.mute(duration_s, symbol, by_user)
+            if self._control
+            else ControlResult(False, STARTING)
+        )
+
+    async def unmute(self, by_user: int) -> ControlResult:
+        return await self._control.unmute(by_user) if self._control else ControlResult(False, STARTING)
+
+    async def ack(self, keys: Sequence[str] | None, by_user: int) -> ControlResult:
+        return await self._control.ack(keys, by_user) if self._control else ControlResult(False, STARTING)
+
+    async def halt(self, by_user: int) -> ControlResult:
+        return await self._control.halt(by_user) if self._control else ControlResult(False, STARTING)
+
+    async def resume(self, by_user: int) -> ControlResult:
+        return await self._control.resume(by_user) if self._control else ControlResult(False, STARTING)
+
+    # ActionPort
+    async def preview(self, request: ActionRequest) -> Preview:
+        if self._actions is None:
+            return Preview(ok=False, message=STARTING)
+        return await self._actions.preview(request)
+
+    async def execute(
+        self, request: ActionRequest, expected_size: float | None, by_user: int
+    ) -> ActionResult:
+        if self._actions is None:
+            return ActionResult(ActionStatus.REFUSED, STARTING)
+        return await self._actions.execute(request, expected_size, by_user)

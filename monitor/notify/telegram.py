@@ -578,7 +578,9 @@ class TelegramNotifier:
             except Exception:
                 log.exception("telegram: /%s failed", name)
                 text = f"/{name} failed inside the daemon; see its log."
-            await self._reply(chat_id, text)
+            # quote the command: in a group several people may ask at once
+            message = update.effective_message
+            await self._reply(chat_id, text, reply_to=message.message_id if message is not None else None)
 
         return handle
 
