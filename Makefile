@@ -34,6 +34,10 @@ test: lint typecheck
 
 bench: $(RSTAMP)
 	$(BIN)/python benchmarks/bench_margin.py
+	$(BIN)/python benchmarks/bench_pipeline.py --seconds 20
+	$(BIN)/python benchmarks/bench_tick_to_telegram.py --rounds 40
+	$(BIN)/python benchmarks/bench_telegram.py
+	$(BIN)/python benchmarks/bench_derisk.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
