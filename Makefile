@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: $(RSTAMP)
+bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_pipeline.py --seconds 20
 	$(BIN)/python benchmarks/bench_tick_to_telegram.py --rounds 40
