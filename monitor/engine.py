@@ -90,11 +90,7 @@ class Engine:
         ticked = set(ev.prices)
         out = []
         for book in self.books.values():
-            if (
-                book.venue == ev.venue
-                and book.account is not None
-                and not book.symbols.isdisjoint(ticked)
-            ):
+            if book.venue == ev.venue and book.account is not None and not book.symbols.isdisjoint(ticked):
                 out.append(self._evaluate(book))
         return out
 
