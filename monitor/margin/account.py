@@ -69,10 +69,16 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
     if cross_legs:
         equity = account.wallet_balance + cross_pnl
         cross = CrossRisk(equity, cross_req, margin_ratio(cross_req, equity))
+        wallet = account.wallet_balance
         for symbol, idx in cross_legs.items():
+            if len(idx) == 1:  # most symbols: one leg, nothing to sum
+                i = idx[0]
+                base = wallet + (cross_pnl - pnl[i]) - (cross_req - req[i])
+                cross_lp[symbol] = rules.cross_liquidation_price((positions[i],), base, fee, mk[i])
+                continue
             own_pnl = sum(pnl[i] for i in idx)
             own_req = sum(req[i] for i in idx)
-            base = account.wallet_balance + (cross_pnl - own_pnl) - (cross_req - own_req)
+            base = wallet + (cross_pnl - own_pnl) - (cross_req - own_req)
             legs = [positions[i] for i in idx]
             cross_lp[symbol] = rules.cross_liquidation_price(legs, base, fee, mk[idx[0]])
 

@@ -159,7 +159,19 @@ class TieredClosedForm(Rules):
     """Closed form with tier re-selection (Binance FAQ): the tier used is the one holding the notional
     *at the liquidation price*. Start from the tiers at the mark and re-select at the result until it is
     self-consistent (one or two rounds in practice); if that does not settle, scan every tier segment
-    and keep the self-consistent root nearest the mark."""
+    and keep the self-consistent root nearest the mark.
+
+    The closed forms assume tiers by notional and a requirement of ``notional x mmr - cum``; the
+    single-leg functions below, which run for every position on every tick, use that directly instead
+    of going through ``tier_value`` and ``notional``.
+    """
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        """``Rules.requirement`` with the notional computed once and looked up once."""
+        q = p.contracts * p.contract_size
+        value = q / price if p.inverse else q * price
+        t = p.tiers[tier_index(p.tiers, value)]
+        return value * t.mmr - t.cum
 
     def _lp_with(self, legs: Sequence[Position], idx: Sequence[int], base: float) -> float | None:
         mmrs = [leg.tiers[i].mmr for leg, i in zip(legs, idx, strict=True)]
@@ -190,7 +202,7 @@ class TieredClosedForm(Rules):
         q = p.contracts * p.contract_size
         s = 1.0 if p.side == "long" else -1.0
         inverse = p.inverse
-        i = tier_index(tiers, self.tier_value(p, mark))
+        i = tier_index(tiers, q / mark if inverse else q * mark)
         for _ in range(_FIXED_POINT_ROUNDS):
             t = tiers[i]
             if inverse:
@@ -201,7 +213,7 @@ class TieredClosedForm(Rules):
                 lp = (base + t.cum - s * q * p.entry_price) / den if den != 0 else 0.0
             if lp <= mark * solver.PRICE_FLOOR:
                 break
-            j = tier_index(tiers, self.tier_value(p, lp))
+            j = tier_index(tiers, q / lp if inverse else q * lp)
             if j == i:
                 return lp
             i = j
@@ -213,8 +225,11 @@ class TieredClosedForm(Rules):
         return self._scan_segments((p,), base, mark)
 
     def _balance(self, p: Position, base: float, price: float) -> float:
-        t = p.tiers[tier_index(p.tiers, self.tier_value(p, price))]
-        return base + upnl(p, price) - (notional(p, price) * t.mmr - t.cum)
+        """Equity minus requirement of one leg at ``price``, ``base`` being everything else."""
+        q = p.contracts * p.contract_size
+        value = q / price if p.inverse else q * price
+        t = p.tiers[tier_index(p.tiers, value)]
+        return base + upnl(p, price) - (value * t.mmr - t.cum)
 
     def _scan_segments(self, legs: Sequence[Position], base: float, mark: float) -> float | None:
         cuts = sorted({b for leg in legs for b in self.breakpoints(leg)})

@@ -93,6 +93,18 @@ def risk_level(
     return max(ratio_level(ratio, current, thr), distance_level(distance_pct, current, thr))
 
 
+def leaves_ok(ratio: float | None, distance_pct: float | None, thr: LevelThresholds) -> bool:
+    """Whether a subject at OK would enter a level: ``risk_level(ratio, distance_pct, OK, thr) > OK``.
+
+    At OK there is no band to hold, and thresholds are ordered (warn is the first reached on either
+    metric), so two comparisons decide it. The policy asks this of every position without an episode
+    on every tick, and nearly all of them stay calm. NaN compares false and stays at OK, as above.
+    """
+    return (ratio is not None and ratio >= thr.ratio_warn) or (
+        distance_pct is not None and distance_pct <= thr.distance_warn_pct
+    )
+
+
 def deviation_level(deviation_pct: float | None, current: Level, cfg: DeviationConfig) -> Level:
     """Our liquidation price against the exchange's: ``cfg.level`` beyond the tolerance, held until the
     gap is below ``tolerance - band``. No comparison available (``None``) holds: the absence of the

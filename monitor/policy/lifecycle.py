@@ -14,17 +14,21 @@ the outbox can drop queued repeats of that subject and a notifier can fold the p
 from __future__ import annotations
 
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
-from monitor.model import AccountRisk, PositionRisk
+from monitor.model import AccountRisk, MarginMode, PositionRisk, Side
 from monitor.policy import keys
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.risk import contracts_of
 from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
 
+# Every value a ``KnownPosition`` can take, built once: the comparison below runs for every account on
+# every tick, and building (then comparing field by field) a fresh value per position was most of it.
+_KNOWN = {(side, mode): KnownPosition(side, mode) for side in Side for mode in MarginMode}
+
 
 def track_positions(w: Work, risk: AccountRisk) -> None:
     known = w.known_positions(risk.account)
-    current = {p.key: KnownPosition(p.side, p.margin_mode) for p in risk.positions}
+    current = {(p.symbol, p.position_side): _KNOWN[p.side, p.margin_mode] for p in risk.positions}
     if known is not None and known == current:
         return
     w.set_positions(risk.account, current)

@@ -14,15 +14,17 @@ Subjects, for an ``AccountRisk``:
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache, partial
 
 from monitor.alerts import AlertKind, FactValue, Level
-from monitor.model import AccountRisk, MarginMode, PositionRisk
+from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side, Venue
 from monitor.policy import keys
-from monitor.policy.config import LevelThresholds
+from monitor.policy.config import DeviationConfig, LevelThresholds
 from monitor.policy.levels import (
     deviation_level,
     distance_level,
     distance_threshold,
+    leaves_ok,
     ratio_level,
     ratio_threshold,
 )
@@ -32,9 +34,11 @@ from monitor.policy.work import Work
 
 def evaluate_account(w: Work, risk: AccountRisk) -> None:
     _cross_account(w, risk)
+    account = risk.account
     for position in risk.positions:
-        _position(w, risk, position)
-        _deviation(w, risk, position)
+        risk_key, deviation_key = keys.position_subjects(account, position.symbol, position.position_side)
+        _position(w, risk, position, risk_key)
+        _deviation(w, risk, position, deviation_key)
 
 
 def _cross_account(w: Work, risk: AccountRisk) -> None:
@@ -55,17 +59,22 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
     def subject() -> Subject:
         return Subject(venue=venue, account=risk.account, margin_mode=MarginMode.CROSS.value)
 
-    def facts(level: Level) -> Facts:
-        out: dict[str, FactValue] = {
-            "margin_ratio": cross.margin_ratio,
-            "equity": cross.equity,
-            "maint_margin": cross.maint_margin,
-            "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
-        }
-        out.update(top_positions(risk, w.config.top_positions))
-        return out
-
+    facts = partial(cross_facts, risk, thr, w.config.top_positions)
     w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
+
+
+def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level) -> Facts:
+    """What a message about the cross pool needs, with the ``top`` positions carrying its requirement."""
+    cross = risk.cross
+    assert cross is not None
+    out: dict[str, FactValue] = {
+        "margin_ratio": cross.margin_ratio,
+        "equity": cross.equity,
+        "maint_margin": cross.maint_margin,
+        "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
+    }
+    out.update(top_positions(risk, top))
+    return out
 
 
 def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
@@ -87,37 +96,45 @@ def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
     return out
 
 
-def _position(w: Work, risk: AccountRisk, p: PositionRisk) -> None:
-    key = keys.position_risk(risk.account, p.symbol, p.position_side.value)
+def _position(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
+    """Runs for every position on every tick: a calm position without an episode stops at
+    ``leaves_ok``. The subject and facts are partials over immutable values (facts may be kept
+    unbuilt in the state, see ``LazyFacts``)."""
     track = w.track(key)
     thr = w.config.thresholds_for(risk.account, p.symbol)
     ratio: float | None = p.margin_ratio
     if p.margin_mode is MarginMode.CROSS and not w.config.cross_positions_use_account_ratio:
         ratio = None
+    if track is None and not leaves_ok(ratio, p.distance_pct, thr):
+        return
     current = Level.OK if track is None else track.level
     by_ratio = ratio_level(ratio, current, thr)
     by_distance = distance_level(p.distance_pct, current, thr)
     candidate = max(by_ratio, by_distance)
     if track is None and candidate == Level.OK:
         return
-
-    def subject() -> Subject:
-        return position_subject(risk, p)
-
-    def facts(level: Level) -> Facts:
-        return position_facts(p, thr, by_ratio, by_distance, level)
-
+    subject = partial(position_subject, risk, p)
+    facts = partial(position_facts, p, thr, by_ratio, by_distance)
     w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
 
 
 def position_subject(risk: AccountRisk, p: PositionRisk) -> Subject:
+    return _position_subject(risk.venue, risk.account, p.symbol, p.position_side, p.margin_mode, p.side)
+
+
+@lru_cache(maxsize=65_536)
+def _position_subject(
+    venue: Venue, account: str, symbol: str, position_side: PositionSide, margin_mode: MarginMode, side: Side
+) -> Subject:
+    """One shared ``Subject`` per position: an open episode asks for its subject on every tick, and an
+    unchanged subject is then the very same object (``Subject`` is immutable, so sharing is safe)."""
     return Subject(
-        venue=risk.venue.value,
-        account=risk.account,
-        symbol=p.symbol,
-        position_side=p.position_side.value,
-        margin_mode=p.margin_mode.value,
-        side=p.side.value,
+        venue=venue.value,
+        account=account,
+        symbol=symbol,
+        position_side=position_side.value,
+        margin_mode=margin_mode.value,
+        side=side.value,
     )
 
 
@@ -163,8 +180,7 @@ def contracts_of(p: PositionRisk) -> float | None:
     return float(contracts) if isinstance(contracts, int | float) else None
 
 
-def _deviation(w: Work, risk: AccountRisk, p: PositionRisk) -> None:
-    key = keys.deviation(risk.account, p.symbol, p.position_side.value)
+def _deviation(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
     track = w.track(key)
     if track is None and p.deviation_pct is None:
         return
@@ -173,21 +189,20 @@ def _deviation(w: Work, risk: AccountRisk, p: PositionRisk) -> None:
     candidate = deviation_level(p.deviation_pct, current, cfg)
     if track is None and candidate == Level.OK:
         return
-
-    def subject() -> Subject:
-        return position_subject(risk, p)
-
-    def facts(level: Level) -> Facts:
-        return {
-            "symbol": p.symbol,
-            "side": p.side.value,
-            "position_side": p.position_side.value,
-            "margin_mode": p.margin_mode.value,
-            "mark_price": p.mark_price,
-            "liquidation_price": p.liquidation_price,
-            "exchange_liquidation_price": p.exchange_liquidation_price,
-            "deviation_pct": p.deviation_pct,
-            "tolerance_pct": cfg.tolerance_pct,
-        }
-
+    subject = partial(position_subject, risk, p)
+    facts = partial(deviation_facts, p, cfg)
     w.step(key, track, AlertKind.DEVIATION, candidate, cfg.confirm_ticks, subject, facts)
+
+
+def deviation_facts(p: PositionRisk, cfg: DeviationConfig, level: Level) -> Facts:
+    return {
+        "symbol": p.symbol,
+        "side": p.side.value,
+        "position_side": p.position_side.value,
+        "margin_mode": p.margin_mode.value,
+        "mark_price": p.mark_price,
+        "liquidation_price": p.liquidation_price,
+        "exchange_liquidation_price": p.exchange_liquidation_price,
+        "deviation_pct": p.deviation_pct,
+        "tolerance_pct": cfg.tolerance_pct,
+    }

@@ -12,7 +12,7 @@ the new one when saving.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from monitor.alerts import AlertKind, FactValue, Level
@@ -24,6 +24,50 @@ MuteScope = tuple[str | None, str | None]
 PositionKey = tuple[str, PositionSide]
 
 NO_STREAK: tuple[int, int, int] = (0, 0, 0)
+
+
+class LazyFacts(Mapping[str, FactValue]):
+    """Facts at ``level``, built by ``build(level)`` the first time anything reads them.
+
+    An open episode's numbers change on every tick, but they are read only when an alert is said, the
+    state is saved, or a timer repeats the episode: building a full facts dict for every open episode on
+    every tick was most of what a tick cost the policy. ``build`` must be a pure function of values
+    that do not change (a ``functools.partial`` over the risk snapshot, say), never of a ``Work``: a
+    builder kept in the state must not hold the previous state alive. It is dropped once the facts are
+    built, and the facts are then the same object on every read.
+    """
+
+    __slots__ = ("_build", "_facts", "_level")
+
+    def __init__(self, build: Callable[[Level], Facts], level: Level) -> None:
+        self._build: Callable[[Level], Facts] | None = build
+        self._level = level
+        self._facts: Facts | None = None
+
+    def materialised(self) -> Facts:
+        facts = self._facts
+        if facts is None:
+            assert self._build is not None
+            facts = self._facts = self._build(self._level)
+            self._build = None
+        return facts
+
+    def __getitem__(self, name: str) -> FactValue:
+        return self.materialised()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.materialised())
+
+    def __len__(self) -> int:
+        return len(self.materialised())
+
+    def __repr__(self) -> str:
+        return f"LazyFacts({self.materialised()!r})"
+
+
+def materialised(facts: Facts) -> Facts:
+    """Plain facts (what an ``Alert`` carries): lazy ones built, anything else as it is."""
+    return facts.materialised() if isinstance(facts, LazyFacts) else facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +91,8 @@ class Track:
     ``streak[i]`` counts consecutive evaluations at or above level ``i + 1`` (INFO, WARN, DANGER)
     while that level is above the current one. ``facts`` are the latest numbers, kept so a timer can
     repeat an alert without a fresh evaluation; they are excluded from equality so a tick that only
-    moves the numbers does not count as a change worth persisting.
+    moves the numbers does not count as a change worth persisting. An open episode's facts are a
+    ``LazyFacts``, built when first read.
     """
 
     key: str

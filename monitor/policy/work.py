@@ -16,7 +16,16 @@ from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, advance
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
-from monitor.policy.state import Facts, KnownPosition, PolicyState, PositionKey, Subject, Track
+from monitor.policy.state import (
+    Facts,
+    KnownPosition,
+    LazyFacts,
+    PolicyState,
+    PositionKey,
+    Subject,
+    Track,
+    materialised,
+)
 
 
 class Work:
@@ -103,7 +112,9 @@ class Work:
         """Advance one subject to ``candidate`` and announce what changed.
 
         ``subject`` and ``facts`` are called only when the subject is (or becomes) part of an episode,
-        so a calm position costs a level computation and a dictionary miss.
+        so a calm position costs a level computation and a dictionary miss. An open episode keeps
+        ``facts`` unbuilt (``LazyFacts``) until an alert, a save or a repeat reads them, so ``facts``
+        must not capture this ``Work`` (see ``LazyFacts``).
         """
         if track is None:
             if candidate == Level.OK:
@@ -120,10 +131,9 @@ class Work:
         if change is not None and change.transition is Transition.OPENED:
             self.seq += 1
         if new is not None and new.is_open:
-            fresh_subject = subject()
-            new = new.refreshed(
-                new.subject if fresh_subject == new.subject else fresh_subject, facts(new.level)
-            )
+            fresh = subject()
+            same = fresh is new.subject or fresh == new.subject
+            new = new.refreshed(new.subject if same else fresh, LazyFacts(facts, new.level))
         self.set_track(key, new)
         if change is None:
             return
@@ -143,6 +153,7 @@ class Work:
             self.announce(track, kind, Level.OK, Change(Transition.CLOSED, track.level), facts)
 
     def announce(self, track: Track, kind: AlertKind, level: Level, change: Change, facts: Facts) -> None:
+        facts = materialised(facts)
         s = track.subject
         message = render(kind, s, level, change.transition, change.previous, facts)
         self.emit(
