@@ -9,7 +9,12 @@ Components register their schema with ``migrate`` and keep their SQL next to the
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import count
 from pathlib import Path
+
+_savepoints = count()
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
@@ -31,6 +36,32 @@ def open_db(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """All-or-nothing block. Starts ``BEGIN IMMEDIATE`` (so the write lock is taken up front and a
+    concurrent writer waits on ``busy_timeout`` instead of failing half-way), or nests as a savepoint
+    when the connection is already inside someone else's transaction, so the caller's rollback undoes
+    it too."""
+    if conn.in_transaction:
+        name = f"sp{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> None:
     """Apply ``statements`` once per component version: re-running is a no-op.
 
@@ -44,8 +75,7 @@ def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> 
     done = int(row["version"]) if row else 0
     if done >= len(statements):
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for stmt in statements[done:]:
             conn.execute(stmt)
         conn.execute(
@@ -53,7 +83,3 @@ def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> 
             "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
             (component, len(statements)),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.store import migrate
+from monitor.store import migrate, transaction
 
 
 class TradingState(StrEnum):
@@ -278,13 +278,8 @@ class Journal:
         level = int(conn.execute("PRAGMA synchronous").fetchone()[0])
         conn.execute("PRAGMA synchronous=FULL")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn):
                 yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         finally:
             conn.execute(f"PRAGMA synchronous={level}")
 

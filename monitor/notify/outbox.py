@@ -41,10 +41,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
-from monitor.notify._db import transaction
 from monitor.notify.render import effective_level
 from monitor.notify.routing import lane_for
-from monitor.store import migrate
+from monitor.store import migrate, transaction
 
 SCHEMA = [
     """CREATE TABLE notify_outbox_batches (

@@ -21,9 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.notify._db import transaction
 from monitor.notify.ports import ActionKind, ActionRequest
-from monitor.store import migrate
+from monitor.store import migrate, transaction
 
 SCHEMA = [
     """CREATE TABLE notify_pending_actions (

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from monitor.alerts import AlertKind, Level
@@ -30,7 +29,7 @@ from monitor.policy.state import (
     Subject,
     Track,
 )
-from monitor.store import migrate
+from monitor.store import migrate, transaction
 
 COMPONENT = "policy"
 
@@ -134,7 +133,7 @@ def save(conn: sqlite3.Connection, old: PolicyState, new: PolicyState) -> bool:
     if not plan:
         return False
     ensure_schema(conn)
-    with _transaction(conn):
+    with transaction(conn):
         for sql, rows in plan:
             conn.executemany(sql, rows)
     return True
@@ -146,20 +145,6 @@ _UPSERT_SEQ = (
     "INSERT INTO policy_meta (name, value) VALUES ('seq', ?) "
     "ON CONFLICT(name) DO UPDATE SET value = excluded.value"
 )
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track]) -> Plan:
