@@ -9,7 +9,6 @@ import pytest
 
 from monitor.events import Rejected
 from monitor.model import MarginMode, PositionSide
-from monitor.venues.binance import FrameError, parse_decimal, parse_ms
 from monitor.venues.binance.fields import (
     MAX_EXCERPT,
     MAX_MAGNITUDE,
@@ -17,6 +16,7 @@ from monitor.venues.binance.fields import (
     parse_margin_mode,
     parse_position_side,
 )
+from monitor.venues.binance.parse import FrameError, parse_decimal, parse_ms
 
 
 @pytest.mark.parametrize(

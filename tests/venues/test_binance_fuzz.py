@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from monitor.events import TierTable
 from monitor.margin.tiers import validate_tiers
 from monitor.model import Tier
-from monitor.venues.binance import (
+from monitor.venues.binance.fields import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
+from monitor.venues.binance.parse import (
     FrameError,
     parse_account_snapshot,
     parse_account_v3,
@@ -34,7 +35,6 @@ from monitor.venues.binance import (
     parse_symbol_config,
     parse_user_event,
 )
-from monitor.venues.binance.fields import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
 
 from ._binance import SYMBOLS, load
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from monitor.events import MarkPrices
-from monitor.venues.binance import (
+from monitor.venues.binance.parse import (
     MAX_MARKS,
     FrameError,
     is_control_reply,

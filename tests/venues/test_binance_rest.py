@@ -11,7 +11,7 @@ import pytest
 from monitor.events import AccountSnapshotEvent
 from monitor.margin.tiers import validate_tiers
 from monitor.model import MarginMode, PositionSide, Tier
-from monitor.venues.binance import (
+from monitor.venues.binance.parse import (
     AccountTotals,
     FrameError,
     PositionRiskVersion,

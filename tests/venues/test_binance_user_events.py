@@ -14,7 +14,7 @@ from monitor.events import (
     OrderUpdate,
 )
 from monitor.model import MarginMode, PositionSide
-from monitor.venues.binance import FrameError, UserEvent, order_kind, parse_user_event
+from monitor.venues.binance.parse import FrameError, UserEvent, order_kind, parse_user_event
 
 from ._binance import SYMBOLS, load
 
