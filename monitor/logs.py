@@ -135,17 +135,7 @@ def configure(fmt: LogFormat = "auto", level: str = "info", stream: Any = None) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Chatty libraries: their INFO/DEBUG records carry URLs and headers and add nothing for operators.
-    for name in (
-        "ccxt",
-        "httpx",
-        "httpcore",
-        "telegram",
-        "apscheduler",
-        "websockets",
-        "aiohttp.access",
-        "asyncio",
-    ):
+    for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
