@@ -51,7 +51,6 @@ class AccountBook:
     account: Account | None = None
     symbols: frozenset[str] = frozenset()
     missing_tiers: frozenset[str] = frozenset()
-    synced: bool = False
     # when a user-stream delta last changed each leg and the wallet (our receive time)
     delta_ms: dict[tuple[str, PositionSide], int] = field(default_factory=dict)
     wallet_ms: int = 0
@@ -127,7 +126,6 @@ class Engine:
                     marks[state.symbol] = state.mark_price
                     self.rest_mark_ms.setdefault(ev.venue, {})[state.symbol] = ev.received_ms
         book.legs.update(kept)
-        book.synced = True
         self._rebuild(book, evaluate=False)
         if book.account is None:
             return None
@@ -171,14 +169,6 @@ class Engine:
         )
 
     # --- queries ------------------------------------------------------------------------------------
-    def held_symbols(self, venue: str | None = None) -> set[str]:
-        return {
-            s
-            for b in self.books.values()
-            if venue is None or b.venue.value == venue
-            for s in (b.symbols | b.missing_tiers)
-        }
-
     def mark_age_ms(self, venue: str, symbol: str, now_ms: int) -> int | None:
         stamp = self.mark_ms.get(venue, {}).get(symbol)
         return None if stamp is None else now_ms - stamp

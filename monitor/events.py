@@ -151,12 +151,11 @@ class TierTable:
 class StreamState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
-    RESYNCED = "resynced"
 
 
 @dataclass(frozen=True, slots=True)
 class StreamHealth:
-    """A stream came up, went down, or was resynced over REST. ``stream`` names it, e.g.
+    """A stream came up or went down. ``stream`` names it, e.g.
     ``binanceusdm:marks`` or ``binanceusdm:main:user``."""
 
     stream: str

@@ -205,16 +205,12 @@ class Daemon:
 
     def check_staleness(self) -> None:
         now = self.clock()
+        # each held symbol's last mark; one that never got one is measured from the daemon's start
         held = {
-            (b.venue.value, s): stamp
+            (b.venue.value, s): self.engine.mark_ms.get(b.venue.value, {}).get(s) or self.stats.started_ms
             for b in self.engine.books.values()
             for s in b.symbols
-            if (stamp := self.engine.mark_ms.get(b.venue.value, {}).get(s)) is not None
         }
-        # a held symbol that never got a mark is measured from when the daemon started
-        for b in self.engine.books.values():
-            for s in b.symbols:
-                held.setdefault((b.venue.value, s), self.stats.started_ms)
         state, alerts = check_staleness(
             self.policy_state, Freshness(dict(self.freshness), held), now, self.options.policy
         )
@@ -323,11 +319,6 @@ class Daemon:
         """Commands (mute, ack) change the policy state from outside the event path; persist it the
         same way."""
         self._commit(state, [])
-
-    # --- views --------------------------------------------------------------------------------------
-    def stream_ages_ms(self) -> dict[str, int | None]:
-        now = self.clock()
-        return {s: (now - t if t else None) for s, t in self.freshness.items()}
 
 
 def _default_adapter(
