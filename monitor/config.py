@@ -139,7 +139,6 @@ class ServiceIn(_Strict):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     resync_seconds: float = Field(45, ge=5, le=3600)
     tiers_refresh_hours: float = Field(24, gt=0, le=168)
-    summary_seconds: float = Field(0, ge=0)
     stale_exit_seconds: float = Field(0, ge=0)
 
 
