@@ -86,6 +86,28 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
+class Collateral:
+    """A non-settlement asset counted in the cross pool (Binance Multi-Assets mode, Bybit UTA).
+
+    Its value is ``amount x price x (1 - haircut)`` in the settlement asset (a debt, ``amount < 0``, is
+    counted in full). When ``symbol`` names a position's symbol the price moves with that symbol's mark
+    (BTC collateral with BTC/USDT:USDT), which is why such an account has no closed-form liquidation
+    price: long BTC against BTC collateral loses twice on the way down.
+    """
+
+    asset: str
+    amount: float
+    price: float
+    haircut: float = 0.0
+    symbol: str | None = None
+
+    def value(self, price: float | None = None) -> float:
+        p = self.price if price is None else price
+        v = self.amount * p
+        return v * (1.0 - self.haircut) if v > 0 else v
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     """An account at one instant: the cross wallet and every open position.
 
@@ -98,6 +120,7 @@ class Account:
     positions: tuple[Position, ...] = ()
     name: str = ""
     taker_fee: float = 0.0
+    collateral: tuple[Collateral, ...] = ()
 
 
 class CrossRisk(NamedTuple):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from monitor.margin.rules import notional, rules_for
 from monitor.margin.tiers import TierError, continuity_warnings, tier_index, validate_tiers
-from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tier, Venue
+from monitor.model import Account, Collateral, MarginMode, Position, PositionSide, Side, Tier, Venue
 
 
 class SnapshotError(ValueError):
@@ -77,12 +77,22 @@ class PositionIn(_Strict):
     exchange_liquidation_price: NonNeg | None = None
 
 
+class CollateralIn(_Strict):
+    asset: str = Field(min_length=1)
+    amount: Dec
+    price: Pos
+    haircut: NonNeg = 0.0
+    symbol: str | None = None  # a position's symbol whose mark prices this asset
+
+
 class SnapshotIn(_Strict):
     venue: Venue
     account: str = ""
     wallet_balance: Dec
     taker_fee: NonNeg = 0.0
     positions: list[PositionIn] = Field(default_factory=list)
+    # Multi-Assets mode: non-settlement collateral counted in the cross pool at its haircut value
+    collateral: list[CollateralIn] = Field(default_factory=list)
     # recordings may carry the time they were taken; the calculator does not need it
     timestamp: str | int | None = None
     kind: Literal["account_snapshot"] | None = None
@@ -155,9 +165,16 @@ def parse_snapshot(data: Any) -> tuple[Account, list[str]]:
     for i, p in enumerate(raw.positions):
         if p.position_side is not PositionSide.BOTH and p.symbol in symbols_both:
             problems.append((f"$.positions[{i}].position_side", f"{p.symbol} mixes one-way and hedge legs"))
+    held = {p.symbol for p in raw.positions}
+    for i, c in enumerate(raw.collateral):
+        if c.haircut >= 1:
+            problems.append((f"$.collateral[{i}].haircut", "must be below 1"))
+        if c.symbol is not None and c.symbol not in held:
+            problems.append((f"$.collateral[{i}].symbol", f"no position in {c.symbol} prices this asset"))
     if problems:
         raise SnapshotError(problems)
-    account = Account(raw.venue, raw.wallet_balance, tuple(positions), raw.account, raw.taker_fee)
+    collateral = tuple(Collateral(c.asset, c.amount, c.price, c.haircut, c.symbol) for c in raw.collateral)
+    account = Account(raw.venue, raw.wallet_balance, tuple(positions), raw.account, raw.taker_fee, collateral)
     return account, warnings
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from monitor.margin.rules import notional, rules_for, upnl
-from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, Position, PositionRisk
+from monitor.margin.rules import Rules, notional, rules_for, solve_cross, upnl
+from monitor.model import Account, AccountRisk, Collateral, CrossRisk, MarginMode, Position, PositionRisk
 
 INF = math.inf
 
@@ -67,10 +67,24 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
     cross: CrossRisk | None = None
     cross_lp: dict[str, float | None] = {}
     if cross_legs:
-        equity = account.wallet_balance + cross_pnl
-        cross = CrossRisk(equity, cross_req, margin_ratio(cross_req, equity))
         wallet = account.wallet_balance
+        driven: dict[str, list[Collateral]] = {}
+        if account.collateral:
+            # Multi-Assets: collateral counts at its haircut value; priced by a held symbol, it moves
+            # with that symbol's mark
+            symbol_mark = {p.symbol: mk[i] for i, p in enumerate(positions)}
+            for c in account.collateral:
+                if c.symbol is not None and c.symbol in symbol_mark:
+                    driven.setdefault(c.symbol, []).append(c)
+                wallet += c.value(symbol_mark.get(c.symbol) if c.symbol is not None else None)
+        equity = wallet + cross_pnl
+        cross = CrossRisk(equity, cross_req, margin_ratio(cross_req, equity))
         for symbol, idx in cross_legs.items():
+            if symbol in driven:
+                cross_lp[symbol] = _with_driven_collateral(
+                    rules, account, positions, idx, driven[symbol], wallet, cross_pnl, cross_req, pnl, req, mk
+                )
+                continue
             if len(idx) == 1:  # most symbols: one leg, nothing to sum
                 i = idx[0]
                 base = wallet + (cross_pnl - pnl[i]) - (cross_req - req[i])
@@ -99,6 +113,31 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
 
+def _with_driven_collateral(
+    rules: Rules,
+    account: Account,
+    positions: Sequence[Position],
+    idx: list[int],
+    collateral: list[Collateral],
+    wallet: float,
+    cross_pnl: float,
+    cross_req: float,
+    pnl: list[float],
+    req: list[float],
+    mk: list[float],
+) -> float | None:
+    """No closed form when the collateral moves with the symbol: solve the balance equation with that
+    collateral repriced at every trial price (margin-reference 1.5)."""
+    mark = mk[idx[0]]
+    fixed = wallet - sum(c.value(mark) for c in collateral)
+    base = fixed + (cross_pnl - sum(pnl[i] for i in idx)) - (cross_req - sum(req[i] for i in idx))
+
+    def moving(price: float) -> float:
+        return sum(c.value(price) for c in collateral)
+
+    return solve_cross(rules, [positions[i] for i in idx], base, account.taker_fee, mark, extra=moving)
+
+
 def _position_risk(
     p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None
 ) -> PositionRisk:
@@ -120,15 +159,3 @@ def _position_risk(
         p.contracts,  # contracts
         p.isolated_wallet,  # isolated_wallet
     )
-
-
-def cross_residual(account: Account, positions: Sequence[Position] | None = None) -> tuple[float, float]:
-    """(equity, requirement) of the cross pool, for tests and the what-if solver."""
-    rules = rules_for(account.venue)
-    equity = account.wallet_balance
-    requirement = 0.0
-    for p in positions if positions is not None else account.positions:
-        if p.margin_mode is MarginMode.CROSS:
-            equity += upnl(p, p.mark_price)
-            requirement += rules.requirement(p, p.mark_price, account.taker_fee)
-    return equity, requirement

@@ -14,7 +14,7 @@ one symbol that share its mark (a one-way position, or the long and short legs o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 
 from monitor.margin import solver
@@ -100,13 +100,19 @@ class Rules:
 
 
 def solve_cross(
-    rules: Rules, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+    rules: Rules,
+    legs: Sequence[Position],
+    base: float,
+    taker_fee: float,
+    mark: float | None = None,
+    extra: Callable[[float], float] | None = None,
 ) -> float | None:
-    """The numeric answer for a cross symbol: the oracle for every closed form."""
+    """The numeric answer for a cross symbol: the oracle for every closed form. ``extra(P)`` adds
+    what else moves with the symbol's price (collateral priced by it, in Multi-Assets mode)."""
     mark = legs[0].mark_price if mark is None else mark
 
     def f(x: float) -> float:
-        total = base
+        total = base if extra is None else base + extra(x)
         for leg in legs:
             total += upnl(leg, x) - rules.requirement(leg, x, taker_fee)
         return total

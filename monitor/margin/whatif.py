@@ -143,12 +143,23 @@ def market_move(account: Account, symbol: str | None = None) -> MarketMove:
     if not moving:
         raise ValueError(f"no cross position in {symbol or 'the account'}")
     fee = account.taker_fee
-    base = account.wallet_balance + sum(
-        upnl(p, p.mark_price) - rules.requirement(p, p.mark_price, fee) for p in fixed
+    marks = {p.symbol: p.mark_price for p in account.positions}
+    moving_symbols = {p.symbol for p in moving}
+    # collateral priced by a moving symbol moves with it (Multi-Assets); the rest holds its value
+    riding = [(c, marks[c.symbol]) for c in account.collateral if c.symbol in moving_symbols]
+    still = sum(
+        c.value(marks.get(c.symbol) if c.symbol is not None else None)
+        for c in account.collateral
+        if c.symbol not in moving_symbols
+    )
+    base = (
+        account.wallet_balance
+        + still
+        + sum(upnl(p, p.mark_price) - rules.requirement(p, p.mark_price, fee) for p in fixed)
     )
 
     def f(x: float) -> float:
-        total = base
+        total = base + sum(c.value(price * x) for c, price in riding)
         for p in moving:
             price = p.mark_price * x
             total += upnl(p, price) - rules.requirement(p, price, fee)
