@@ -27,7 +27,10 @@ def problems(data: Any) -> dict[str, str]:
     return dict(info.value.problems)
 
 
-@pytest.mark.parametrize("name", ["cross-account.json", "isolated-account.json", "hedged-account.json"])
+@pytest.mark.parametrize(
+    "name",
+    ["cross-account.json", "isolated-account.json", "hedged-account.json", "multi-assets-account.json"],
+)
 def test_examples_parse(name: str) -> None:
     account, warnings = load_snapshot((EXAMPLES / name).read_text())
     assert account.positions and warnings == []
