@@ -29,7 +29,7 @@ from monitor.events import (
     OrderUpdate,
     PositionState,
 )
-from monitor.model import MarginMode
+from monitor.model import MarginMode, PositionSide
 from monitor.venues.binance.fields import (
     DECIMAL_RE,
     MAX_DECIMAL_TEXT,
@@ -291,7 +291,18 @@ def _account_update(event: Obj, ctx: _Context) -> AccountUpdate:
     )
 
 
-def _account_position(row: Obj, ctx: _Context) -> PositionState | None:
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    symbol: str
+    position_side: PositionSide
+    margin_mode: MarginMode
+    amount: float
+    isolated_wallet: float | None
+
+
+def _leg(row: Obj, ctx: _Context) -> _Leg | None:
+    """The fields ACCOUNT_UPDATE and MARGIN_CALL position rows share (``pa``, ``ps``, ``s``, ``mt``,
+    ``iw``), checked the same way. ``None`` for a flat row of an unknown symbol."""
     amount = row.decimal("pa")
     side = row.position_side("ps")
     check_side_sign(side, amount, source=row.source, path=row.at("pa"), raw=row.get("pa"))
@@ -300,13 +311,20 @@ def _account_position(row: Obj, ctx: _Context) -> PositionState | None:
         return None
     mode = row.margin_mode("mt")
     wallet = row.non_negative("iw")
+    return _Leg(symbol, side, mode, amount, wallet if mode is MarginMode.ISOLATED else None)
+
+
+def _account_position(row: Obj, ctx: _Context) -> PositionState | None:
+    leg = _leg(row, ctx)
+    if leg is None:
+        return None
     return PositionState(
-        symbol=symbol,
-        position_side=side,
-        margin_mode=mode,
-        amount=amount,
-        entry_price=entry_price(row, "ep", amount),
-        isolated_wallet=wallet if mode is MarginMode.ISOLATED else None,
+        symbol=leg.symbol,
+        position_side=leg.position_side,
+        margin_mode=leg.margin_mode,
+        amount=leg.amount,
+        entry_price=entry_price(row, "ep", leg.amount),
+        isolated_wallet=leg.isolated_wallet,
         unrealized_pnl=row.decimal("up"),
     )
 
@@ -400,23 +418,18 @@ def _margin_call(event: Obj, ctx: _Context) -> MarginCall:
 
 
 def _margin_call_position(row: Obj, ctx: _Context) -> MarginCallPosition | None:
-    amount = row.decimal("pa")
-    side = row.position_side("ps")
-    check_side_sign(side, amount, source=row.source, path=row.at("pa"), raw=row.get("pa"))
-    symbol = position_symbol(row, "s", amount, ctx.symbols)
-    if symbol is None:
+    leg = _leg(row, ctx)
+    if leg is None:
         return None
-    mode = row.margin_mode("mt")
-    wallet = row.non_negative("iw")
     return MarginCallPosition(
-        symbol=symbol,
-        position_side=side,
-        margin_mode=mode,
-        amount=amount,
+        symbol=leg.symbol,
+        position_side=leg.position_side,
+        margin_mode=leg.margin_mode,
+        amount=leg.amount,
         mark_price=row.price("mp"),
         unrealized_pnl=row.decimal("up"),
         maint_margin=row.non_negative("mm"),
-        isolated_wallet=wallet if mode is MarginMode.ISOLATED else None,
+        isolated_wallet=leg.isolated_wallet,
     )
 
 
