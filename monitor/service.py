@@ -44,6 +44,7 @@ from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import open_db
+from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
 log = get_logger(__name__)
@@ -167,11 +168,7 @@ class Daemon:
                 await adapter.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.drain(), 2.0)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self.conn.close()
 

@@ -28,6 +28,7 @@ from monitor.actions.settings import DeriskSettings, Mode
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.logs import get_logger
 from monitor.model import Account, AccountRisk
+from monitor.tasks import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -103,10 +104,7 @@ class Derisker:
 
     async def stop(self) -> None:
         self._dirty.clear()
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(list(self._tasks.values()))
         self._tasks.clear()
 
     # --- a pass -----------------------------------------------------------------------------------

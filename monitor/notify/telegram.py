@@ -89,6 +89,7 @@ from monitor.notify.routing import (
     parse_duration,
 )
 from monitor.notify.settings import ChatSettings, TelegramSettings
+from monitor.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -199,9 +200,9 @@ class TelegramNotifier:
                     "telegram: stopping with %d message(s) still queued; they go out on next start", left
                 )
             finally:
-                await _cancel(self._sender)
+                await cancel_and_wait([self._sender])
         for task in self._tasks:
-            await _cancel(task)
+            await cancel_and_wait([task])
         app, self._app = self._app, None
         self._sender, self._tasks = None, []
         self._ready.clear()
@@ -802,10 +803,3 @@ async def _quietly(awaitable: Awaitable[Any]) -> None:
         await awaitable
     except TelegramError as exc:
         log.info("telegram: best-effort call failed: %s", type(exc).__name__)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    if not task.done():
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task

@@ -28,6 +28,7 @@ from monitor.events import (
 )
 from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
+from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Backoff, Endpoints, OrderResult, Sink, VenueAccount, now_ms
 from monitor.venues.binance import parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
@@ -108,11 +109,7 @@ class BinanceVenue:
             self._tasks.append(asyncio.create_task(self._user_loop(name), name=self._user_stream(name)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for client in [self._public, *self._clients.values()]:
             if client is not None:
