@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from monitor.margin.tiers import maint_amount
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.sim import errors
-from monitor.sim.specs import SymbolSpec
+from monitor.sim.specs import SymbolSpec, checked_mark
 
 BOTH = "BOTH"
 LONG = "LONG"
@@ -429,11 +429,7 @@ class Ledger:
     # ---- marks --------------------------------------------------------------------------------
 
     def set_mark(self, symbol: str, price: float) -> None:
-        if symbol not in self.specs:
-            raise KeyError(f"unknown symbol {symbol!r}")
-        if not (price > 0 and math.isfinite(price)):
-            raise ValueError(f"mark price must be positive and finite, got {price!r}")
-        self.marks[symbol] = round(float(price), 8)
+        self.marks[symbol] = checked_mark(self.specs, symbol, price)
 
     def set_marks(self, marks: Mapping[str, float]) -> None:
         for symbol, price in marks.items():

@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Iterable, Mapping
 
-from monitor.sim.specs import SymbolSpec
+from monitor.sim.specs import SymbolSpec, checked_mark
 
 FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 FUNDING_RATE = 0.0001
@@ -36,11 +36,7 @@ class Market:
         return self.marks[symbol]
 
     def set_mark(self, symbol: str, price: float) -> None:
-        if symbol not in self.specs:
-            raise KeyError(f"unknown symbol {symbol!r}")
-        if not (price > 0 and math.isfinite(price)):
-            raise ValueError(f"mark price must be positive and finite, got {price!r}")
-        self.marks[symbol] = round(float(price), 8)
+        self.marks[symbol] = checked_mark(self.specs, symbol, price)
 
     def walk(self, dt: float = 1.0, *, vol_scale: float = 1.0, symbols: Iterable[str] | None = None) -> None:
         """Advance ``dt`` seconds of the random walk for ``symbols`` (default all)."""

@@ -12,7 +12,8 @@ the way the real tables are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.margin.tiers import cumulative_amount, validate_tiers
@@ -320,3 +321,13 @@ def synthetic_spec(index: int, price: float, volatility: float, beta: float) -> 
         volatility=volatility,
         beta=beta,
     )
+
+
+def checked_mark(specs: Mapping[str, object], symbol: str, price: float) -> float:
+    """A mark the simulator accepts: a listed symbol, a positive finite price, rounded as Binance
+    publishes it (8 decimals)."""
+    if symbol not in specs:
+        raise KeyError(f"unknown symbol {symbol!r}")
+    if not (price > 0 and math.isfinite(price)):
+        raise ValueError(f"mark price must be positive and finite, got {price!r}")
+    return round(float(price), 8)
