@@ -123,6 +123,10 @@ class BinanceVenue:
             "options": {
                 "fetchCurrencies": False,
                 "defaultType": "delivery" if self.coin_margined else "future",
+                # ccxt.pro would fetch positions on the first ACCOUNT_UPDATE to seed its own cache, and
+                # that call loads every symbol's leverage brackets into each account's client (tens of
+                # MB for 50 accounts). The frames are parsed here and resyncs read the raw endpoints.
+                "watchPositions": {"fetchPositionsSnapshot": False},
             },
         }
         config["options"].update(self.ccxt_options)
