@@ -21,6 +21,7 @@ from monitor.events import (
     TierTable,
 )
 from monitor.margin.account import evaluate_account
+from monitor.margin.batch import AccountColumns, Batch, batchable
 from monitor.model import Account, AccountRisk, MarginMode, Position, PositionSide, Side, Tier, Venue
 
 # How far behind the stream must be before a REST resync's mark replaces the last streamed one.
@@ -67,6 +68,10 @@ class Engine:
         self.risks: dict[str, AccountRisk] = {}
         self.rest_mark_ms: dict[str, dict[str, int]] = {}
         self._tier_pool: dict[tuple[Tier, ...], tuple[Tier, ...]] = {}
+        # per account, its columns (rebuilt when its ``Account`` is); per venue, all of them joined
+        # (rebuilt at the first tick after any of them changed)
+        self._columns: dict[str, AccountColumns] = {}
+        self._batches: dict[str, tuple[Batch, dict[str, int]]] = {}
 
     # --- set-up -------------------------------------------------------------------------------------
     def add_account(self, name: str, venue: Venue, taker_fee: float = 0.0) -> None:
@@ -87,10 +92,25 @@ class Engine:
             stamps[symbol] = ev.received_ms
         # a set, so that each account's test walks its own few symbols rather than the whole frame
         ticked = set(ev.prices)
+        touched = [
+            book
+            for book in self.books.values()
+            if book.venue == ev.venue and book.account is not None and not book.symbols.isdisjoint(ticked)
+        ]
+        if not touched:
+            return []
+        # an all-market frame touches every account: one pass over columns rather than one per account
+        batch, index = self._batch(ev.venue)
+        names = [book.name for book in touched if book.name in index]
+        batched = dict(zip(names, batch.evaluate(marks, [index[name] for name in names]), strict=True))
         out = []
-        for book in self.books.values():
-            if book.venue == ev.venue and book.account is not None and not book.symbols.isdisjoint(ticked):
+        for book in touched:
+            risk = batched.get(book.name)
+            if risk is None:
                 out.append(self._evaluate(book))
+            else:
+                self.risks[book.name] = risk
+                out.append(risk)
         return out
 
     def on_snapshot(self, ev: AccountSnapshotEvent) -> AccountRisk | None:
@@ -205,7 +225,26 @@ class Engine:
         book.missing_tiers = frozenset(missing)
         book.symbols = frozenset(p.symbol for p in positions)
         book.account = Account(book.venue, book.wallet, tuple(positions), book.name, book.taker_fee)
+        self._batches.pop(book.venue.value, None)
         return self._evaluate(book) if evaluate else None
+
+    def _batch(self, venue: str) -> tuple[Batch, dict[str, int]]:
+        """The venue's accounts as one set of columns, and each account's place in it."""
+        cached = self._batches.get(venue)
+        if cached is not None:
+            return cached
+        columns = []
+        for book in self.books.values():
+            account = book.account
+            if book.venue != venue or account is None or not batchable(account):
+                continue
+            compiled = self._columns.get(book.name)
+            if compiled is None or compiled.account is not account:
+                compiled = self._columns[book.name] = AccountColumns(account)
+            columns.append(compiled)
+        built = (Batch(columns), {c.account.name: k for k, c in enumerate(columns)})
+        self._batches[venue] = built
+        return built
 
     def _evaluate(self, book: AccountBook) -> AccountRisk:
         assert book.account is not None

@@ -22,7 +22,7 @@ from monitor.margin.tiers import tier_index_extended as tier_index
 from monitor.model import MarginMode, Position, Tier, Venue
 
 # How many times tier re-selection may move before the exhaustive per-segment scan takes over.
-_FIXED_POINT_ROUNDS = 6
+FIXED_POINT_ROUNDS = 6
 
 
 def size(p: Position) -> float:
@@ -192,7 +192,7 @@ class TieredClosedForm(Rules):
         if len(legs) == 1:
             return self._single_leg(legs[0], base, mark)
         idx = self._indices_at(legs, mark)
-        for _ in range(_FIXED_POINT_ROUNDS):
+        for _ in range(FIXED_POINT_ROUNDS):
             lp = self._lp_with(legs, idx, base)
             if lp is None:
                 break
@@ -209,7 +209,7 @@ class TieredClosedForm(Rules):
         s = 1.0 if p.side == "long" else -1.0
         inverse = p.inverse
         i = tier_index(tiers, q / mark if inverse else q * mark)
-        for _ in range(_FIXED_POINT_ROUNDS):
+        for _ in range(FIXED_POINT_ROUNDS):
             t = tiers[i]
             if inverse:
                 den = base + t.cum + s * q / p.entry_price

@@ -1,0 +1,76 @@
+"""The columns (``monitor.margin.batch``) against the scalar ``evaluate_account``: equal, not close.
+
+Random accounts from ``test_properties`` (linear and inverse, long and short, cross and isolated,
+one-way and hedged), several per batch so that the per-account sums are exercised, at their own marks
+and at moved marks; and bases from deep underwater to far beyond the position so that every exit of the
+single-leg closed form is taken (settled by the columns, none at all, handed back to the scalar code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.margin.account import evaluate_account
+from monitor.margin.batch import AccountColumns, Batch, batchable, evaluate_accounts
+from monitor.model import Account, Collateral, MarginMode, Position, Side, Tier, Venue
+from tests.margin.test_properties import accounts
+
+BINANCE = [Venue.BINANCE_USDM, Venue.BINANCE_COINM]
+
+
+def named(accts: list[Account]) -> list[Account]:
+    return [replace(a, name=f"a{i}") for i, a in enumerate(accts)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data(), st.sampled_from(BINANCE), st.integers(1, 4), st.floats(0.5, 1.6))
+def test_columns_equal_the_scalar_evaluation(data: st.DataObject, venue: Venue, n: int, move: float) -> None:
+    accts = named([data.draw(accounts(venue)) for _ in range(n)])
+    moved = {p.symbol: p.mark_price * move for a in accts for p in a.positions[::2]}
+    for marks in (None, moved):
+        # repr, so that a float64 leaking out (or -0.0 for 0.0) counts as a difference too
+        assert repr(evaluate_accounts(accts, marks)) == repr([evaluate_account(a, marks) for a in accts])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from(BINANCE), st.floats(-3.0, 3.0))
+def test_every_single_leg_exit_matches(data: st.DataObject, venue: Venue, factor: float) -> None:
+    """Cross wallets from ``factor`` x the positions' value: negative ones leave cross legs underwater,
+    large ones put their liquidation beyond any price, which is where the columns hand over."""
+    account = data.draw(accounts(venue))
+    value = sum(p.contracts * p.contract_size for p in account.positions)
+    account = replace(account, wallet_balance=factor * value)
+    assert repr(evaluate_accounts([account])) == repr([evaluate_account(account)])
+
+
+def test_a_subset_of_accounts_in_the_asked_order() -> None:
+    tiers = (Tier(0, 50_000, 0.004, 0.0), Tier(50_000, 1e18, 0.005, 50.0))
+    accts = [
+        Account(
+            Venue.BINANCE_USDM,
+            1_000.0 * (i + 1),
+            (Position("BTC/USDT:USDT", Side.LONG, MarginMode.CROSS, 0.5, 60_000.0, 59_000.0, tiers),),
+            f"a{i}",
+        )
+        for i in range(3)
+    ]
+    batch = Batch([AccountColumns(a) for a in accts])
+    got = batch.evaluate({"BTC/USDT:USDT": 58_000.0}, which=[2, 0])
+    assert [r.account for r in got] == ["a2", "a0"]
+    assert got == [evaluate_account(accts[k], {"BTC/USDT:USDT": 58_000.0}) for k in (2, 0)]
+
+
+def test_only_binance_without_collateral_is_compiled() -> None:
+    tiers = (Tier(0, 1e18, 0.01, 0.0),)
+    p = Position("BTC/USDT:USDT", Side.LONG, MarginMode.CROSS, 1.0, 100.0, 100.0, tiers)
+    assert batchable(Account(Venue.BINANCE_USDM, 50.0, (p,), "a"))
+    assert not batchable(Account(Venue.BYBIT, 50.0, (p,), "a"))
+    assert not batchable(
+        Account(Venue.BINANCE_USDM, 50.0, (p,), "a", collateral=(Collateral("BTC", 0.1, 60_000.0),))
+    )
+    with pytest.raises(ValueError, match="'b'"):
+        AccountColumns(Account(Venue.OKX, 50.0, (p,), "b"))
