@@ -169,11 +169,28 @@ def collect_marks(
     fast: Callable[[object, Mapping[str, str]], tuple[str, str, float, int] | None] | None = None,
 ) -> tuple[MarkPrices, list[str]]:
     """Shared by the stream and REST (premiumIndex) forms: one object or an array of objects, each
-    read by ``read``. A bad element of an array is skipped and reported; a bad single object raises."""
-    marks: list[tuple[str, Mark]] = []
+    read by ``read``. A bad element of an array is skipped and reported; a bad single object raises.
+
+    Elements ``fast`` accepts go straight into the prices (no per-element object: an all-market frame
+    has some 500 of them every second); the rest take the full reader for their exact error."""
     problems: list[str] = []
+    unknown: list[str] = []
+    prices: dict[str, float] = {}
+    stamped: dict[str, int] = {}
+    oldest: int | None = None
+
+    def apply(element_path: str, mark: Mark) -> None:
+        nonlocal oldest
+        oldest = mark.event_ms if oldest is None else min(oldest, mark.event_ms)
+        if mark.symbol is None:
+            where = key_path(element_path, mark.id_key)
+            unknown.append(str(FrameError(source, where, "unknown symbol", excerpt(mark.market_id))))
+        elif mark.event_ms >= stamped.get(mark.symbol, 0):
+            prices[mark.symbol] = mark.price
+            stamped[mark.symbol] = mark.event_ms
+
     if isinstance(payload, Mapping):
-        marks.append((path, read(Obj(payload, source=source, path=path), symbols)))
+        apply(path, read(Obj(payload, source=source, path=path), symbols))
     elif isinstance(payload, list):
         elements = parse_array(payload, source=source, path=path, max_len=MAX_MARKS)
         if not elements:
@@ -181,29 +198,25 @@ def collect_marks(
         for i, element in enumerate(elements):
             quick = fast(element, symbols) if fast is not None else None
             if quick is not None:
-                marks.append(("", Mark(quick[0], quick[1], quick[2], quick[3], "s")))
+                _, symbol, price, event_ms = quick
+                if oldest is None or event_ms < oldest:
+                    oldest = event_ms
+                if event_ms >= stamped.get(symbol, 0):  # the newest of a symbol's repeats wins
+                    prices[symbol] = price
+                    stamped[symbol] = event_ms
                 continue
             element_path = index_path(path, i)
             try:
-                marks.append((element_path, read(Obj(element, source=source, path=element_path), symbols)))
+                apply(element_path, read(Obj(element, source=source, path=element_path), symbols))
             except FrameError as exc:
                 problems.append(str(exc))
-        if not marks:
+        if oldest is None:
             raise FrameError(source, path, f"no valid element among {len(elements)}; first: {problems[0]}")
     else:
         raise FrameError(source, path, "not an object or array", excerpt(payload))
-
-    prices: dict[str, float] = {}
-    stamped: dict[str, int] = {}
-    for element_path, mark in marks:
-        if mark.symbol is None:
-            where = key_path(element_path, mark.id_key)
-            problems.append(str(FrameError(source, where, "unknown symbol", excerpt(mark.market_id))))
-        elif mark.event_ms >= stamped.get(mark.symbol, 0):
-            prices[mark.symbol] = mark.price
-            stamped[mark.symbol] = mark.event_ms
-    event_ms = min(mark.event_ms for _, mark in marks)
-    result = MarkPrices(venue=venue, prices=prices, event_ms=event_ms, received_ms=received_ms)
+    assert oldest is not None  # a single object either read or raised
+    problems.extend(unknown)
+    result = MarkPrices(venue=venue, prices=prices, event_ms=oldest, received_ms=received_ms)
     return result, _capped(problems, source)
 
 
