@@ -88,8 +88,7 @@ class Engine:
         marks = self.marks.setdefault(ev.venue, {})
         stamps = self.mark_ms.setdefault(ev.venue, {})
         marks.update(ev.prices)
-        for symbol in ev.prices:
-            stamps[symbol] = ev.received_ms
+        stamps.update(dict.fromkeys(ev.prices, ev.received_ms))
         # a set, so that each account's test walks its own few symbols rather than the whole frame
         ticked = set(ev.prices)
         touched = [

@@ -22,8 +22,11 @@ check :func:`batchable` and keep the scalar path for the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -111,6 +114,15 @@ class Batch:
         n = len(self.positions)
         self.symbols = [p.symbol for p in self.positions]
         self.stored_marks = [p.mark_price for p in self.positions]
+        self._pick = _picker(self.symbols)
+        # what a PositionRisk repeats from its position, as columns
+        self.sides = [p.side for p in self.positions]
+        self.position_sides = [p.position_side for p in self.positions]
+        self.modes = [p.margin_mode for p in self.positions]
+        self.contracts = [p.contracts for p in self.positions]
+        self.iso_wallets = [p.isolated_wallet for p in self.positions]
+        self.exchange = [p.exchange_liquidation_price or None for p in self.positions]
+        self.compared = [i for i, x in enumerate(self.exchange) if x is not None]
         sizes = [len(c.account.positions) for c in columns]
         self.starts = np.cumsum([0, *sizes]).tolist()
         self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), sizes)
@@ -146,11 +158,7 @@ class Batch:
         """``evaluate_account(account, marks)`` for the accounts at positions ``which`` (all when
         ``None``), in that order. The columns are computed for every leg: at this size a column costs
         less than choosing its rows."""
-        mk = (
-            self.stored_marks
-            if not marks
-            else [marks.get(s, m) for s, m in zip(self.symbols, self.stored_marks, strict=True)]
-        )
+        mk = self._marks(marks)
         m = np.array(mk, dtype=np.float64)
         q, s, e, inv, cross = self.q, self.s, self.entry, self.inverse, self.cross
         a = self.account_of
@@ -171,71 +179,85 @@ class Batch:
             ratio = np.where(cross, cross_ratio[a], _margin_ratio(req, self.iso_wallet + pnl))
 
         chosen = None if which is None else set(which)
-        lps: list[float | None] = [None if x != x else x for x in lp.tolist()]  # NaN: no price
         pnls, reqs = pnl.tolist(), req.tolist()
         for i in np.flatnonzero(self.single & ~settled).tolist():
             if chosen is None or int(a[i]) in chosen:
-                lps[i] = self._scalar_single(i, float(base[i]), mk[i])
+                lp[i] = _nan_for_none(self._scalar_single(i, float(base[i]), mk[i]))
         totals = list(zip(equity.tolist(), cross_req.tolist(), cross_ratio.tolist(), strict=True))
         sums = cross_pnl.tolist()
         for k, idx in self.shared:
             if chosen is None or k in chosen:
-                price = self._scalar_shared(k, idx, pnls, reqs, sums[k], totals[k][1], mk[idx[0]])
-                for i in idx:
-                    lps[i] = price
-        columns = (mk, value.tolist(), pnls, reqs, ratio.tolist(), lps)
+                lp[idx] = _nan_for_none(
+                    self._scalar_shared(k, idx, pnls, reqs, sums[k], totals[k][1], mk[idx[0]])
+                )
+        # at or past liquidation with no price that restores it: the mark (see evaluate_account)
+        lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
+        distance = np.abs(m - lp) / m * 100.0
+        lps = _none_for_nan(lp.tolist())
+        columns = (mk, value.tolist(), pnls, reqs, ratio.tolist(), lps, _none_for_nan(distance.tolist()))
+        deviations = self._deviations(lps)
         return [
-            self._account_risk(k, columns, totals[k]) for k in (range(n_accounts) if which is None else which)
+            self._account_risk(k, columns, deviations, totals[k])
+            for k in (range(n_accounts) if which is None else which)
         ]
 
+    def _marks(self, marks: Mapping[str, float] | None) -> list[float]:
+        """Each leg's mark: from ``marks``, else the one stored in its position."""
+        if not marks:
+            return self.stored_marks
+        try:
+            return list(self._pick(marks))  # every held symbol has a mark: one C-level lookup
+        except KeyError:
+            return [marks.get(s, m) for s, m in zip(self.symbols, self.stored_marks, strict=True)]
+
     # --- columns ------------------------------------------------------------------------------------
-    def _tier_index(self, value: Floats) -> Ints:
-        """``tier_index_extended`` per row: the count of floors at or below the value, less one (the
-        top tier extends to infinity)."""
-        idx: Ints = np.maximum((self.floors <= value[:, None]).sum(axis=1) - 1, 0)
+    def _tier_index(self, value: Floats, rows: Ints | None = None) -> Ints:
+        """``tier_index_extended`` per row (all rows, or ``rows``): the count of floors at or below
+        the value, less one (the top tier extends to infinity)."""
+        floors = self.floors if rows is None else self.floors[rows]
+        idx: Ints = np.maximum((floors <= value[:, None]).sum(axis=1) - 1, 0)
         return idx
 
     def _single_leg(self, base: Floats, m: Floats, at_mark: Ints) -> tuple[Floats, Bools]:
         """``TieredClosedForm._single_leg`` for every leg at once, round for round: the closed form
-        with the tier at the mark, then with the tier at the result, until the two agree. Returns the
-        prices (NaN for "none") and which legs they settle; a leg whose root needs the segment scan is
-        left unsettled for the scalar code."""
-        q, s, e, inv, rows = self.q, self.s, self.entry, self.inverse, self.rows
-        floor = m * PRICE_FLOOR
-        out = np.full(len(q), np.nan)
-        settled = np.zeros(len(q), dtype=np.bool_)
-        active = np.ones(len(q), dtype=np.bool_)
-        exhausted = np.zeros(len(q), dtype=np.bool_)  # no positive root this round: the sign test
-        idx = at_mark
+        with the tier at the mark, then with the tier at the result, until the two agree. Each round
+        works only on the legs still open. Returns the prices (NaN for "none") and which legs they
+        settle; a leg whose root needs the segment scan is left unsettled for the scalar code."""
+        out = np.full(len(m), np.nan)
+        settled = np.zeros(len(m), dtype=np.bool_)
+        rows, idx = self.rows, at_mark
+        unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
         for _ in range(FIXED_POINT_ROUNDS):
+            q, s, e, inv, b = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows], base[rows]
             mmr, cum = self.mmr[rows, idx], self.cum[rows, idx]
-            den = np.where(inv, base + cum + s * q / e, q * mmr - s * q)
-            num = np.where(inv, q * mmr + s * q, base + cum - s * q * e)
+            den = np.where(inv, b + cum + s * q / e, q * mmr - s * q)
+            num = np.where(inv, q * mmr + s * q, b + cum - s * q * e)
             lp = np.where(den != 0, num / den, 0.0)
-            positive = lp > floor
-            exhausted |= active & ~positive
-            active &= positive
-            at_lp = self._tier_index(np.where(inv, q / lp, q * lp))
-            done = active & (at_lp == idx)
-            out = np.where(done, lp, out)
-            settled |= done
-            active &= ~done
-            if not active.any():
+            positive = lp > m[rows] * PRICE_FLOOR
+            unsolved.append(rows[~positive])
+            at_lp = self._tier_index(np.where(inv, q / lp, q * lp), rows)
+            done = positive & (at_lp == idx)
+            out[rows[done]] = lp[done]
+            settled[rows[done]] = True
+            going = positive & ~done
+            rows, idx = rows[going], at_lp[going]
+            if not len(rows):
                 break
-            idx = np.where(active, at_lp, idx)
-        exhausted |= active  # the rounds ran out
+        unsolved.append(rows)
         # one leg's balance is monotone in its price: the same sign at both ends means no price at all
-        lo = self._balance(base, floor)
-        hi = self._balance(base, m / PRICE_FLOOR)
-        settled |= exhausted & ((lo > 0) == (hi > 0))
+        rows = np.concatenate(unsolved)
+        if len(rows):
+            lo = self._balance(base[rows], m[rows] * PRICE_FLOOR, rows)
+            hi = self._balance(base[rows], m[rows] / PRICE_FLOOR, rows)
+            settled[rows[(lo > 0) == (hi > 0)]] = True
         return out, settled
 
-    def _balance(self, base: Floats, price: Floats) -> Floats:
-        """``TieredClosedForm._balance``: equity minus requirement of each leg at ``price``."""
-        q, s, e, inv = self.q, self.s, self.entry, self.inverse
+    def _balance(self, base: Floats, price: Floats, rows: Ints) -> Floats:
+        """``TieredClosedForm._balance``: equity minus requirement of each of ``rows`` at ``price``."""
+        q, s, e, inv = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows]
         value = np.where(inv, q / price, q * price)
-        idx = self._tier_index(value)
-        mmr, cum = self.mmr[self.rows, idx], self.cum[self.rows, idx]
+        idx = self._tier_index(value, rows)
+        mmr, cum = self.mmr[rows, idx], self.cum[rows, idx]
         pnl = np.where(inv, s * q * (1.0 / e - 1.0 / price), s * q * (price - e))
         out: Floats = base + pnl - (value * mmr - cum)
         return out
@@ -266,42 +288,75 @@ class Batch:
         legs = [self.positions[i] for i in idx]
         return rules_for(account.venue).cross_liquidation_price(legs, base, account.taker_fee, mark)
 
+    def _deviations(self, lps: list[float | None]) -> list[float | None]:
+        """Ours against the exchange's liquidation price, where the account carries the exchange's
+        (an account built from a REST snapshot); ``None`` elsewhere."""
+        out: list[float | None] = [None] * len(lps)
+        for i in self.compared:
+            out[i] = deviation_pct(lps[i], self.exchange[i])
+        return out
+
     def _account_risk(
         self,
         k: int,
-        columns: tuple[list[float], list[float], list[float], list[float], list[float], list[float | None]],
+        columns: tuple[
+            list[float],
+            list[float],
+            list[float],
+            list[float],
+            list[float],
+            list[float | None],
+            list[float | None],
+        ],
+        deviations: list[float | None],
         totals: tuple[float, float, float],
     ) -> AccountRisk:
-        mk, value, pnl, req, ratio, lp = columns
+        """One account's ``AccountRisk`` from its rows of the columns, a ``PositionRisk`` per row built
+        straight from the values (no per-row Python beyond the tuple itself)."""
+        mk, value, pnl, req, ratio, lp, distance = columns
+        a, b = self.starts[k], self.starts[k + 1]
+        rows = zip(
+            self.symbols[a:b],
+            self.sides[a:b],
+            self.position_sides[a:b],
+            self.modes[a:b],
+            value[a:b],
+            pnl[a:b],
+            req[a:b],
+            ratio[a:b],
+            lp[a:b],
+            distance[a:b],
+            mk[a:b],
+            self.exchange[a:b],
+            deviations[a:b],
+            self.contracts[a:b],
+            self.iso_wallets[a:b],
+            strict=True,
+        )
         account = self.accounts[k]
-        out = []
-        for i in range(self.starts[k], self.starts[k + 1]):
-            p = self.positions[i]
-            mark, price = mk[i], lp[i]
-            if price is None and ratio[i] >= 1.0:
-                price = mark  # underwater: see evaluate_account
-            exchange = p.exchange_liquidation_price
-            out.append(
-                PositionRisk(
-                    p.symbol,
-                    p.side,
-                    p.position_side,
-                    p.margin_mode,
-                    value[i],
-                    pnl[i],
-                    req[i],
-                    ratio[i],
-                    price,
-                    None if price is None else abs(mark - price) / mark * 100.0,
-                    mark,
-                    exchange or None,
-                    deviation_pct(price, exchange) if exchange else None,
-                    p.contracts,
-                    p.isolated_wallet,
-                )
-            )
         cross = CrossRisk(*totals) if self.has_cross[k] else None
-        return AccountRisk(account.venue, account.name, cross, tuple(out))
+        return AccountRisk(account.venue, account.name, cross, tuple(map(_position_risk, rows)))
+
+
+# ``PositionRisk._make`` without its Python frame: ``tuple.__new__`` over a row of exactly its fields
+# (``zip(..., strict=True)`` of one column per field, in field order)
+_position_risk = cast(Callable[[Iterable[object]], PositionRisk], partial(tuple.__new__, PositionRisk))
+
+
+def _picker(keys: list[str]) -> Callable[[Mapping[str, float]], tuple[float, ...]]:
+    """``itemgetter(*keys)`` that always returns a tuple (itemgetter returns a bare value for one key
+    and refuses none)."""
+    if len(keys) > 1:
+        return cast(Callable[[Mapping[str, float]], tuple[float, ...]], itemgetter(*keys))
+    return lambda marks: tuple(marks[k] for k in keys)
+
+
+def _nan_for_none(price: float | None) -> float:
+    return np.nan if price is None else price
+
+
+def _none_for_nan(values: list[float]) -> list[float | None]:
+    return [None if x != x else x for x in values]
 
 
 def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:

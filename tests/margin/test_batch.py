@@ -23,7 +23,19 @@ BINANCE = [Venue.BINANCE_USDM, Venue.BINANCE_COINM]
 
 
 def named(accts: list[Account]) -> list[Account]:
-    return [replace(a, name=f"a{i}") for i, a in enumerate(accts)]
+    """Distinct names, and the exchange's liquidation price on every other position (as after a REST
+    snapshot), so that the deviation column is exercised too."""
+    return [
+        replace(
+            a,
+            name=f"a{i}",
+            positions=tuple(
+                replace(p, exchange_liquidation_price=p.mark_price * 0.9) if j % 2 else p
+                for j, p in enumerate(a.positions)
+            ),
+        )
+        for i, a in enumerate(accts)
+    ]
 
 
 @settings(max_examples=400, deadline=None)
