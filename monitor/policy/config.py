@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from monitor.alerts import Level
+from monitor.policy.hot import CRITICAL, DANGER
 
 MINUTE_MS = 60_000
 
@@ -112,9 +113,9 @@ class RepeatSchedule:
     critical_ms: int = 1 * MINUTE_MS
 
     def interval_ms(self, level: Level) -> int:
-        if level >= Level.CRITICAL:
+        if level >= CRITICAL:
             return self.critical_ms
-        if level >= Level.DANGER:
+        if level >= DANGER:
             return self.danger_ms
         return self.warn_ms
 
@@ -213,6 +214,12 @@ class PolicyConfig:
             raise ValueError("deviation.confirm_ticks must be >= 1")
         if self.top_positions < 0:
             raise ValueError("top_positions must be >= 0")
+
+    def account_wide_thresholds(self, account: str) -> LevelThresholds | None:
+        """The thresholds of every position of ``account`` when no symbol has its own, else ``None``
+        (ask ``thresholds_for`` per symbol). Without symbol overrides a symbol never changes the
+        answer, so the policy looks it up once per account rather than once per position."""
+        return None if self.symbols else self.thresholds_for(account, None)
 
     def thresholds_for(self, account: str, symbol: str | None) -> LevelThresholds:
         """The merged thresholds (symbol > account > defaults); ``symbol=None`` for a cross account."""

@@ -18,22 +18,23 @@ import math
 
 from monitor.alerts import Level
 from monitor.policy.config import DeviationConfig, LevelThresholds
+from monitor.policy.hot import CRITICAL, DANGER, OK, WARN
 
-_DESCENDING = (Level.CRITICAL, Level.DANGER, Level.WARN)
+_DESCENDING = (CRITICAL, DANGER, WARN)
 
 
 def ratio_threshold(thr: LevelThresholds, level: Level) -> float:
-    if level >= Level.CRITICAL:
+    if level >= CRITICAL:
         return thr.ratio_critical
-    if level >= Level.DANGER:
+    if level >= DANGER:
         return thr.ratio_danger
     return thr.ratio_warn
 
 
 def distance_threshold(thr: LevelThresholds, level: Level) -> float:
-    if level >= Level.CRITICAL:
+    if level >= CRITICAL:
         return thr.distance_critical_pct
-    if level >= Level.DANGER:
+    if level >= DANGER:
         return thr.distance_danger_pct
     return thr.distance_warn_pct
 
@@ -42,17 +43,17 @@ def ratio_level(ratio: float | None, current: Level, thr: LevelThresholds) -> Le
     """Level of a margin ratio (higher is worse). ``inf`` (equity <= 0) is critical; ``None`` says
     nothing (OK); NaN is a broken input and holds the current level rather than closing an episode."""
     if ratio is None:
-        return Level.OK
+        return OK
     if math.isnan(ratio):
         return current
     if ratio >= thr.ratio_critical:
-        return Level.CRITICAL
+        return CRITICAL
     if ratio >= thr.ratio_danger:
-        raw = Level.DANGER
+        raw = DANGER
     elif ratio >= thr.ratio_warn:
-        raw = Level.WARN
+        raw = WARN
     else:
-        raw = Level.OK
+        raw = OK
     if raw >= current:
         return raw
     band = thr.ratio_band
@@ -66,17 +67,17 @@ def distance_level(distance_pct: float | None, current: Level, thr: LevelThresho
     """Level of a distance to liquidation in percent (lower is worse). ``None`` means no price
     liquidates the position: OK. NaN holds, as for the ratio."""
     if distance_pct is None:
-        return Level.OK
+        return OK
     if math.isnan(distance_pct):
         return current
     if distance_pct <= thr.distance_critical_pct:
-        raw = Level.CRITICAL
+        raw = CRITICAL
     elif distance_pct <= thr.distance_danger_pct:
-        raw = Level.DANGER
+        raw = DANGER
     elif distance_pct <= thr.distance_warn_pct:
-        raw = Level.WARN
+        raw = WARN
     else:
-        raw = Level.OK
+        raw = OK
     if raw >= current:
         return raw
     factor = 1.0 + thr.distance_band
@@ -114,6 +115,6 @@ def deviation_level(deviation_pct: float | None, current: Level, cfg: DeviationC
     gap = abs(deviation_pct)
     if gap > cfg.tolerance_pct:
         return cfg.level
-    if current > Level.OK and gap >= cfg.tolerance_pct - cfg.band_pct:
+    if current > OK and gap >= cfg.tolerance_pct - cfg.band_pct:
         return current
-    return Level.OK
+    return OK

@@ -14,12 +14,14 @@ Subjects, for an ``AccountRisk``:
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from functools import lru_cache, partial
 
-from monitor.alerts import AlertKind, FactValue, Level
+from monitor.alerts import FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side, Venue
 from monitor.policy import keys
 from monitor.policy.config import DeviationConfig, LevelThresholds
+from monitor.policy.hot import CROSS, DEVIATION, OK, RISK
 from monitor.policy.levels import (
     deviation_level,
     distance_level,
@@ -32,13 +34,18 @@ from monitor.policy.state import Facts, Subject
 from monitor.policy.work import Work
 
 
-def evaluate_account(w: Work, risk: AccountRisk) -> None:
+def evaluate_account(w: Work, risk: AccountRisk, positions: Iterable[PositionRisk]) -> None:
+    """The cross pool, then ``positions``: all of the account's, or those ``screen_positions``
+    found worth a look (each subject returns early when it has nothing to say). The thresholds are
+    looked up once per account when no symbol overrides them."""
     _cross_account(w, risk)
     account = risk.account
-    for position in risk.positions:
-        risk_key, deviation_key = keys.position_subjects(account, position.symbol, position.position_side)
-        _position(w, risk, position, risk_key)
-        _deviation(w, risk, position, deviation_key)
+    config = w.config
+    shared = config.account_wide_thresholds(account)
+    for p in positions:
+        risk_key, deviation_key = keys.position_subjects(account, p.symbol, p.position_side)
+        _position(w, risk, p, risk_key, shared or config.thresholds_for(account, p.symbol))
+        _deviation(w, risk, p, deviation_key)
 
 
 def _cross_account(w: Work, risk: AccountRisk) -> None:
@@ -47,20 +54,20 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
     cross = risk.cross
     if cross is None:
         if track is not None:
-            w.close(key, AlertKind.RISK, {"reason": "no_cross_positions"})
+            w.close(key, RISK, {"reason": "no_cross_positions"})
         return
     thr = w.config.thresholds_for(risk.account, None)
-    current = Level.OK if track is None else track.level
+    current = OK if track is None else track.level
     candidate = ratio_level(cross.margin_ratio, current, thr)
-    if track is None and candidate == Level.OK:
+    if track is None and candidate == OK:
         return
     venue = risk.venue.value
 
     def subject() -> Subject:
-        return Subject(venue=venue, account=risk.account, margin_mode=MarginMode.CROSS.value)
+        return Subject(venue=venue, account=risk.account, margin_mode=CROSS.value)
 
     facts = partial(cross_facts, risk, thr, w.config.top_positions)
-    w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
+    w.step(key, track, RISK, candidate, thr.confirm_ticks, subject, facts)
 
 
 def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level) -> Facts:
@@ -71,7 +78,7 @@ def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level)
         "margin_ratio": cross.margin_ratio,
         "equity": cross.equity,
         "maint_margin": cross.maint_margin,
-        "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
+        "ratio_threshold": ratio_threshold(thr, level) if level > OK else None,
     }
     out.update(top_positions(risk, top))
     return out
@@ -83,7 +90,7 @@ def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
     cross = risk.cross
     if cross is None or n <= 0 or cross.maint_margin <= 0:
         return {}
-    members = [p for p in risk.positions if p.margin_mode is MarginMode.CROSS]
+    members = [p for p in risk.positions if p.margin_mode is CROSS]
     out: dict[str, FactValue] = {"cross_positions": len(members)}
     parts = []
     for i, p in enumerate(heapq.nlargest(n, members, key=lambda p: p.maint_margin), start=1):
@@ -96,26 +103,30 @@ def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
     return out
 
 
-def _position(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
-    """Runs for every position on every tick: a calm position without an episode stops at
-    ``leaves_ok``. The subject and facts are partials over immutable values (facts may be kept
-    unbuilt in the state, see ``LazyFacts``)."""
+def _position(
+    w: Work,
+    risk: AccountRisk,
+    p: PositionRisk,
+    key: str,
+    thr: LevelThresholds,
+) -> None:
+    """A calm position without an episode stops at ``leaves_ok``. The subject is a cached value
+    (see ``_position_subject``); the facts a partial over immutable values (they may be kept unbuilt
+    in the state, see ``LazyFacts``)."""
     track = w.track(key)
-    thr = w.config.thresholds_for(risk.account, p.symbol)
     ratio: float | None = p.margin_ratio
-    if p.margin_mode is MarginMode.CROSS and not w.config.cross_positions_use_account_ratio:
+    if p.margin_mode is CROSS and not w.config.cross_positions_use_account_ratio:
         ratio = None
     if track is None and not leaves_ok(ratio, p.distance_pct, thr):
         return
-    current = Level.OK if track is None else track.level
+    current = OK if track is None else track.level
     by_ratio = ratio_level(ratio, current, thr)
     by_distance = distance_level(p.distance_pct, current, thr)
     candidate = max(by_ratio, by_distance)
-    if track is None and candidate == Level.OK:
+    if track is None and candidate == OK:
         return
-    subject = partial(position_subject, risk, p)
     facts = partial(position_facts, p, thr, by_ratio, by_distance)
-    w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts)
+    w.step(key, track, RISK, candidate, thr.confirm_ticks, position_subject(risk, p), facts)
 
 
 def position_subject(risk: AccountRisk, p: PositionRisk) -> Subject:
@@ -142,8 +153,8 @@ def position_facts(
     p: PositionRisk, thr: LevelThresholds, by_ratio: Level, by_distance: Level, level: Level
 ) -> Facts:
     """What a message about a position needs. ``trigger`` names the metric(s) holding ``level``."""
-    at_ratio = level > Level.OK and by_ratio >= level
-    at_distance = level > Level.OK and by_distance >= level
+    at_ratio = level > OK and by_ratio >= level
+    at_distance = level > OK and by_distance >= level
     trigger = (
         "margin_ratio+distance"
         if at_ratio and at_distance
@@ -167,9 +178,9 @@ def position_facts(
         "maint_margin": p.maint_margin,
         "unrealized_pnl": p.unrealized_pnl,
         "ratio_level": by_ratio.label,
-        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > Level.OK else None,
+        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > OK else None,
         "distance_level": by_distance.label,
-        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > Level.OK else None,
+        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
         "trigger": trigger,
     }
 
@@ -185,13 +196,12 @@ def _deviation(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
     if track is None and p.deviation_pct is None:
         return
     cfg = w.config.deviation
-    current = Level.OK if track is None else track.level
+    current = OK if track is None else track.level
     candidate = deviation_level(p.deviation_pct, current, cfg)
-    if track is None and candidate == Level.OK:
+    if track is None and candidate == OK:
         return
-    subject = partial(position_subject, risk, p)
     facts = partial(deviation_facts, p, cfg)
-    w.step(key, track, AlertKind.DEVIATION, candidate, cfg.confirm_ticks, subject, facts)
+    w.step(key, track, DEVIATION, candidate, cfg.confirm_ticks, position_subject(risk, p), facts)
 
 
 def deviation_facts(p: PositionRisk, cfg: DeviationConfig, level: Level) -> Facts:

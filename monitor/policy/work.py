@@ -8,12 +8,14 @@ state; a step that changes nothing returns the very same state object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
-from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.alerts import Alert, AlertKind, Level
 from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, advance
+from monitor.policy.hot import CLOSED, CRITICAL, OK, OPENED
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
 from monitor.policy.state import (
@@ -29,7 +31,18 @@ from monitor.policy.state import (
 
 
 class Work:
-    __slots__ = ("_positions", "_seen", "_tracks", "alerts", "config", "now_ms", "seq", "state")
+    __slots__ = (
+        "_current",
+        "_positions",
+        "_seen",
+        "_symbols",
+        "_tracks",
+        "alerts",
+        "config",
+        "now_ms",
+        "seq",
+        "state",
+    )
 
     def __init__(self, state: PolicyState, now_ms: int, config: PolicyConfig) -> None:
         self.state = state
@@ -37,27 +50,51 @@ class Work:
         self.config = config
         self.seq = state.seq
         self.alerts: list[Alert] = []
-        self._tracks: dict[str, Track] | None = None
+        self._tracks: dict[str, Track] | None = None  # this step's copy, once something changed
+        self._current: Mapping[str, Track] = state.tracks  # ``_tracks`` once it exists
         self._positions: dict[str, Mapping[PositionKey, KnownPosition]] | None = None
         self._seen: dict[str, int] | None = None
+        self._symbols: defaultdict[str, set[str]] | None = None
 
     # --- state views -------------------------------------------------------------------------------
 
     def track(self, key: str) -> Track | None:
-        return (self.state.tracks if self._tracks is None else self._tracks).get(key)
+        return self._current.get(key)
 
     def tracks(self) -> list[Track]:
-        return list((self.state.tracks if self._tracks is None else self._tracks).values())
+        return list(self._current.values())
+
+    def symbols_with_tracks(self, account: str) -> Collection[str]:
+        """The symbols of ``account`` that have a track of any kind (an episode, or a level waiting
+        for confirmation), by each track's subject; possibly more, never fewer.
+
+        The screen asks this of every position of every ticked account, nearly all calm and without
+        a track: one set lookup spares each of them the key and track lookups. The index is built
+        on first use in a step, with one pass over all the tracks (about 0.1 us a track: most of a
+        one-account tick, which still costs about what it did before the screen), and ``set_track``
+        adds each track created after that; a track that ends leaves its symbol in, which only sends
+        that position on to a lookup.
+        """
+        if self._symbols is None:
+            self._symbols = defaultdict(set)
+            for track in self._current.values():
+                subject = track.subject
+                if subject.symbol is not None:
+                    self._symbols[subject.account].add(subject.symbol)
+        return self._symbols.get(account, ())
 
     def set_track(self, key: str, track: Track | None) -> None:
         if self._tracks is None:
             if self.state.tracks.get(key) is track:
                 return
             self._tracks = dict(self.state.tracks)
+            self._current = self._tracks
         if track is None:
             self._tracks.pop(key, None)
-        else:
-            self._tracks[key] = track
+            return
+        if self._symbols is not None and key not in self._tracks and track.subject.symbol is not None:
+            self._symbols[track.subject.account].add(track.subject.symbol)
+        self._tracks[key] = track
 
     def known_positions(self, account: str) -> Mapping[PositionKey, KnownPosition] | None:
         return (self.state.positions if self._positions is None else self._positions).get(account)
@@ -105,21 +142,22 @@ class Work:
         kind: AlertKind,
         candidate: Level,
         confirm_ticks: int,
-        subject: Callable[[], Subject],
+        subject: Subject | Callable[[], Subject],
         facts: Callable[[Level], Facts],
         closed_kind: AlertKind | None = None,
     ) -> None:
         """Advance one subject to ``candidate`` and announce what changed.
 
-        ``subject`` and ``facts`` are called only when the subject is (or becomes) part of an episode,
-        so a calm position costs a level computation and a dictionary miss. An open episode keeps
-        ``facts`` unbuilt (``LazyFacts``) until an alert, a save or a repeat reads them, so ``facts``
-        must not capture this ``Work`` (see ``LazyFacts``).
+        ``subject`` is the subject itself, or a function building it that is called only when the
+        subject is (or becomes) part of an episode: a caller whose subject is cheap to have (a cached
+        one) passes it, one whose subject costs to build passes the function. ``facts`` too is called
+        only then. An open episode keeps ``facts`` unbuilt (``LazyFacts``) until an alert, a save or
+        a repeat reads them, so ``facts`` must not capture this ``Work`` (see ``LazyFacts``).
         """
         if track is None:
-            if candidate == Level.OK:
+            if candidate == OK:
                 return
-            track = Track(key=key, kind=kind, subject=subject())
+            track = Track(key=key, kind=kind, subject=subject if isinstance(subject, Subject) else subject())
         new, change = advance(
             track,
             candidate,
@@ -128,17 +166,17 @@ class Work:
             repeat=self.config.repeat,
             seq=self.seq,
         )
-        if change is not None and change.transition is Transition.OPENED:
+        if change is not None and change.transition is OPENED:
             self.seq += 1
         if new is not None and new.is_open:
-            fresh = subject()
+            fresh = subject if isinstance(subject, Subject) else subject()
             same = fresh is new.subject or fresh == new.subject
             new = new.refreshed(new.subject if same else fresh, LazyFacts(facts, new.level))
         self.set_track(key, new)
         if change is None:
             return
         if new is None:
-            self.announce(track, closed_kind or kind, Level.OK, change, facts(Level.OK))
+            self.announce(track, closed_kind or kind, OK, change, facts(OK))
         else:
             self.announce(new, kind, new.level, change, new.facts)
 
@@ -150,7 +188,7 @@ class Work:
         self.set_track(key, None)
         if track.is_open:
             facts = {**track.facts, **extra}
-            self.announce(track, kind, Level.OK, Change(Transition.CLOSED, track.level), facts)
+            self.announce(track, kind, OK, Change(CLOSED, track.level), facts)
 
     def announce(self, track: Track, kind: AlertKind, level: Level, change: Change, facts: Facts) -> None:
         facts = materialised(facts)
@@ -178,8 +216,8 @@ class Work:
     def emit(self, alert: Alert) -> None:
         """Send an alert unless its subject is muted; critical, and the way out of critical, never are."""
         if (
-            alert.level < Level.CRITICAL
-            and alert.previous_level != Level.CRITICAL
+            alert.level < CRITICAL
+            and alert.previous_level != CRITICAL
             and is_muted(self.state.mutes, alert.account or None, alert.symbol, self.now_ms)
         ):
             return

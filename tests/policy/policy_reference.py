@@ -2,7 +2,8 @@
 
 Verbatim apart from names: ``Work.step`` building facts on every tick, position risk with keys formatted
 and subjects built per call and both levels always computed, and lifecycle building a fresh
-``KnownPosition`` per position. ``install`` swaps them in for a test.
+``KnownPosition`` per position. No screen either: every account goes through lifecycle and every one
+of its positions through its subjects. ``install`` swaps them in for a test.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def install(mp: pytest.MonkeyPatch) -> None:
     # the module, not the ``evaluate`` function the package re-exports under the same dotted name
     evaluate_module = sys.modules["monitor.policy.evaluate"]
     mp.setattr(Work, "step", step)
-    mp.setattr(evaluate_module, "evaluate_account", evaluate_account)
+    mp.setattr(evaluate_module, "screen_positions", lambda w, risk: None)
+    mp.setattr(evaluate_module, "evaluate_account", lambda w, risk, positions: evaluate_account(w, risk))
     mp.setattr(evaluate_module, "track_positions", track_positions)
 
 

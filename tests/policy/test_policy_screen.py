@@ -1,0 +1,223 @@
+"""The per-tick screen skips only positions that would have said nothing, and refreshing a track is a copy.
+
+``screen_positions`` lets a position of a ticked account go unevaluated when its positions are the
+known ones, its symbol has no track, it stays at OK and has no deviation to compare. Whatever the
+batches (several accounts, the same account twice, positions opened, closed, flipped, reordered or
+listed twice), every alert and every state must be what evaluating every position gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import policy_reference
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from policy_helpers import BTC, ETH, SEC, account, position
+
+from monitor.alerts import AlertKind, Level, Transition
+from monitor.model import AccountRisk, MarginMode, PositionSide, Side
+from monitor.policy import (
+    LevelThresholds,
+    PolicyConfig,
+    PolicyInputs,
+    PolicyState,
+    Subject,
+    ThresholdOverride,
+    Track,
+    due_repeats,
+    evaluate,
+)
+from monitor.policy.screen import screen_positions
+from monitor.policy.state import LazyFacts
+from monitor.policy.work import Work
+
+SOL = "SOL/USDT:USDT"
+SLOTS = [
+    (BTC, PositionSide.BOTH),
+    (ETH, PositionSide.LONG),
+    (ETH, PositionSide.SHORT),
+    (SOL, PositionSide.BOTH),
+]
+
+# --- batches against the slow path ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    slot: int
+    side: Side
+    mode: MarginMode
+    ratio: float
+    distance: float | None
+    deviation: float | None
+
+
+@dataclass(frozen=True)
+class Batch:
+    dt_ms: int
+    risks: tuple[tuple[str, float | None, tuple[Leg, ...]], ...]  # (account, cross ratio, legs in order)
+
+
+@dataclass(frozen=True)
+class Timer:
+    dt_ms: int
+
+
+legs = st.builds(
+    Leg,
+    st.integers(0, len(SLOTS) - 1),
+    st.sampled_from(list(Side)),
+    st.sampled_from(list(MarginMode)),
+    st.sampled_from([0.1, 0.45, 0.52, 0.68, 0.72, 0.9]),
+    st.sampled_from([None, 3.0, 7.5, 9.0, 14.0, 16.0, 40.0]),
+    st.sampled_from([None, None, None, 0.2, 0.45, 0.9]),
+)
+batches = st.builds(
+    Batch,
+    st.integers(0, 5 * 60 * SEC),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.sampled_from([None, 0.2, 0.6, 0.75, 0.95]),
+            st.lists(legs, max_size=5).map(tuple),  # a slot may come twice: the screen must not care
+        ),
+        max_size=3,
+    ).map(tuple),
+)
+histories = st.lists(st.one_of(batches, st.builds(Timer, st.integers(0, 20 * 60 * SEC))), max_size=20)
+configs = st.sampled_from(
+    [
+        PolicyConfig(),
+        PolicyConfig(cross_positions_use_account_ratio=False),
+        PolicyConfig(
+            levels=LevelThresholds(confirm_ticks=2),
+            accounts={"b": ThresholdOverride(distance_warn_pct=20.0)},
+            symbols={ETH: ThresholdOverride(ratio_warn=0.3)},
+        ),
+    ]
+)
+
+
+def risk_of(name: str, cross_ratio: float | None, legs: tuple[Leg, ...]) -> AccountRisk:
+    positions = []
+    for leg in legs:
+        symbol, position_side = SLOTS[leg.slot]
+        positions.append(
+            position(
+                symbol,
+                ratio=leg.ratio,
+                distance=leg.distance,
+                side=leg.side,
+                mode=leg.mode,
+                position_side=position_side,
+                deviation=leg.deviation,
+            )
+        )
+    return account(*positions, name=name, cross_ratio=cross_ratio)
+
+
+def replay(history: list[Batch | Timer], cfg: PolicyConfig) -> tuple[list[Any], list[Any]]:
+    """Every alert (facts as plain dicts) and, after each step, every track with its facts and every
+    known position."""
+    state = PolicyState()
+    now = 0
+    alerts: list[Any] = []
+    states: list[Any] = []
+    for op in history:
+        now += op.dt_ms
+        if isinstance(op, Batch):
+            inputs = PolicyInputs([risk_of(*r) for r in op.risks])
+            state, more = evaluate(state, inputs, now, cfg)
+        else:
+            state, more = due_repeats(state, now, cfg)
+        alerts += [(a, dict(a.facts)) for a in more]
+        tracks = sorted((k, t, dict(t.facts)) for k, t in state.tracks.items())
+        states.append((tracks, {a: dict(m) for a, m in state.positions.items()}, state.seq))
+    return alerts, states
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories, configs)
+def test_screen_changes_nothing(history: list[Batch | Timer], cfg: PolicyConfig) -> None:
+    fast = replay(history, cfg)
+    with pytest.MonkeyPatch.context() as mp:
+        policy_reference.install(mp)
+        slow = replay(history, cfg)
+    assert fast == slow
+
+
+# --- the screen itself ------------------------------------------------------------------------------
+
+
+def test_a_track_opened_earlier_in_the_step_is_not_skipped() -> None:
+    """The same account twice in one batch: the second look must see the episode the first opened,
+    and close it."""
+    cfg = PolicyConfig()
+    state, _ = evaluate(PolicyState(), PolicyInputs([account(position(BTC))]), 0, cfg)
+    hot, calm = account(position(BTC, ratio=0.75)), account(position(BTC, ratio=0.1))
+    state, alerts = evaluate(state, PolicyInputs([hot, calm]), SEC, cfg)
+    assert [(a.kind, a.transition) for a in alerts] == [
+        (AlertKind.RISK, Transition.OPENED),
+        (AlertKind.RISK, Transition.CLOSED),
+    ]
+    assert state.tracks == {}
+
+
+def test_only_positions_with_something_to_say_are_kept() -> None:
+    cfg = PolicyConfig()
+    calm, near, drifting = position(BTC), position(ETH, distance=12.0), position(SOL, deviation=0.3)
+    state, _ = evaluate(PolicyState(), PolicyInputs([account(calm, near, drifting)]), 0, cfg)
+    w = Work(state, SEC, cfg)
+    assert screen_positions(w, account(calm, near, drifting)) == [near, drifting]
+    # not the known positions: another order, one more, another side
+    assert screen_positions(w, account(near, calm, drifting)) is None
+    assert (
+        screen_positions(w, account(calm, near, drifting, position(BTC, position_side=PositionSide.LONG)))
+        is None
+    )
+    assert screen_positions(w, account(position(BTC, side=Side.SHORT), near, drifting)) is None
+    assert screen_positions(w, account(calm, name="new")) is None
+
+
+def test_a_symbol_with_a_track_is_kept_even_when_calm() -> None:
+    cfg = PolicyConfig()
+    state, _ = evaluate(PolicyState(), PolicyInputs([account(position(BTC), position(ETH))]), 0, cfg)
+    state, _ = evaluate(state, PolicyInputs([account(position(BTC, ratio=0.75), position(ETH))]), SEC, cfg)
+    calm_btc, eth = position(BTC, ratio=0.66), position(ETH)  # inside the danger band: still an episode
+    w = Work(state, 2 * SEC, cfg)
+    assert screen_positions(w, account(calm_btc, eth)) == [calm_btc]
+    assert w.symbols_with_tracks("main") == {BTC}
+    assert w.symbols_with_tracks("other") == ()
+
+
+# --- Track.refreshed --------------------------------------------------------------------------------
+
+
+def test_refreshed_is_replace() -> None:
+    """``refreshed`` fills a new track slot by slot: every field must be there, as ``replace`` has it."""
+    subject = Subject("binanceusdm", "main", BTC, "both", "isolated", "long")
+    track = Track(
+        key="k",
+        kind=AlertKind.RISK,
+        subject=subject,
+        level=Level.DANGER,
+        episode_id="e-1",
+        opened_ms=1,
+        changed_ms=2,
+        last_alert_ms=3,
+        acked_ms=4,
+        streak=(1, 0, 0),
+        facts={"margin_ratio": 0.7},
+    )
+    fresh = replace(subject, side="short")
+    facts = LazyFacts(lambda level: {"level": level.label}, Level.DANGER)
+    new = track.refreshed(fresh, facts)
+    expected = replace(track, subject=fresh, facts=facts)
+    assert type(new) is Track
+    assert {f.name: getattr(new, f.name) for f in fields(Track)} == {
+        f.name: getattr(expected, f.name) for f in fields(Track)
+    }
+    assert new.facts is facts and new == expected and track.subject is subject
