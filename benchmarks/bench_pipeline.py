@@ -11,7 +11,7 @@ measured here is the daemon's alone. Reported:
 - resident memory.
 
 Targets (issue): p99 under 5 ms, under 3 % of one core at one frame per second, under 250 MB resident.
-Run: ``make bench`` or ``python benchmarks/bench_pipeline.py [--seconds 20]``.
+Run: ``make bench`` or ``python benchmarks/bench_pipeline.py [--seconds 120]``.
 """
 
 from __future__ import annotations
@@ -194,6 +194,7 @@ async def main(seconds: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20.0)
+    # at one frame per second, a p99 that is not simply the worst frame needs over 100 frames
+    parser.add_argument("--seconds", type=float, default=120.0)
     asyncio.run(main(parser.parse_args().seconds))
     os._exit(0)

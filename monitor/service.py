@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -156,6 +157,12 @@ class Daemon:
             self.refresh_tiers, "interval", hours=self.options.tiers_refresh_hours, id="tiers"
         )
         self._scheduler.start()
+        # Whatever is alive now (ccxt's exchange classes and markets, tier tables, the book) lives as
+        # long as the daemon: out of the collector's reach, a full collection scans only what the
+        # event path allocated since. bench_pipeline: the full-collection pause falls from ~160 ms,
+        # a certain missed tick, to ~10 ms. ``stop`` hands the objects back.
+        gc.collect()
+        gc.freeze()
         self.ready.set()
         log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
 
@@ -171,6 +178,7 @@ class Daemon:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self.conn.close()
+        gc.unfreeze()
 
     async def drain(self) -> None:
         """Wait until every queued event has been applied."""
