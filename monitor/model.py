@@ -11,9 +11,11 @@ rounding (8 decimals, truncated to the tick). Tolerances in tests are relative, 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, cast, overload
 
 
 class Side(StrEnum):
@@ -158,8 +160,107 @@ class PositionRisk(NamedTuple):
         return (self.symbol, self.position_side)
 
 
+class PositionColumns(NamedTuple):
+    """The fields of a run of ``PositionRisk`` values that the policy reads from every position on
+    every tick, one sequence per field."""
+
+    symbol: Sequence[str]
+    side: Sequence[Side]
+    position_side: Sequence[PositionSide]
+    margin_mode: Sequence[MarginMode]
+    margin_ratio: Sequence[float]
+    distance_pct: Sequence[float | None]
+    deviation_pct: Sequence[float | None]
+
+
+class RiskRows(Sequence[PositionRisk]):
+    """An account's ``PositionRisk`` values kept as rows of columns (one list per field, shared by all
+    the accounts of one evaluation), each row built only when it is read.
+
+    Why: the batch evaluator has every number as a column already, and on an all-market tick the
+    policy looks at a handful of fields of each position (``columns``) and reads whole rows only for
+    the few with something to say. Building 1,000 tuples per tick that nothing reads was the largest
+    cost left in the engine. To everything else this is an immutable sequence equal to the tuple of
+    its rows: same ``==``, ``hash`` and ``repr``.
+    """
+
+    __slots__ = ("_columns", "_start", "_stop", "_tuple")
+
+    def __init__(self, columns: Sequence[Sequence[Any]], start: int, stop: int) -> None:
+        if len(columns) != len(PositionRisk._fields):
+            raise ValueError(f"RiskRows needs {len(PositionRisk._fields)} columns, got {len(columns)}")
+        self._columns = columns
+        self._start = start
+        self._stop = stop
+        self._tuple: tuple[PositionRisk, ...] | None = None
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> PositionRisk: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[PositionRisk, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> PositionRisk | tuple[PositionRisk, ...]:
+        if isinstance(index, slice) or self._tuple is not None:
+            return self.rows()[index]
+        n = self._stop - self._start
+        if not -n <= index < n:
+            raise IndexError("RiskRows index out of range")
+        row = self._start + (index if index >= 0 else n + index)
+        return _new_position_risk([column[row] for column in self._columns])
+
+    def __iter__(self) -> Iterator[PositionRisk]:
+        return iter(self.rows())
+
+    def rows(self) -> tuple[PositionRisk, ...]:
+        """Every row, built once."""
+        if self._tuple is None:
+            a, b = self._start, self._stop
+            self._tuple = tuple(map(_new_position_risk, zip(*(c[a:b] for c in self._columns), strict=True)))
+        return self._tuple
+
+    def columns(self) -> PositionColumns:
+        a, b = self._start, self._stop
+        return PositionColumns(*(self._columns[i][a:b] for i in _SCREENED))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RiskRows | tuple):
+            return self.rows() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.rows())
+
+    def __repr__(self) -> str:
+        return repr(self.rows())
+
+
+# ``PositionRisk._make`` without its Python frame: ``tuple.__new__`` over exactly the fields, in order
+_new_position_risk = cast(Callable[[Iterable[Any]], PositionRisk], partial(tuple.__new__, PositionRisk))
+# where each field of ``PositionColumns`` sits among ``PositionRisk``'s
+_SCREENED = tuple(PositionRisk._fields.index(name) for name in PositionColumns._fields)
+
+
+def position_columns(positions: Sequence[PositionRisk]) -> PositionColumns:
+    """``PositionColumns`` of any run of positions: sliced from ``RiskRows``, else read row by row."""
+    if isinstance(positions, RiskRows):
+        return positions.columns()
+    return PositionColumns(
+        [p.symbol for p in positions],
+        [p.side for p in positions],
+        [p.position_side for p in positions],
+        [p.margin_mode for p in positions],
+        [p.margin_ratio for p in positions],
+        [p.distance_pct for p in positions],
+        [p.deviation_pct for p in positions],
+    )
+
+
 class AccountRisk(NamedTuple):
     venue: Venue
     account: str
     cross: CrossRisk | None
-    positions: tuple[PositionRisk, ...] = ()
+    positions: Sequence[PositionRisk] = ()

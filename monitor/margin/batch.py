@@ -22,11 +22,11 @@ check :func:`batchable` and keep the scalar path for the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from itertools import chain
 from operator import itemgetter
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -34,11 +34,12 @@ import numpy.typing as npt
 from monitor.margin.account import deviation_pct
 from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
 from monitor.margin.solver import PRICE_FLOOR
-from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionRisk, Tier
+from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, RiskRows, Side, Tier
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]
+_T = TypeVar("_T")
 
 _COMPILED_RULES = (BinanceUsdm, BinanceCoinm)
 
@@ -77,9 +78,30 @@ def _tier_rows(tiers: tuple[Tier, ...]) -> _TierRows:
 
 
 class AccountColumns:
-    """One account compiled: a row per position, built once per change of the account (not per tick)."""
+    """One account compiled: a row per position, built once per change of the account (not per tick).
+    Everything a ``Batch`` needs per row is here, so joining accounts is concatenation only."""
 
-    __slots__ = ("account", "cross", "cum", "entry", "floors", "inverse", "iso_wallet", "mmr", "q", "s")
+    __slots__ = (
+        "account",
+        "contracts",
+        "cross",
+        "cum",
+        "entry",
+        "exchange",
+        "floors",
+        "inverse",
+        "iso_wallet",
+        "iso_wallets",
+        "mmr",
+        "modes",
+        "position_sides",
+        "q",
+        "s",
+        "shared",
+        "sides",
+        "stored_marks",
+        "symbols",
+    )
 
     def __init__(self, account: Account) -> None:
         if not batchable(account):
@@ -102,29 +124,44 @@ class AccountColumns:
             self.floors[row, :k] = t.floors
             self.mmr[row, :k] = t.mmr
             self.cum[row, :k] = t.cum
+        # what a PositionRisk repeats from its position, as columns
+        self.symbols = [p.symbol for p in ps]
+        self.stored_marks = [p.mark_price for p in ps]
+        self.sides = [p.side for p in ps]
+        self.position_sides = [p.position_side for p in ps]
+        self.modes = [p.margin_mode for p in ps]
+        self.contracts = [p.contracts for p in ps]
+        self.iso_wallets = [p.isolated_wallet for p in ps]
+        self.exchange = [p.exchange_liquidation_price or None for p in ps]
+        # cross legs grouped by symbol: a symbol held by two legs (hedge mode) has one liquidation
+        # price for both and goes to the scalar closed form over legs
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(ps):
+            if p.margin_mode is MarginMode.CROSS:
+                groups.setdefault(p.symbol, []).append(i)
+        self.shared = [idx for idx in groups.values() if len(idx) > 1]
 
 
 class Batch:
-    """Several accounts' columns end to end; immutable, rebuilt (cheaply, from the cached per-account
-    columns) when one of them changes."""
+    """Several accounts' columns end to end; immutable, rebuilt (by concatenation of the cached
+    per-account columns) when one of them changes."""
 
     def __init__(self, columns: Sequence[AccountColumns]) -> None:
         self.accounts = tuple(c.account for c in columns)
-        self.positions = [p for c in columns for p in c.account.positions]
+        self.positions = _chain([c.account.positions for c in columns])
         n = len(self.positions)
-        self.symbols = [p.symbol for p in self.positions]
-        self.stored_marks = [p.mark_price for p in self.positions]
+        self.symbols: list[str] = _chain([c.symbols for c in columns])
+        self.stored_marks: list[float] = _chain([c.stored_marks for c in columns])
         self._pick = _picker(self.symbols)
-        # what a PositionRisk repeats from its position, as columns
-        self.sides = [p.side for p in self.positions]
-        self.position_sides = [p.position_side for p in self.positions]
-        self.modes = [p.margin_mode for p in self.positions]
-        self.contracts = [p.contracts for p in self.positions]
-        self.iso_wallets = [p.isolated_wallet for p in self.positions]
-        self.exchange = [p.exchange_liquidation_price or None for p in self.positions]
+        self.sides: list[Side] = _chain([c.sides for c in columns])
+        self.position_sides: list[PositionSide] = _chain([c.position_sides for c in columns])
+        self.modes: list[MarginMode] = _chain([c.modes for c in columns])
+        self.contracts: list[float] = _chain([c.contracts for c in columns])
+        self.iso_wallets: list[float | None] = _chain([c.iso_wallets for c in columns])
+        self.exchange: list[float | None] = _chain([c.exchange for c in columns])
         self.compared = [i for i, x in enumerate(self.exchange) if x is not None]
         sizes = [len(c.account.positions) for c in columns]
-        self.starts = np.cumsum([0, *sizes]).tolist()
+        self.starts: list[int] = np.cumsum([0, *sizes]).tolist()
         self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), sizes)
         self.q = _join([c.q for c in columns])
         self.s = _join([c.s for c in columns])
@@ -138,15 +175,10 @@ class Batch:
         self.mmr = _stack([c.mmr for c in columns], width, 0.0)
         self.cum = _stack([c.cum for c in columns], width, 0.0)
         self.rows: Ints = np.arange(n, dtype=np.intp)
-        self.has_cross: list[bool] = (
-            np.bincount(self.account_of[self.cross], minlength=len(columns)) > 0
-        ).tolist()
-        # cross legs grouped by (account, symbol): a symbol held by two legs (hedge mode) has one
-        # liquidation price for both and goes to the scalar closed form over legs
-        groups: dict[tuple[int, str], list[int]] = {}
-        for i in np.flatnonzero(self.cross).tolist():
-            groups.setdefault((int(self.account_of[i]), self.symbols[i]), []).append(i)
-        self.shared = [(a, idx) for (a, _), idx in groups.items() if len(idx) > 1]
+        self.has_cross = [bool(c.cross.any()) for c in columns]
+        self.shared = [
+            (k, [self.starts[k] + i for i in idx]) for k, c in enumerate(columns) for idx in c.shared
+        ]
         single = np.ones(n, dtype=np.bool_)
         for _, idx in self.shared:
             single[idx] = False
@@ -194,11 +226,26 @@ class Batch:
         lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
         distance = np.abs(m - lp) / m * 100.0
         lps = _none_for_nan(lp.tolist())
-        columns = (mk, value.tolist(), pnls, reqs, ratio.tolist(), lps, _none_for_nan(distance.tolist()))
-        deviations = self._deviations(lps)
+        # one list per PositionRisk field, in field order, shared by every account's rows
+        columns = (
+            self.symbols,
+            self.sides,
+            self.position_sides,
+            self.modes,
+            value.tolist(),
+            pnls,
+            reqs,
+            ratio.tolist(),
+            lps,
+            _none_for_nan(distance.tolist()),
+            mk,
+            self.exchange,
+            self._deviations(lps),
+            self.contracts,
+            self.iso_wallets,
+        )
         return [
-            self._account_risk(k, columns, deviations, totals[k])
-            for k in (range(n_accounts) if which is None else which)
+            self._account_risk(k, columns, totals[k]) for k in (range(n_accounts) if which is None else which)
         ]
 
     def _marks(self, marks: Mapping[str, float] | None) -> list[float]:
@@ -297,50 +344,14 @@ class Batch:
         return out
 
     def _account_risk(
-        self,
-        k: int,
-        columns: tuple[
-            list[float],
-            list[float],
-            list[float],
-            list[float],
-            list[float],
-            list[float | None],
-            list[float | None],
-        ],
-        deviations: list[float | None],
-        totals: tuple[float, float, float],
+        self, k: int, columns: tuple[list[Any], ...], totals: tuple[float, float, float]
     ) -> AccountRisk:
-        """One account's ``AccountRisk`` from its rows of the columns, a ``PositionRisk`` per row built
-        straight from the values (no per-row Python beyond the tuple itself)."""
-        mk, value, pnl, req, ratio, lp, distance = columns
-        a, b = self.starts[k], self.starts[k + 1]
-        rows = zip(
-            self.symbols[a:b],
-            self.sides[a:b],
-            self.position_sides[a:b],
-            self.modes[a:b],
-            value[a:b],
-            pnl[a:b],
-            req[a:b],
-            ratio[a:b],
-            lp[a:b],
-            distance[a:b],
-            mk[a:b],
-            self.exchange[a:b],
-            deviations[a:b],
-            self.contracts[a:b],
-            self.iso_wallets[a:b],
-            strict=True,
-        )
+        """One account's ``AccountRisk``: its positions are its rows of the columns (``RiskRows``),
+        built into ``PositionRisk`` values only where they are read."""
         account = self.accounts[k]
         cross = CrossRisk(*totals) if self.has_cross[k] else None
-        return AccountRisk(account.venue, account.name, cross, tuple(map(_position_risk, rows)))
-
-
-# ``PositionRisk._make`` without its Python frame: ``tuple.__new__`` over a row of exactly its fields
-# (``zip(..., strict=True)`` of one column per field, in field order)
-_position_risk = cast(Callable[[Iterable[object]], PositionRisk], partial(tuple.__new__, PositionRisk))
+        rows = RiskRows(columns, self.starts[k], self.starts[k + 1])
+        return AccountRisk(account.venue, account.name, cross, rows)
 
 
 def _picker(keys: list[str]) -> Callable[[Mapping[str, float]], tuple[float, ...]]:
@@ -365,20 +376,22 @@ def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:
     return np.asarray(np.bincount(account_of, weights=values, minlength=n_accounts), dtype=np.float64)
 
 
+def _chain(parts: Sequence[Sequence[_T]]) -> list[_T]:
+    return list(chain.from_iterable(parts))
+
+
 def _join(parts: list[Floats]) -> Floats:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
 def _stack(parts: list[Floats], width: int, pad: float) -> Floats:
     """Tier matrices of different widths, one under the other, padded on the right with ``pad``."""
-    if not parts:
-        return np.full((0, width), pad)
-    return np.concatenate(
-        [
-            p if p.shape[1] == width else np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=pad)
-            for p in parts
-        ]
-    )
+    out = np.full((sum(len(p) for p in parts), width), pad)
+    row = 0
+    for p in parts:
+        out[row : row + len(p), : p.shape[1]] = p
+        row += len(p)
+    return out
 
 
 def _margin_ratio(requirement: Floats, equity: Floats) -> Floats:

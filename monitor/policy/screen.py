@@ -9,7 +9,7 @@ and deviation subjects would find no track and stay at OK, so skipping them chan
 
 from __future__ import annotations
 
-from monitor.model import AccountRisk, PositionRisk
+from monitor.model import AccountRisk, PositionRisk, position_columns
 from monitor.policy.hot import CROSS
 from monitor.policy.work import Work
 
@@ -37,25 +37,28 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     cross_by_account = config.cross_positions_use_account_ratio
     with_tracks = w.symbols_with_tracks(account)
     worth: list[PositionRisk] = []
-    for (symbol, position_side), was, p in zip(known, known.values(), positions, strict=True):
-        margin_mode = p.margin_mode
+    # the screened fields as columns: the batch evaluator's rows are built only where read
+    cols = position_columns(positions)
+    for k, ((symbol, position_side), was, p_symbol, p_side, p_position_side, margin_mode) in enumerate(
+        zip(known, known.values(), cols.symbol, cols.side, cols.position_side, cols.margin_mode, strict=True)
+    ):
         if (
-            p.symbol != symbol
-            or p.position_side is not position_side
-            or p.side is not was.side
+            p_symbol != symbol
+            or p_position_side is not position_side
+            or p_side is not was.side
             or margin_mode is not was.margin_mode
         ):
             return None
         # the thresholds and ratio ``risk._position`` judges the position by
         thr = shared or config.thresholds_for(account, symbol)
-        ratio = p.margin_ratio if cross_by_account or margin_mode is not CROSS else None
-        distance = p.distance_pct
+        ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not CROSS else None
+        distance = cols.distance_pct[k]
         if (
             symbol in with_tracks
-            or p.deviation_pct is not None
+            or cols.deviation_pct[k] is not None
             # ``leaves_ok(ratio, distance, thr)``, written out: the call cost a tenth of the screen
             or (ratio is not None and ratio >= thr.ratio_warn)
             or (distance is not None and distance <= thr.distance_warn_pct)
         ):
-            worth.append(p)
+            worth.append(positions[k])
     return worth

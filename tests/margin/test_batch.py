@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable, evaluate_accounts
-from monitor.model import Account, Collateral, MarginMode, Position, Side, Tier, Venue
+from monitor.model import (
+    Account,
+    Collateral,
+    MarginMode,
+    Position,
+    RiskRows,
+    Side,
+    Tier,
+    Venue,
+    position_columns,
+)
 from tests.margin.test_properties import accounts
 
 BINANCE = [Venue.BINANCE_USDM, Venue.BINANCE_COINM]
@@ -86,3 +96,32 @@ def test_only_binance_without_collateral_is_compiled() -> None:
     )
     with pytest.raises(ValueError, match="'b'"):
         AccountColumns(Account(Venue.OKX, 50.0, (p,), "b"))
+
+
+def test_risk_rows_behave_as_the_tuple_of_their_rows() -> None:
+    """An account's positions from the batch are built lazily, but to every reader they are the tuple
+    the scalar evaluation returns: indexing (negative too), slices, iteration, ``==``, ``hash``,
+    ``repr``, and the screened columns."""
+    tiers = (Tier(0, 50_000, 0.004, 0.0), Tier(50_000, 1e18, 0.005, 50.0))
+    legs = tuple(
+        Position(f"S{i}/USDT:USDT", side, mode, 0.5 + i, 100.0 * (i + 1), 101.0 * (i + 1), tiers)
+        for i, (side, mode) in enumerate(
+            [(Side.LONG, MarginMode.CROSS), (Side.SHORT, MarginMode.CROSS), (Side.LONG, MarginMode.ISOLATED)]
+        )
+    )
+    legs = (*legs[:2], replace(legs[2], isolated_wallet=30.0))
+    accts = [Account(Venue.BINANCE_USDM, 500.0, legs, "a"), Account(Venue.BINANCE_USDM, 80.0, legs[1:], "b")]
+    got = evaluate_accounts(accts)
+    want = [evaluate_account(a) for a in accts]
+    for g, w in zip(got, want, strict=True):
+        rows = g.positions
+        assert isinstance(rows, RiskRows)
+        assert len(rows) == len(w.positions)
+        assert [rows[i] for i in range(len(rows))] == list(w.positions)
+        assert rows[-1] == w.positions[-1] and rows[1:] == w.positions[1:]
+        assert tuple(rows) == w.positions and rows == w.positions and w.positions == rows
+        assert hash(g) == hash(w) and repr(g) == repr(w)
+        assert position_columns(rows) == position_columns(w.positions)
+        with pytest.raises(IndexError):
+            rows[len(rows)]
+    assert got[0].positions != got[1].positions
