@@ -35,7 +35,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine_policy.py
-	$(BIN)/python benchmarks/bench_pipeline.py --seconds 20
+	$(BIN)/python benchmarks/bench_pipeline.py --seconds 120
 	$(BIN)/python benchmarks/bench_tick_to_telegram.py --rounds 40
 	$(BIN)/python benchmarks/bench_telegram.py
 	$(BIN)/python benchmarks/bench_derisk.py
