@@ -4,8 +4,9 @@ of 20 positions, through the real ccxt.pro path.
 The simulated exchange runs in its own process (``monitor sim --book synthetic``) so that the CPU share
 measured here is the daemon's alone. Reported:
 
-- latency from a mark frame received (before parsing) to the daemon's decision for it (engine and
-  policy done), p50 and p99, at one frame per second;
+- latency from a mark frame received (as ccxt hands the decoded frame to the adapter, after its orjson
+  decode and before any validation) to the daemon's decision for it (engine, policy and the state
+  commit done), p50 and p99, at one frame per second;
 - CPU share of one core at one frame per second;
 - the highest sustained frame rate: frames per second the daemon keeps up with (no backlog growth);
 - resident memory.
@@ -53,7 +54,8 @@ def rss_mb() -> float:
 
 
 class TimedVenue(BinanceVenue):
-    """Stamps each market frame on arrival, before any parsing."""
+    """Stamps each market frame as it reaches the adapter: decoded from JSON by ccxt (orjson), not yet
+    validated or parsed into marks."""
 
     arrivals: deque[float]
 
