@@ -30,18 +30,23 @@ class IdleCollector:
         self.middle_every = middle_every
         self.full_every = full_every
         self.slots = 0
-        self._saved: tuple[int, int, int] | None = None
+        self.running = False
 
     def start(self) -> None:
-        gc.collect()
-        gc.freeze()
-        self._saved = gc.get_threshold()
-        _, middle, old = self._saved
-        gc.set_threshold(self.young_threshold, middle, old)
+        global _saved
+        if self.running:
+            return
+        self.running = True
+        _running.append(self)
+        if len(_running) == 1:  # the interpreter's settings are saved once, by the first collector
+            gc.collect()
+            gc.freeze()
+            _saved = gc.get_threshold()
+            gc.set_threshold(self.young_threshold, _saved[1], _saved[2])
 
     def idle(self) -> None:
         """Called when the consumer has nothing queued: collect now rather than during the next event."""
-        if self._saved is None:
+        if not self.running:
             return
         self.slots += 1
         if self.slots % self.full_every == 0:
@@ -52,8 +57,16 @@ class IdleCollector:
             gc.collect(0)
 
     def stop(self) -> None:
-        if self._saved is None:
+        """Restores the interpreter's settings when the last running collector stops (two daemons in
+        one process, as in some tests, share them)."""
+        if not self.running:
             return
-        gc.set_threshold(*self._saved)
-        self._saved = None
-        gc.unfreeze()
+        self.running = False
+        _running.remove(self)
+        if not _running and _saved is not None:
+            gc.set_threshold(*_saved)
+            gc.unfreeze()
+
+
+_running: list[IdleCollector] = []
+_saved: tuple[int, int, int] | None = None

@@ -57,3 +57,14 @@ def test_cyclic_garbage_made_while_running_is_collected_in_an_idle_slot() -> Non
         assert not any(type(o) is Node for o in gc.get_objects())
     finally:
         collector.stop()
+
+
+def test_overlapping_collectors_restore_the_settings_once_the_last_stops() -> None:
+    before = gc.get_threshold()
+    first, second = IdleCollector(young_threshold=20_000), IdleCollector(young_threshold=30_000)
+    first.start()
+    second.start()
+    first.stop()
+    assert gc.get_threshold()[0] == 20_000 and gc.get_freeze_count() > 0
+    second.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
