@@ -196,10 +196,11 @@ class Batch:
         a = self.account_of
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            value = np.where(inv, q / m, q * m)
+            value = _notional(q, inv, m)
             at_mark = self._tier_index(value)
-            req = value * self.mmr[self.rows, at_mark] - self.cum[self.rows, at_mark]
-            pnl = np.where(inv, s * q * (1.0 / e - 1.0 / m), s * q * (m - e))
+            mmr, cum = self._tier_terms(self.rows, at_mark)
+            req = value * mmr - cum
+            pnl = _upnl(q, s, e, inv, m)
             cross_pnl = _per_account(a, np.where(cross, pnl, 0.0), n_accounts)
             cross_req = _per_account(a, np.where(cross, req, 0.0), n_accounts)
             equity = self.wallet + cross_pnl
@@ -265,6 +266,10 @@ class Batch:
         idx: Ints = np.maximum((floors <= value[:, None]).sum(axis=1) - 1, 0)
         return idx
 
+    def _tier_terms(self, rows: Ints, idx: Ints) -> tuple[Floats, Floats]:
+        """Rate and deduction of tier ``idx`` of each of ``rows``."""
+        return self.mmr[rows, idx], self.cum[rows, idx]
+
     def _single_leg(self, base: Floats, m: Floats, at_mark: Ints) -> tuple[Floats, Bools]:
         """``TieredClosedForm._single_leg`` for every leg at once, round for round: the closed form
         with the tier at the mark, then with the tier at the result, until the two agree. Each round
@@ -276,13 +281,13 @@ class Batch:
         unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
         for _ in range(FIXED_POINT_ROUNDS):
             q, s, e, inv, b = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows], base[rows]
-            mmr, cum = self.mmr[rows, idx], self.cum[rows, idx]
+            mmr, cum = self._tier_terms(rows, idx)
             den = np.where(inv, b + cum + s * q / e, q * mmr - s * q)
             num = np.where(inv, q * mmr + s * q, b + cum - s * q * e)
             lp = np.where(den != 0, num / den, 0.0)
             positive = lp > m[rows] * PRICE_FLOOR
             unsolved.append(rows[~positive])
-            at_lp = self._tier_index(np.where(inv, q / lp, q * lp), rows)
+            at_lp = self._tier_index(_notional(q, inv, lp), rows)
             done = positive & (at_lp == idx)
             out[rows[done]] = lp[done]
             settled[rows[done]] = True
@@ -302,11 +307,9 @@ class Batch:
     def _balance(self, base: Floats, price: Floats, rows: Ints) -> Floats:
         """``TieredClosedForm._balance``: equity minus requirement of each of ``rows`` at ``price``."""
         q, s, e, inv = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows]
-        value = np.where(inv, q / price, q * price)
-        idx = self._tier_index(value, rows)
-        mmr, cum = self.mmr[rows, idx], self.cum[rows, idx]
-        pnl = np.where(inv, s * q * (1.0 / e - 1.0 / price), s * q * (price - e))
-        out: Floats = base + pnl - (value * mmr - cum)
+        value = _notional(q, inv, price)
+        mmr, cum = self._tier_terms(rows, self._tier_index(value, rows))
+        out: Floats = base + _upnl(q, s, e, inv, price) - (value * mmr - cum)
         return out
 
     # --- the scalar remainder -----------------------------------------------------------------------
@@ -368,6 +371,18 @@ def _nan_for_none(price: float | None) -> float:
 
 def _none_for_nan(values: list[float]) -> list[float | None]:
     return [None if x != x else x for x in values]
+
+
+def _notional(q: Floats, inverse: Bools, price: Floats) -> Floats:
+    """``rules.notional`` over columns."""
+    out: Floats = np.where(inverse, q / price, q * price)
+    return out
+
+
+def _upnl(q: Floats, s: Floats, entry: Floats, inverse: Bools, price: Floats) -> Floats:
+    """``rules.upnl`` over columns, in its order of operations."""
+    out: Floats = np.where(inverse, s * q * (1.0 / entry - 1.0 / price), s * q * (price - entry))
+    return out
 
 
 def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:
