@@ -17,6 +17,9 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, NamedTuple, cast, overload
 
+import numpy as np
+import numpy.typing as npt
+
 
 class Side(StrEnum):
     LONG = "long"
@@ -173,6 +176,50 @@ class PositionColumns(NamedTuple):
     deviation_pct: Sequence[float | None]
 
 
+class Layout:
+    """Which rows of a batch evaluation belong to which account, and the row fields that stay the
+    same from one tick to the next while no account's positions change.
+
+    One object per set of compiled accounts, kept across ticks and replaced when any of them
+    changes, so that a consumer may keep what it derives from these fields in ``memo`` (under a key
+    of its own) and trust it for as long as the layout is the one it sees: the policy's thresholds
+    per row, say, which otherwise it would look up per position on every tick.
+    """
+
+    __slots__ = ("accounts", "index", "memo", "modes", "position_sides", "sides", "starts", "symbols")
+
+    def __init__(
+        self,
+        accounts: Sequence[str],
+        starts: Sequence[int],
+        symbols: Sequence[str],
+        sides: Sequence[Side],
+        position_sides: Sequence[PositionSide],
+        modes: Sequence[MarginMode],
+    ) -> None:
+        self.accounts = tuple(accounts)
+        self.index = {name: k for k, name in enumerate(self.accounts)}
+        self.starts = tuple(starts)
+        self.symbols = symbols
+        self.sides = sides
+        self.position_sides = position_sides
+        self.modes = modes
+        self.memo: dict[str, Any] = {}
+
+
+class Sheet(NamedTuple):
+    """One batch evaluation's screened numbers for all of its rows at once, as arrays: what lets a
+    consumer ask a question of every position of every account in one vectorised pass.
+
+    ``distance_pct`` is NaN where the row's is ``None``; ``deviated`` lists the rows that have a
+    ``deviation_pct``."""
+
+    layout: Layout
+    margin_ratio: npt.NDArray[np.float64]
+    distance_pct: npt.NDArray[np.float64]
+    deviated: Sequence[int]
+
+
 class RiskRows(Sequence[PositionRisk]):
     """An account's ``PositionRisk`` values kept as rows of columns (one list per field, shared by all
     the accounts of one evaluation), each row built only when it is read.
@@ -184,15 +231,19 @@ class RiskRows(Sequence[PositionRisk]):
     its rows: same ``==``, ``hash`` and ``repr``.
     """
 
-    __slots__ = ("_columns", "_start", "_stop", "_tuple")
+    __slots__ = ("_columns", "_start", "_stop", "_tuple", "sheet")
 
-    def __init__(self, columns: Sequence[Sequence[Any]], start: int, stop: int) -> None:
+    def __init__(
+        self, columns: Sequence[Sequence[Any]], start: int, stop: int, sheet: Sheet | None = None
+    ) -> None:
         if len(columns) != len(PositionRisk._fields):
             raise ValueError(f"RiskRows needs {len(PositionRisk._fields)} columns, got {len(columns)}")
         self._columns = columns
         self._start = start
         self._stop = stop
         self._tuple: tuple[PositionRisk, ...] | None = None
+        # the whole evaluation's arrays (these rows are ``start:stop`` of them), when it made them
+        self.sheet = sheet
 
     def __len__(self) -> int:
         return self._stop - self._start

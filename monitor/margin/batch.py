@@ -34,7 +34,18 @@ import numpy.typing as npt
 from monitor.margin.account import deviation_pct
 from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
 from monitor.margin.solver import PRICE_FLOOR
-from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, RiskRows, Side, Tier
+from monitor.model import (
+    Account,
+    AccountRisk,
+    CrossRisk,
+    Layout,
+    MarginMode,
+    PositionSide,
+    RiskRows,
+    Sheet,
+    Side,
+    Tier,
+)
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -183,6 +194,14 @@ class Batch:
         for _, idx in self.shared:
             single[idx] = False
         self.single: Bools = single
+        self.layout = Layout(
+            [a.name for a in self.accounts],
+            self.starts,
+            self.symbols,
+            self.sides,
+            self.position_sides,
+            self.modes,
+        )
 
     def evaluate(
         self, marks: Mapping[str, float] | None = None, which: Sequence[int] | None = None
@@ -227,6 +246,8 @@ class Batch:
         lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
         distance = np.abs(m - lp) / m * 100.0
         lps = _none_for_nan(lp.tolist())
+        deviations = self._deviations(lps)
+        sheet = Sheet(self.layout, ratio, distance, [i for i in self.compared if deviations[i] is not None])
         # one list per PositionRisk field, in field order, shared by every account's rows
         columns = (
             self.symbols,
@@ -241,12 +262,13 @@ class Batch:
             _none_for_nan(distance.tolist()),
             mk,
             self.exchange,
-            self._deviations(lps),
+            deviations,
             self.contracts,
             self.iso_wallets,
         )
         return [
-            self._account_risk(k, columns, totals[k]) for k in (range(n_accounts) if which is None else which)
+            self._account_risk(k, columns, totals[k], sheet)
+            for k in (range(n_accounts) if which is None else which)
         ]
 
     def _marks(self, marks: Mapping[str, float] | None) -> list[float]:
@@ -347,13 +369,13 @@ class Batch:
         return out
 
     def _account_risk(
-        self, k: int, columns: tuple[list[Any], ...], totals: tuple[float, float, float]
+        self, k: int, columns: tuple[list[Any], ...], totals: tuple[float, float, float], sheet: Sheet
     ) -> AccountRisk:
         """One account's ``AccountRisk``: its positions are its rows of the columns (``RiskRows``),
         built into ``PositionRisk`` values only where they are read."""
         account = self.accounts[k]
         cross = CrossRisk(*totals) if self.has_cross[k] else None
-        rows = RiskRows(columns, self.starts[k], self.starts[k + 1])
+        rows = RiskRows(columns, self.starts[k], self.starts[k + 1], sheet)
         return AccountRisk(account.venue, account.name, cross, rows)
 
 

@@ -5,12 +5,25 @@ deviation to compare, and is one the state already knows. One pass over the posi
 things at once: whether they are exactly the known ones (then lifecycle has no news) and which of
 them could have something to say. The others are not looked at again this tick: for them the risk
 and deviation subjects would find no track and stay at OK, so skipping them changes nothing.
+
+When the positions come from a batch evaluation (``RiskRows`` with a ``Sheet``), the same questions
+are asked of every row of every account at once: the thresholds per row are kept with the batch's
+``Layout`` (they change only with it or with the config), one vectorised comparison finds the rows
+that could leave OK, and whether an account's positions are the known ones is remembered per
+account for as long as neither its layout nor its known positions change.
 """
 
 from __future__ import annotations
 
-from monitor.model import AccountRisk, PositionRisk, position_columns
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.model import AccountRisk, Layout, PositionRisk, RiskRows, Sheet, position_columns
+from monitor.policy.config import PolicyConfig
 from monitor.policy.hot import CROSS
+from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
 
 
@@ -27,8 +40,10 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     enum spelled as its string) therefore counts as a change, and lifecycle, comparing as mappings,
     finds nothing to say.
     """
-    account = risk.account
     positions = risk.positions
+    if isinstance(positions, RiskRows) and positions.sheet is not None:
+        return _screen_sheet(w, risk, positions, positions.sheet)
+    account = risk.account
     known = w.known_positions(account)
     if known is None or len(known) != len(positions):
         return None
@@ -62,3 +77,103 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
         ):
             worth.append(positions[k])
     return worth
+
+
+def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> list[PositionRisk] | None:
+    """``screen_positions`` for rows of a batch: the same answer, from per-layout memos and one
+    vectorised pass per batch and step."""
+    layout = sheet.layout
+    k = layout.index[risk.account]
+    start = layout.starts[k]
+    if not _known(layout, k, w.known_positions(risk.account)):
+        return None
+    seen = w.sheets.get(id(sheet))
+    if seen is None or seen[0] is not sheet:
+        seen = w.sheets[id(sheet)] = (sheet, _hot_rows(sheet, w.config))
+    local = seen[1][k]
+    with_tracks = w.symbols_with_tracks(risk.account)
+    if with_tracks:
+        by_symbol = _rows_by_symbol(layout)[k]
+        tracked = [i for symbol in with_tracks for i in by_symbol.get(symbol, ())]
+        if tracked:
+            local = sorted({*local, *tracked})
+    return [rows[i - start] for i in local]
+
+
+def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:
+    """Whether account ``k``'s rows are exactly ``known``, in its order (as ``screen_positions``
+    compares them). Remembered per known mapping: the state replaces it, never mutates it."""
+    if known is None:
+        return False
+    memo: dict[int, tuple[Mapping[PositionKey, KnownPosition], bool]] = layout.memo.setdefault("known", {})
+    hit = memo.get(k)
+    if hit is not None and hit[0] is known:
+        return hit[1]
+    a, b = layout.starts[k], layout.starts[k + 1]
+    same = len(known) == b - a and all(
+        symbol == layout.symbols[i]
+        and position_side is layout.position_sides[i]
+        and was.side is layout.sides[i]
+        and was.margin_mode is layout.modes[i]
+        for i, ((symbol, position_side), was) in enumerate(known.items(), start=a)
+    )
+    memo[k] = (known, same)
+    return same
+
+
+def _hot_rows(sheet: Sheet, config: PolicyConfig) -> list[list[int]]:
+    """Per account, the rows (batch indices, ascending) that could leave OK or have a deviation."""
+    ratio_warn, distance_warn = _warn_thresholds(sheet.layout, config)
+    hot = (sheet.margin_ratio >= ratio_warn) | (sheet.distance_pct <= distance_warn)
+    hot[list(sheet.deviated)] = True
+    starts = sheet.layout.starts
+    out: list[list[int]] = [[] for _ in range(len(starts) - 1)]
+    k = 0
+    for i in np.flatnonzero(hot).tolist():
+        while i >= starts[k + 1]:
+            k += 1
+        out[k].append(i)
+    return out
+
+
+Floats = npt.NDArray[np.float64]
+
+
+def _warn_thresholds(layout: Layout, config: PolicyConfig) -> tuple[Floats, Floats]:
+    """Per row, the ratio at and the distance under which ``risk._position`` leaves OK; a ratio of
+    NaN where the position is not judged by ratio (a cross position, unless the config says to
+    judge it by the account's). Kept per layout for the config it was made for.
+
+    A row not judged by ratio gets NaN, which no ratio reaches (``inf`` would reach ``inf``, the
+    ratio of an account with no equity left)."""
+    hit = layout.memo.get("warn")
+    if hit is not None and hit[0] is config:
+        thresholds: tuple[Floats, Floats] = hit[1]
+        return thresholds
+    ratio_warn = np.empty(len(layout.symbols))
+    distance_warn = np.empty(len(layout.symbols))
+    cross_by_account = config.cross_positions_use_account_ratio
+    for k, account in enumerate(layout.accounts):
+        shared = config.account_wide_thresholds(account)
+        for i in range(layout.starts[k], layout.starts[k + 1]):
+            thr = shared or config.thresholds_for(account, layout.symbols[i])
+            judged = cross_by_account or layout.modes[i] is not CROSS
+            ratio_warn[i] = thr.ratio_warn if judged else np.nan
+            distance_warn[i] = thr.distance_warn_pct
+    thresholds = (ratio_warn, distance_warn)
+    layout.memo["warn"] = (config, thresholds)
+    return thresholds
+
+
+def _rows_by_symbol(layout: Layout) -> list[dict[str, Sequence[int]]]:
+    """Per account, each symbol's rows (batch indices), for the symbols that have tracks."""
+    hit: list[dict[str, Sequence[int]]] | None = layout.memo.get("by_symbol")
+    if hit is None:
+        hit = []
+        for k in range(len(layout.accounts)):
+            rows: dict[str, list[int]] = {}
+            for i in range(layout.starts[k], layout.starts[k + 1]):
+                rows.setdefault(layout.symbols[i], []).append(i)
+            hit.append(dict(rows))
+        layout.memo["by_symbol"] = hit
+    return hit

@@ -41,6 +41,7 @@ class Work:
         "config",
         "now_ms",
         "seq",
+        "sheets",
         "state",
     )
 
@@ -55,6 +56,9 @@ class Work:
         self._positions: dict[str, Mapping[PositionKey, KnownPosition]] | None = None
         self._seen: dict[str, int] | None = None
         self._symbols: defaultdict[str, set[str]] | None = None
+        # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows that
+        # could leave OK or have a deviation, grouped by account (see ``screen``)
+        self.sheets: dict[int, tuple[object, list[list[int]]]] = {}
 
     # --- state views -------------------------------------------------------------------------------
 

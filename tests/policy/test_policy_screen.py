@@ -18,7 +18,19 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position
 
 from monitor.alerts import AlertKind, Level, Transition
-from monitor.model import AccountRisk, MarginMode, PositionSide, Side
+from monitor.margin.batch import AccountColumns
+from monitor.margin.batch import Batch as BatchOfAccounts
+from monitor.model import (
+    Account,
+    AccountRisk,
+    MarginMode,
+    Position,
+    PositionSide,
+    RiskRows,
+    Side,
+    Tier,
+    Venue,
+)
 from monitor.policy import (
     LevelThresholds,
     PolicyConfig,
@@ -33,6 +45,8 @@ from monitor.policy import (
 from monitor.policy.screen import screen_positions
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
+from tests.margin.test_batch import named
+from tests.margin.test_properties import accounts
 
 SOL = "SOL/USDT:USDT"
 SLOTS = [
@@ -191,6 +205,73 @@ def test_a_symbol_with_a_track_is_kept_even_when_calm() -> None:
     assert screen_positions(w, account(calm_btc, eth)) == [calm_btc]
     assert w.symbols_with_tracks("main") == {BTC}
     assert w.symbols_with_tracks("other") == ()
+
+
+# --- rows of a batch evaluation ---------------------------------------------------------------------
+
+
+def plain(risk: AccountRisk) -> AccountRisk:
+    """The same risk with its positions as a tuple: the screen's row-by-row path."""
+    return risk._replace(positions=tuple(risk.positions))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.data(),
+    st.integers(1, 4),
+    st.lists(st.tuples(st.floats(0.5, 1.6), st.booleans()), min_size=1, max_size=8),
+    configs,
+)
+def test_the_batch_screen_says_what_the_row_screen_says(
+    data: st.DataObject, n: int, moves: list[tuple[float, bool]], cfg: PolicyConfig
+) -> None:
+    """Batch rows are screened from the batch's arrays and per-layout memos (``_screen_sheet``);
+    the same risks as plain tuples are screened row by row. Over several ticks of one batch (so the
+    memos carry over), some ticks revaluing only some accounts, every alert and state must agree."""
+    accts = named([data.draw(accounts(Venue.BINANCE_USDM)) for _ in range(n)])
+    batch = BatchOfAccounts([AccountColumns(a) for a in accts])
+    fast_state = slow_state = PolicyState()
+    for tick, (move, some) in enumerate(moves):
+        marks = {p.symbol: p.mark_price * move for a in accts for p in a.positions}
+        risks = batch.evaluate(marks, list(range(0, n, 2)) if some else None)
+        assert all(isinstance(r.positions, RiskRows) and r.positions.sheet for r in risks)
+        now = tick * 30 * SEC
+        fast_state, fast = evaluate(fast_state, PolicyInputs(risks), now, cfg)
+        slow_state, slow = evaluate(slow_state, PolicyInputs([plain(r) for r in risks]), now, cfg)
+        assert [(a, dict(a.facts)) for a in fast] == [(a, dict(a.facts)) for a in slow]
+        assert sorted((k, t, dict(t.facts)) for k, t in fast_state.tracks.items()) == sorted(
+            (k, t, dict(t.facts)) for k, t in slow_state.tracks.items()
+        )
+        assert fast_state.positions == slow_state.positions
+
+
+def test_the_batch_screen_keeps_what_could_speak() -> None:
+    """Calm rows are skipped, hot and deviating rows kept, and the known-positions answer follows the
+    state's mapping, not the memo of an earlier one."""
+    tiers = (Tier(0.0, 1e9, 0.01),)
+    calm = Position(BTC, Side.LONG, MarginMode.ISOLATED, 1.0, 100.0, 100.0, tiers, isolated_wallet=20.0)
+    accts = [Account(Venue.BINANCE_USDM, 10_000.0, (calm,), "x")]
+    batch = BatchOfAccounts([AccountColumns(a) for a in accts])
+    cfg = PolicyConfig()
+    (risk,) = batch.evaluate({BTC: 100.0})
+    state, _ = evaluate(PolicyState(), PolicyInputs([risk]), 0, cfg)
+    w = Work(state, SEC, cfg)
+    assert screen_positions(w, risk) == []
+    assert screen_positions(Work(PolicyState(), SEC, cfg), risk) is None  # not known: lifecycle looks
+    hot = PolicyConfig(levels=LevelThresholds(distance_warn_pct=99.0, distance_danger_pct=98.0))
+    assert screen_positions(Work(state, SEC, hot), risk) == list(risk.positions)
+    # the state knows other positions for "x": the memo of the known ones must not answer
+    other, _ = evaluate(PolicyState(), PolicyInputs([account(position(ETH), name="x")]), 0, cfg)
+    assert screen_positions(Work(other, SEC, cfg), risk) is None
+    assert screen_positions(w, risk) == []
+    # a track opened at a wider threshold keeps a calm row in: it may still have to close
+    distance = risk.positions[0].distance_pct
+    assert distance is not None and 19.0 < distance < 20.0
+    wide = PolicyConfig(levels=LevelThresholds(distance_warn_pct=25.0))
+    tracked, alerts = evaluate(state, PolicyInputs([risk]), SEC, wide)
+    assert [a.transition for a in alerts] == [Transition.OPENED]
+    narrow = PolicyConfig(levels=LevelThresholds(distance_warn_pct=19.0))  # inside its band: held
+    assert screen_positions(Work(tracked, 2 * SEC, narrow), risk) == list(risk.positions)
 
 
 # --- Track.refreshed --------------------------------------------------------------------------------
