@@ -220,25 +220,68 @@ class Sheet(NamedTuple):
     deviated: Sequence[int]
 
 
+class RowColumns:
+    """One evaluation's columns, one per ``PositionRisk`` field in field order, shared by the
+    ``RiskRows`` of all its accounts. A column is a list, or a float64 array (NaN standing for
+    ``None`` in an optional field) whose values become Python floats only for the rows read.
+
+    Why arrays: turning every number of 1,000 legs into a Python float each tick allocated some 6,000
+    objects that nothing read, and in a daemon that idles between ticks those allocations land on
+    cold memory (about half a millisecond of every tick); the policy reads whole rows for the hundred
+    or so positions with something to say."""
+
+    __slots__ = ("_get", "_nan", "columns")
+
+    def __init__(self, columns: Sequence[Sequence[Any] | npt.NDArray[np.float64]]) -> None:
+        if len(columns) != len(PositionRisk._fields):
+            raise ValueError(f"RiskRows needs {len(PositionRisk._fields)} columns, got {len(columns)}")
+        self.columns = tuple(columns)
+        self._get: tuple[Callable[[int], Any], ...] = tuple(
+            c.item if isinstance(c, np.ndarray) else c.__getitem__ for c in self.columns
+        )
+        self._nan = tuple(k for k in _OPTIONAL if isinstance(self.columns[k], np.ndarray))
+
+    def row(self, i: int) -> PositionRisk:
+        values = [get(i) for get in self._get]
+        for k in self._nan:
+            if values[k] != values[k]:
+                values[k] = None
+        return _new_position_risk(values)
+
+    def span(self, k: int, a: int, b: int) -> Sequence[Any]:
+        """Rows ``a:b`` of column ``k`` as Python values."""
+        column = self.columns[k]
+        if not isinstance(column, np.ndarray):
+            return column[a:b]
+        part = column[a:b]
+        out: list[Any] = part.tolist()
+        if k in self._nan:
+            for i in np.flatnonzero(np.isnan(part)).tolist():
+                out[i] = None
+        return out
+
+
 class RiskRows(Sequence[PositionRisk]):
-    """An account's ``PositionRisk`` values kept as rows of columns (one list per field, shared by all
+    """An account's ``PositionRisk`` values kept as rows of columns (``RowColumns``, shared by all
     the accounts of one evaluation), each row built only when it is read.
 
     Why: the batch evaluator has every number as a column already, and on an all-market tick the
-    policy looks at a handful of fields of each position (``columns``) and reads whole rows only for
-    the few with something to say. Building 1,000 tuples per tick that nothing reads was the largest
-    cost left in the engine. To everything else this is an immutable sequence equal to the tuple of
-    its rows: same ``==``, ``hash`` and ``repr``.
+    policy looks at a handful of fields of each position (``columns``, or the evaluation's ``sheet``)
+    and reads whole rows only for the few with something to say. Building 1,000 tuples per tick that
+    nothing reads was the largest cost left in the engine. To everything else this is an immutable
+    sequence equal to the tuple of its rows: same ``==``, ``hash`` and ``repr``.
     """
 
     __slots__ = ("_columns", "_start", "_stop", "_tuple", "sheet")
 
     def __init__(
-        self, columns: Sequence[Sequence[Any]], start: int, stop: int, sheet: Sheet | None = None
+        self,
+        columns: RowColumns | Sequence[Sequence[Any]],
+        start: int,
+        stop: int,
+        sheet: Sheet | None = None,
     ) -> None:
-        if len(columns) != len(PositionRisk._fields):
-            raise ValueError(f"RiskRows needs {len(PositionRisk._fields)} columns, got {len(columns)}")
-        self._columns = columns
+        self._columns = columns if isinstance(columns, RowColumns) else RowColumns(columns)
         self._start = start
         self._stop = stop
         self._tuple: tuple[PositionRisk, ...] | None = None
@@ -260,8 +303,7 @@ class RiskRows(Sequence[PositionRisk]):
         n = self._stop - self._start
         if not -n <= index < n:
             raise IndexError("RiskRows index out of range")
-        row = self._start + (index if index >= 0 else n + index)
-        return _new_position_risk([column[row] for column in self._columns])
+        return self._columns.row(self._start + (index if index >= 0 else n + index))
 
     def __iter__(self) -> Iterator[PositionRisk]:
         return iter(self.rows())
@@ -269,13 +311,14 @@ class RiskRows(Sequence[PositionRisk]):
     def rows(self) -> tuple[PositionRisk, ...]:
         """Every row, built once."""
         if self._tuple is None:
-            a, b = self._start, self._stop
-            self._tuple = tuple(map(_new_position_risk, zip(*(c[a:b] for c in self._columns), strict=True)))
+            a, b, cols = self._start, self._stop, self._columns
+            fields = (cols.span(k, a, b) for k in range(len(cols.columns)))
+            self._tuple = tuple(map(_new_position_risk, zip(*fields, strict=True)))
         return self._tuple
 
     def columns(self) -> PositionColumns:
         a, b = self._start, self._stop
-        return PositionColumns(*(self._columns[i][a:b] for i in _SCREENED))
+        return PositionColumns(*(self._columns.span(k, a, b) for k in _SCREENED))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RiskRows | tuple):
@@ -293,6 +336,18 @@ class RiskRows(Sequence[PositionRisk]):
 _new_position_risk = cast(Callable[[Iterable[Any]], PositionRisk], partial(tuple.__new__, PositionRisk))
 # where each field of ``PositionColumns`` sits among ``PositionRisk``'s
 _SCREENED = tuple(PositionRisk._fields.index(name) for name in PositionColumns._fields)
+# the fields that may be ``None`` (NaN in an array column)
+_OPTIONAL = tuple(
+    PositionRisk._fields.index(name)
+    for name in (
+        "liquidation_price",
+        "distance_pct",
+        "exchange_liquidation_price",
+        "deviation_pct",
+        "contracts",
+        "isolated_wallet",
+    )
+)
 
 
 def position_columns(positions: Sequence[PositionRisk]) -> PositionColumns:

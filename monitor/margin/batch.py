@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,7 @@ from monitor.model import (
     MarginMode,
     PositionSide,
     RiskRows,
+    RowColumns,
     Sheet,
     Side,
     Tier,
@@ -231,7 +232,6 @@ class Batch:
             ratio = np.where(cross, cross_ratio[a], _margin_ratio(req, self.iso_wallet + pnl))
 
         chosen = None if which is None else set(which)
-        pnls, reqs = pnl.tolist(), req.tolist()
         for i in np.flatnonzero(self.single & ~settled).tolist():
             if chosen is None or int(a[i]) in chosen:
                 lp[i] = _nan_for_none(self._scalar_single(i, float(base[i]), mk[i]))
@@ -240,31 +240,33 @@ class Batch:
         for k, idx in self.shared:
             if chosen is None or k in chosen:
                 lp[idx] = _nan_for_none(
-                    self._scalar_shared(k, idx, pnls, reqs, sums[k], totals[k][1], mk[idx[0]])
+                    self._scalar_shared(k, idx, pnl, req, sums[k], totals[k][1], mk[idx[0]])
                 )
         # at or past liquidation with no price that restores it: the mark (see evaluate_account)
         lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
         distance = np.abs(m - lp) / m * 100.0
-        lps = _none_for_nan(lp.tolist())
-        deviations = self._deviations(lps)
+        deviations = self._deviations(lp)
         sheet = Sheet(self.layout, ratio, distance, [i for i in self.compared if deviations[i] is not None])
-        # one list per PositionRisk field, in field order, shared by every account's rows
-        columns = (
-            self.symbols,
-            self.sides,
-            self.position_sides,
-            self.modes,
-            value.tolist(),
-            pnls,
-            reqs,
-            ratio.tolist(),
-            lps,
-            _none_for_nan(distance.tolist()),
-            mk,
-            self.exchange,
-            deviations,
-            self.contracts,
-            self.iso_wallets,
+        # one column per PositionRisk field, in field order, shared by every account's rows; the
+        # numbers stay arrays (NaN for None) and become Python floats only in the rows read
+        columns = RowColumns(
+            (
+                self.symbols,
+                self.sides,
+                self.position_sides,
+                self.modes,
+                value,
+                pnl,
+                req,
+                ratio,
+                lp,
+                distance,
+                mk,
+                self.exchange,
+                deviations,
+                self.contracts,
+                self.iso_wallets,
+            )
         )
         return [
             self._account_risk(k, columns, totals[k], sheet)
@@ -347,29 +349,30 @@ class Batch:
         self,
         acct_index: int,
         idx: list[int],
-        pnl: list[float],
-        req: list[float],
+        pnl: Floats,
+        req: Floats,
         cross_pnl: float,
         cross_req: float,
         mark: float,
     ) -> float | None:
         account = self.accounts[acct_index]
-        own_pnl = sum(pnl[i] for i in idx)
-        own_req = sum(req[i] for i in idx)
+        own_pnl = sum(pnl[idx].tolist())
+        own_req = sum(req[idx].tolist())
         base = account.wallet_balance + (cross_pnl - own_pnl) - (cross_req - own_req)
         legs = [self.positions[i] for i in idx]
         return rules_for(account.venue).cross_liquidation_price(legs, base, account.taker_fee, mark)
 
-    def _deviations(self, lps: list[float | None]) -> list[float | None]:
+    def _deviations(self, lp: Floats) -> list[float | None]:
         """Ours against the exchange's liquidation price, where the account carries the exchange's
         (an account built from a REST snapshot); ``None`` elsewhere."""
-        out: list[float | None] = [None] * len(lps)
+        out: list[float | None] = [None] * len(lp)
         for i in self.compared:
-            out[i] = deviation_pct(lps[i], self.exchange[i])
+            ours = lp.item(i)
+            out[i] = deviation_pct(None if ours != ours else ours, self.exchange[i])
         return out
 
     def _account_risk(
-        self, k: int, columns: tuple[list[Any], ...], totals: tuple[float, float, float], sheet: Sheet
+        self, k: int, columns: RowColumns, totals: tuple[float, float, float], sheet: Sheet
     ) -> AccountRisk:
         """One account's ``AccountRisk``: its positions are its rows of the columns (``RiskRows``),
         built into ``PositionRisk`` values only where they are read."""
@@ -389,10 +392,6 @@ def _picker(keys: list[str]) -> Callable[[Mapping[str, float]], tuple[float, ...
 
 def _nan_for_none(price: float | None) -> float:
     return np.nan if price is None else price
-
-
-def _none_for_nan(values: list[float]) -> list[float | None]:
-    return [None if x != x else x for x in values]
 
 
 def _notional(q: Floats, inverse: Bools, price: Floats) -> Floats:
