@@ -228,7 +228,7 @@ class Batch:
             base = np.where(
                 cross, self.wallet[a] + (cross_pnl[a] - pnl) - (cross_req[a] - req), self.iso_wallet
             )
-            lp, settled = self._single_leg(base, m, at_mark)
+            lp, settled = self._single_leg(base, m, at_mark, (mmr, cum))
             ratio = np.where(cross, cross_ratio[a], _margin_ratio(req, self.iso_wallet + pnl))
 
         chosen = None if which is None else set(which)
@@ -294,7 +294,9 @@ class Batch:
         """Rate and deduction of tier ``idx`` of each of ``rows``."""
         return self.mmr[rows, idx], self.cum[rows, idx]
 
-    def _single_leg(self, base: Floats, m: Floats, at_mark: Ints) -> tuple[Floats, Bools]:
+    def _single_leg(
+        self, base: Floats, m: Floats, at_mark: Ints, at_mark_terms: tuple[Floats, Floats]
+    ) -> tuple[Floats, Bools]:
         """``TieredClosedForm._single_leg`` for every leg at once, round for round: the closed form
         with the tier at the mark, then with the tier at the result, until the two agree. Each round
         works only on the legs still open. Returns the prices (NaN for "none") and which legs they
@@ -303,13 +305,18 @@ class Batch:
         settled = np.zeros(len(m), dtype=np.bool_)
         rows, idx = self.rows, at_mark
         unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
-        for _ in range(FIXED_POINT_ROUNDS):
-            q, s, e, inv, b = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows], base[rows]
-            mmr, cum = self._tier_terms(rows, idx)
+        for round_ in range(FIXED_POINT_ROUNDS):
+            if round_ == 0:  # every leg, at the tier at the mark: the columns as they are
+                q, s, e, inv, b, mk = self.q, self.s, self.entry, self.inverse, base, m
+                mmr, cum = at_mark_terms
+            else:
+                q, s, e, inv, b = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows], base[rows]
+                mk = m[rows]
+                mmr, cum = self._tier_terms(rows, idx)
             den = np.where(inv, b + cum + s * q / e, q * mmr - s * q)
             num = np.where(inv, q * mmr + s * q, b + cum - s * q * e)
             lp = np.where(den != 0, num / den, 0.0)
-            positive = lp > m[rows] * PRICE_FLOOR
+            positive = lp > mk * PRICE_FLOOR
             unsolved.append(rows[~positive])
             at_lp = self._tier_index(_notional(q, inv, lp), rows)
             done = positive & (at_lp == idx)
