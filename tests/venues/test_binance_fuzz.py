@@ -12,15 +12,16 @@ import copy
 import dataclasses
 import json
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.events import TierTable
+from monitor.events import MarkPrices, TierTable
 from monitor.margin.tiers import validate_tiers
 from monitor.model import Tier
 from monitor.venues.binance.fields import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
@@ -35,6 +36,7 @@ from monitor.venues.binance.parse import (
     parse_symbol_config,
     parse_user_event,
 )
+from monitor.venues.binance.streams import _mark_update, collect_marks, fast_mark, fast_mark_frame
 
 from ._binance import SYMBOLS, load
 
@@ -464,3 +466,158 @@ def test_fast_mark_path_accepts_only_what_the_full_reader_accepts(element: dict[
     except Err as exc:
         raise AssertionError(f"fast path accepted what the reader refuses: {exc}") from exc
     assert (full.market_id, full.symbol, full.price, full.event_ms) == quick
+
+
+# --- the whole-frame fast path -----------------------------------------------------------------------
+
+ALIASES = {f"S{i}USDT": f"OLD{i}USDT" for i in range(3)}
+FRAME_SYMBOLS = {f"S{i}USDT": f"S{i}/USDT:USDT" for i in range(12)} | {
+    old: f"{new[:-4]}/USDT:USDT" for new, old in ALIASES.items()
+}
+"""Twelve ids, three of them with an alias (two ids, one unified symbol: a repeat all the same)."""
+TWIN_IDS = ALIASES | {old: new for new, old in ALIASES.items()}
+
+T0 = 1_700_000_000_000
+
+price_texts = st.one_of(
+    st.decimals(min_value="0.00000001", max_value="1e9", places=8).map(str),
+    st.floats(MIN_PRICE, MAX_PRICE).map(repr),
+)
+mark_elements = st.fixed_dictionaries(
+    {
+        "e": st.just("markPriceUpdate"),
+        "E": st.integers(1, MAX_MS) | st.sampled_from([T0, T0 + 1]),  # ties between repeats too
+        "s": st.sampled_from(sorted(set(FRAME_SYMBOLS) - set(ALIASES.values()))),  # aliases come as damage
+        "p": price_texts,
+        "P": st.just("1.00000000"),
+        "r": st.just("0.00010000"),
+    }
+)
+
+# One damage each: a field set to a value the per-element path accepts or refuses, a key dropped, the
+# element replaced, or a repeat of its symbol (same id or an alias) inserted with an older, equal or
+# newer ``E`` and another price.
+_ODD_PRICES: list[object] = [
+    *["1e5", "+.5", "1.", ".5", "7E-3", "1e-12", "1e15", "1." + "0" * 62, "0.00000001"],
+    *["nan", "NaN", "inf", " 1", "1 ", "1|2", "1,2", ",1", "1,", "1\n", "\n1", "1e400", "1e-400", "1e-13"],
+    *["1e16", "-1", "0", "-0", "1_000", "", ".", "1e", "0x1f", "\u0661\u0662", "1." + "0" * 63, "9" * 80],
+    *[1.5, 5, None, True, ["1"]],
+]
+_ODD_STAMPS: list[object] = [True, False, 0, -1, 1, MAX_MS, MAX_MS + 1, 10**30, str(T0), 1.7e12, None]
+_ODD_IDS: list[object] = ["NEWUSDT", "s3usdt", "OLD0USDT", "S3USDT ", "", 7, None, ("S3USDT",)]
+DAMAGES: list[tuple[str, object]] = [
+    *[("p", v) for v in _ODD_PRICES],
+    *[("E", v) for v in _ODD_STAMPS],
+    *[("s", v) for v in _ODD_IDS],
+    *[("e", v) for v in ["markPriceUpdatE", "", None, 1]],
+    *[("drop", k) for k in ["e", "s", "p", "E"]],
+    *[("element", v) for v in [None, [], "S3USDT", 1, {}]],
+    ("mapping", None),
+    ("extra", None),
+    *[("repeat", (delta, alias)) for delta in (-1, 0, 1) for alias in (False, True)],
+]
+
+
+def damage(frame: list[Any], i: int, what: str, value: object, *, at: int = 0, price: str = "2.5") -> None:
+    """Apply one of ``DAMAGES`` to ``frame[i]``; a repeat goes in at index ``at``, priced ``price``."""
+    element = frame[i]
+    if type(element) is not dict:
+        return  # damaged already
+    if what in ("p", "E", "s", "e"):
+        element[what] = value
+    elif what == "drop":
+        element.pop(value, None)
+    elif what == "element":
+        frame[i] = value
+    elif what == "mapping":
+        frame[i] = OrderedDict(element)  # a Mapping, not exactly a dict
+    elif what == "extra":
+        element["X"] = "extra"
+    else:
+        delta, alias = cast(tuple[int, bool], value)
+        twin = dict(element, p=price)
+        if type(twin.get("E")) is int:
+            twin["E"] += delta
+        if alias and twin.get("s") in TWIN_IDS:
+            twin["s"] = TWIN_IDS[twin["s"]]
+        frame.insert(at, twin)
+
+
+def _summary(result: MarkPrices, problems: list[str]) -> tuple[object, ...]:
+    """Everything a mark-price parse gives, the order of the prices included."""
+    return (list(result.prices.items()), result.event_ms, result.venue, result.received_ms, problems)
+
+
+def _collected(frame: object, *, whole: bool, symbols: dict[str, str] = FRAME_SYMBOLS) -> tuple[object, ...]:
+    """``parse_mark_prices`` of a bare frame, with or without the whole-frame path."""
+    try:
+        return _summary(
+            *collect_marks(
+                frame,
+                path="",
+                source="markPrice",
+                venue="binanceusdm",
+                symbols=symbols,
+                received_ms=1,
+                read=_mark_update,
+                fast=fast_mark,
+                whole=fast_mark_frame if whole else None,
+            )
+        )
+    except FrameError as exc:
+        return ("raised", str(exc))
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), frame=st.lists(mark_elements, min_size=1, max_size=12, unique_by=lambda e: e["s"]))
+def test_whole_frame_path_gives_what_the_element_path_gives(data: st.DataObject, frame: list[Any]) -> None:
+    """``fast_mark_frame`` is an optimisation, never a change: good arrays, some with a damaged element
+    or a repeated symbol, parse exactly as they do element by element (``collect_marks`` without
+    ``whole``): the same prices in the same order, ``event_ms``, problems, or error."""
+    for _ in range(data.draw(st.sampled_from([0, 1, 1, 1, 2]))):
+        last = len(frame) - 1
+        i = data.draw(st.sampled_from([0, last]) | st.integers(0, last))  # the ends: where anchors slip
+        what, value = data.draw(st.sampled_from(DAMAGES))
+        damage(frame, i, what, value, at=data.draw(st.integers(0, last + 1)), price=data.draw(price_texts))
+    expected = _collected(copy.deepcopy(frame), whole=False)
+    assert _collected(frame, whole=True) == expected
+    if expected[0] != "raised":
+        assert _summary(*_marks_of(frame)) == expected
+
+
+def _marks_of(frame: object) -> tuple[MarkPrices, list[str]]:
+    return parse_mark_prices(frame, venue="binanceusdm", symbols=FRAME_SYMBOLS, received_ms=1)
+
+
+@pytest.mark.parametrize(("what", "value"), DAMAGES)
+def test_each_damage_at_each_end_gives_what_the_element_path_gives(what: str, value: object) -> None:
+    """Every damage, to the first, a middle and the last element, with a repeat put first or last."""
+    for i in range(3):
+        for at in (0, 3):
+            frame = [
+                {"e": "markPriceUpdate", "E": T0 + 1, "s": "S0USDT", "p": "60000.10000000"},
+                {"e": "markPriceUpdate", "E": T0, "s": "S1USDT", "p": "3000.5"},
+                {"e": "markPriceUpdate", "E": T0 + 2, "s": "S5USDT", "p": "0.00001234"},
+            ]
+            damage(frame, i, what, value, at=at)
+            expected = _collected(copy.deepcopy(frame), whole=False)
+            assert _collected(frame, whole=True) == expected, (i, at)
+
+
+def test_an_all_market_frame_takes_the_whole_frame_path() -> None:
+    """A frame of the simulator's ``markPriceUpdate`` shape (decimal strings, integer times) for 500
+    symbols is taken whole, so the speed-up cannot quietly disappear, and agrees with the element path."""
+    from monitor.sim.frames import mark_price_update
+
+    symbols = {f"C{i:03d}USDT": f"C{i:03d}/USDT:USDT" for i in range(500)}
+    frame = [
+        mark_price_update(market_id, 0.0001 + i * 137.31, T0 + i % 3) for i, market_id in enumerate(symbols)
+    ]
+    taken = fast_mark_frame(frame, symbols)
+    assert taken is not None
+    prices, oldest = taken
+    assert list(prices) == list(symbols.values()) and oldest == T0
+    summary = (list(prices.items()), oldest, "binanceusdm", 1, [])
+    assert _collected(frame, whole=False, symbols=symbols) == summary
+    assert _collected(frame, whole=True, symbols=symbols) == summary
+    assert fast_mark_frame([*frame, frame[0]], symbols) is None  # a repeat: newest-wins is element work
