@@ -20,7 +20,17 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from monitor.model import AccountRisk, Layout, PositionRisk, RiskRows, Sheet, position_columns
+from monitor.model import (
+    AccountRisk,
+    Layout,
+    MarginMode,
+    PositionRisk,
+    PositionSide,
+    RiskRows,
+    Sheet,
+    Side,
+    position_columns,
+)
 from monitor.policy.config import PolicyConfig
 from monitor.policy.hot import CROSS
 from monitor.policy.state import KnownPosition, PositionKey
@@ -44,26 +54,17 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     if isinstance(positions, RiskRows) and positions.sheet is not None:
         return _screen_sheet(w, risk, positions, positions.sheet)
     account = risk.account
+    # the screened fields as columns: the batch evaluator's rows are built only where read
+    cols = position_columns(positions)
     known = w.known_positions(account)
-    if known is None or len(known) != len(positions):
+    if not _are_known(known, cols.symbol, cols.position_side, cols.side, cols.margin_mode):
         return None
     config = w.config
     shared = config.account_wide_thresholds(account)
     cross_by_account = config.cross_positions_use_account_ratio
     with_tracks = w.symbols_with_tracks(account)
     worth: list[PositionRisk] = []
-    # the screened fields as columns: the batch evaluator's rows are built only where read
-    cols = position_columns(positions)
-    for k, ((symbol, position_side), was, p_symbol, p_side, p_position_side, margin_mode) in enumerate(
-        zip(known, known.values(), cols.symbol, cols.side, cols.position_side, cols.margin_mode, strict=True)
-    ):
-        if (
-            p_symbol != symbol
-            or p_position_side is not position_side
-            or p_side is not was.side
-            or margin_mode is not was.margin_mode
-        ):
-            return None
+    for k, (symbol, margin_mode) in enumerate(zip(cols.symbol, cols.margin_mode, strict=True)):
         # the thresholds and ratio ``risk._position`` judges the position by
         thr = shared or config.thresholds_for(account, symbol)
         ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not CROSS else None
@@ -101,8 +102,8 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
 
 
 def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:
-    """Whether account ``k``'s rows are exactly ``known``, in its order (as ``screen_positions``
-    compares them). Remembered per known mapping: the state replaces it, never mutates it."""
+    """``_are_known`` for account ``k``'s rows of a batch, remembered per known mapping: the state
+    replaces it, never mutates it."""
     if known is None:
         return False
     memo: dict[int, tuple[Mapping[PositionKey, KnownPosition], bool]] = layout.memo.setdefault("known", {})
@@ -110,15 +111,35 @@ def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | 
     if hit is not None and hit[0] is known:
         return hit[1]
     a, b = layout.starts[k], layout.starts[k + 1]
-    same = len(known) == b - a and all(
-        symbol == layout.symbols[i]
-        and position_side is layout.position_sides[i]
-        and was.side is layout.sides[i]
-        and was.margin_mode is layout.modes[i]
-        for i, ((symbol, position_side), was) in enumerate(known.items(), start=a)
+    same = _are_known(
+        known, layout.symbols[a:b], layout.position_sides[a:b], layout.sides[a:b], layout.modes[a:b]
     )
     memo[k] = (known, same)
     return same
+
+
+def _are_known(
+    known: Mapping[PositionKey, KnownPosition] | None,
+    symbols: Sequence[str],
+    position_sides: Sequence[PositionSide],
+    sides: Sequence[Side],
+    modes: Sequence[MarginMode],
+) -> bool:
+    """Whether the positions (as columns) are exactly ``known``, in its order, with the same sides
+    and margin modes (see ``screen_positions`` for why the order)."""
+    return (
+        known is not None
+        and len(known) == len(symbols)
+        and all(
+            symbol == p_symbol
+            and position_side is p_position_side
+            and was.side is p_side
+            and was.margin_mode is margin_mode
+            for ((symbol, position_side), was), p_symbol, p_position_side, p_side, margin_mode in zip(
+                known.items(), symbols, position_sides, sides, modes, strict=True
+            )
+        )
+    )
 
 
 def _hot_rows(sheet: Sheet, config: PolicyConfig) -> list[list[int]]:
