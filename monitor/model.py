@@ -212,12 +212,13 @@ class Sheet(NamedTuple):
     consumer ask a question of every position of every account in one vectorised pass.
 
     ``distance_pct`` is NaN where the row's is ``None``; ``deviated`` lists the rows that have a
-    ``deviation_pct``."""
+    ``deviation_pct`` (each row's, ``None`` or not, is in ``deviation_pct``)."""
 
     layout: Layout
     margin_ratio: npt.NDArray[np.float64]
     distance_pct: npt.NDArray[np.float64]
     deviated: Sequence[int]
+    deviation_pct: Sequence[float | None]
 
 
 class RowColumns:

@@ -246,7 +246,8 @@ class Batch:
         lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
         distance = np.abs(m - lp) / m * 100.0
         deviations = self._deviations(lp)
-        sheet = Sheet(self.layout, ratio, distance, [i for i in self.compared if deviations[i] is not None])
+        deviated = [i for i in self.compared if deviations[i] is not None]
+        sheet = Sheet(self.layout, ratio, distance, deviated, deviations)
         # one column per PositionRisk field, in field order, shared by every account's rows; the
         # numbers stay arrays (NaN for None) and become Python floats only in the rows read
         columns = RowColumns(

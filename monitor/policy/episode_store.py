@@ -6,9 +6,9 @@ after a restart announces nothing already known), mutes, event ids already alert
 sequence. ``save(conn, old, new)`` writes only what differs between two states, in one transaction,
 so the shell can save after every step or batch steps and save the difference since its last save.
 
-A track's ``facts`` (the latest numbers) are written whenever the rest of the track changes, not on
-every tick; after a restart a timer repeat may quote numbers a little older than the last tick, until
-the next tick refreshes them.
+A track's facts (its numbers as of the latest evaluation, ``monitor.policy.facts.live_facts``) are
+written whenever the rest of the track changes, not on every tick; after a restart a timer repeat
+may quote numbers a little older than the last tick, until the next tick refreshes them.
 """
 
 from __future__ import annotations
@@ -20,14 +20,17 @@ from typing import Any
 
 from monitor.alerts import AlertKind, Level
 from monitor.model import MarginMode, PositionSide, Side
+from monitor.policy.facts import live_facts
 from monitor.policy.state import (
     Facts,
     KnownPosition,
     MuteScope,
     PolicyState,
     PositionKey,
+    Seen,
     Subject,
     Track,
+    materialised,
 )
 from monitor.store import migrate, transaction
 
@@ -123,7 +126,7 @@ def save(conn: sqlite3.Connection, old: PolicyState, new: PolicyState) -> bool:
     if old is new:
         return False
     plan = [
-        *_plan_tracks(old.tracks, new.tracks),
+        *_plan_tracks(old.tracks, new.tracks, new.latest),
         *_plan_positions(old.positions, new.positions),
         *_plan_mutes(old.mutes, new.mutes),
         *_plan_seen(old.seen_events, new.seen_events),
@@ -147,7 +150,7 @@ _UPSERT_SEQ = (
 )
 
 
-def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track]) -> Plan:
+def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track], latest: Mapping[str, Seen]) -> Plan:
     """Untouched tracks are the same objects in both states, so the identity test skips them and
     equality runs only for the few a step replaced."""
     if old is new:
@@ -156,7 +159,11 @@ def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track]) -> Plan:
     gone = [(key,) for key in old if key not in new]
     if gone:
         plan.append(("DELETE FROM policy_tracks WHERE key = ?", gone))
-    changed = [_track_row(t) for key, t in new.items() if (prev := old.get(key)) is not t and prev != t]
+    changed = [
+        _track_row(t, live_facts(latest, t))
+        for key, t in new.items()
+        if (prev := old.get(key)) is not t and prev != t
+    ]
     if changed:
         plan.append(
             (
@@ -169,7 +176,7 @@ def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track]) -> Plan:
     return plan
 
 
-def _track_row(t: Track) -> tuple[Any, ...]:
+def _track_row(t: Track, facts: Facts) -> tuple[Any, ...]:
     s = t.subject
     return (
         t.key,
@@ -188,7 +195,7 @@ def _track_row(t: Track) -> tuple[Any, ...]:
         s.margin_mode,
         s.side,
         s.stream,
-        json.dumps(dict(t.facts), separators=(",", ":")),
+        json.dumps(dict(materialised(facts)), separators=(",", ":")),
     )
 
 

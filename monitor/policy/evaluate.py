@@ -50,15 +50,17 @@ def evaluate(
     for event in inputs.events:
         exchange_event(w, event)
     for risk in inputs.risks:
+        seen = w.judge(risk)
         worth = screen_positions(w, risk)
         if worth is None:
             track_positions(w, risk)
         evaluate_account(w, risk, risk.positions if worth is None else worth)
+        w.judged(seen)
     return w.result(), w.alerts
 
 
 def due_repeats(state: PolicyState, now_ms: int, config: PolicyConfig) -> tuple[PolicyState, list[Alert]]:
-    """Repeat risk and deviation episodes whose schedule is due, from the facts last seen.
+    """Repeat risk and deviation episodes whose schedule is due, with the numbers last seen.
 
     A tick repeats its own subjects with fresh numbers; this catches the ones whose numbers did not
     move (so the engine did not evaluate them). Staleness repeats come from ``check_staleness``, which
@@ -72,7 +74,7 @@ def due_repeats(state: PolicyState, now_ms: int, config: PolicyConfig) -> tuple[
         if repeated is not None:
             w.set_track(track.key, repeated)
             w.announce(
-                repeated, track.kind, repeated.level, Change(Transition.REPEATED, None), repeated.facts
+                repeated, track.kind, repeated.level, Change(Transition.REPEATED, None), w.facts(track)
             )
     w.prune_seen(now_ms - config.event_dedupe_ttl_ms)
     return w.result(), w.alerts

@@ -16,8 +16,8 @@ from __future__ import annotations
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk, Side
 from monitor.policy import keys
+from monitor.policy.facts import contracts_of
 from monitor.policy.messages import fmt_price, fmt_qty
-from monitor.policy.risk import contracts_of
 from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
 

@@ -13,24 +13,16 @@ Subjects, for an ``AccountRisk``:
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from functools import lru_cache, partial
 
-from monitor.alerts import FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side, Venue
 from monitor.policy import keys
-from monitor.policy.config import DeviationConfig, LevelThresholds
+from monitor.policy.config import LevelThresholds
+from monitor.policy.facts import cross_facts, deviation_facts, judged_ratio, position_facts
 from monitor.policy.hot import CROSS, DEVIATION, OK, RISK
-from monitor.policy.levels import (
-    deviation_level,
-    distance_level,
-    distance_threshold,
-    leaves_ok,
-    ratio_level,
-    ratio_threshold,
-)
-from monitor.policy.state import Facts, Subject
+from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
+from monitor.policy.state import Subject
 from monitor.policy.work import Work
 
 
@@ -67,40 +59,7 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
         return Subject(venue=venue, account=risk.account, margin_mode=CROSS.value)
 
     facts = partial(cross_facts, risk, thr, w.config.top_positions)
-    w.step(key, track, RISK, candidate, thr.confirm_ticks, subject, facts)
-
-
-def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level) -> Facts:
-    """What a message about the cross pool needs, with the ``top`` positions carrying its requirement."""
-    cross = risk.cross
-    assert cross is not None
-    out: dict[str, FactValue] = {
-        "margin_ratio": cross.margin_ratio,
-        "equity": cross.equity,
-        "maint_margin": cross.maint_margin,
-        "ratio_threshold": ratio_threshold(thr, level) if level > OK else None,
-    }
-    out.update(top_positions(risk, top))
-    return out
-
-
-def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
-    """The cross positions carrying most of the pool's maintenance requirement, as flat facts
-    (``top1_symbol``, ``top1_share`` as a fraction, ...) plus a ready-made ``top_positions`` text."""
-    cross = risk.cross
-    if cross is None or n <= 0 or cross.maint_margin <= 0:
-        return {}
-    members = [p for p in risk.positions if p.margin_mode is CROSS]
-    out: dict[str, FactValue] = {"cross_positions": len(members)}
-    parts = []
-    for i, p in enumerate(heapq.nlargest(n, members, key=lambda p: p.maint_margin), start=1):
-        share = p.maint_margin / cross.maint_margin
-        label = p.symbol if p.position_side.value == "both" else f"{p.symbol} {p.position_side.value}"
-        out[f"top{i}_symbol"] = label
-        out[f"top{i}_share"] = share
-        parts.append(f"{label} {share * 100:.0f} %")
-    out["top_positions"] = ", ".join(parts)
-    return out
+    w.step(key, track, RISK, candidate, thr.confirm_ticks, subject, facts, source=w.evaluation)
 
 
 def _position(
@@ -114,9 +73,7 @@ def _position(
     (see ``_position_subject``); the facts a partial over immutable values (they may be kept unbuilt
     in the state, see ``LazyFacts``)."""
     track = w.track(key)
-    ratio: float | None = p.margin_ratio
-    if p.margin_mode is CROSS and not w.config.cross_positions_use_account_ratio:
-        ratio = None
+    ratio = judged_ratio(p.margin_ratio, p.margin_mode, w.config)
     if track is None and not leaves_ok(ratio, p.distance_pct, thr):
         return
     current = OK if track is None else track.level
@@ -126,7 +83,9 @@ def _position(
     if track is None and candidate == OK:
         return
     facts = partial(position_facts, p, thr, by_ratio, by_distance)
-    w.step(key, track, RISK, candidate, thr.confirm_ticks, position_subject(risk, p), facts)
+    w.step(
+        key, track, RISK, candidate, thr.confirm_ticks, position_subject(risk, p), facts, source=w.evaluation
+    )
 
 
 def position_subject(risk: AccountRisk, p: PositionRisk) -> Subject:
@@ -149,48 +108,6 @@ def _position_subject(
     )
 
 
-def position_facts(
-    p: PositionRisk, thr: LevelThresholds, by_ratio: Level, by_distance: Level, level: Level
-) -> Facts:
-    """What a message about a position needs. ``trigger`` names the metric(s) holding ``level``."""
-    at_ratio = level > OK and by_ratio >= level
-    at_distance = level > OK and by_distance >= level
-    trigger = (
-        "margin_ratio+distance"
-        if at_ratio and at_distance
-        else "margin_ratio"
-        if at_ratio
-        else "distance"
-        if at_distance
-        else None
-    )
-    return {
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "position_side": p.position_side.value,
-        "margin_mode": p.margin_mode.value,
-        "contracts": contracts_of(p),
-        "notional": p.notional,
-        "mark_price": p.mark_price,
-        "liquidation_price": p.liquidation_price,
-        "distance_pct": p.distance_pct,
-        "margin_ratio": p.margin_ratio,
-        "maint_margin": p.maint_margin,
-        "unrealized_pnl": p.unrealized_pnl,
-        "ratio_level": by_ratio.label,
-        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > OK else None,
-        "distance_level": by_distance.label,
-        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
-        "trigger": trigger,
-    }
-
-
-def contracts_of(p: PositionRisk) -> float | None:
-    """The position's size, once ``PositionRisk`` carries one (it has only the notional today)."""
-    contracts = getattr(p, "contracts", None)
-    return float(contracts) if isinstance(contracts, int | float) else None
-
-
 def _deviation(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
     track = w.track(key)
     if track is None and p.deviation_pct is None:
@@ -201,18 +118,13 @@ def _deviation(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
     if track is None and candidate == OK:
         return
     facts = partial(deviation_facts, p, cfg)
-    w.step(key, track, DEVIATION, candidate, cfg.confirm_ticks, position_subject(risk, p), facts)
-
-
-def deviation_facts(p: PositionRisk, cfg: DeviationConfig, level: Level) -> Facts:
-    return {
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "position_side": p.position_side.value,
-        "margin_mode": p.margin_mode.value,
-        "mark_price": p.mark_price,
-        "liquidation_price": p.liquidation_price,
-        "exchange_liquidation_price": p.exchange_liquidation_price,
-        "deviation_pct": p.deviation_pct,
-        "tolerance_pct": cfg.tolerance_pct,
-    }
+    w.step(
+        key,
+        track,
+        DEVIATION,
+        candidate,
+        cfg.confirm_ticks,
+        position_subject(risk, p),
+        facts,
+        source=w.evaluation,
+    )

@@ -31,8 +31,12 @@ from monitor.model import (
     Side,
     position_columns,
 )
+from monitor.policy import keys
 from monitor.policy.config import PolicyConfig
+from monitor.policy.episodes import holds
+from monitor.policy.facts import judged_ratio
 from monitor.policy.hot import CROSS
+from monitor.policy.levels import deviation_level, distance_level, ratio_level
 from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
 
@@ -97,8 +101,43 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
         by_symbol = _rows_by_symbol(layout)[k]
         tracked = [i for symbol in with_tracks for i in by_symbol.get(symbol, ())]
         if tracked:
-            local = sorted({*local, *tracked})
+            hot = set(local)
+            local = [i for i in sorted({*local, *tracked}) if _has_news(w, sheet, risk.account, i, i in hot)]
     return [rows[i - start] for i in local]
+
+
+def _has_news(w: Work, sheet: Sheet, account: str, i: int, hot: bool) -> bool:
+    """Whether row ``i`` (of a symbol with a track) could say or change anything. An open episode
+    that holds its level is left as it is (``Work.step``), so its row need not even be built: most
+    rows with an episode are such rows, on most ticks. Without a track of its own a row is worth a
+    look when it is hot (it could open one)."""
+    layout = sheet.layout
+    symbol = layout.symbols[i]
+    risk_key, deviation_key = keys.position_subjects(account, symbol, layout.position_sides[i])
+    track = w.track(risk_key)
+    dev_track = w.track(deviation_key)
+    if track is None and dev_track is None:
+        return hot
+    config = w.config
+    if track is None:
+        if hot:
+            return True
+    else:
+        # the level ``risk._position`` would find, from the batch's arrays
+        thr = config.account_wide_thresholds(account) or config.thresholds_for(account, symbol)
+        ratio = judged_ratio(sheet.margin_ratio.item(i), layout.modes[i], config)
+        distance: float | None = sheet.distance_pct.item(i)
+        if distance != distance:
+            distance = None
+        level = track.level
+        candidate = max(ratio_level(ratio, level, thr), distance_level(distance, level, thr))
+        if not holds(track, candidate, w.now_ms, config.repeat):
+            return True
+    deviation = sheet.deviation_pct[i]
+    if dev_track is None:
+        return deviation is not None
+    candidate = deviation_level(deviation, dev_track.level, config.deviation)
+    return not holds(dev_track, candidate, w.now_ms, config.repeat)
 
 
 def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:

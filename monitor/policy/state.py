@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.alerts import AlertKind, FactValue, Level
-from monitor.model import MarginMode, PositionSide, Side
+from monitor.model import AccountRisk, MarginMode, PositionSide, Side
+from monitor.policy.config import PolicyConfig
 from monitor.policy.hot import OK
 
 Facts = Mapping[str, FactValue]
@@ -31,20 +32,22 @@ NO_STREAK: tuple[int, int, int] = (0, 0, 0)
 class LazyFacts(Mapping[str, FactValue]):
     """Facts at ``level``, built by ``build(level)`` the first time anything reads them.
 
-    An open episode's numbers change on every tick, but they are read only when an alert is said, the
-    state is saved, or a timer repeats the episode: building a full facts dict for every open episode on
-    every tick was most of what a tick cost the policy. ``build`` must be a pure function of values
-    that do not change (a ``functools.partial`` over the risk snapshot, say), never of a ``Work``: a
-    builder kept in the state must not hold the previous state alive. It is dropped once the facts are
-    built, and the facts are then the same object on every read.
+    An episode's facts are read only when an alert is said, the state is saved, or a timer repeats the
+    episode, so they are not built for a change that says nothing (a confirmation streak, say).
+    ``build`` must be a pure function of values that do not change (a ``functools.partial`` over the
+    risk snapshot, say), never of a ``Work``: a builder kept in the state must not hold the previous
+    state alive. It is dropped once the facts are built, and the facts are then the same object on
+    every read. ``source`` is the evaluation the facts come from, when there is one (see
+    ``monitor.policy.facts.live_facts``).
     """
 
-    __slots__ = ("_build", "_facts", "_level")
+    __slots__ = ("_build", "_facts", "_level", "source")
 
-    def __init__(self, build: Callable[[Level], Facts], level: Level) -> None:
+    def __init__(self, build: Callable[[Level], Facts], level: Level, source: object = None) -> None:
         self._build: Callable[[Level], Facts] | None = build
         self._level = level
         self._facts: Facts | None = None
+        self.source = source
 
     def materialised(self) -> Facts:
         facts = self._facts
@@ -91,10 +94,11 @@ class Track:
 
     ``level`` OK with a non-zero ``streak`` is a subject waiting for confirmation: no episode yet.
     ``streak[i]`` counts consecutive evaluations at or above level ``i + 1`` (INFO, WARN, DANGER)
-    while that level is above the current one. ``facts`` are the latest numbers, kept so a timer can
-    repeat an alert without a fresh evaluation; they are excluded from equality so a tick that only
-    moves the numbers does not count as a change worth persisting. An open episode's facts are a
-    ``LazyFacts``, built when first read.
+    while that level is above the current one. ``facts`` are the numbers of the last change, kept so
+    a timer can repeat an alert without a fresh evaluation; they are excluded from equality so numbers
+    alone never count as a change worth persisting. A risk or deviation episode that a tick leaves at
+    its level is not touched at all: its current numbers are read from the state's latest evaluation
+    of its account (``monitor.policy.facts.live_facts``, which every reader uses).
     """
 
     key: str
@@ -168,13 +172,22 @@ class KnownPosition:
     margin_mode: MarginMode
 
 
+class Seen(NamedTuple):
+    """An account's latest evaluation and the config it was judged by: where the numbers of its open
+    risk and deviation episodes are read from (``monitor.policy.facts.live_facts``)."""
+
+    risk: AccountRisk
+    config: PolicyConfig
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyState:
     """Everything the policy remembers between evaluations.
 
     ``positions`` has an entry (possibly empty) for every account seen so far; an account without an
     entry has never been seen and its first positions are a baseline. ``seq`` numbers episodes so ids
-    stay unique across restarts.
+    stay unique across restarts. ``latest`` is each account's latest evaluation: like a track's facts,
+    numbers rather than memory, so it is neither compared nor saved.
     """
 
     tracks: Mapping[str, Track] = field(default_factory=dict)
@@ -182,6 +195,7 @@ class PolicyState:
     mutes: Mapping[MuteScope, int] = field(default_factory=dict)
     seen_events: Mapping[str, int] = field(default_factory=dict)
     seq: int = 0
+    latest: Mapping[str, Seen] = field(default_factory=dict, compare=False)
 
     def open_episodes(self) -> list[Track]:
         return [t for t in self.tracks.values() if t.is_open]

@@ -13,8 +13,11 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
 from monitor.alerts import Alert, AlertKind, Level
+from monitor.model import AccountRisk
+from monitor.policy import keys
 from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, advance
+from monitor.policy.facts import live_facts
 from monitor.policy.hot import CLOSED, CRITICAL, OK, OPENED
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
@@ -24,6 +27,7 @@ from monitor.policy.state import (
     LazyFacts,
     PolicyState,
     PositionKey,
+    Seen,
     Subject,
     Track,
     materialised,
@@ -33,12 +37,14 @@ from monitor.policy.state import (
 class Work:
     __slots__ = (
         "_current",
+        "_latest",
         "_positions",
         "_seen",
         "_symbols",
         "_tracks",
         "alerts",
         "config",
+        "evaluation",
         "now_ms",
         "seq",
         "sheets",
@@ -54,6 +60,8 @@ class Work:
         self._tracks: dict[str, Track] | None = None  # this step's copy, once something changed
         self._current: Mapping[str, Track] = state.tracks  # ``_tracks`` once it exists
         self._positions: dict[str, Mapping[PositionKey, KnownPosition]] | None = None
+        self._latest: dict[str, Seen] | None = None
+        self.evaluation: Seen | None = None  # the account risk being judged (see ``judge``)
         self._seen: dict[str, int] | None = None
         self._symbols: defaultdict[str, set[str]] | None = None
         # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows that
@@ -108,6 +116,33 @@ class Work:
             self._positions = dict(self.state.positions)
         self._positions[account] = positions
 
+    def judge(self, risk: AccountRisk) -> Seen:
+        """Start judging ``risk``: the evaluation that the facts of the episodes it changes come from
+        (``step``'s ``source``), recorded as its account's latest by ``judged``."""
+        self.evaluation = Seen(risk, self.config)
+        return self.evaluation
+
+    def judged(self, seen: Seen) -> None:
+        """Record ``seen`` as its account's latest evaluation, once the step has judged it (until
+        then, an episode that ends with its position reads its numbers from the one before). Only an
+        account with a track needs it: for the others the entry is dropped, so that a calm tick
+        leaves the state the very same object."""
+        account = seen.risk.account
+        if not self.symbols_with_tracks(account) and self.track(keys.account_risk(account)) is None:
+            if account in (self.state.latest if self._latest is None else self._latest):
+                self._own_latest().pop(account)
+            return
+        self._own_latest()[account] = seen
+
+    def _own_latest(self) -> dict[str, Seen]:
+        if self._latest is None:
+            self._latest = dict(self.state.latest)
+        return self._latest
+
+    def facts(self, track: Track) -> Facts:
+        """The current numbers of ``track`` (see ``monitor.policy.facts.live_facts``)."""
+        return live_facts(self.state.latest if self._latest is None else self._latest, track)
+
     def seen(self, event_id: str) -> bool:
         return event_id in (self.state.seen_events if self._seen is None else self._seen)
 
@@ -126,6 +161,7 @@ class Work:
             self._tracks is None
             and self._positions is None
             and self._seen is None
+            and self._latest is None
             and self.seq == self.state.seq
         ):
             return self.state
@@ -135,6 +171,7 @@ class Work:
             positions=self.state.positions if self._positions is None else self._positions,
             seen_events=self.state.seen_events if self._seen is None else self._seen,
             seq=self.seq,
+            latest=self.state.latest if self._latest is None else self._latest,
         )
 
     # --- episodes ----------------------------------------------------------------------------------
@@ -149,6 +186,7 @@ class Work:
         subject: Subject | Callable[[], Subject],
         facts: Callable[[Level], Facts],
         closed_kind: AlertKind | None = None,
+        source: Seen | None = None,
     ) -> None:
         """Advance one subject to ``candidate`` and announce what changed.
 
@@ -157,6 +195,10 @@ class Work:
         one) passes it, one whose subject costs to build passes the function. ``facts`` too is called
         only then. An open episode keeps ``facts`` unbuilt (``LazyFacts``) until an alert, a save or
         a repeat reads them, so ``facts`` must not capture this ``Work`` (see ``LazyFacts``).
+
+        ``source`` is the evaluation ``facts`` come from (``judge``), for a risk or deviation subject:
+        an episode that holds its level is then left as it is (its numbers are read from the state's
+        latest evaluation, see ``monitor.policy.facts``). Without it the track takes the new facts.
         """
         if track is None:
             if candidate == OK:
@@ -175,7 +217,9 @@ class Work:
         if new is not None and new.is_open:
             fresh = subject if isinstance(subject, Subject) else subject()
             same = fresh is new.subject or fresh == new.subject
-            new = new.refreshed(new.subject if same else fresh, LazyFacts(facts, new.level))
+            if same and new is track and source is not None and _facts_source(track) is not source:
+                return  # holds: nothing to say, save or refresh
+            new = new.refreshed(new.subject if same else fresh, LazyFacts(facts, new.level, source))
         self.set_track(key, new)
         if change is None:
             return
@@ -191,7 +235,7 @@ class Work:
             return
         self.set_track(key, None)
         if track.is_open:
-            facts = {**track.facts, **extra}
+            facts = {**self.facts(track), **extra}
             self.announce(track, kind, OK, Change(CLOSED, track.level), facts)
 
     def announce(self, track: Track, kind: AlertKind, level: Level, change: Change, facts: Facts) -> None:
@@ -226,3 +270,11 @@ class Work:
         ):
             return
         self.alerts.append(alert)
+
+
+def _facts_source(track: Track) -> object:
+    """The evaluation a track's facts came from, if any. A subject stepped twice by one evaluation
+    (two positions under one key, which only a malformed input has) takes the later one's numbers
+    even when it holds, as it would have before holding episodes were left untouched."""
+    facts = track.facts
+    return facts.source if isinstance(facts, LazyFacts) else None

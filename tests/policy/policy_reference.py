@@ -3,7 +3,9 @@
 Verbatim apart from names: ``Work.step`` building facts on every tick, position risk with keys formatted
 and subjects built per call and both levels always computed, and lifecycle building a fresh
 ``KnownPosition`` per position. No screen either: every account goes through lifecycle and every one
-of its positions through its subjects. ``install`` swaps them in for a test.
+of its positions through its subjects. Nor a latest evaluation kept in the state: every track carries
+its own numbers, refreshed on every tick (``step`` accepts the ``source`` it is now given, and ignores
+it). ``install`` swaps them in for a test.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from monitor.alerts import AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk
 from monitor.policy import keys
 from monitor.policy.episodes import advance
+from monitor.policy.facts import position_facts, top_positions
 from monitor.policy.levels import deviation_level, distance_level, ratio_level, ratio_threshold
 from monitor.policy.lifecycle import _closed, _flipped, _opened
-from monitor.policy.risk import position_facts, top_positions
 from monitor.policy.state import Facts, KnownPosition, Subject, Track
 from monitor.policy.work import Work
 
@@ -28,6 +30,7 @@ def install(mp: pytest.MonkeyPatch) -> None:
     # the module, not the ``evaluate`` function the package re-exports under the same dotted name
     evaluate_module = sys.modules["monitor.policy.evaluate"]
     mp.setattr(Work, "step", step)
+    mp.setattr(Work, "judged", lambda self, seen: None)
     mp.setattr(evaluate_module, "screen_positions", lambda w, risk: None)
     mp.setattr(evaluate_module, "evaluate_account", lambda w, risk, positions: evaluate_account(w, risk))
     mp.setattr(evaluate_module, "track_positions", track_positions)
@@ -43,6 +46,7 @@ def step(
     subject: Callable[[], Subject],
     facts: Callable[[Level], Facts],
     closed_kind: AlertKind | None = None,
+    source: object = None,
 ) -> None:
     if track is None:
         if candidate == Level.OK:

@@ -197,6 +197,28 @@ def test_calm_positions_leave_no_trace_in_state() -> None:
     assert again is new  # nothing changed: the same state object, nothing to save
 
 
+def test_an_account_keeps_its_latest_evaluation_only_while_it_has_episodes() -> None:
+    """The latest evaluation is where open episodes read their numbers; once the last one closes it
+    goes, and calm ticks leave the state the same object again."""
+    cfg = PolicyConfig()
+    state, _ = evaluate(PolicyState(), PolicyInputs([account(position(ratio=0.1))]), 0, cfg)
+    state, _ = evaluate(state, PolicyInputs([account(position(ratio=0.75))]), SEC, cfg)
+    assert set(state.latest) == {"main"}
+    moved, _ = evaluate(state, PolicyInputs([account(position(ratio=0.76))]), 2 * SEC, cfg)
+    assert (
+        moved is not state
+        and moved.tracks is state.tracks
+        and moved.latest["main"] is not state.latest["main"]
+    )
+    calm, alerts = evaluate(moved, PolicyInputs([account(position(ratio=0.1))]), 3 * SEC, cfg)
+    assert [a.transition for a in alerts] == [Transition.CLOSED]
+    # the closing step may still record it (its index of symbols with tracks is built once); the next drops it
+    calm, _ = evaluate(calm, PolicyInputs([account(position(ratio=0.15))]), 4 * SEC, cfg)
+    assert calm.latest == {}
+    again, _ = evaluate(calm, PolicyInputs([account(position(ratio=0.2))]), 5 * SEC, cfg)
+    assert again is calm
+
+
 def test_distance_alone_drives_an_isolated_position() -> None:
     state = PolicyState()
     cfg = NO_REPEAT

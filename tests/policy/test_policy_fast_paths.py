@@ -2,9 +2,11 @@
 
 - ``leaves_ok`` stops a calm position without an episode before its levels are computed: it must agree
   with ``risk_level`` at OK.
-- An open episode keeps its facts unbuilt (``LazyFacts``) until something reads them: every alert,
-  message, saved row and restart must be what building them on every tick gave, alerts must carry plain
-  dicts, and a state must not keep earlier states alive through an unbuilt builder.
+- An open episode keeps its facts unbuilt (``LazyFacts``) until something reads them, and an episode
+  that holds its level is not touched at all (its numbers are read from the state's latest evaluation,
+  ``live_facts``): every alert, message, saved row and restart must be what building them on every
+  tick gave, alerts must carry plain dicts, and a state must not keep earlier states alive through an
+  unbuilt builder.
 - Keys and position subjects are cached: equal to building them.
 """
 
@@ -24,21 +26,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position
 
-from monitor.alerts import Alert, FactValue, Level
+from monitor.alerts import Alert, AlertKind, FactValue, Level
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy import (
     LevelThresholds,
     PolicyConfig,
     PolicyInputs,
     PolicyState,
+    RepeatSchedule,
     Subject,
     ThresholdOverride,
+    Track,
     due_repeats,
     episode_store,
     evaluate,
     keys,
 )
+from monitor.policy import facts as policy_facts
 from monitor.policy import risk as policy_risk
+from monitor.policy.episodes import advance, holds
+from monitor.policy.facts import live_facts
 from monitor.policy.levels import leaves_ok, risk_level
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
@@ -84,6 +91,31 @@ def test_leaves_ok_agrees_with_the_levels(
 def test_leaves_ok_at_the_thresholds_themselves(thr: LevelThresholds) -> None:
     for ratio, dist in [(thr.ratio_warn, None), (None, thr.distance_warn_pct)]:
         assert leaves_ok(ratio, dist, thr) and risk_level(ratio, dist, Level.OK, thr) > Level.OK
+
+
+@given(
+    st.sampled_from(list(Level)),
+    st.sampled_from(list(Level)),
+    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+    st.integers(0, 10**7),
+    st.integers(1, 4),
+)
+def test_holds_is_advance_leaving_an_open_episode_as_it_is(
+    level: Level,
+    candidate: Level,
+    streak: tuple[int, int, int],
+    acked_ms: int | None,
+    now_ms: int,
+    confirm_ticks: int,
+) -> None:
+    repeat = RepeatSchedule(warn_ms=10**6, danger_ms=10**5, critical_ms=10**4)
+    subject = Subject("binanceusdm", "main", BTC)
+    track = Track(
+        "k", AlertKind.RISK, subject, level=level, last_alert_ms=10**6, acked_ms=acked_ms, streak=streak
+    )
+    new, change = advance(track, candidate, now_ms, confirm_ticks=confirm_ticks, repeat=repeat, seq=0)
+    assert holds(track, candidate, now_ms, repeat) == (track.is_open and new is track and change is None)
 
 
 # --- lazy facts against facts built on every tick ---------------------------------------------------
@@ -174,7 +206,7 @@ def replay(history: list[Tick | Timer | Restart], cfg: PolicyConfig) -> tuple[li
             state = saved = episode_store.load(conn)
             more = []
         alerts += more
-        states.append(sorted((k, t, dict(t.facts)) for k, t in state.tracks.items()))
+        states.append(sorted((k, t, dict(live_facts(state.latest, t))) for k, t in state.tracks.items()))
     return [(a, dict(a.facts)) for a in alerts], states
 
 
@@ -209,24 +241,46 @@ def ticks_at(ratio: float, n: int, cfg: PolicyConfig, state: PolicyState | None 
     return state
 
 
-def test_facts_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_episode_that_holds_is_not_touched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ticks that move the numbers but not the level leave the track the very same object and build
+    no facts; reading them then gives the last tick's numbers, built once per read."""
     built: list[Level] = []
-    real = policy_risk.position_facts
+    real = policy_facts.position_facts
 
     def counting(*args: Any) -> Any:
         built.append(args[-1])
         return real(*args)
 
     monkeypatch.setattr(policy_risk, "position_facts", counting)
+    monkeypatch.setattr(policy_facts, "position_facts", counting)
     cfg = PolicyConfig()
     state = ticks_at(0.75, 1, cfg)
     assert len(built) == 1  # the OPENED alert read them
+    track = state.tracks[KEY]
     state = ticks_at(0.75, 30, cfg, state)  # numbers move on every tick, nothing is said
-    assert len(built) == 1
-    facts = state.tracks[KEY].facts
-    assert isinstance(facts, LazyFacts)
-    assert facts["margin_ratio"] == pytest.approx(0.75 + 29e-4)
-    assert dict(facts) == dict(facts) and len(built) == 2
+    assert state.tracks[KEY] is track and len(built) == 1
+    assert track.facts["margin_ratio"] == 0.75  # the track keeps those of its opening
+    facts = live_facts(state.latest, track)
+    assert facts["margin_ratio"] == pytest.approx(0.75 + 29e-4) and len(built) == 2
+    assert facts["trigger"] == "margin_ratio" and facts["ratio_level"] == "danger"
+
+
+def test_facts_of_the_changing_tick_keep_the_level_held_before() -> None:
+    """An escalation's facts name the trigger judged from the level held before it (the hysteresis
+    needs it): read later from the same evaluation they must not be rebuilt at the new level."""
+    cfg = PolicyConfig()
+    state = ticks_at(0.6, 1, cfg)  # warn, by ratio
+    # danger by distance while the ratio sits in danger's band: not enough to enter danger by ratio
+    risk = account(position(BTC, ratio=0.68, distance=6.0))
+    state, alerts = evaluate(state, PolicyInputs([risk]), 10 * SEC, cfg)
+    assert [a.transition.value for a in alerts] == ["escalated"] and alerts[0].facts["trigger"] == "distance"
+    assert live_facts(state.latest, state.tracks[KEY])["trigger"] == "distance"
+    # the same numbers again, even the very same object, are judged from danger now: the band holds it
+    for i in (11, 12):
+        state, alerts = evaluate(state, PolicyInputs([risk]), i * SEC, cfg)
+        assert (
+            alerts == [] and live_facts(state.latest, state.tracks[KEY])["trigger"] == "margin_ratio+distance"
+        )
 
 
 def test_saved_facts_are_those_of_the_last_tick_even_unread() -> None:

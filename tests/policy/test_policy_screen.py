@@ -32,6 +32,7 @@ from monitor.model import (
     Venue,
 )
 from monitor.policy import (
+    DeviationConfig,
     LevelThresholds,
     PolicyConfig,
     PolicyInputs,
@@ -42,6 +43,7 @@ from monitor.policy import (
     due_repeats,
     evaluate,
 )
+from monitor.policy.facts import live_facts
 from monitor.policy.screen import screen_positions
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
@@ -148,7 +150,7 @@ def replay(history: list[Batch | Timer], cfg: PolicyConfig) -> tuple[list[Any], 
         else:
             state, more = due_repeats(state, now, cfg)
         alerts += [(a, dict(a.facts)) for a in more]
-        tracks = sorted((k, t, dict(t.facts)) for k, t in state.tracks.items())
+        tracks = sorted((k, t, dict(live_facts(state.latest, t))) for k, t in state.tracks.items())
         states.append((tracks, {a: dict(m) for a, m in state.positions.items()}, state.seq))
     return alerts, states
 
@@ -239,9 +241,9 @@ def test_the_batch_screen_says_what_the_row_screen_says(
         fast_state, fast = evaluate(fast_state, PolicyInputs(risks), now, cfg)
         slow_state, slow = evaluate(slow_state, PolicyInputs([plain(r) for r in risks]), now, cfg)
         assert [(a, dict(a.facts)) for a in fast] == [(a, dict(a.facts)) for a in slow]
-        assert sorted((k, t, dict(t.facts)) for k, t in fast_state.tracks.items()) == sorted(
-            (k, t, dict(t.facts)) for k, t in slow_state.tracks.items()
-        )
+        assert sorted(
+            (k, t, dict(live_facts(fast_state.latest, t))) for k, t in fast_state.tracks.items()
+        ) == (sorted((k, t, dict(live_facts(slow_state.latest, t))) for k, t in slow_state.tracks.items()))
         assert fast_state.positions == slow_state.positions
 
 
@@ -270,8 +272,47 @@ def test_the_batch_screen_keeps_what_could_speak() -> None:
     wide = PolicyConfig(levels=LevelThresholds(distance_warn_pct=25.0))
     tracked, alerts = evaluate(state, PolicyInputs([risk]), SEC, wide)
     assert [a.transition for a in alerts] == [Transition.OPENED]
-    narrow = PolicyConfig(levels=LevelThresholds(distance_warn_pct=19.0))  # inside its band: held
+    narrow = PolicyConfig(levels=LevelThresholds(distance_warn_pct=17.0))  # past its band: closes
     assert screen_positions(Work(tracked, 2 * SEC, narrow), risk) == list(risk.positions)
+    # inside its band the episode holds and has nothing to say: its row is not even built
+    held = PolicyConfig(levels=LevelThresholds(distance_warn_pct=19.0))
+    assert screen_positions(Work(tracked, 2 * SEC, held), risk) == []
+    # ... unless a repeat is due (warn repeats after 30 minutes by default)
+    assert screen_positions(Work(tracked, 31 * 60 * SEC, held), risk) == list(risk.positions)
+
+
+def test_a_row_is_kept_when_either_of_its_episodes_would_change() -> None:
+    """A position with a risk and a deviation episode: skipped while both hold, kept (and the change
+    said) as soon as one of them would move, whichever one it is."""
+    tiers = (Tier(0.0, 1e9, 0.01),)
+    leg = Position(
+        BTC,
+        Side.LONG,
+        MarginMode.ISOLATED,
+        1.0,
+        100.0,
+        100.0,
+        tiers,
+        isolated_wallet=20.0,
+        exchange_liquidation_price=90.0,
+    )
+    batch = BatchOfAccounts([AccountColumns(Account(Venue.BINANCE_USDM, 10_000.0, (leg,), "x"))])
+    cfg = PolicyConfig(levels=LevelThresholds(distance_warn_pct=25.0))
+    (risk,) = batch.evaluate({BTC: 100.0})
+    state, alerts = evaluate(PolicyState(), PolicyInputs([risk]), 0, cfg)
+    assert {(a.kind, a.transition) for a in alerts} == {
+        (AlertKind.RISK, Transition.OPENED),
+        (AlertKind.DEVIATION, Transition.OPENED),
+    }
+    assert screen_positions(Work(state, SEC, cfg), risk) == []
+    for changed in (
+        replace(cfg, deviation=DeviationConfig(tolerance_pct=50.0)),  # the deviation closes
+        replace(cfg, levels=LevelThresholds(distance_warn_pct=10.0)),  # the risk closes
+        replace(cfg, levels=LevelThresholds(distance_warn_pct=40.0, distance_danger_pct=25.0)),  # escalates
+    ):
+        assert screen_positions(Work(state, SEC, changed), risk) == list(risk.positions)
+        _, alerts = evaluate(state, PolicyInputs([risk]), SEC, changed)
+        assert len(alerts) == 1
 
 
 # --- Track.refreshed --------------------------------------------------------------------------------

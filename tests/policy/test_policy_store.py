@@ -24,6 +24,7 @@ from monitor.policy import (
     mute,
 )
 from monitor.policy.episode_store import load, save
+from monitor.policy.facts import live_facts
 from monitor.store import open_db
 
 CFG = PolicyConfig(accounts={"side": ThresholdOverride(confirm_ticks=3)})
@@ -178,11 +179,24 @@ def test_a_step_that_only_moves_numbers_writes_nothing(tmp_path: Path) -> None:
     state, _ = evaluate(PolicyState(), PolicyInputs(risks=[account(position(ratio=0.75))]), 0, CFG)
     assert save(conn, PolicyState(), state)
     moved, alerts = evaluate(state, PolicyInputs(risks=[account(position(ratio=0.76))]), SEC, CFG)
-    assert alerts == [] and moved is not state
-    assert moved.tracks[f"risk:main:{BTC}:both"].facts["margin_ratio"] == 0.76
+    assert alerts == [] and moved is not state and moved.tracks is state.tracks
+    assert live_facts(moved.latest, moved.tracks[f"risk:main:{BTC}:both"])["margin_ratio"] == 0.76
     assert not save(conn, state, moved)
     # the numbers reach the file with the next real change
     repeated, alerts = evaluate(moved, PolicyInputs(risks=[account(position(ratio=0.77))]), 10 * MIN, CFG)
     assert len(alerts) == 1
     assert save(conn, moved, repeated)
     assert load(conn).tracks[f"risk:main:{BTC}:both"].facts["margin_ratio"] == 0.77
+
+
+def test_an_acknowledgement_saves_the_numbers_of_the_last_tick(tmp_path: Path) -> None:
+    """The track itself still holds the numbers of its opening; what is written is what a repeat
+    would say now."""
+    conn = open_db(tmp_path / "state.db")
+    state, _ = evaluate(PolicyState(), PolicyInputs(risks=[account(position(ratio=0.75))]), 0, CFG)
+    assert save(conn, PolicyState(), state)
+    moved, _ = evaluate(state, PolicyInputs(risks=[account(position(ratio=0.76))]), SEC, CFG)
+    acked, track = ack(moved, f"risk:main:{BTC}:both", 2 * SEC)
+    assert track is not None and track.facts["margin_ratio"] == 0.75
+    assert save(conn, moved, acked)
+    assert load(conn).tracks[f"risk:main:{BTC}:both"].facts["margin_ratio"] == 0.76
