@@ -8,9 +8,10 @@ and deviation subjects would find no track and stay at OK, so skipping them chan
 
 When the positions come from a batch evaluation (``RiskRows`` with a ``Sheet``), the same questions
 are asked of every row of every account at once: the thresholds per row are kept with the batch's
-``Layout`` (they change only with it or with the config), one vectorised comparison finds the rows
-that could leave OK, and whether an account's positions are the known ones is remembered per
-account for as long as neither its layout nor its known positions change.
+``Layout`` (they change only with it or with the config), one vectorised pass finds the rows that
+could leave OK or whose episodes would not hold their level (``monitor.policy.holding``), and
+whether an account's positions are the known ones is remembered per account for as long as neither
+its layout nor its known positions change.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from monitor.model import (
     AccountRisk,
@@ -31,12 +31,8 @@ from monitor.model import (
     Side,
     position_columns,
 )
-from monitor.policy import keys
-from monitor.policy.config import PolicyConfig
-from monitor.policy.episodes import holds
-from monitor.policy.facts import judged_ratio
+from monitor.policy import holding
 from monitor.policy.hot import CROSS
-from monitor.policy.levels import deviation_level, distance_level, ratio_level
 from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
 
@@ -86,58 +82,25 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
 
 def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> list[PositionRisk] | None:
     """``screen_positions`` for rows of a batch: the same answer, from per-layout memos and one
-    vectorised pass per batch and step."""
+    vectorised pass per batch and step (``monitor.policy.holding``), which also leaves out the rows
+    whose episodes hold their level.
+
+    That pass sees the episodes as they are when the step screens its first account of the batch;
+    an account's episodes change only when the account itself is judged, so the answer holds for
+    every account the step has not judged yet. An account judged twice in one step (only a test does
+    that) has all its rows evaluated the second time: always correct, merely slower."""
     layout = sheet.layout
     k = layout.index[risk.account]
-    start = layout.starts[k]
     if not _known(layout, k, w.known_positions(risk.account)):
         return None
     seen = w.sheets.get(id(sheet))
     if seen is None or seen[0] is not sheet:
-        seen = w.sheets[id(sheet)] = (sheet, _hot_rows(sheet, w.config))
-    local = seen[1][k]
-    with_tracks = w.symbols_with_tracks(risk.account)
-    if with_tracks:
-        by_symbol = _rows_by_symbol(layout)[k]
-        tracked = [i for symbol in with_tracks for i in by_symbol.get(symbol, ())]
-        if tracked:
-            hot = set(local)
-            local = [i for i in sorted({*local, *tracked}) if _has_news(w, sheet, risk.account, i, i in hot)]
-    return [rows[i - start] for i in local]
-
-
-def _has_news(w: Work, sheet: Sheet, account: str, i: int, hot: bool) -> bool:
-    """Whether row ``i`` (of a symbol with a track) could say or change anything. An open episode
-    that holds its level is left as it is (``Work.step``), so its row need not even be built: most
-    rows with an episode are such rows, on most ticks. Without a track of its own a row is worth a
-    look when it is hot (it could open one)."""
-    layout = sheet.layout
-    symbol = layout.symbols[i]
-    risk_key, deviation_key = keys.position_subjects(account, symbol, layout.position_sides[i])
-    track = w.track(risk_key)
-    dev_track = w.track(deviation_key)
-    if track is None and dev_track is None:
-        return hot
-    config = w.config
-    if track is None:
-        if hot:
-            return True
-    else:
-        # the level ``risk._position`` would find, from the batch's arrays
-        thr = config.account_wide_thresholds(account) or config.thresholds_for(account, symbol)
-        ratio = judged_ratio(sheet.margin_ratio.item(i), layout.modes[i], config)
-        distance: float | None = sheet.distance_pct.item(i)
-        if distance != distance:
-            distance = None
-        level = track.level
-        candidate = max(ratio_level(ratio, level, thr), distance_level(distance, level, thr))
-        if not holds(track, candidate, w.now_ms, config.repeat):
-            return True
-    deviation = sheet.deviation_pct[i]
-    if dev_track is None:
-        return deviation is not None
-    candidate = deviation_level(deviation, dev_track.level, config.deviation)
-    return not holds(dev_track, candidate, w.now_ms, config.repeat)
+        seen = w.sheets[id(sheet)] = (sheet, _rows_with_news(w, sheet), set())
+    if k in seen[2]:
+        return list(rows)
+    seen[2].add(k)
+    start = layout.starts[k]
+    return [rows[i - start] for i in seen[1][k]]
 
 
 def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:
@@ -181,59 +144,26 @@ def _are_known(
     )
 
 
-def _hot_rows(sheet: Sheet, config: PolicyConfig) -> list[list[int]]:
-    """Per account, the rows (batch indices, ascending) that could leave OK or have a deviation."""
-    ratio_warn, distance_warn = _warn_thresholds(sheet.layout, config)
-    hot = (sheet.margin_ratio >= ratio_warn) | (sheet.distance_pct <= distance_warn)
-    hot[list(sheet.deviated)] = True
-    starts = sheet.layout.starts
+def _rows_with_news(w: Work, sheet: Sheet) -> list[list[int]]:
+    """Per account, the rows (batch indices, ascending) that could say or change anything."""
+    layout, config = sheet.layout, w.config
+    current = w.current_tracks()
+    episodes = holding.tracked(layout, current, config.repeat, memo=current is w.state.tracks)
+    mask = holding.news(
+        holding.tables(layout, config),
+        episodes,
+        config,
+        w.now_ms,
+        sheet.margin_ratio,
+        sheet.distance_pct,
+        sheet.deviation_pct,
+        sheet.deviated,
+    )
+    starts = layout.starts
     out: list[list[int]] = [[] for _ in range(len(starts) - 1)]
     k = 0
-    for i in np.flatnonzero(hot).tolist():
+    for i in np.flatnonzero(mask).tolist():
         while i >= starts[k + 1]:
             k += 1
         out[k].append(i)
     return out
-
-
-Floats = npt.NDArray[np.float64]
-
-
-def _warn_thresholds(layout: Layout, config: PolicyConfig) -> tuple[Floats, Floats]:
-    """Per row, the ratio at and the distance under which ``risk._position`` leaves OK; a ratio of
-    NaN where the position is not judged by ratio (a cross position, unless the config says to
-    judge it by the account's). Kept per layout for the config it was made for.
-
-    A row not judged by ratio gets NaN, which no ratio reaches (``inf`` would reach ``inf``, the
-    ratio of an account with no equity left)."""
-    hit = layout.memo.get("warn")
-    if hit is not None and hit[0] is config:
-        thresholds: tuple[Floats, Floats] = hit[1]
-        return thresholds
-    ratio_warn = np.empty(len(layout.symbols))
-    distance_warn = np.empty(len(layout.symbols))
-    cross_by_account = config.cross_positions_use_account_ratio
-    for k, account in enumerate(layout.accounts):
-        shared = config.account_wide_thresholds(account)
-        for i in range(layout.starts[k], layout.starts[k + 1]):
-            thr = shared or config.thresholds_for(account, layout.symbols[i])
-            judged = cross_by_account or layout.modes[i] is not CROSS
-            ratio_warn[i] = thr.ratio_warn if judged else np.nan
-            distance_warn[i] = thr.distance_warn_pct
-    thresholds = (ratio_warn, distance_warn)
-    layout.memo["warn"] = (config, thresholds)
-    return thresholds
-
-
-def _rows_by_symbol(layout: Layout) -> list[dict[str, Sequence[int]]]:
-    """Per account, each symbol's rows (batch indices), for the symbols that have tracks."""
-    hit: list[dict[str, Sequence[int]]] | None = layout.memo.get("by_symbol")
-    if hit is None:
-        hit = []
-        for k in range(len(layout.accounts)):
-            rows: dict[str, list[int]] = {}
-            for i in range(layout.starts[k], layout.starts[k + 1]):
-                rows.setdefault(layout.symbols[i], []).append(i)
-            hit.append(dict(rows))
-        layout.memo["by_symbol"] = hit
-    return hit

@@ -64,9 +64,9 @@ class Work:
         self.evaluation: Seen | None = None  # the account risk being judged (see ``judge``)
         self._seen: dict[str, int] | None = None
         self._symbols: defaultdict[str, set[str]] | None = None
-        # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows that
-        # could leave OK or have a deviation, grouped by account (see ``screen``)
-        self.sheets: dict[int, tuple[object, list[list[int]]]] = {}
+        # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows with
+        # news, grouped by account, and the accounts screened so far (see ``screen``)
+        self.sheets: dict[int, tuple[object, list[list[int]], set[int]]] = {}
 
     # --- state views -------------------------------------------------------------------------------
 
@@ -75,6 +75,10 @@ class Work:
 
     def tracks(self) -> list[Track]:
         return list(self._current.values())
+
+    def current_tracks(self) -> Mapping[str, Track]:
+        """The tracks as this step has them so far: the state's own mapping until one changes."""
+        return self._current
 
     def symbols_with_tracks(self, account: str) -> Collection[str]:
         """The symbols of ``account`` that have a track of any kind (an episode, or a level waiting

@@ -265,7 +265,9 @@ def test_the_batch_screen_keeps_what_could_speak() -> None:
     # the state knows other positions for "x": the memo of the known ones must not answer
     other, _ = evaluate(PolicyState(), PolicyInputs([account(position(ETH), name="x")]), 0, cfg)
     assert screen_positions(Work(other, SEC, cfg), risk) is None
-    assert screen_positions(w, risk) == []
+    assert screen_positions(Work(state, SEC, cfg), risk) == []
+    # a second look at an account within one step sees every row: its episodes may have moved
+    assert screen_positions(w, risk) == list(risk.positions)
     # a track opened at a wider threshold keeps a calm row in: it may still have to close
     distance = risk.positions[0].distance_pct
     assert distance is not None and 19.0 < distance < 20.0
@@ -313,6 +315,34 @@ def test_a_row_is_kept_when_either_of_its_episodes_would_change() -> None:
         assert screen_positions(Work(state, SEC, changed), risk) == list(risk.positions)
         _, alerts = evaluate(state, PolicyInputs([risk]), SEC, changed)
         assert len(alerts) == 1
+
+
+def test_episodes_opened_after_the_screen_looked_are_seen_next_step() -> None:
+    """Here a plain account goes first and opens an episode, so the batch screen looks at a mapping
+    this step is still changing (account "b" opens an episode after it): the next step must see "b"'s
+    episode, and close it, not reuse what the screen saw half-way."""
+    tiers = (Tier(0.0, 1e9, 0.01),)
+
+    def leg(wallet: float) -> Position:
+        return Position(BTC, Side.LONG, MarginMode.ISOLATED, 1.0, 100.0, 100.0, tiers, isolated_wallet=wallet)
+
+    accts = [
+        Account(Venue.BINANCE_USDM, 10_000.0, (leg(wallet),), name)
+        for name, wallet in (("a", 20.0), ("b", 10.0))
+    ]
+    batch = BatchOfAccounts([AccountColumns(a) for a in accts])
+    cfg = PolicyConfig()
+    hot = account(position(ETH, ratio=0.75))
+    state, _ = evaluate(
+        PolicyState(), PolicyInputs([account(position(ETH)), *batch.evaluate({BTC: 200.0})]), 0, cfg
+    )
+    state, alerts = evaluate(state, PolicyInputs([hot, *batch.evaluate({BTC: 100.0})]), SEC, cfg)
+    assert [(a.account, a.transition) for a in alerts] == [
+        ("main", Transition.OPENED),
+        ("b", Transition.OPENED),
+    ]
+    state, alerts = evaluate(state, PolicyInputs([hot, *batch.evaluate({BTC: 200.0})]), 2 * SEC, cfg)
+    assert [(a.account, a.transition) for a in alerts] == [("b", Transition.CLOSED)]
 
 
 # --- Track.refreshed --------------------------------------------------------------------------------

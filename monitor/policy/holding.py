@@ -1,0 +1,222 @@
+"""Which open episodes of a batch evaluation hold their level this tick: every tracked row at once.
+
+Most positions with an open episode sit inside their level tick after tick, and such an episode is
+left as it is (``Work.step``). Asking ``episodes.holds`` of each of them, row by row, was most of
+what an all-market tick cost the policy. The same question over arrays: a per-row, per-level table of
+the thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
+times (kept per tracks mapping: a state replaces it, never mutates it), and a handful of numpy
+comparisons per tick.
+
+The comparisons are ``levels.ratio_level``, ``distance_level`` and ``deviation_level`` asked one
+question only: is the candidate the level held? A tests property checks them against those functions
+over thresholds, levels and values (NaN and infinities included).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.alerts import Level
+from monitor.model import Layout
+from monitor.policy import keys
+from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
+from monitor.policy.hot import CRITICAL, CROSS, DANGER, DEVIATION, INFO, OK, RISK, WARN
+from monitor.policy.state import NO_STREAK, Track
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.intp]
+Bools = npt.NDArray[np.bool_]
+
+_NEVER = math.nan  # no value compares true against it
+_LEVELS = len(Level)
+
+
+class Tables(NamedTuple):
+    """Per row and level (columns indexed by ``Level``): the ratio at which the row rises above the
+    level, the ratio at or above which it holds it (threshold less the band), and the same for the
+    distance (at or below). ``judged``: whether the row is judged by its own ratio."""
+
+    judged: Bools
+    ratio_above: Floats
+    ratio_floor: Floats
+    distance_above: Floats
+    distance_floor: Floats
+
+
+def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[float], list[float]]:
+    """One row's four tables, by level: what ``ratio_level`` and ``distance_level`` compare a value
+    with when the level held is that one (``_NEVER`` where nothing can)."""
+    warn, danger, critical, band = thr.ratio_warn, thr.ratio_danger, thr.ratio_critical, thr.ratio_band
+    d_warn, d_danger, d_critical = thr.distance_warn_pct, thr.distance_danger_pct, thr.distance_critical_pct
+    factor = 1.0 + thr.distance_band
+    # at OK, what ``leaves_ok`` compares with (the thresholds are ordered: warn comes first)
+    above = {OK: warn, INFO: min(warn, danger, critical), WARN: min(danger, critical), DANGER: critical}
+    floor = {WARN: warn - band, DANGER: danger - band, CRITICAL: critical - band}
+    d_above = {
+        OK: d_warn,
+        INFO: max(d_warn, d_danger, d_critical),
+        WARN: max(d_danger, d_critical),
+        DANGER: d_critical,
+    }
+    d_floor = {WARN: d_warn * factor, DANGER: d_danger * factor, CRITICAL: d_critical * factor}
+    return (
+        [above.get(lv, _NEVER) for lv in Level],
+        [floor.get(lv, _NEVER) for lv in Level],
+        [d_above.get(lv, _NEVER) for lv in Level],
+        [d_floor.get(lv, _NEVER) for lv in Level],
+    )
+
+
+def tables(layout: Layout, config: PolicyConfig) -> Tables:
+    """The layout's tables for ``config``, kept in its memo."""
+    hit = layout.memo.get("levels")
+    if hit is not None and hit[0] is config:
+        kept: Tables = hit[1]
+        return kept
+    cross_by_account = config.cross_positions_use_account_ratio
+    judged = [cross_by_account or mode is not CROSS for mode in layout.modes]
+    parts: list[tuple[list[float], list[float], list[float], list[float]]] = []
+    by_thr: dict[int, tuple[list[float], list[float], list[float], list[float]]] = {}
+    for k, account in enumerate(layout.accounts):
+        shared = config.account_wide_thresholds(account)
+        for i in range(layout.starts[k], layout.starts[k + 1]):
+            thr = shared or config.thresholds_for(account, layout.symbols[i])
+            row = by_thr.get(id(thr))
+            if row is None:
+                row = by_thr[id(thr)] = level_rows(thr)
+            parts.append(row)
+    n = len(parts)
+    out = Tables(
+        np.array(judged, dtype=np.bool_),
+        *(np.array([p[c] for p in parts], dtype=np.float64).reshape(n, _LEVELS) for c in range(4)),
+    )
+    layout.memo["levels"] = (config, out)
+    return out
+
+
+class Tracked(NamedTuple):
+    """The risk and deviation episodes of a layout's rows, as arrays: each one's row, level, and when
+    its next repeat is due (``inf``: never, or acknowledged); ``steady`` where it is open and no
+    confirmation is counting (only such an episode can hold, see ``episodes.holds``)."""
+
+    risk_rows: Ints
+    risk_levels: Ints
+    risk_due: Floats
+    risk_steady: Bools
+    dev_rows: Ints
+    dev_levels: Ints
+    dev_due: Floats
+    dev_steady: Bools
+
+
+def tracked(layout: Layout, tracks: Mapping[str, Track], repeat: RepeatSchedule, memo: bool) -> Tracked:
+    """The episodes of ``tracks`` on the layout's rows. With ``memo`` the answer is kept for this
+    very mapping (a state's, which is never mutated)."""
+    hit = layout.memo.get("tracked")
+    if memo and hit is not None and hit[0] is tracks and hit[1] is repeat:
+        kept: Tracked = hit[2]
+        return kept
+    row_of = _row_of_key(layout)
+    risk: list[tuple[int, int, float, bool]] = []
+    dev: list[tuple[int, int, float, bool]] = []
+    for track in tracks.values():
+        i = row_of.get(track.key)
+        if i is None or (track.kind is not RISK and track.kind is not DEVIATION):
+            continue
+        level = track.level
+        interval = repeat.interval_ms(level)
+        due = track.last_alert_ms + interval if track.acked_ms is None and interval > 0 else math.inf
+        entry = (i, int(level), float(due), level > OK and track.streak == NO_STREAK)
+        (risk if track.kind is RISK else dev).append(entry)
+    out = Tracked(*_columns(risk), *_columns(dev))
+    if memo:
+        layout.memo["tracked"] = (tracks, repeat, out)
+    return out
+
+
+def _columns(entries: list[tuple[int, int, float, bool]]) -> tuple[Ints, Ints, Floats, Bools]:
+    rows, levels, due, steady = zip(*entries, strict=True) if entries else ((), (), (), ())
+    return (
+        np.array(rows, dtype=np.intp),
+        np.array(levels, dtype=np.intp),
+        np.array(due, dtype=np.float64),
+        np.array(steady, dtype=np.bool_),
+    )
+
+
+def _row_of_key(layout: Layout) -> dict[str, int]:
+    """Each row's risk and deviation keys, to its row (batch index)."""
+    hit: dict[str, int] | None = layout.memo.get("row_of_key")
+    if hit is None:
+        hit = {}
+        for k, account in enumerate(layout.accounts):
+            for i in range(layout.starts[k], layout.starts[k + 1]):
+                risk_key, deviation_key = keys.position_subjects(
+                    account, layout.symbols[i], layout.position_sides[i]
+                )
+                hit[risk_key] = hit[deviation_key] = i
+        layout.memo["row_of_key"] = hit
+    return hit
+
+
+def risk_holds(t: Tables, ratio: Floats, distance: Floats, rows: Ints, levels: Ints) -> Bools:
+    """Per open episode: whether ``max(ratio_level, distance_level)`` of its row is its level.
+
+    ``ratio`` and ``distance`` are the rows' values as the policy judges them: ``-inf`` for a ratio
+    not judged (as ``None``, it says OK), ``inf`` for no distance (``None``); a NaN ratio holds."""
+    r, d = ratio[rows], distance[rows]
+    up = (r >= t.ratio_above[rows, levels]) | (d <= t.distance_above[rows, levels])
+    at = np.isnan(r) | (r >= t.ratio_floor[rows, levels]) | (d <= t.distance_floor[rows, levels])
+    out: Bools = ~up & at
+    return out
+
+
+def deviation_holds(cfg: DeviationConfig, deviation: Floats, levels: Ints) -> Bools:
+    """Per open episode: whether ``deviation_level`` of its row's deviation (NaN for ``None``) is its
+    level."""
+    gap = np.abs(deviation)
+    beyond = gap > cfg.tolerance_pct
+    within_band = (levels > int(OK)) & (gap >= cfg.tolerance_pct - cfg.band_pct)
+    out: Bools = np.isnan(deviation) | np.where(beyond, levels == int(cfg.level), within_band)
+    return out
+
+
+def news(
+    t: Tables,
+    episodes: Tracked,
+    config: PolicyConfig,
+    now_ms: int,
+    margin_ratio: Floats,
+    distance_pct: Floats,
+    deviation_pct: Sequence[float | None],
+    deviated: Sequence[int],
+) -> Bools:
+    """Per row: whether evaluating it could say or change anything. A row with a risk episode has
+    news when the episode does not hold; without one, when it would leave OK (``leaves_ok``). The
+    same for its deviation episode, against whether it has a deviation at all (``deviated``)."""
+    e = episodes
+    ratio = np.where(t.judged, margin_ratio, -np.inf)
+    distance = np.where(np.isnan(distance_pct), np.inf, distance_pct)
+    risk_hot = (ratio >= t.ratio_above[:, OK]) | (distance <= t.distance_above[:, OK])
+    has_deviation = np.zeros(len(ratio), dtype=np.bool_)
+    has_deviation[list(deviated)] = True
+    held = risk_holds(t, ratio, distance, e.risk_rows, e.risk_levels) & e.risk_steady & (now_ms < e.risk_due)
+    out = risk_hot
+    out[e.risk_rows] = ~held
+    if len(e.dev_rows):
+        values = np.array([_nan_for_none(deviation_pct[i]) for i in e.dev_rows.tolist()], dtype=np.float64)
+        dev_held = (
+            deviation_holds(config.deviation, values, e.dev_levels) & e.dev_steady & (now_ms < e.dev_due)
+        )
+        has_deviation[e.dev_rows] = ~dev_held
+    out |= has_deviation
+    return out
+
+
+def _nan_for_none(value: float | None) -> float:
+    return math.nan if value is None else value
