@@ -121,21 +121,6 @@ def advance(
     return lowered, Change(DEESCALATED, current)
 
 
-def holds(track: Track, candidate: Level, now_ms: int, repeat: RepeatSchedule) -> bool:
-    """Whether ``advance(track, candidate, now_ms, ...)`` would leave an open episode exactly as it is
-    and say nothing: the candidate is its level, no confirmation is counting, and no repeat is due.
-
-    The screen asks this of every open episode on every tick (most hold), without building the
-    position's row, so that an episode that holds costs a few comparisons. Any confirmation setting
-    gives the same answer: a count only starts on a candidate above the level."""
-    return (
-        candidate == track.level
-        and track.level > OK
-        and track.streak == NO_STREAK
-        and (track.acked_ms is not None or not _repeat_due(track, now_ms, repeat))
-    )
-
-
 def repeat_if_due(track: Track, now_ms: int, repeat: RepeatSchedule) -> Track | None:
     """The timer's half of repeating: the track with its clock reset if a repeat is due, else None."""
     if not track.is_open or track.acked_ms is not None or not _repeat_due(track, now_ms, repeat):

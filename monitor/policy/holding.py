@@ -1,8 +1,9 @@
 """Which open episodes of a batch evaluation hold their level this tick: every tracked row at once.
 
 Most positions with an open episode sit inside their level tick after tick, and such an episode is
-left as it is (``Work.step``). Asking ``episodes.holds`` of each of them, row by row, was most of
-what an all-market tick cost the policy. The same question over arrays: a per-row, per-level table of
+left as it is (``Work.step``: ``episodes.advance`` returns it unchanged, with nothing to say).
+Building each such position's row and stepping it, row by row, was most of what an all-market
+tick cost the policy. The same question over arrays: a per-row, per-level table of
 the thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
 times (kept per tracks mapping: a state replaces it, never mutates it), and a handful of numpy
 comparisons per tick.
@@ -102,7 +103,7 @@ def tables(layout: Layout, config: PolicyConfig) -> Tables:
 class Tracked(NamedTuple):
     """The risk and deviation episodes of a layout's rows, as arrays: each one's row, level, and when
     its next repeat is due (``inf``: never, or acknowledged); ``steady`` where it is open and no
-    confirmation is counting (only such an episode can hold, see ``episodes.holds``)."""
+    confirmation is counting (only such an episode can hold: ``episodes.advance``)."""
 
     risk_rows: Ints
     risk_levels: Ints

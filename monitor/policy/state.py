@@ -120,8 +120,9 @@ class Track:
     def refreshed(self, subject: Subject, facts: Facts) -> Track:
         """The same episode with the latest subject and numbers.
 
-        This runs for every open episode on every tick, so it fills the new track's slots itself
-        (see ``_slot_setter``): the generated ``__init__`` costs half as much again."""
+        This runs for every track a tick changes (an episode that holds its level is left as it is),
+        so it fills the new track's slots itself (see ``_slot_setter``): the generated ``__init__``
+        costs half as much again."""
         new: Track = _new_object(Track)
         _set_key(new, self.key)
         _set_kind(new, self.kind)

@@ -84,8 +84,9 @@ class Work:
         """The symbols of ``account`` that have a track of any kind (an episode, or a level waiting
         for confirmation), by each track's subject; possibly more, never fewer.
 
-        The screen asks this of every position of every ticked account, nearly all calm and without
-        a track: one set lookup spares each of them the key and track lookups. The index is built
+        The row-by-row screen asks this of every position of a ticked account, nearly all calm and
+        without a track, and ``judged`` of every account: one set lookup spares each of them the key
+        and track lookups. The index is built
         on first use in a step, with one pass over all the tracks (about 0.1 us a track: most of a
         one-account tick, which still costs about what it did before the screen), and ``set_track``
         adds each track created after that; a track that ends leaves its symbol in, which only sends

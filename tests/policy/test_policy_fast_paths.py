@@ -26,17 +26,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position
 
-from monitor.alerts import Alert, AlertKind, FactValue, Level
+from monitor.alerts import Alert, FactValue, Level
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy import (
     LevelThresholds,
     PolicyConfig,
     PolicyInputs,
     PolicyState,
-    RepeatSchedule,
     Subject,
     ThresholdOverride,
-    Track,
     due_repeats,
     episode_store,
     evaluate,
@@ -44,7 +42,6 @@ from monitor.policy import (
 )
 from monitor.policy import facts as policy_facts
 from monitor.policy import risk as policy_risk
-from monitor.policy.episodes import advance, holds
 from monitor.policy.facts import live_facts
 from monitor.policy.levels import leaves_ok, risk_level
 from monitor.policy.state import LazyFacts
@@ -91,31 +88,6 @@ def test_leaves_ok_agrees_with_the_levels(
 def test_leaves_ok_at_the_thresholds_themselves(thr: LevelThresholds) -> None:
     for ratio, dist in [(thr.ratio_warn, None), (None, thr.distance_warn_pct)]:
         assert leaves_ok(ratio, dist, thr) and risk_level(ratio, dist, Level.OK, thr) > Level.OK
-
-
-@given(
-    st.sampled_from(list(Level)),
-    st.sampled_from(list(Level)),
-    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
-    st.one_of(st.none(), st.integers(0, 10**6)),
-    st.integers(0, 10**7),
-    st.integers(1, 4),
-)
-def test_holds_is_advance_leaving_an_open_episode_as_it_is(
-    level: Level,
-    candidate: Level,
-    streak: tuple[int, int, int],
-    acked_ms: int | None,
-    now_ms: int,
-    confirm_ticks: int,
-) -> None:
-    repeat = RepeatSchedule(warn_ms=10**6, danger_ms=10**5, critical_ms=10**4)
-    subject = Subject("binanceusdm", "main", BTC)
-    track = Track(
-        "k", AlertKind.RISK, subject, level=level, last_alert_ms=10**6, acked_ms=acked_ms, streak=streak
-    )
-    new, change = advance(track, candidate, now_ms, confirm_ticks=confirm_ticks, repeat=repeat, seq=0)
-    assert holds(track, candidate, now_ms, repeat) == (track.is_open and new is track and change is None)
 
 
 # --- lazy facts against facts built on every tick ---------------------------------------------------

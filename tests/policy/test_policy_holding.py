@@ -7,12 +7,32 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from policy_helpers import BTC
 
-from monitor.alerts import Level
-from monitor.policy import DeviationConfig, LevelThresholds, PolicyConfig
-from monitor.policy.holding import Tables, Tracked, deviation_holds, level_rows, news, risk_holds
+from monitor.alerts import AlertKind, Level
+from monitor.model import Layout, MarginMode, PositionSide, Side
+from monitor.policy import (
+    DeviationConfig,
+    LevelThresholds,
+    PolicyConfig,
+    RepeatSchedule,
+    Subject,
+    Track,
+    keys,
+)
+from monitor.policy.episodes import advance
+from monitor.policy.holding import (
+    Tables,
+    Tracked,
+    deviation_holds,
+    level_rows,
+    news,
+    risk_holds,
+    tables,
+    tracked,
+)
 from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
 
 
@@ -141,3 +161,54 @@ def test_a_deviation_without_an_episode_is_news() -> None:
     calm = np.full(2, 0.1)
     mask = news(tables, nothing, PolicyConfig(), 0, calm, np.full(2, math.nan), [None, 0.01], [1])
     assert mask.tolist() == [False, True]
+
+
+@given(
+    thresholds(),
+    st.sampled_from(list(Level)),
+    st.one_of(st.just((0, 0, 0)), st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2))),
+    st.one_of(st.none(), st.integers(0, 10**6)),
+    st.integers(0, 3 * 10**6),
+    ratios,
+    distances,
+    st.integers(1, 3),
+)
+@settings(max_examples=300)
+# inside warn: acknowledged past its repeat time (holds), unacknowledged (a repeat is due), counting
+@example(LevelThresholds(), Level.WARN, (0, 0, 0), 5, 2_500_000, 0.6, None, 1)
+@example(LevelThresholds(), Level.WARN, (0, 0, 0), None, 2_500_000, 0.6, None, 1)
+@example(LevelThresholds(), Level.WARN, (0, 1, 0), None, 1_500_000, 0.6, None, 2)
+def test_a_row_without_news_is_one_advance_leaves_as_it_is(
+    thr: LevelThresholds,
+    level: Level,
+    streak: tuple[int, int, int],
+    acked_ms: int | None,
+    now_ms: int,
+    ratio: float | None,
+    distance: float | None,
+    confirm_ticks: int,
+) -> None:
+    """From a real ``Track`` through ``tracked`` and ``news``: a tracked row has no news exactly when
+    ``advance`` would return its episode unchanged and say nothing (the level functions' candidate,
+    the confirmation count, the repeat clock and the acknowledgement all taken into account)."""
+    cfg = PolicyConfig(levels=thr, repeat=RepeatSchedule(warn_ms=10**6, danger_ms=10**5, critical_ms=10**4))
+    layout = Layout(["main"], [0, 1], [BTC], [Side.LONG], [PositionSide.BOTH], [MarginMode.ISOLATED])
+    risk_key = keys.position_risk("main", BTC, "both")
+    subject = Subject("binanceusdm", "main", BTC, "both", "isolated", "long")
+    track = Track(
+        risk_key, AlertKind.RISK, subject, level=level, last_alert_ms=10**6, acked_ms=acked_ms, streak=streak
+    )
+    column = math.nan if ratio is None else ratio  # a batch's ratio column has no None
+    mask = news(
+        tables(layout, cfg),
+        tracked(layout, {risk_key: track}, cfg.repeat, memo=False),
+        cfg,
+        now_ms,
+        np.array([column]),
+        np.array([math.nan if distance is None else distance]),
+        [None],
+        [],
+    )
+    candidate = max(ratio_level(column, level, thr), distance_level(distance, level, thr))
+    new, change = advance(track, candidate, now_ms, confirm_ticks=confirm_ticks, repeat=cfg.repeat, seq=0)
+    assert (not mask[0]) == (new is track and change is None)
