@@ -621,3 +621,19 @@ def test_an_all_market_frame_takes_the_whole_frame_path() -> None:
     assert _collected(frame, whole=False, symbols=symbols) == summary
     assert _collected(frame, whole=True, symbols=symbols) == summary
     assert fast_mark_frame([*frame, frame[0]], symbols) is None  # a repeat: newest-wins is element work
+
+
+def test_the_ids_of_the_last_frame_are_resolved_again_under_another_mapping() -> None:
+    """The whole-frame path remembers what the last frame's ids resolved to, per symbols mapping: the
+    same ids under a reloaded mapping (another object) resolve afresh, and an id dropped from it sends
+    the frame to the element path."""
+    from monitor.sim.frames import mark_price_update
+
+    old = {f"C{i:03d}USDT": f"C{i:03d}/USDT:USDT" for i in range(5)}
+    new = {market_id: symbol.replace("USDT:USDT", "USDC:USDC") for market_id, symbol in old.items()}
+    frame = [mark_price_update(market_id, 1.0 + i, T0) for i, market_id in enumerate(old)]
+    for symbols in (old, old, new, new, old):
+        taken = fast_mark_frame(copy.deepcopy(frame), symbols)
+        assert taken is not None and list(taken[0]) == list(symbols.values())
+    delisted = dict(list(new.items())[1:])
+    assert fast_mark_frame(copy.deepcopy(frame), delisted) is None

@@ -36,6 +36,8 @@ MAX_DECIMAL_TEXT = 64
 MAX_EXCERPT = 80
 
 DECIMAL_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+DECIMAL_CHARS = "0123456789+-.eE"
+"""Every character ``DECIMAL_RE`` can match."""
 _DECIMAL_RE = DECIMAL_RE
 _DIGITS_RE = re.compile(r"\d{1,16}", re.ASCII)
 _WORD_RE = re.compile(r"[A-Za-z0-9_]{1,40}", re.ASCII)

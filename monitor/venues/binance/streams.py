@@ -16,7 +16,6 @@ Symbol policy, shared with the REST parsers in ``rest``:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
@@ -34,6 +33,7 @@ from monitor.events import (
 )
 from monitor.model import MarginMode, PositionSide
 from monitor.venues.binance.fields import (
+    DECIMAL_CHARS,
     DECIMAL_RE,
     MAX_DECIMAL_TEXT,
     MAX_MS,
@@ -155,10 +155,27 @@ def fast_mark(element: object, symbols: Mapping[str, str]) -> tuple[str, str, fl
 
 _KIND, _ID, _PRICE, _TIME = map(itemgetter, ("e", "s", "p", "E"))
 _SEPARATOR = ","
-_DECIMALS_RE = re.compile(f"{DECIMAL_RE.pattern}(?:{_SEPARATOR}{DECIMAL_RE.pattern})*", DECIMAL_RE.flags)
-"""``DECIMAL_RE`` repeated with ``_SEPARATOR`` between. ``DECIMAL_RE`` never matches the separator, so
-texts joined by it fullmatch this exactly when each fullmatches ``DECIMAL_RE`` and none contains the
-separator (``fast_mark_frame`` checks that by counting)."""
+_DECIMAL_CHARS_AND_SEPARATOR = (DECIMAL_CHARS + _SEPARATOR).encode("ascii")
+
+_RESOLVED: dict[int, tuple[Mapping[str, str], list[str], list[str]]] = {}
+"""Per symbols mapping (by identity, kept alive with its entry): the ids of the last whole frame
+that resolved, and their symbols. A mapping is not changed once in use (the venue builds a new one
+when it reloads its markets)."""
+
+
+def _resolved(ids: list[str], symbols: Mapping[str, str]) -> list[str] | None:
+    """The symbols of ``ids``, or ``None`` when one is unknown or two are the same market."""
+    last = _RESOLVED.get(id(symbols))
+    if last is not None and last[0] is symbols and last[1] == ids:
+        return last[2]
+    unified = list(map(symbols.get, ids))
+    if None in unified or len(set(unified)) != len(ids):
+        return None
+    if len(_RESOLVED) >= 8:  # a few venues at most; anything more is mappings that were replaced
+        _RESOLVED.clear()
+    known = cast("list[str]", unified)  # no None: checked above
+    _RESOLVED[id(symbols)] = (symbols, ids, known)
+    return known
 
 
 def fast_mark_frame(
@@ -168,13 +185,20 @@ def fast_mark_frame(
     twice; else ``None``, and the caller takes the elements one by one.
 
     An all-market frame (``!markPrice@arr``) brings some 500 elements every second, nearly always all
-    perfect. The same rules as ``fast_mark``, checked a column at a time (types, ids, one regex over the
-    joined prices, ``min``/``max`` against the bounds), run in C instead of 500 Python calls. Anything
-    odd, repeats included (where the newest must win), is left to the per-element path, so the result
-    is always the one it gives. ``tests/venues`` checks the two agree.
+    perfect. The same rules as ``fast_mark``, checked a column at a time (types, ids, the prices'
+    characters and ``float`` over each, ``min``/``max`` against the bounds), run in C instead of 500
+    Python calls. Anything odd, repeats included (where the newest must win), is left to the
+    per-element path, so the result is always the one it gives. ``tests/venues`` checks the two agree.
 
     The ids are checked first: an id the market cache lacks (a listing newer than it) is in every frame
-    until the markets are reloaded, and should cost little before the fallback.
+    until the markets are reloaded, and should cost little before the fallback. Binance lists the same
+    ids in the same order every second, so ids equal to the last whole frame's (one list comparison)
+    reuse what they resolved to (see ``_RESOLVED``).
+
+    A price is ``DECIMAL_RE`` exactly when it holds only the characters ``DECIMAL_CHARS`` allows and
+    ``float`` parses it: within those characters ``float``'s grammar is the pattern's (no spaces,
+    underscores, ``inf``/``nan`` or non-ASCII digits can be spelled). One byte translation over the
+    joined texts checks the characters; it is about thirty times cheaper than the pattern over them.
     """
     if not elements or set(map(type, elements)) != {dict}:
         return None
@@ -184,8 +208,8 @@ def fast_mark_frame(
         ids = list(map(_ID, rows))
         if set(map(type, ids)) != {str}:
             return None
-        unified = list(map(symbols.get, ids))
-        if None in unified or len(set(unified)) != count:
+        unified = _resolved(ids, symbols)
+        if unified is None:
             return None
         kinds, texts, stamps = list(map(_KIND, rows)), list(map(_PRICE, rows)), list(map(_TIME, rows))
     except KeyError:
@@ -197,12 +221,15 @@ def fast_mark_frame(
     joined = _SEPARATOR.join(texts)
     if max(map(len, texts)) > MAX_DECIMAL_TEXT or joined.count(_SEPARATOR) != count - 1:
         return None
-    if not _DECIMALS_RE.fullmatch(joined):
+    if not joined.isascii() or joined.encode("ascii").translate(None, _DECIMAL_CHARS_AND_SEPARATOR):
         return None
-    prices = list(map(float, texts))  # no NaN: the regex has refused it
+    try:
+        prices = list(map(float, texts))  # no NaN: its letters are not allowed
+    except ValueError:
+        return None
     if min(prices) < MIN_PRICE or max(prices) > MAX_PRICE or min(stamps) <= 0 or max(stamps) > MAX_MS:
         return None
-    return dict(zip(cast("list[str]", unified), prices, strict=True)), min(stamps)
+    return dict(zip(unified, prices, strict=True)), min(stamps)
 
 
 def _mark_update(row: Obj, symbols: Mapping[str, str]) -> Mark:
