@@ -179,6 +179,9 @@ class Batch:
         self.s = _join([c.s for c in columns])
         self.entry = _join([c.entry for c in columns])
         self.inverse: Bools = np.concatenate([c.inverse for c in columns]) if columns else np.zeros(0, bool)
+        # ``None`` when no leg is inverse (a USD-M batch): the column functions then compute only the
+        # linear form, about half the numpy calls of computing both and choosing
+        self.inverse_or_none: Bools | None = self.inverse if self.inverse.any() else None
         self.cross: Bools = np.concatenate([c.cross for c in columns]) if columns else np.zeros(0, bool)
         self.iso_wallet = _join([c.iso_wallet for c in columns])
         self.wallet = np.array([a.wallet_balance for a in self.accounts], dtype=np.float64)
@@ -212,7 +215,7 @@ class Batch:
         less than choosing its rows."""
         mk = self._marks(marks)
         m = np.array(mk, dtype=np.float64)
-        q, s, e, inv, cross = self.q, self.s, self.entry, self.inverse, self.cross
+        q, s, e, inv, cross = self.q, self.s, self.entry, self.inverse_or_none, self.cross
         a = self.account_of
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -308,14 +311,14 @@ class Batch:
         unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
         for round_ in range(FIXED_POINT_ROUNDS):
             if round_ == 0:  # every leg, at the tier at the mark: the columns as they are
-                q, s, e, inv, b, mk = self.q, self.s, self.entry, self.inverse, base, m
+                q, s, e, inv, b, mk = self.q, self.s, self.entry, self.inverse_or_none, base, m
                 mmr, cum = at_mark_terms
             else:
-                q, s, e, inv, b = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows], base[rows]
+                q, s, e, b = self.q[rows], self.s[rows], self.entry[rows], base[rows]
+                inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
                 mk = m[rows]
                 mmr, cum = self._tier_terms(rows, idx)
-            den = np.where(inv, b + cum + s * q / e, q * mmr - s * q)
-            num = np.where(inv, q * mmr + s * q, b + cum - s * q * e)
+            den, num = _closed_form_terms(q, s, e, inv, b, mmr, cum)
             lp = np.where(den != 0, num / den, 0.0)
             positive = lp > mk * PRICE_FLOOR
             unsolved.append(rows[~positive])
@@ -338,7 +341,8 @@ class Batch:
 
     def _balance(self, base: Floats, price: Floats, rows: Ints) -> Floats:
         """``TieredClosedForm._balance``: equity minus requirement of each of ``rows`` at ``price``."""
-        q, s, e, inv = self.q[rows], self.s[rows], self.entry[rows], self.inverse[rows]
+        q, s, e = self.q[rows], self.s[rows], self.entry[rows]
+        inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
         value = _notional(q, inv, price)
         mmr, cum = self._tier_terms(rows, self._tier_index(value, rows))
         out: Floats = base + _upnl(q, s, e, inv, price) - (value * mmr - cum)
@@ -402,16 +406,36 @@ def _nan_for_none(price: float | None) -> float:
     return np.nan if price is None else price
 
 
-def _notional(q: Floats, inverse: Bools, price: Floats) -> Floats:
-    """``rules.notional`` over columns."""
+def _notional(q: Floats, inverse: Bools | None, price: Floats) -> Floats:
+    """``rules.notional`` over columns (``inverse`` ``None``: no leg is)."""
+    if inverse is None:
+        linear: Floats = q * price
+        return linear
     out: Floats = np.where(inverse, q / price, q * price)
     return out
 
 
-def _upnl(q: Floats, s: Floats, entry: Floats, inverse: Bools, price: Floats) -> Floats:
-    """``rules.upnl`` over columns, in its order of operations."""
+def _upnl(q: Floats, s: Floats, entry: Floats, inverse: Bools | None, price: Floats) -> Floats:
+    """``rules.upnl`` over columns, in its order of operations (``inverse`` ``None``: no leg is)."""
+    if inverse is None:
+        linear: Floats = s * q * (price - entry)
+        return linear
     out: Floats = np.where(inverse, s * q * (1.0 / entry - 1.0 / price), s * q * (price - entry))
     return out
+
+
+def _closed_form_terms(
+    q: Floats, s: Floats, e: Floats, inverse: Bools | None, base: Floats, mmr: Floats, cum: Floats
+) -> tuple[Floats, Floats]:
+    """Denominator and numerator of ``TieredClosedForm._single_leg``'s price, per leg, in its order
+    of operations (``inverse`` ``None``: no leg is)."""
+    linear_den = q * mmr - s * q
+    linear_num = base + cum - s * q * e
+    if inverse is None:
+        return linear_den, linear_num
+    den: Floats = np.where(inverse, base + cum + s * q / e, linear_den)
+    num: Floats = np.where(inverse, q * mmr + s * q, linear_num)
+    return den, num
 
 
 def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:

@@ -58,6 +58,16 @@ def test_columns_equal_the_scalar_evaluation(data: st.DataObject, venue: Venue, 
         assert repr(evaluate_accounts(accts, marks)) == repr([evaluate_account(a, marks) for a in accts])
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.integers(2, 4), st.floats(0.5, 1.6))
+def test_linear_and_inverse_legs_in_one_batch(data: st.DataObject, n: int, move: float) -> None:
+    """A batch of USD-M legs alone computes only the linear forms; one that mixes both chooses per leg."""
+    accts = named([data.draw(accounts(BINANCE[i % 2])) for i in range(n)])
+    moved = {p.symbol: p.mark_price * move for a in accts for p in a.positions[1::2]}
+    for marks in (None, moved):
+        assert repr(evaluate_accounts(accts, marks)) == repr([evaluate_account(a, marks) for a in accts])
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.data(), st.sampled_from(BINANCE), st.floats(-3.0, 3.0))
 def test_every_single_leg_exit_matches(data: st.DataObject, venue: Venue, factor: float) -> None:
