@@ -334,9 +334,13 @@ class Batch:
         # one leg's balance is monotone in its price: the same sign at both ends means no price at all
         rows = np.concatenate(unsolved)
         if len(rows):
-            lo = self._balance(base[rows], m[rows] * PRICE_FLOOR, rows)
-            hi = self._balance(base[rows], m[rows] / PRICE_FLOOR, rows)
-            settled[rows[(lo > 0) == (hi > 0)]] = True
+            # both ends in one pass: the same operations on each element, half the numpy calls
+            n = len(rows)
+            both = np.concatenate([rows, rows])
+            balance = self._balance(
+                base[both], np.concatenate([m[rows] * PRICE_FLOOR, m[rows] / PRICE_FLOOR]), both
+            )
+            settled[rows[(balance[:n] > 0) == (balance[n:] > 0)]] = True
         return out, settled
 
     def _balance(self, base: Floats, price: Floats, rows: Ints) -> Floats:
