@@ -8,7 +8,9 @@ measured here is the daemon's alone. Reported:
   decode and before any validation) to the daemon's decision for it (engine, policy and the state
   commit done), p50 and p99, at one frame per second;
 - CPU share of one core at one frame per second;
-- the highest sustained frame rate: frames per second the daemon keeps up with (no backlog growth);
+- the highest sustained frame rate: frames per second the daemon keeps up with (no backlog growth),
+  offered up to 320 a second; where the simulator, sharing the machine, sends fewer than offered with
+  no backlog at the daemon, what it did send is a lower bound;
 - resident memory.
 
 Targets (issue): p99 under 5 ms, under 3 % of one core at one frame per second, under 250 MB resident.
@@ -173,8 +175,8 @@ async def main(seconds: float) -> None:
         )
         print(f"  CPU: {cpu_pct:.2f} % of one core  (target < 3 %)")
         print(f"  resident memory: {rss_mb():.0f} MB  (target < 250 MB)")
-        best = 1.0
-        for speed in (5.0, 10.0, 20.0, 40.0, 80.0):
+        best, limit = 1.0, " (the highest offered rate it kept up with)"
+        for speed in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0):
             port = free_port()
             sim = start_sim(port, speed)
             try:
@@ -182,16 +184,22 @@ async def main(seconds: float) -> None:
             finally:
                 sim.terminate()
                 sim.wait()
+            # a backlog (negative rate) is the daemon falling behind; fewer frames without a backlog
+            # is the simulator not sending more on this machine, which bounds what can be measured
             kept_up = rate > 0 and rate >= 0.9 * speed
-            verdict = "kept up" if kept_up else "FELL BEHIND"
+            verdict = (
+                "kept up" if kept_up else "FELL BEHIND" if rate < 0 else "no backlog: the simulator's limit"
+            )
             print(
                 f"  offered {speed:>4.0f} frames/s: processed {abs(rate):6.1f}/s, CPU {cpu_pct:5.1f} %,"
                 f" p99 {pct(daemon.latencies_us, 0.99) / 1000:7.2f} ms  {verdict}"
             )
             if not kept_up:
+                if rate > 0:
+                    best, limit = max(best, rate), " (at least: the simulator sent no more here)"
                 break
             best = speed
-        print(f"highest sustained frame rate: {best:.0f} frames/s (the highest offered rate it kept up with)")
+        print(f"highest sustained frame rate: {best:.0f} frames/s{limit}")
 
 
 if __name__ == "__main__":
