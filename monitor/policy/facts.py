@@ -123,6 +123,21 @@ def position_facts(
         else None
     )
     return {
+        **position_basics(p),
+        "maint_margin": p.maint_margin,
+        "unrealized_pnl": p.unrealized_pnl,
+        "ratio_level": by_ratio.label,
+        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > OK else None,
+        "distance_level": by_distance.label,
+        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
+        "trigger": trigger,
+    }
+
+
+def position_basics(p: PositionRisk) -> dict[str, FactValue]:
+    """What every message about a position says of it: which one it is, its size and where it stands
+    (the lifecycle's messages say no more)."""
+    return {
         "symbol": p.symbol,
         "side": p.side.value,
         "position_side": p.position_side.value,
@@ -133,13 +148,6 @@ def position_facts(
         "liquidation_price": p.liquidation_price,
         "distance_pct": p.distance_pct,
         "margin_ratio": p.margin_ratio,
-        "maint_margin": p.maint_margin,
-        "unrealized_pnl": p.unrealized_pnl,
-        "ratio_level": by_ratio.label,
-        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > OK else None,
-        "distance_level": by_distance.label,
-        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
-        "trigger": trigger,
     }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk, Side
 from monitor.policy import keys
-from monitor.policy.facts import contracts_of
+from monitor.policy.facts import position_basics
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.state import KnownPosition, PositionKey
 from monitor.policy.work import Work
@@ -48,21 +48,6 @@ def track_positions(w: Work, risk: AccountRisk) -> None:
             _closed(w, risk, k, was)
 
 
-def _position_facts(p: PositionRisk) -> dict[str, FactValue]:
-    return {
-        "symbol": p.symbol,
-        "side": p.side.value,
-        "position_side": p.position_side.value,
-        "margin_mode": p.margin_mode.value,
-        "contracts": contracts_of(p),
-        "notional": p.notional,
-        "mark_price": p.mark_price,
-        "liquidation_price": p.liquidation_price,
-        "distance_pct": p.distance_pct,
-        "margin_ratio": p.margin_ratio,
-    }
-
-
 def _alert(
     w: Work,
     risk: AccountRisk,
@@ -91,7 +76,7 @@ def _alert(
 
 
 def _opened(w: Work, risk: AccountRisk, p: PositionRisk) -> Alert:
-    facts = _position_facts(p)
+    facts = position_basics(p)
     size = (
         f"{fmt_qty(facts['contracts'])} contracts"
         if facts["contracts"] is not None
@@ -116,7 +101,7 @@ def _opened(w: Work, risk: AccountRisk, p: PositionRisk) -> Alert:
 
 
 def _flipped(w: Work, risk: AccountRisk, p: PositionRisk, was: KnownPosition) -> Alert:
-    facts = _position_facts(p)
+    facts = position_basics(p)
     facts["previous_side"] = was.side.value
     message = (
         f"{risk.account} {p.symbol} {p.margin_mode.value}: position flipped from {was.side.value} to "

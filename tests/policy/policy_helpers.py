@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from hypothesis import strategies as st
+
 from monitor.alerts import Alert, AlertKind, Transition
 from monitor.model import AccountRisk, CrossRisk, MarginMode, PositionRisk, PositionSide, Side, Venue
-from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, evaluate
+from monitor.policy import LevelThresholds, PolicyConfig, PolicyInputs, PolicyState, evaluate
 
 BTC = "BTC/USDT:USDT"
 ETH = "ETH/USDT:USDT"
@@ -90,3 +92,23 @@ def of_kind(alerts: Sequence[Alert], kind: AlertKind) -> list[Alert]:
 
 def transitions(alerts: Sequence[Alert]) -> list[Transition]:
     return [a.transition for a in alerts]
+
+
+@st.composite
+def thresholds(draw: st.DrawFn) -> LevelThresholds:
+    """Any valid set of thresholds: ordered levels, bands from none to the widest allowed."""
+    warn, danger, critical = sorted(draw(st.lists(st.floats(0.05, 2.0), min_size=3, max_size=3)))
+    far, mid, near = sorted(draw(st.lists(st.floats(0.0, 50.0), min_size=3, max_size=3)), reverse=True)
+    band = draw(st.floats(0.0, 0.049))
+    thr = LevelThresholds(
+        ratio_warn=warn,
+        ratio_danger=danger,
+        ratio_critical=critical,
+        ratio_band=min(band, warn * 0.99),
+        distance_warn_pct=far,
+        distance_danger_pct=mid,
+        distance_critical_pct=near,
+        distance_band=draw(st.floats(0.0, 0.5)),
+    )
+    thr.validate("test")
+    return thr

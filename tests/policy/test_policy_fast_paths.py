@@ -24,7 +24,7 @@ import policy_reference
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from policy_helpers import BTC, ETH, SEC, account, position
+from policy_helpers import BTC, ETH, SEC, account, position, thresholds
 
 from monitor.alerts import Alert, FactValue, Level
 from monitor.model import MarginMode, PositionSide, Side
@@ -48,25 +48,6 @@ from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
 
 # --- leaves_ok -------------------------------------------------------------------------------------
-
-
-@st.composite
-def thresholds(draw: st.DrawFn) -> LevelThresholds:
-    warn, danger, critical = sorted(draw(st.lists(st.floats(0.05, 2.0), min_size=3, max_size=3)))
-    far, mid, near = sorted(draw(st.lists(st.floats(0.0, 50.0), min_size=3, max_size=3)), reverse=True)
-    band = draw(st.floats(0.0, 0.049))
-    thr = LevelThresholds(
-        ratio_warn=warn,
-        ratio_danger=danger,
-        ratio_critical=critical,
-        ratio_band=min(band, warn * 0.99),
-        distance_warn_pct=far,
-        distance_danger_pct=mid,
-        distance_critical_pct=near,
-        distance_band=draw(st.floats(0.0, 0.5)),
-    )
-    thr.validate("test")
-    return thr
 
 
 metric = st.one_of(

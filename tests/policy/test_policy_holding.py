@@ -9,7 +9,7 @@ import math
 import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from policy_helpers import BTC
+from policy_helpers import BTC, thresholds
 
 from monitor.alerts import AlertKind, Level
 from monitor.model import Layout, MarginMode, PositionSide, Side
@@ -34,24 +34,6 @@ from monitor.policy.holding import (
     tracked,
 )
 from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
-
-
-@st.composite
-def thresholds(draw: st.DrawFn) -> LevelThresholds:
-    warn, danger, critical = sorted(draw(st.lists(st.floats(0.05, 2.0), min_size=3, max_size=3)))
-    far, mid, near = sorted(draw(st.lists(st.floats(0.0, 50.0), min_size=3, max_size=3)), reverse=True)
-    thr = LevelThresholds(
-        ratio_warn=warn,
-        ratio_danger=danger,
-        ratio_critical=critical,
-        ratio_band=min(draw(st.floats(0.0, 0.049)), warn * 0.99),
-        distance_warn_pct=far,
-        distance_danger_pct=mid,
-        distance_critical_pct=near,
-        distance_band=draw(st.floats(0.0, 0.5)),
-    )
-    thr.validate("test")
-    return thr
 
 
 def one_row(thr: LevelThresholds, judged: bool = True) -> Tables:
