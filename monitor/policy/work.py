@@ -145,7 +145,9 @@ class Work:
         return self._latest
 
     def facts(self, track: Track) -> Facts:
-        """The current numbers of ``track`` (see ``monitor.policy.facts.live_facts``)."""
+        """The current numbers of ``track`` (see ``monitor.policy.facts.live_facts``), as of the
+        latest evaluation judged: while an account is being judged, the one before, which is what an
+        episode ending with its position (``close``, before any of its subjects is stepped) reports."""
         return live_facts(self.state.latest if self._latest is None else self._latest, track)
 
     def seen(self, event_id: str) -> bool:
