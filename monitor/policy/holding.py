@@ -2,15 +2,16 @@
 
 Most positions with an open episode sit inside their level tick after tick, and such an episode is
 left as it is (``Work.step``: ``episodes.advance`` returns it unchanged, with nothing to say).
-Building each such position's row and stepping it, row by row, was most of what an all-market
-tick cost the policy. The same question over arrays: a per-row, per-level table of
-the thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
+Building each such position's row and stepping it, row by row, was most of what an all-market tick
+cost the policy. Here the same question is asked over arrays: a per-row, per-level table of the
+thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
 times (kept per tracks mapping: a state replaces it, never mutates it), and a handful of numpy
 comparisons per tick.
 
 The comparisons are ``levels.ratio_level``, ``distance_level`` and ``deviation_level`` asked one
-question only: is the candidate the level held? A tests property checks them against those functions
-over thresholds, levels and values (NaN and infinities included).
+question only: is the candidate the level held? Property tests check them against those functions
+(thresholds, levels and values, NaN and infinities included) and a whole tracked row against
+``advance``.
 """
 
 from __future__ import annotations
