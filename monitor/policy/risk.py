@@ -53,13 +53,15 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
     candidate = ratio_level(cross.margin_ratio, current, thr)
     if track is None and candidate == OK:
         return
-    venue = risk.venue.value
-
-    def subject() -> Subject:
-        return Subject(venue=venue, account=risk.account, margin_mode=CROSS.value)
-
     facts = partial(cross_facts, risk, thr, w.config.top_positions)
+    subject = _cross_subject(risk.venue, risk.account)
     w.step(key, track, RISK, candidate, thr.confirm_ticks, subject, facts, source=w.evaluation)
+
+
+@lru_cache(maxsize=4_096)
+def _cross_subject(venue: Venue, account: str) -> Subject:
+    """One shared ``Subject`` per cross pool, for the same reason as ``_position_subject``."""
+    return Subject(venue=venue.value, account=account, margin_mode=CROSS.value)
 
 
 def _position(

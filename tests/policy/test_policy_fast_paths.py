@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position, thresholds
 
 from monitor.alerts import Alert, FactValue, Level
-from monitor.model import MarginMode, PositionSide, Side
+from monitor.model import MarginMode, PositionSide, Side, Venue
 from monitor.policy import (
     LevelThresholds,
     PolicyConfig,
@@ -304,3 +304,10 @@ def test_cached_subject_equals_a_built_one() -> None:
     assert policy_risk.position_subject(risk, p) is subject
     fields: list[FactValue] = [subject.venue, subject.position_side, subject.margin_mode, subject.side]
     assert all(type(f) is str for f in fields)
+
+
+def test_cached_cross_subject_equals_a_built_one() -> None:
+    subject = policy_risk._cross_subject(Venue.BINANCE_USDM, "main")
+    assert subject == Subject("binanceusdm", "main", margin_mode="cross")
+    assert policy_risk._cross_subject(Venue.BINANCE_USDM, "main") is subject
+    assert all(type(f) is str for f in (subject.venue, subject.margin_mode))
