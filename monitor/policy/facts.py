@@ -49,7 +49,7 @@ def _facts_at(risk: AccountRisk, config: PolicyConfig, track: Track) -> Facts | 
         return None
     if track.kind is DEVIATION:
         return deviation_facts(p, config.deviation, level)
-    thr = config.account_wide_thresholds(risk.account) or config.thresholds_for(risk.account, p.symbol)
+    thr = config.thresholds_for(risk.account, p.symbol)
     ratio = judged_ratio(p.margin_ratio, p.margin_mode, config)
     by_ratio = ratio_level(ratio, level, thr)
     by_distance = distance_level(p.distance_pct, level, thr)
