@@ -10,11 +10,17 @@ small random walk. Per frame it times:
 - commit: ``episode_store.save(conn, old, new)`` into an in-memory SQLite, as ``Daemon._commit`` does
   whenever the policy returns a new state object.
 
+With ``--churn K`` every K-th frame is preceded by a user-stream delta to one account (round robin):
+one of its legs closes, and on the account's next turn reopens, as fills and liquidations change a
+live book. The delta is applied and judged as the daemon does (``Engine.on_account_update``, then the
+policy and the commit), untimed; the frame after it is timed, and such frames are also reported on
+their own, since they are the ones that meet rebuilt columns.
+
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
 output. Frames, marks and clock are deterministic for a given ``--seed``.
 
-Run: ``python benchmarks/bench_engine_policy.py [--frames 300] [--profile engine|policy]``.
+Run: ``python benchmarks/bench_engine_policy.py [--frames 300] [--churn 10] [--profile engine|policy]``.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from dataclasses import dataclass
 
 from monitor.alerts import Alert
 from monitor.engine import Engine, MarketInfo
-from monitor.events import AccountSnapshotEvent, MarkPrices, PositionState, TierTable
+from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
 from monitor.model import AccountRisk, PositionSide, Venue
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_store, evaluate
 from monitor.sim.book import build_ledger, synthetic_book
@@ -98,12 +104,34 @@ def make_frames(ledger: Ledger, n: int, seed: int, step: float) -> list[MarkPric
     return frames
 
 
+def make_deltas(ledger: Ledger, frames: list[MarkPrices], churn: int) -> dict[int, AccountUpdate]:
+    """By frame index, the delta applied just before it: every ``churn``-th frame, the next account in
+    turn closes its first leg, or reopens it where its last turn closed it."""
+    if churn <= 0:
+        return {}
+    names = sorted(ledger.accounts)
+    closed: set[str] = set()
+    deltas = {}
+    for turn, i in enumerate(range(churn, len(frames), churn)):
+        name = names[turn % len(names)]
+        leg = snapshot(ledger, name).positions[0]
+        if name in closed:
+            closed.discard(name)
+        else:
+            closed.add(name)
+            leg = PositionState(leg.symbol, leg.position_side, leg.margin_mode, 0.0, 0.0)
+        ms = frames[i].received_ms - 1
+        deltas[i] = AccountUpdate(VENUE.value, name, "ORDER", None, (leg,), ms, ms)
+    return deltas
+
+
 @dataclass
 class Timings:
     engine_us: list[float]
     policy_us: list[float]
     commit_us: list[float]
     cpu_us: list[float]
+    after_delta: list[int]
     state_changes: int = 0
     alerts: int = 0
     positions: int = 0
@@ -121,7 +149,12 @@ def digest_alerts(h: hashlib._Hash, alerts: list[Alert]) -> None:
         )
 
 
-def run(frames: list[MarkPrices], engine: Engine, config: PolicyConfig) -> tuple[Timings, str, str]:
+def run(
+    frames: list[MarkPrices],
+    engine: Engine,
+    config: PolicyConfig,
+    deltas: dict[int, AccountUpdate] | None = None,
+) -> tuple[Timings, str, str]:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.row_factory = sqlite3.Row
     episode_store.ensure_schema(conn)
@@ -129,10 +162,20 @@ def run(frames: list[MarkPrices], engine: Engine, config: PolicyConfig) -> tuple
     # the start-up resyncs are a baseline, as in the daemon
     state, _ = evaluate(state, PolicyInputs(list(engine.risks.values())), START_MS, config)
     episode_store.save(conn, PolicyState(), state)
-    t = Timings([], [], [], [])
+    t = Timings([], [], [], [], [])
     risk_hash, alert_hash = hashlib.sha256(), hashlib.sha256()
     clock, cpu_clock = time.perf_counter, time.thread_time
-    for frame in frames:
+    for i, frame in enumerate(frames):
+        delta = (deltas or {}).get(i)
+        if delta is not None:
+            changed = engine.on_account_update(delta)
+            new, alerts = evaluate(
+                state, PolicyInputs([changed] if changed else []), delta.received_ms, config
+            )
+            episode_store.save(conn, state, new)
+            state = new
+            t.after_delta.append(i)
+            digest_alerts(alert_hash, alerts)
         c0 = cpu_clock()
         t0 = clock()
         risks = engine.on_marks(frame)
@@ -183,6 +226,11 @@ def report(t: Timings, n: int, risk_digest: str, alert_digest: str) -> None:
     # CPU time is what a busy machine disturbs least: wall time also counts time spent descheduled
     cpu = t.cpu_us
     print(f"  CPU time per frame: mean {mean(cpu) / 1000:.2f} ms  p50 {pct(cpu, 0.5) / 1000:.2f} ms")
+    if t.after_delta:
+        print(f"  the {len(t.after_delta)} frames right after an account changed:")
+        for label, values in (("engine", t.engine_us), ("policy", t.policy_us), ("total ", total)):
+            picked = [values[i] for i in t.after_delta]
+            print(f"    {label}: p50 {pct(picked, 0.5) / 1000:6.2f} ms  max {max(picked) / 1000:6.2f} ms")
     print(f"  CPU at 1 frame/s (engine + policy + commit): {mean(cpu) / 1e6 * 100:.2f} % of one core")
     print(f"  policy state object changed on {t.state_changes} of {n} frames; alerts: {t.alerts}")
     print(f"  digest: risks {risk_digest}  alerts {alert_digest}")
@@ -216,6 +264,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--step", type=float, default=0.002, help="relative size of a mark move")
+    parser.add_argument("--churn", type=int, default=0, help="a delta to one account every K frames")
     parser.add_argument("--profile", choices=("engine", "policy"), default=None)
     args = parser.parse_args()
 
@@ -223,14 +272,15 @@ def main() -> None:
     config = PolicyConfig(cross_positions_use_account_ratio=False)
     engine = build_engine(ledger)
     frames = make_frames(ledger, args.frames, args.seed, args.step)
-    print("book: 50 accounts x 20 positions, frames of 500 symbols (in-process)")
+    churn = f", a delta to one account every {args.churn} frames" if args.churn > 0 else ""
+    print(f"book: 50 accounts x 20 positions, frames of 500 symbols (in-process){churn}")
     if args.profile:
         profile(frames, engine, config, args.profile)
         return
     # a few frames to warm caches, then a fresh engine so every run sees the same frame sequence
     run(frames[:10], build_engine(ledger), config)
     gc.collect()
-    timings, risk_digest, alert_digest = run(frames, engine, config)
+    timings, risk_digest, alert_digest = run(frames, engine, config, make_deltas(ledger, frames, args.churn))
     report(timings, len(frames), risk_digest, alert_digest)
 
 
