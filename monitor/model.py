@@ -15,10 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import Any, NamedTuple, cast, overload
+from itertools import chain
+from typing import Any, NamedTuple, TypeVar, cast, overload
 
 import numpy as np
 import numpy.typing as npt
+
+_T = TypeVar("_T")
 
 
 class Side(StrEnum):
@@ -176,35 +179,74 @@ class PositionColumns(NamedTuple):
     deviation_pct: Sequence[float | None]
 
 
-class Layout:
-    """Which rows of a batch evaluation belong to which account, and the row fields that stay the
-    same from one tick to the next while no account's positions change.
+class LayoutPart:
+    """One account's rows of a batch evaluation: the row fields that stay the same from one tick to
+    the next while the account's positions do not change.
 
-    One object per set of compiled accounts, kept across ticks and replaced when any of them
-    changes, so that a consumer may keep what it derives from these fields in ``memo`` (under a key
-    of its own) and trust it for as long as the layout is the one it sees: the policy's thresholds
-    per row, say, which otherwise it would look up per position on every tick.
-    """
+    One object per compiled account, shared by every layout that account's columns are part of, so
+    that what a consumer derives from one account's rows (kept in ``memo``, under a key of its own,
+    in the part's own row numbers) survives another account's change: a fill or a liquidation in
+    one account then costs the work of that account alone, not of all of them."""
 
-    __slots__ = ("accounts", "index", "memo", "modes", "position_sides", "sides", "starts", "symbols")
+    __slots__ = ("account", "memo", "modes", "position_sides", "sides", "symbols")
 
     def __init__(
         self,
-        accounts: Sequence[str],
-        starts: Sequence[int],
+        account: str,
         symbols: Sequence[str],
         sides: Sequence[Side],
         position_sides: Sequence[PositionSide],
         modes: Sequence[MarginMode],
     ) -> None:
-        self.accounts = tuple(accounts)
-        self.index = {name: k for k, name in enumerate(self.accounts)}
-        self.starts = tuple(starts)
+        self.account = account
         self.symbols = symbols
         self.sides = sides
         self.position_sides = position_sides
         self.modes = modes
         self.memo: dict[str, Any] = {}
+
+
+class Layout:
+    """Which rows of a batch evaluation belong to which account, and the row fields that stay the
+    same from one tick to the next while no account's positions change: its accounts' parts end to
+    end, with the fields of every row as one sequence each.
+
+    One object per set of compiled accounts, kept across ticks and replaced when any of them
+    changes, so that a consumer may keep what it derives from these fields in ``memo`` (under a key
+    of its own) and trust it for as long as the layout is the one it sees: the policy's thresholds
+    per row, say, which otherwise it would look up per position on every tick. What can be derived
+    per account is better kept in the parts' memos, which outlive the layout.
+    """
+
+    __slots__ = (
+        "accounts",
+        "index",
+        "memo",
+        "modes",
+        "parts",
+        "position_sides",
+        "sides",
+        "starts",
+        "symbols",
+    )
+
+    def __init__(self, parts: Sequence[LayoutPart]) -> None:
+        self.parts = tuple(parts)
+        self.accounts = tuple(part.account for part in self.parts)
+        self.index = {name: k for k, name in enumerate(self.accounts)}
+        starts = [0]
+        for part in self.parts:
+            starts.append(starts[-1] + len(part.symbols))
+        self.starts = tuple(starts)
+        self.symbols: list[str] = _joined([part.symbols for part in self.parts])
+        self.sides: list[Side] = _joined([part.sides for part in self.parts])
+        self.position_sides: list[PositionSide] = _joined([part.position_sides for part in self.parts])
+        self.modes: list[MarginMode] = _joined([part.modes for part in self.parts])
+        self.memo: dict[str, Any] = {}
+
+
+def _joined(parts: Sequence[Sequence[_T]]) -> list[_T]:
+    return list(chain.from_iterable(parts))
 
 
 class Sheet(NamedTuple):

@@ -39,6 +39,7 @@ from monitor.model import (
     AccountRisk,
     CrossRisk,
     Layout,
+    LayoutPart,
     MarginMode,
     PositionSide,
     RiskRows,
@@ -94,6 +95,7 @@ class AccountColumns:
     Everything a ``Batch`` needs per row is here, so joining accounts is concatenation only."""
 
     __slots__ = (
+        "_padded",
         "account",
         "contracts",
         "cross",
@@ -101,18 +103,17 @@ class AccountColumns:
         "entry",
         "exchange",
         "floors",
+        "has_cross",
+        "has_exchange",
         "inverse",
         "iso_wallet",
         "iso_wallets",
         "mmr",
-        "modes",
-        "position_sides",
+        "part",
         "q",
         "s",
         "shared",
-        "sides",
         "stored_marks",
-        "symbols",
     )
 
     def __init__(self, account: Account) -> None:
@@ -125,6 +126,7 @@ class AccountColumns:
         self.entry = np.array([p.entry_price for p in ps], dtype=np.float64)
         self.inverse = np.array([p.inverse for p in ps], dtype=np.bool_)
         self.cross = np.array([p.margin_mode is MarginMode.CROSS for p in ps], dtype=np.bool_)
+        self.has_cross = bool(self.cross.any())
         self.iso_wallet = np.array([p.isolated_wallet or 0.0 for p in ps], dtype=np.float64)
         width = max((len(p.tiers) for p in ps), default=1)
         self.floors = np.full((len(ps), width), np.inf)
@@ -136,15 +138,21 @@ class AccountColumns:
             self.floors[row, :k] = t.floors
             self.mmr[row, :k] = t.mmr
             self.cum[row, :k] = t.cum
-        # what a PositionRisk repeats from its position, as columns
-        self.symbols = [p.symbol for p in ps]
+        self._padded: dict[int, tuple[Floats, Floats, Floats]] = {}
+        # what a PositionRisk repeats from its position, as columns; those that identify a row also
+        # make this account's part of the layout (one object for as long as these columns live)
+        self.part = LayoutPart(
+            account.name,
+            [p.symbol for p in ps],
+            [p.side for p in ps],
+            [p.position_side for p in ps],
+            [p.margin_mode for p in ps],
+        )
         self.stored_marks = [p.mark_price for p in ps]
-        self.sides = [p.side for p in ps]
-        self.position_sides = [p.position_side for p in ps]
-        self.modes = [p.margin_mode for p in ps]
         self.contracts = [p.contracts for p in ps]
         self.iso_wallets = [p.isolated_wallet for p in ps]
         self.exchange = [p.exchange_liquidation_price or None for p in ps]
+        self.has_exchange = np.array([x is not None for x in self.exchange], dtype=np.bool_)
         # cross legs grouped by symbol: a symbol held by two legs (hedge mode) has one liquidation
         # price for both and goes to the scalar closed form over legs
         groups: dict[str, list[int]] = {}
@@ -153,6 +161,19 @@ class AccountColumns:
                 groups.setdefault(p.symbol, []).append(i)
         self.shared = [idx for idx in groups.values() if len(idx) > 1]
 
+    def tier_matrices(self, width: int) -> tuple[Floats, Floats, Floats]:
+        """Floors, rates and deductions padded on the right to ``width`` tiers (floors with ``inf``,
+        which no value reaches), kept per width: a batch joins them with one concatenation."""
+        kept = self._padded.get(width)
+        if kept is None:
+            pad = width - self.floors.shape[1]
+            kept = self._padded[width] = (
+                _pad(self.floors, pad, np.inf),
+                _pad(self.mmr, pad, 0.0),
+                _pad(self.cum, pad, 0.0),
+            )
+        return kept
+
 
 class Batch:
     """Several accounts' columns end to end; immutable, rebuilt (by concatenation of the cached
@@ -160,37 +181,39 @@ class Batch:
 
     def __init__(self, columns: Sequence[AccountColumns]) -> None:
         self.accounts = tuple(c.account for c in columns)
+        self.layout = Layout([c.part for c in columns])
         self.positions = _chain([c.account.positions for c in columns])
         n = len(self.positions)
-        self.symbols: list[str] = _chain([c.symbols for c in columns])
+        self.symbols: list[str] = self.layout.symbols
         self.stored_marks: list[float] = _chain([c.stored_marks for c in columns])
         self._pick = _picker(self.symbols)
-        self.sides: list[Side] = _chain([c.sides for c in columns])
-        self.position_sides: list[PositionSide] = _chain([c.position_sides for c in columns])
-        self.modes: list[MarginMode] = _chain([c.modes for c in columns])
+        self.sides: list[Side] = self.layout.sides
+        self.position_sides: list[PositionSide] = self.layout.position_sides
+        self.modes: list[MarginMode] = self.layout.modes
         self.contracts: list[float] = _chain([c.contracts for c in columns])
         self.iso_wallets: list[float | None] = _chain([c.iso_wallets for c in columns])
         self.exchange: list[float | None] = _chain([c.exchange for c in columns])
-        self.compared = [i for i, x in enumerate(self.exchange) if x is not None]
+        self.compared: list[int] = np.flatnonzero(_join_bools([c.has_exchange for c in columns])).tolist()
         sizes = [len(c.account.positions) for c in columns]
-        self.starts: list[int] = np.cumsum([0, *sizes]).tolist()
+        self.starts: list[int] = list(self.layout.starts)
         self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), sizes)
         self.q = _join([c.q for c in columns])
         self.s = _join([c.s for c in columns])
         self.entry = _join([c.entry for c in columns])
-        self.inverse: Bools = np.concatenate([c.inverse for c in columns]) if columns else np.zeros(0, bool)
+        self.inverse = _join_bools([c.inverse for c in columns])
         # ``None`` when no leg is inverse (a USD-M batch): the column functions then compute only the
         # linear form, about half the numpy calls of computing both and choosing
         self.inverse_or_none: Bools | None = self.inverse if self.inverse.any() else None
-        self.cross: Bools = np.concatenate([c.cross for c in columns]) if columns else np.zeros(0, bool)
+        self.cross = _join_bools([c.cross for c in columns])
         self.iso_wallet = _join([c.iso_wallet for c in columns])
         self.wallet = np.array([a.wallet_balance for a in self.accounts], dtype=np.float64)
         width = max((c.floors.shape[1] for c in columns), default=1)
-        self.floors = _stack([c.floors for c in columns], width, np.inf)
-        self.mmr = _stack([c.mmr for c in columns], width, 0.0)
-        self.cum = _stack([c.cum for c in columns], width, 0.0)
+        padded = [c.tier_matrices(width) for c in columns]
+        self.floors = _stack([f for f, _, _ in padded], width)
+        self.mmr = _stack([m for _, m, _ in padded], width)
+        self.cum = _stack([c for _, _, c in padded], width)
         self.rows: Ints = np.arange(n, dtype=np.intp)
-        self.has_cross = [bool(c.cross.any()) for c in columns]
+        self.has_cross = [c.has_cross for c in columns]
         self.shared = [
             (k, [self.starts[k] + i for i in idx]) for k, c in enumerate(columns) for idx in c.shared
         ]
@@ -198,14 +221,6 @@ class Batch:
         for _, idx in self.shared:
             single[idx] = False
         self.single: Bools = single
-        self.layout = Layout(
-            [a.name for a in self.accounts],
-            self.starts,
-            self.symbols,
-            self.sides,
-            self.position_sides,
-            self.modes,
-        )
 
     def evaluate(
         self, marks: Mapping[str, float] | None = None, which: Sequence[int] | None = None
@@ -456,13 +471,21 @@ def _join(parts: list[Floats]) -> Floats:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
 
 
-def _stack(parts: list[Floats], width: int, pad: float) -> Floats:
-    """Tier matrices of different widths, one under the other, padded on the right with ``pad``."""
-    out = np.full((sum(len(p) for p in parts), width), pad)
-    row = 0
-    for p in parts:
-        out[row : row + len(p), : p.shape[1]] = p
-        row += len(p)
+def _join_bools(parts: list[Bools]) -> Bools:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.bool_)
+
+
+def _stack(parts: list[Floats], width: int) -> Floats:
+    """Tier matrices of one width, one under the other."""
+    return np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float64)
+
+
+def _pad(matrix: Floats, columns: int, value: float) -> Floats:
+    """``matrix`` with ``columns`` more columns on the right, filled with ``value``."""
+    if not columns:
+        return matrix
+    out = np.full((matrix.shape[0], matrix.shape[1] + columns), value)
+    out[:, : matrix.shape[1]] = matrix
     return out
 
 

@@ -6,7 +6,9 @@ Building each such position's row and stepping it, row by row, was most of what 
 cost the policy. Here the same question is asked over arrays: a per-row, per-level table of the
 thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
 times (kept per tracks mapping: a state replaces it, never mutates it), and a handful of numpy
-comparisons per tick.
+comparisons per tick. What depends on one account's rows only is kept with that account's part of
+the layout, so that a change to one account recomputes its own rows' tables and keys, not all of
+them.
 
 The comparisons are ``levels.ratio_level``, ``distance_level`` and ``deviation_level`` asked one
 question only: is the candidate the level held? Property tests check them against those functions
@@ -18,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.alerts import Level
-from monitor.model import Layout
+from monitor.model import Layout, LayoutPart
 from monitor.policy import keys
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
 from monitor.policy.hot import CRITICAL, CROSS, DANGER, DEVIATION, INFO, OK, RISK, WARN
@@ -75,30 +78,54 @@ def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[flo
 
 
 def tables(layout: Layout, config: PolicyConfig) -> Tables:
-    """The layout's tables for ``config``, kept in its memo."""
+    """The layout's tables for ``config``, kept in its memo: its parts' tables end to end."""
     hit = layout.memo.get("levels")
     if hit is not None and hit[0] is config:
         kept: Tables = hit[1]
         return kept
-    cross_by_account = config.cross_positions_use_account_ratio
-    judged = [cross_by_account or mode is not CROSS for mode in layout.modes]
-    parts: list[tuple[list[float], list[float], list[float], list[float]]] = []
-    by_thr: dict[int, tuple[list[float], list[float], list[float], list[float]]] = {}
-    for k, account in enumerate(layout.accounts):
-        shared = config.account_wide_thresholds(account)
-        for i in range(layout.starts[k], layout.starts[k + 1]):
-            thr = shared or config.thresholds_for(account, layout.symbols[i])
-            row = by_thr.get(id(thr))
-            if row is None:
-                row = by_thr[id(thr)] = level_rows(thr)
-            parts.append(row)
-    n = len(parts)
-    out = Tables(
-        np.array(judged, dtype=np.bool_),
-        *(np.array([p[c] for p in parts], dtype=np.float64).reshape(n, _LEVELS) for c in range(4)),
-    )
+    parts = [_part_tables(part, config) for part in layout.parts]
+    if parts:
+        out = Tables(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+    else:
+        out = _empty_tables()
     layout.memo["levels"] = (config, out)
     return out
+
+
+def _part_tables(part: LayoutPart, config: PolicyConfig) -> Tables:
+    """One account's tables for ``config``, kept in its part's memo: an account that did not change
+    keeps them when another one does."""
+    hit = part.memo.get("levels")
+    if hit is not None and hit[0] is config:
+        kept: Tables = hit[1]
+        return kept
+    cross_by_account = config.cross_positions_use_account_ratio
+    judged = np.array([cross_by_account or mode is not CROSS for mode in part.modes], dtype=np.bool_)
+    if not part.symbols:
+        out = _empty_tables()
+    else:
+        # the accounts' symbols mostly share a few threshold sets: one table row per distinct set,
+        # then one gather (building the arrays from a list per position cost ten times as much)
+        shared = config.account_wide_thresholds(part.account)
+        distinct: dict[int, int] = {}
+        rows: list[tuple[list[float], list[float], list[float], list[float]]] = []
+        which: list[int] = []
+        for symbol in part.symbols:
+            thr = shared or config.thresholds_for(part.account, symbol)
+            j = distinct.get(id(thr))
+            if j is None:
+                j = distinct[id(thr)] = len(rows)
+                rows.append(level_rows(thr))
+            which.append(j)
+        picked = np.array(which, dtype=np.intp)
+        out = Tables(judged, *(np.array([r[c] for r in rows], dtype=np.float64)[picked] for c in range(4)))
+    part.memo["levels"] = (config, out)
+    return out
+
+
+def _empty_tables() -> Tables:
+    none = np.zeros((0, _LEVELS), dtype=np.float64)
+    return Tables(np.zeros(0, dtype=np.bool_), none, none, none, none)
 
 
 class Tracked(NamedTuple):
@@ -155,14 +182,23 @@ def _row_of_key(layout: Layout) -> dict[str, int]:
     """Each row's risk and deviation keys, to its row (batch index)."""
     hit: dict[str, int] | None = layout.memo.get("row_of_key")
     if hit is None:
-        hit = {}
-        for k, account in enumerate(layout.accounts):
-            for i in range(layout.starts[k], layout.starts[k + 1]):
-                risk_key, deviation_key = keys.position_subjects(
-                    account, layout.symbols[i], layout.position_sides[i]
-                )
-                hit[risk_key] = hit[deviation_key] = i
+        keys_by_part = [_part_keys(part) for part in layout.parts]
+        rows = range(layout.starts[-1])
+        hit = dict(zip(chain.from_iterable(risk for risk, _ in keys_by_part), rows, strict=True))
+        hit.update(zip(chain.from_iterable(deviation for _, deviation in keys_by_part), rows, strict=True))
         layout.memo["row_of_key"] = hit
+    return hit
+
+
+def _part_keys(part: LayoutPart) -> tuple[list[str], list[str]]:
+    """One account's risk and deviation keys, row by row, kept in its part's memo."""
+    hit: tuple[list[str], list[str]] | None = part.memo.get("keys")
+    if hit is None:
+        pairs = [
+            keys.position_subjects(part.account, symbol, position_side)
+            for symbol, position_side in zip(part.symbols, part.position_sides, strict=True)
+        ]
+        hit = part.memo["keys"] = ([risk for risk, _ in pairs], [deviation for _, deviation in pairs])
     return hit
 
 

@@ -10,8 +10,8 @@ When the positions come from a batch evaluation (``RiskRows`` with a ``Sheet``),
 are asked of every row of every account at once: the thresholds per row are kept with the batch's
 ``Layout`` (they change only with it or with the config), one vectorised pass finds the rows that
 could leave OK or whose episodes would not hold their level (``monitor.policy.holding``), and
-whether an account's positions are the known ones is remembered per account for as long as neither
-its layout nor its known positions change.
+whether an account's positions are the known ones is remembered with the account's part of the
+layout for as long as neither its positions nor the known ones change.
 """
 
 from __future__ import annotations
@@ -104,19 +104,16 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
 
 
 def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:
-    """``_are_known`` for account ``k``'s rows of a batch, remembered per known mapping: the state
-    replaces it, never mutates it."""
+    """``_are_known`` for account ``k``'s rows of a batch, remembered in the account's part of the
+    layout per known mapping: the state replaces it, never mutates it."""
     if known is None:
         return False
-    memo: dict[int, tuple[Mapping[PositionKey, KnownPosition], bool]] = layout.memo.setdefault("known", {})
-    hit = memo.get(k)
+    part = layout.parts[k]
+    hit: tuple[Mapping[PositionKey, KnownPosition], bool] | None = part.memo.get("known")
     if hit is not None and hit[0] is known:
         return hit[1]
-    a, b = layout.starts[k], layout.starts[k + 1]
-    same = _are_known(
-        known, layout.symbols[a:b], layout.position_sides[a:b], layout.sides[a:b], layout.modes[a:b]
-    )
-    memo[k] = (known, same)
+    same = _are_known(known, part.symbols, part.position_sides, part.sides, part.modes)
+    part.memo["known"] = (known, same)
     return same
 
 

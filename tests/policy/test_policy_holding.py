@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, thresholds
 
 from monitor.alerts import AlertKind, Level
-from monitor.model import Layout, MarginMode, PositionSide, Side
+from monitor.model import Layout, LayoutPart, MarginMode, PositionSide, Side
 from monitor.policy import (
     DeviationConfig,
     LevelThresholds,
@@ -174,7 +174,7 @@ def test_a_row_without_news_is_one_advance_leaves_as_it_is(
     ``advance`` would return its episode unchanged and say nothing (the level functions' candidate,
     the confirmation count, the repeat clock and the acknowledgement all taken into account)."""
     cfg = PolicyConfig(levels=thr, repeat=RepeatSchedule(warn_ms=10**6, danger_ms=10**5, critical_ms=10**4))
-    layout = Layout(["main"], [0, 1], [BTC], [Side.LONG], [PositionSide.BOTH], [MarginMode.ISOLATED])
+    layout = Layout([LayoutPart("main", [BTC], [Side.LONG], [PositionSide.BOTH], [MarginMode.ISOLATED])])
     risk_key = keys.position_risk("main", BTC, "both")
     subject = Subject("binanceusdm", "main", BTC, "both", "isolated", "long")
     track = Track(
