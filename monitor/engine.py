@@ -22,7 +22,17 @@ from monitor.events import (
 )
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable
-from monitor.model import Account, AccountRisk, MarginMode, Position, PositionSide, Side, Tier, Venue
+from monitor.model import (
+    Account,
+    AccountRisk,
+    Layout,
+    MarginMode,
+    Position,
+    PositionSide,
+    Side,
+    Tier,
+    Venue,
+)
 
 # How far behind the stream must be before a REST resync's mark replaces the last streamed one.
 REST_MARK_LAG_MS = 2_000
@@ -72,6 +82,7 @@ class Engine:
         # (rebuilt at the first tick after any of them changed)
         self._columns: dict[str, AccountColumns] = {}
         self._batches: dict[str, tuple[Batch, dict[str, int]]] = {}
+        self._stale: set[str] = set()  # venues whose joined columns a change dropped
 
     # --- set-up -------------------------------------------------------------------------------------
     def add_account(self, name: str, venue: Venue, taker_fee: float = 0.0) -> None:
@@ -205,6 +216,17 @@ class Engine:
             ),
         )
 
+    def prepare(self) -> list[Layout]:
+        """Join now the columns a change left stale, rather than inside the next tick; returns the
+        layouts of the batches built (empty when nothing was stale).
+
+        Why: a fill or a liquidation changes one account, and joining the venue's columns again cost
+        the next all-market tick about as much as evaluating them. The daemon calls this when nothing
+        is queued, as it runs the garbage collector; without it the tick joins them itself."""
+        built = [self._batch(venue)[0].layout for venue in sorted(self._stale)]
+        self._stale.clear()
+        return built
+
     # --- internals ----------------------------------------------------------------------------------
     def _rebuild(self, book: AccountBook, *, evaluate: bool = True) -> AccountRisk | None:
         if book.wallet is None:
@@ -225,6 +247,7 @@ class Engine:
         book.symbols = frozenset(p.symbol for p in positions)
         book.account = Account(book.venue, book.wallet, tuple(positions), book.name, book.taker_fee)
         self._batches.pop(book.venue.value, None)
+        self._stale.add(book.venue.value)
         return self._evaluate(book) if evaluate else None
 
     def _batch(self, venue: str) -> tuple[Batch, dict[str, int]]:
@@ -243,6 +266,7 @@ class Engine:
             columns.append(compiled)
         built = (Batch(columns), {c.account.name: k for k, c in enumerate(columns)})
         self._batches[venue] = built
+        self._stale.discard(venue)
         return built
 
     def _evaluate(self, book: AccountBook) -> AccountRisk:

@@ -42,6 +42,7 @@ from monitor.model import AccountRisk, Venue
 from monitor.policy import episode_store
 from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
+from monitor.policy.screen import prepare_layout
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import open_db
@@ -243,8 +244,20 @@ class Daemon:
                 log.exception("event failed", event=type(event).__name__)
             finally:
                 self.queue.task_done()
-            if isinstance(event, MarkPrices) and self.queue.empty():
-                self.collector.idle()  # the decision is out: garbage is collected now, not mid-tick
+            if self.queue.empty():
+                self._between_decisions(event)
+
+    def _between_decisions(self, event: Event) -> None:
+        """Nothing is queued: do now what the next decision would otherwise do inside it. Columns a
+        change left stale are joined (with the policy's tables for them), and after a mark frame
+        garbage is collected, not mid-tick."""
+        try:
+            for layout in self.engine.prepare():
+                prepare_layout(layout, self.policy_state, self.options.policy)
+        except Exception:
+            log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
+        if isinstance(event, MarkPrices):
+            self.collector.idle()
 
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""

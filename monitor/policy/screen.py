@@ -32,8 +32,9 @@ from monitor.model import (
     position_columns,
 )
 from monitor.policy import holding
+from monitor.policy.config import PolicyConfig
 from monitor.policy.hot import CROSS
-from monitor.policy.state import KnownPosition, PositionKey
+from monitor.policy.state import KnownPosition, PolicyState, PositionKey
 from monitor.policy.work import Work
 
 
@@ -139,6 +140,14 @@ def _are_known(
             )
         )
     )
+
+
+def prepare_layout(layout: Layout, state: PolicyState, config: PolicyConfig) -> None:
+    """Fill now what the first tick on a new layout would otherwise fill inside its decision: the
+    thresholds of its rows (those of an unchanged account are kept with its part), their keys, and
+    ``state``'s episodes on them. Optional: the screen fills whatever is missing itself."""
+    holding.tables(layout, config)
+    holding.tracked(layout, state.tracks, config.repeat, memo=True)
 
 
 def _rows_with_news(w: Work, sheet: Sheet) -> list[list[int]]:

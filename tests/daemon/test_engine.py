@@ -103,3 +103,26 @@ def test_positions_without_a_tier_table_wait_for_one() -> None:
     assert e.books["a"].missing_tiers == {BTC}
     risk = e.on_tiers(TierTable(V, "a", BTC, TIERS, 5))
     assert risk is not None and len(risk.positions) == 1
+
+
+def test_prepare_joins_what_a_change_left_stale_and_the_tick_then_reuses_it() -> None:
+    """``prepare`` (run by the daemon when nothing is queued) joins the columns a delta dropped; the
+    next tick evaluates on that very batch, with the risks a tick that joined them itself gives."""
+    lazy, eager = engine("a", "b"), engine("a", "b")
+    for e in (lazy, eager):
+        e.on_snapshot(snapshot("a", leg(BTC, 0.5), leg(ETH, 2)))
+        e.on_snapshot(snapshot("b", leg(BTC, -0.2)))
+        e.on_marks(MarkPrices(V, {BTC: 59_000.0, ETH: 2_900.0}, 10, 10))
+        assert e.prepare() == []  # the tick joined them: nothing is stale
+    unchanged = eager._batches[V][0].layout.parts[1]
+    for e in (lazy, eager):
+        e.on_account_update(AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))
+    (layout,) = eager.prepare()
+    assert layout.accounts == ("a", "b") and layout.symbols == [BTC, BTC]
+    assert eager.prepare() == []
+    prepared = eager._batches[V][0]
+    tick = MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30)
+    assert repr(eager.on_marks(tick)) == repr(lazy.on_marks(tick))
+    assert eager._batches[V][0] is prepared
+    # an account's part of the layout (and what the policy keeps in it) outlives the other's change
+    assert layout.parts[1] is unchanged and layout.parts[0] is not unchanged

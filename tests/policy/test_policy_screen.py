@@ -44,7 +44,7 @@ from monitor.policy import (
     evaluate,
 )
 from monitor.policy.facts import live_facts
-from monitor.policy.screen import screen_positions
+from monitor.policy.screen import prepare_layout, screen_positions
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
 from tests.margin.test_batch import named
@@ -217,23 +217,47 @@ def plain(risk: AccountRisk) -> AccountRisk:
     return risk._replace(positions=tuple(risk.positions))
 
 
+def changed(account: Account) -> Account:
+    """The account after a fill: its last position closed, or (its only one) its wallet moved."""
+    if len(account.positions) > 1:
+        return replace(account, positions=account.positions[:-1])
+    return replace(account, wallet_balance=account.wallet_balance * 1.01)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.data(),
     st.integers(1, 4),
-    st.lists(st.tuples(st.floats(0.5, 1.6), st.booleans()), min_size=1, max_size=8),
+    st.lists(
+        st.tuples(st.floats(0.5, 1.6), st.booleans(), st.sampled_from(["none", "lazy", "prepared"])),
+        min_size=1,
+        max_size=8,
+    ),
     configs,
 )
 def test_the_batch_screen_says_what_the_row_screen_says(
-    data: st.DataObject, n: int, moves: list[tuple[float, bool]], cfg: PolicyConfig
+    data: st.DataObject, n: int, moves: list[tuple[float, bool, str]], cfg: PolicyConfig
 ) -> None:
     """Batch rows are screened from the batch's arrays and per-layout memos (``_screen_sheet``);
     the same risks as plain tuples are screened row by row. Over several ticks of one batch (so the
-    memos carry over), some ticks revaluing only some accounts, every alert and state must agree."""
+    memos carry over), some ticks revaluing only some accounts, every alert and state must agree.
+
+    Before some ticks one account changes and the batch is joined again from the others' very same
+    columns, so that their parts' memos (thresholds, keys, the known answer) carry over into the new
+    layout; then either the tick fills the new layout's memos itself or ``prepare_layout`` has, as
+    the daemon does between decisions."""
     accts = named([data.draw(accounts(Venue.BINANCE_USDM)) for _ in range(n)])
-    batch = BatchOfAccounts([AccountColumns(a) for a in accts])
+    columns = [AccountColumns(a) for a in accts]
+    batch = BatchOfAccounts(columns)
     fast_state = slow_state = PolicyState()
-    for tick, (move, some) in enumerate(moves):
+    for tick, (move, some, change) in enumerate(moves):
+        if change != "none" and tick:
+            j = tick % n
+            accts[j] = changed(accts[j])
+            columns[j] = AccountColumns(accts[j])
+            batch = BatchOfAccounts(columns)
+            if change == "prepared":
+                prepare_layout(batch.layout, fast_state, cfg)
         marks = {p.symbol: p.mark_price * move for a in accts for p in a.positions}
         risks = batch.evaluate(marks, list(range(0, n, 2)) if some else None)
         assert all(isinstance(r.positions, RiskRows) and r.positions.sheet for r in risks)

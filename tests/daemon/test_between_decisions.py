@@ -1,0 +1,105 @@
+"""What the daemon's consumer does when nothing is queued: it joins the columns a change left stale,
+with the policy's tables for them, so that the next tick does not; a failure there costs only that
+head start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.engine import MarketInfo
+from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, MarkPrices, PositionState, TierTable
+from monitor.model import MarginMode, PositionSide, Tier, Venue
+from monitor.policy import PolicyConfig
+from monitor.service import Daemon, DaemonOptions
+from monitor.venues.base import Endpoints, VenueAccount
+
+V = "binanceusdm"
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 1e12, 0.005, 50))
+
+
+class Silent:
+    """A venue that sends nothing: the test puts the events on the queue itself."""
+
+    def __init__(
+        self, venue: Venue, accounts: Any, sink: Callable[[Event], None], endpoints: Endpoints | None
+    ) -> None:
+        self.venue = venue
+        self.markets = [MarketInfo(BTC), MarketInfo(ETH)]
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def resync(self, account: str) -> None:
+        pass
+
+    async def refresh_tiers(self, account: str | None = None) -> None:
+        pass
+
+    def stream_names(self) -> list[str]:
+        return []
+
+
+def leg(symbol: str, amount: float) -> PositionState:
+    entry = 60_000.0 if symbol == BTC else 3_000.0
+    return PositionState(
+        symbol, PositionSide.BOTH, MarginMode.CROSS, amount, entry, mark_price=entry, leverage=10
+    )
+
+
+async def run(daemon: Daemon, *events: Event) -> None:
+    for event in events:
+        daemon.queue.put_nowait(event)
+    await daemon.drain()
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> Any:
+    accounts = (VenueAccount("a", "key", "secret"), VenueAccount("b", "key", "secret"))
+    options = DaemonOptions(str(tmp_path / "state.sqlite3"), PolicyConfig(), {Venue.BINANCE_USDM: accounts})
+    d = Daemon(options, [], adapter_factory=Silent)
+    await d.start()
+    await run(
+        d,
+        *(TierTable(V, name, symbol, TIERS, 0) for name in ("a", "b") for symbol in (BTC, ETH)),
+        AccountSnapshotEvent(V, "a", 10_000.0, (leg(BTC, 0.5), leg(ETH, 2)), 1),
+        AccountSnapshotEvent(V, "b", 10_000.0, (leg(BTC, -0.2),), 1),
+        MarkPrices(V, {BTC: 59_000.0, ETH: 2_900.0}, 10, 10),
+    )
+    try:
+        yield d
+    finally:
+        await d.stop()
+
+
+async def test_a_change_is_joined_while_idle_not_by_the_next_tick(daemon: Daemon) -> None:
+    await run(daemon, AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))
+    assert daemon.engine.prepare() == []  # the consumer did it when the queue ran empty
+    batch, _ = daemon.engine._batches[V]
+    assert batch.layout.symbols == [BTC, BTC]
+    assert batch.layout.memo["levels"][0] is daemon.options.policy  # the policy's tables too
+    await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
+    assert daemon.engine._batches[V][0] is batch  # the tick used it
+    assert daemon.engine.risks["a"].positions[0].mark_price == 58_000.0
+
+
+async def test_a_failure_while_idle_is_logged_and_the_tick_joins_them_itself(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(daemon.engine, "prepare", broken)
+    await run(daemon, AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))
+    assert V not in daemon.engine._batches
+    await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
+    assert daemon.stats.events["MarkPrices"] == 2
+    assert [p.symbol for p in daemon.engine.risks["a"].positions] == [BTC]
+    assert daemon.engine.risks["a"].positions[0].mark_price == 58_000.0
