@@ -200,6 +200,9 @@ class Batch:
         self.q = _join([c.q for c in columns])
         self.s = _join([c.s for c in columns])
         self.entry = _join([c.entry for c in columns])
+        # products the scalar forms compute first (``s * q * x`` is ``(s * q) * x``), once per batch
+        self.sq: Floats = self.s * self.q
+        self.sqe: Floats = self.sq * self.entry
         self.inverse = _join_bools([c.inverse for c in columns])
         # ``None`` when no leg is inverse (a USD-M batch): the column functions then compute only the
         # linear form, about half the numpy calls of computing both and choosing
@@ -230,7 +233,7 @@ class Batch:
         less than choosing its rows."""
         mk = self._marks(marks)
         m = np.array(mk, dtype=np.float64)
-        q, s, e, inv, cross = self.q, self.s, self.entry, self.inverse_or_none, self.cross
+        q, e, inv, cross = self.q, self.entry, self.inverse_or_none, self.cross
         a = self.account_of
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -238,7 +241,7 @@ class Batch:
             at_mark = self._tier_index(value)
             mmr, cum = self._tier_terms(self.rows, at_mark)
             req = value * mmr - cum
-            pnl = _upnl(q, s, e, inv, m)
+            pnl = _upnl(self.sq, e, inv, m)
             cross_pnl = _per_account(a, np.where(cross, pnl, 0.0), n_accounts)
             cross_req = _per_account(a, np.where(cross, req, 0.0), n_accounts)
             equity = self.wallet + cross_pnl
@@ -325,23 +328,34 @@ class Batch:
         rows, idx = self.rows, at_mark
         unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
         for round_ in range(FIXED_POINT_ROUNDS):
-            if round_ == 0:  # every leg, at the tier at the mark: the columns as they are
-                q, s, e, inv, b, mk = self.q, self.s, self.entry, self.inverse_or_none, base, m
+            first = round_ == 0
+            if first:  # every leg, at the tier at the mark: the columns as they are
+                q, sq, sqe, e, inv, b, mk = (
+                    self.q,
+                    self.sq,
+                    self.sqe,
+                    self.entry,
+                    self.inverse_or_none,
+                    base,
+                    m,
+                )
                 mmr, cum = at_mark_terms
             else:
-                q, s, e, b = self.q[rows], self.s[rows], self.entry[rows], base[rows]
+                q, sq, sqe, e, b = self.q[rows], self.sq[rows], self.sqe[rows], self.entry[rows], base[rows]
                 inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
                 mk = m[rows]
                 mmr, cum = self._tier_terms(rows, idx)
-            den, num = _closed_form_terms(q, s, e, inv, b, mmr, cum)
+            den, num = _closed_form_terms(q, sq, sqe, e, inv, b, mmr, cum)
             lp = np.where(den != 0, num / den, 0.0)
             positive = lp > mk * PRICE_FLOOR
             unsolved.append(rows[~positive])
-            at_lp = self._tier_index(_notional(q, inv, lp), rows)
+            # the first round's rows are all of them, in order: no need to pick their floors
+            at_lp = self._tier_index(_notional(q, inv, lp), None if first else rows)
             done = positive & (at_lp == idx)
-            out[rows[done]] = lp[done]
-            settled[rows[done]] = True
-            going = positive & ~done
+            hit = rows[done]
+            out[hit] = lp[done]
+            settled[hit] = True
+            going = positive ^ done  # ``done`` lies within ``positive``: the rest of it
             rows, idx = rows[going], at_lp[going]
             if not len(rows):
                 break
@@ -360,11 +374,11 @@ class Batch:
 
     def _balance(self, base: Floats, price: Floats, rows: Ints) -> Floats:
         """``TieredClosedForm._balance``: equity minus requirement of each of ``rows`` at ``price``."""
-        q, s, e = self.q[rows], self.s[rows], self.entry[rows]
+        q, sq, e = self.q[rows], self.sq[rows], self.entry[rows]
         inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
         value = _notional(q, inv, price)
         mmr, cum = self._tier_terms(rows, self._tier_index(value, rows))
-        out: Floats = base + _upnl(q, s, e, inv, price) - (value * mmr - cum)
+        out: Floats = base + _upnl(sq, e, inv, price) - (value * mmr - cum)
         return out
 
     # --- the scalar remainder -----------------------------------------------------------------------
@@ -434,26 +448,35 @@ def _notional(q: Floats, inverse: Bools | None, price: Floats) -> Floats:
     return out
 
 
-def _upnl(q: Floats, s: Floats, entry: Floats, inverse: Bools | None, price: Floats) -> Floats:
-    """``rules.upnl`` over columns, in its order of operations (``inverse`` ``None``: no leg is)."""
+def _upnl(sq: Floats, entry: Floats, inverse: Bools | None, price: Floats) -> Floats:
+    """``rules.upnl`` over columns, in its order of operations (``sq``: ``s * q``, which it computes
+    first; ``inverse`` ``None``: no leg is)."""
     if inverse is None:
-        linear: Floats = s * q * (price - entry)
+        linear: Floats = sq * (price - entry)
         return linear
-    out: Floats = np.where(inverse, s * q * (1.0 / entry - 1.0 / price), s * q * (price - entry))
+    out: Floats = np.where(inverse, sq * (1.0 / entry - 1.0 / price), sq * (price - entry))
     return out
 
 
 def _closed_form_terms(
-    q: Floats, s: Floats, e: Floats, inverse: Bools | None, base: Floats, mmr: Floats, cum: Floats
+    q: Floats,
+    sq: Floats,
+    sqe: Floats,
+    e: Floats,
+    inverse: Bools | None,
+    base: Floats,
+    mmr: Floats,
+    cum: Floats,
 ) -> tuple[Floats, Floats]:
     """Denominator and numerator of ``TieredClosedForm._single_leg``'s price, per leg, in its order
-    of operations (``inverse`` ``None``: no leg is)."""
-    linear_den = q * mmr - s * q
-    linear_num = base + cum - s * q * e
+    of operations (``sq``, ``sqe``: ``s * q`` and ``s * q * e``, which it computes first;
+    ``inverse`` ``None``: no leg is)."""
+    linear_den = q * mmr - sq
+    linear_num = base + cum - sqe
     if inverse is None:
         return linear_den, linear_num
-    den: Floats = np.where(inverse, base + cum + s * q / e, linear_den)
-    num: Floats = np.where(inverse, q * mmr + s * q, linear_num)
+    den: Floats = np.where(inverse, base + cum + sq / e, linear_den)
+    num: Floats = np.where(inverse, q * mmr + sq, linear_num)
     return den, num
 
 
@@ -491,6 +514,9 @@ def _pad(matrix: Floats, columns: int, value: float) -> Floats:
 
 def _margin_ratio(requirement: Floats, equity: Floats) -> Floats:
     """``monitor.margin.account.margin_ratio`` over columns."""
+    if (equity > 0).all():  # the usual case, where the ratio is the quotient: a third of the calls
+        quotient: Floats = requirement / equity
+        return quotient
     out: Floats = np.where(
         equity <= 0,
         np.where((requirement > 0) | (equity < 0), np.inf, 0.0),
