@@ -164,10 +164,13 @@ when it reloads its markets)."""
 
 
 def _resolved(ids: list[str], symbols: Mapping[str, str]) -> list[str] | None:
-    """The symbols of ``ids``, or ``None`` when one is unknown or two are the same market."""
+    """The symbols of ``ids``, or ``None`` when one is not a str, is unknown, or two are the same
+    market. Ids equal to the last list that resolved are all strs: only a str equals a str."""
     last = _RESOLVED.get(id(symbols))
     if last is not None and last[0] is symbols and last[1] == ids:
         return last[2]
+    if set(map(type, ids)) != {str}:
+        return None
     unified = list(map(symbols.get, ids))
     if None in unified or len(set(unified)) != len(ids):
         return None
@@ -193,32 +196,31 @@ def fast_mark_frame(
     The ids are checked first: an id the market cache lacks (a listing newer than it) is in every frame
     until the markets are reloaded, and should cost little before the fallback. Binance lists the same
     ids in the same order every second, so ids equal to the last whole frame's (one list comparison)
-    reuse what they resolved to (see ``_RESOLVED``).
+    reuse what they resolved to (see ``_RESOLVED``). Types cost no pass of their own where a step
+    refuses the wrong one anyway: an element that is not a dict fails its lookups, a price that is not
+    a str fails the join; a stamp must be an ``int`` (not a ``bool`` or a ``float``), which is checked.
 
     A price is ``DECIMAL_RE`` exactly when it holds only the characters ``DECIMAL_CHARS`` allows and
     ``float`` parses it: within those characters ``float``'s grammar is the pattern's (no spaces,
     underscores, ``inf``/``nan`` or non-ASCII digits can be spelled). One byte translation over the
     joined texts checks the characters; it is about thirty times cheaper than the pattern over them.
     """
-    if not elements or set(map(type, elements)) != {dict}:
+    if not elements:
         return None
     rows = cast("list[dict[str, object]]", elements)
     count = len(rows)
     try:
+        # an element that is not a dict (a decoded frame holds no other mapping) fails its lookup
         ids = list(map(_ID, rows))
-        if set(map(type, ids)) != {str}:
-            return None
         unified = _resolved(ids, symbols)
         if unified is None:
             return None
         kinds, texts, stamps = list(map(_KIND, rows)), list(map(_PRICE, rows)), list(map(_TIME, rows))
-    except KeyError:
+        joined = _SEPARATOR.join(texts)  # and a price that is not a str fails the join
+    except (KeyError, TypeError):
         return None
-    if kinds.count("markPriceUpdate") != count:
+    if kinds.count("markPriceUpdate") != count or set(map(type, stamps)) != {int}:
         return None
-    if set(map(type, texts)) != {str} or set(map(type, stamps)) != {int}:
-        return None
-    joined = _SEPARATOR.join(texts)
     if max(map(len, texts)) > MAX_DECIMAL_TEXT or joined.count(_SEPARATOR) != count - 1:
         return None
     if not joined.isascii() or joined.encode("ascii").translate(None, _DECIMAL_CHARS_AND_SEPARATOR):
