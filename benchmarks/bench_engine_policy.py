@@ -13,14 +13,16 @@ small random walk. Per frame it times:
 With ``--churn K`` every K-th frame is preceded by a user-stream delta to one account (round robin):
 one of its legs closes, and on the account's next turn reopens, as fills and liquidations change a
 live book. The delta is applied and judged as the daemon does (``Engine.on_account_update``, then the
-policy and the commit), untimed; the frame after it is timed, and such frames are also reported on
-their own, since they are the ones that meet rebuilt columns.
+policy and the commit, then, as when nothing is queued, ``Engine.prepare`` and ``prepare_layout``;
+``--lazy`` leaves that to the next tick), untimed; the frame after it is timed, and such frames are
+also reported on their own, since they are the ones that meet rebuilt columns.
 
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
 output. Frames, marks and clock are deterministic for a given ``--seed``.
 
-Run: ``python benchmarks/bench_engine_policy.py [--frames 300] [--churn 10] [--profile engine|policy]``.
+Run: ``python benchmarks/bench_engine_policy.py [--frames 300] [--churn 10 [--lazy]]
+[--profile engine|policy]``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from monitor.engine import Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
 from monitor.model import AccountRisk, PositionSide, Venue
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_store, evaluate
+from monitor.policy.screen import prepare_layout
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
 
@@ -154,6 +157,7 @@ def run(
     engine: Engine,
     config: PolicyConfig,
     deltas: dict[int, AccountUpdate] | None = None,
+    prepare: bool = True,
 ) -> tuple[Timings, str, str]:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.row_factory = sqlite3.Row
@@ -176,6 +180,9 @@ def run(
             state = new
             t.after_delta.append(i)
             digest_alerts(alert_hash, alerts)
+            if prepare:  # as the daemon does when nothing is queued
+                for layout in engine.prepare():
+                    prepare_layout(layout, state, config)
         c0 = cpu_clock()
         t0 = clock()
         risks = engine.on_marks(frame)
@@ -265,6 +272,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--step", type=float, default=0.002, help="relative size of a mark move")
     parser.add_argument("--churn", type=int, default=0, help="a delta to one account every K frames")
+    parser.add_argument("--lazy", action="store_true", help="with --churn: no preparing between frames")
     parser.add_argument("--profile", choices=("engine", "policy"), default=None)
     args = parser.parse_args()
 
@@ -280,7 +288,8 @@ def main() -> None:
     # a few frames to warm caches, then a fresh engine so every run sees the same frame sequence
     run(frames[:10], build_engine(ledger), config)
     gc.collect()
-    timings, risk_digest, alert_digest = run(frames, engine, config, make_deltas(ledger, frames, args.churn))
+    deltas = make_deltas(ledger, frames, args.churn)
+    timings, risk_digest, alert_digest = run(frames, engine, config, deltas, prepare=not args.lazy)
     report(timings, len(frames), risk_digest, alert_digest)
 
 
