@@ -82,7 +82,6 @@ class Engine:
         # (rebuilt at the first tick after any of them changed)
         self._columns: dict[str, AccountColumns] = {}
         self._batches: dict[str, tuple[Batch, dict[str, int]]] = {}
-        self._stale: set[str] = set()  # venues whose joined columns a change dropped
 
     # --- set-up -------------------------------------------------------------------------------------
     def add_account(self, name: str, venue: Venue, taker_fee: float = 0.0) -> None:
@@ -217,15 +216,14 @@ class Engine:
         )
 
     def prepare(self) -> list[Layout]:
-        """Join now the columns a change left stale, rather than inside the next tick; returns the
-        layouts of the batches built (empty when nothing was stale).
+        """Join now the columns a change left stale (or that no tick has joined yet), rather than
+        inside the next tick; returns the layouts of the batches built (empty when none was missing).
 
         Why: a fill or a liquidation changes one account, and joining the venue's columns again cost
         the next all-market tick about as much as evaluating them. The daemon calls this when nothing
         is queued, as it runs the garbage collector; without it the tick joins them itself."""
-        built = [self._batch(venue)[0].layout for venue in sorted(self._stale)]
-        self._stale.clear()
-        return built
+        held = {book.venue.value for book in self.books.values() if book.account is not None}
+        return [self._batch(venue)[0].layout for venue in sorted(held - self._batches.keys())]
 
     # --- internals ----------------------------------------------------------------------------------
     def _rebuild(self, book: AccountBook, *, evaluate: bool = True) -> AccountRisk | None:
@@ -247,7 +245,6 @@ class Engine:
         book.symbols = frozenset(p.symbol for p in positions)
         book.account = Account(book.venue, book.wallet, tuple(positions), book.name, book.taker_fee)
         self._batches.pop(book.venue.value, None)
-        self._stale.add(book.venue.value)
         return self._evaluate(book) if evaluate else None
 
     def _batch(self, venue: str) -> tuple[Batch, dict[str, int]]:
@@ -266,7 +263,6 @@ class Engine:
             columns.append(compiled)
         built = (Batch(columns), {c.account.name: k for k, c in enumerate(columns)})
         self._batches[venue] = built
-        self._stale.discard(venue)
         return built
 
     def _evaluate(self, book: AccountBook) -> AccountRisk:
