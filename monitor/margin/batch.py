@@ -194,9 +194,8 @@ class Batch:
         self.iso_wallets: list[float | None] = _chain([c.iso_wallets for c in columns])
         self.exchange: list[float | None] = _chain([c.exchange for c in columns])
         self.compared: list[int] = np.flatnonzero(_join_bools([c.has_exchange for c in columns])).tolist()
-        sizes = [len(c.account.positions) for c in columns]
-        self.starts: list[int] = list(self.layout.starts)
-        self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), sizes)
+        self.starts = self.layout.starts
+        self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), np.diff(self.starts))
         self.q = _join([c.q for c in columns])
         self.s = _join([c.s for c in columns])
         self.entry = _join([c.entry for c in columns])
