@@ -1,0 +1,111 @@
+"""How the daemon takes an event from an adapter: at once when nothing is pending, else in order
+behind what is, and never by raising into the adapter's callback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
+from monitor.model import AccountRisk, Venue
+from monitor.policy import PolicyConfig
+from monitor.service import Daemon, DaemonOptions
+from monitor.venues.base import VenueAccount
+from tests.daemon.test_between_decisions import BTC, ETH, TIERS, Silent, V, leg, run
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> Any:
+    accounts = (VenueAccount("a", "key", "secret"),)
+    options = DaemonOptions(str(tmp_path / "state.sqlite3"), PolicyConfig(), {Venue.BINANCE_USDM: accounts})
+    d = Daemon(options, [], adapter_factory=Silent)
+    await d.start()
+    await run(
+        d,
+        *(TierTable(V, "a", symbol, TIERS, 0) for symbol in (BTC, ETH)),
+        AccountSnapshotEvent(V, "a", 10_000.0, (leg(BTC, 0.5), leg(ETH, 2)), 1),
+    )
+    try:
+        yield d
+    finally:
+        await d.stop()
+
+
+def marks(btc: float, ms: int) -> MarkPrices:
+    return MarkPrices(V, {BTC: btc, ETH: 2_900.0}, ms, ms)
+
+
+def btc_mark(daemon: Daemon) -> float:
+    return daemon.engine.risks["a"].positions[0].mark_price
+
+
+async def test_with_nothing_pending_an_event_is_applied_before_the_sink_returns(daemon: Daemon) -> None:
+    daemon._sink(marks(59_000.0, 10))
+    assert daemon.stats.events["MarkPrices"] == 1
+    assert btc_mark(daemon) == 59_000.0
+    assert daemon.queue.empty()
+
+
+async def test_an_event_behind_a_queued_one_waits_its_turn(daemon: Daemon) -> None:
+    daemon.queue.put_nowait(marks(59_000.0, 10))
+    daemon._sink(marks(58_000.0, 20))
+    assert daemon.stats.events["MarkPrices"] == 0  # neither jumped the queue
+    await daemon.drain()
+    assert daemon.stats.events["MarkPrices"] == 2
+    assert btc_mark(daemon) == 58_000.0  # applied in order: the later one last
+
+
+async def test_an_event_sunk_while_one_is_applied_is_applied_after_it(daemon: Daemon) -> None:
+    seen: list[float] = []
+
+    def listener(risks: Sequence[AccountRisk]) -> None:
+        seen.append(risks[0].positions[0].mark_price)
+        if len(seen) == 1:  # a callback of the first decision delivers the next event
+            daemon._sink(marks(58_000.0, 20))
+            assert daemon.stats.events["MarkPrices"] == 1
+
+    daemon.risk_listeners.append(listener)
+    daemon._sink(marks(59_000.0, 10))
+    await daemon.drain()
+    assert seen == [59_000.0, 58_000.0]
+
+
+async def test_a_failing_event_is_logged_not_raised_into_the_adapter(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(event: Event) -> list[AccountRisk]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(daemon.engine, "on_marks", broken)
+    with capture_logs() as logs:
+        daemon._sink(marks(59_000.0, 10))  # does not raise
+    assert [(e["event"], e["event_type"]) for e in logs] == [("event failed", "MarkPrices")]
+    monkeypatch.undo()
+    daemon._sink(marks(58_000.0, 20))  # and the next one is applied as usual
+    assert btc_mark(daemon) == 58_000.0
+
+
+async def test_a_failing_queued_event_does_not_stop_the_consumer(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    on_marks = daemon.engine.on_marks
+
+    def first_fails(event: MarkPrices) -> list[AccountRisk]:
+        calls.append(event.event_ms)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return on_marks(event)
+
+    monkeypatch.setattr(daemon.engine, "on_marks", first_fails)
+    with capture_logs() as logs:
+        # a consumer that died would leave the queue undrained: bounded, so that fails rather than hangs
+        await asyncio.wait_for(run(daemon, marks(59_000.0, 10), marks(58_000.0, 20)), 10)
+    assert calls == [10, 20]
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["event failed"]
+    assert btc_mark(daemon) == 58_000.0
