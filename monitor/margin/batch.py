@@ -215,6 +215,15 @@ class Batch:
         self.mmr = _stack([m for _, m, _ in padded], width)
         self.cum = _stack([c for _, _, c in padded], width)
         self.rows: Ints = np.arange(n, dtype=np.intp)
+        # each row's tier bounds, flat: tier i of row r holds the values in [lower, upper) at
+        # ``r * width + i`` (the first tier from -inf, as ``_tier_index`` clamps to it)
+        lower = self.floors.copy()
+        lower[:, 0] = -np.inf
+        self._lower: Floats = lower.ravel()
+        self._upper: Floats = np.concatenate([self.floors[:, 1:], np.full((n, 1), np.inf)], axis=1).ravel()
+        self._offsets: Ints = self.rows * width
+        # the tiers at the last evaluation's marks, and their terms (see ``_tiers_at_mark``)
+        self._last_tiers: tuple[Ints, Floats, Floats] | None = None
         self.has_cross = [c.has_cross for c in columns]
         self.shared = [
             (k, [self.starts[k] + i for i in idx]) for k, c in enumerate(columns) for idx in c.shared
@@ -237,8 +246,7 @@ class Batch:
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = _notional(q, inv, m)
-            at_mark = self._tier_index(value)
-            mmr, cum = self._tier_terms(self.rows, at_mark)
+            at_mark, mmr, cum, bounds = self._tiers_at_mark(value)
             req = value * mmr - cum
             pnl = _upnl(self.sq, e, inv, m)
             cross_pnl = _per_account(a, np.where(cross, pnl, 0.0), n_accounts)
@@ -248,7 +256,7 @@ class Batch:
             base = np.where(
                 cross, self.wallet[a] + (cross_pnl[a] - pnl) - (cross_req[a] - req), self.iso_wallet
             )
-            lp, settled = self._single_leg(base, m, at_mark, (mmr, cum))
+            lp, settled = self._single_leg(base, m, at_mark, (mmr, cum), bounds)
             ratio = np.where(cross, cross_ratio[a], _margin_ratio(req, self.iso_wallet + pnl))
 
         chosen = None if which is None else set(which)
@@ -315,13 +323,52 @@ class Batch:
         """Rate and deduction of tier ``idx`` of each of ``rows``."""
         return self.mmr[rows, idx], self.cum[rows, idx]
 
+    def _bounds(self, rows: Ints | None, idx: Ints) -> tuple[Floats, Floats]:
+        """Lower and upper bound of tier ``idx`` of each row (all rows, or ``rows``): a value is in
+        that tier, as ``_tier_index`` finds it, exactly when ``lower <= value < upper``."""
+        flat = (self._offsets if rows is None else self._offsets[rows]) + idx
+        return self._lower.take(flat), self._upper.take(flat)
+
+    def _tiers_at_mark(self, value: Floats) -> tuple[Ints, Floats, Floats, tuple[Floats, Floats]]:
+        """``_tier_index`` of every row at the mark, with its rate, deduction and bounds.
+
+        A leg's notional mostly stays in its tier from one tick to the next, so the last evaluation's
+        tiers are tried first: checking a tier's bounds is a quarter of the work of finding it among
+        all of them, and the terms are then already known. Rows that left their tier are looked up
+        again; the answer is ``_tier_index``'s either way."""
+        last = self._last_tiers
+        if last is None:
+            idx = self._tier_index(value)
+            mmr, cum = self._tier_terms(self.rows, idx)
+        else:
+            idx, mmr, cum = last
+            lower, upper = self._bounds(None, idx)
+            moved = np.flatnonzero(~((lower <= value) & (value < upper)))
+            if not len(moved):
+                return idx, mmr, cum, (lower, upper)
+            idx, mmr, cum = idx.copy(), mmr.copy(), cum.copy()
+            idx[moved] = self._tier_index(value[moved], moved)
+            mmr[moved], cum[moved] = self._tier_terms(moved, idx[moved])
+        for column in (idx, mmr, cum):
+            column.flags.writeable = False  # kept for the next evaluation: shared, never changed
+        self._last_tiers = (idx, mmr, cum)
+        return idx, mmr, cum, self._bounds(None, idx)
+
     def _single_leg(
-        self, base: Floats, m: Floats, at_mark: Ints, at_mark_terms: tuple[Floats, Floats]
+        self,
+        base: Floats,
+        m: Floats,
+        at_mark: Ints,
+        at_mark_terms: tuple[Floats, Floats],
+        at_mark_bounds: tuple[Floats, Floats],
     ) -> tuple[Floats, Bools]:
         """``TieredClosedForm._single_leg`` for every leg at once, round for round: the closed form
         with the tier at the mark, then with the tier at the result, until the two agree. Each round
         works only on the legs still open. Returns the prices (NaN for "none") and which legs they
-        settle; a leg whose root needs the segment scan is left unsettled for the scalar code."""
+        settle; a leg whose root needs the segment scan is left unsettled for the scalar code.
+
+        Whether the result's tier is the round's is a test of its bounds; the tier itself is looked
+        up only for the legs that go on to another round, usually none."""
         out = np.full(len(m), np.nan)
         settled = np.zeros(len(m), dtype=np.bool_)
         rows, idx = self.rows, at_mark
@@ -339,25 +386,27 @@ class Batch:
                     m,
                 )
                 mmr, cum = at_mark_terms
+                lower, upper = at_mark_bounds
             else:
                 q, sq, sqe, e, b = self.q[rows], self.sq[rows], self.sqe[rows], self.entry[rows], base[rows]
                 inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
                 mk = m[rows]
                 mmr, cum = self._tier_terms(rows, idx)
+                lower, upper = self._bounds(rows, idx)
             den, num = _closed_form_terms(q, sq, sqe, e, inv, b, mmr, cum)
             lp = np.where(den != 0, num / den, 0.0)
             positive = lp > mk * PRICE_FLOOR
             unsolved.append(rows[~positive])
-            # the first round's rows are all of them, in order: no need to pick their floors
-            at_lp = self._tier_index(_notional(q, inv, lp), None if first else rows)
-            done = positive & (at_lp == idx)
+            value = _notional(q, inv, lp)
+            done = positive & (lower <= value) & (value < upper)  # the result is in the round's tier
             hit = rows[done]
             out[hit] = lp[done]
             settled[hit] = True
             going = positive ^ done  # ``done`` lies within ``positive``: the rest of it
-            rows, idx = rows[going], at_lp[going]
+            rows = rows[going]
             if not len(rows):
                 break
+            idx = self._tier_index(value[going], rows)
         unsolved.append(rows)
         # one leg's balance is monotone in its price: the same sign at both ends means no price at all
         rows = np.concatenate(unsolved)

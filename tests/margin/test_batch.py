@@ -68,6 +68,24 @@ def test_linear_and_inverse_legs_in_one_batch(data: st.DataObject, n: int, move:
         assert repr(evaluate_accounts(accts, marks)) == repr([evaluate_account(a, marks) for a in accts])
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.data(),
+    st.sampled_from(BINANCE),
+    st.integers(1, 3),
+    st.lists(st.floats(0.2, 5.0), min_size=2, max_size=6),
+)
+def test_one_batch_over_many_ticks(data: st.DataObject, venue: Venue, n: int, moves: list[float]) -> None:
+    """The same columns evaluated tick after tick, as the engine does: a batch starts from the tiers
+    of its last evaluation, so legs that stay in theirs, legs that leave them (by large moves, up and
+    down) and legs that come back must all come out as a first evaluation would."""
+    accts = named([data.draw(accounts(venue)) for _ in range(n)])
+    batch = Batch([AccountColumns(a) for a in accts])
+    for move in moves:
+        marks = {p.symbol: p.mark_price * move for a in accts for p in a.positions[::2]}
+        assert repr(batch.evaluate(marks)) == repr([evaluate_account(a, marks) for a in accts])
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.data(), st.sampled_from(BINANCE), st.floats(-3.0, 3.0))
 def test_every_single_leg_exit_matches(data: st.DataObject, venue: Venue, factor: float) -> None:
@@ -94,6 +112,33 @@ def test_a_subset_of_accounts_in_the_asked_order() -> None:
     got = batch.evaluate({"BTC/USDT:USDT": 58_000.0}, which=[2, 0])
     assert [r.account for r in got] == ["a2", "a0"]
     assert got == [evaluate_account(accts[k], {"BTC/USDT:USDT": 58_000.0}) for k in (2, 0)]
+
+
+def test_a_notional_on_a_floor_is_in_the_tier_above_tick_after_tick() -> None:
+    """A floor belongs to the tier it opens. The deductions here do not join the tiers up, so the
+    requirement on the floor tells the two apart; the batch meets it from the tier below (its last
+    tick's) and from the tier above."""
+    tiers = (Tier(0, 50_000, 0.004, 0.0), Tier(50_000, 1e18, 0.005, 0.0))
+    legs = (
+        Position("BTC/USDT:USDT", Side.LONG, MarginMode.CROSS, 1.0, 60_000.0, 49_000.0, tiers),
+        Position(
+            "ETH/USDT:USDT",
+            Side.SHORT,
+            MarginMode.ISOLATED,
+            10.0,
+            4_000.0,
+            4_900.0,
+            tiers,
+            isolated_wallet=6e3,
+        ),
+    )
+    account = Account(Venue.BINANCE_USDM, 20_000.0, legs, "a")
+    batch = Batch([AccountColumns(account)])
+    for btc, eth in ((49_000.0, 4_900.0), (50_000.0, 5_000.0), (49_999.0, 4_999.9), (50_000.0, 5_000.0)):
+        marks = {"BTC/USDT:USDT": btc, "ETH/USDT:USDT": eth}
+        assert repr(batch.evaluate(marks)) == repr([evaluate_account(account, marks)])
+    on_floor = batch.evaluate({"BTC/USDT:USDT": 50_000.0, "ETH/USDT:USDT": 5_000.0})[0]
+    assert [p.maint_margin for p in on_floor.positions] == [250.0, 250.0]
 
 
 def test_only_binance_without_collateral_is_compiled() -> None:
