@@ -223,7 +223,7 @@ class Batch:
         self._upper: Floats = np.concatenate([self.floors[:, 1:], np.full((n, 1), np.inf)], axis=1).ravel()
         self._offsets: Ints = self.rows * width
         # the tiers at the last evaluation's marks, and their terms (see ``_tiers_at_mark``)
-        self._last_tiers: tuple[Ints, Floats, Floats] | None = None
+        self._last_tiers: tuple[Ints, Floats, Floats, Floats, Floats] | None = None
         self.has_cross = [c.has_cross for c in columns]
         self.shared = [
             (k, [self.starts[k] + i for i in idx]) for k, c in enumerate(columns) for idx in c.shared
@@ -333,26 +333,27 @@ class Batch:
         """``_tier_index`` of every row at the mark, with its rate, deduction and bounds.
 
         A leg's notional mostly stays in its tier from one tick to the next, so the last evaluation's
-        tiers are tried first: checking a tier's bounds is a quarter of the work of finding it among
-        all of them, and the terms are then already known. Rows that left their tier are looked up
-        again; the answer is ``_tier_index``'s either way."""
+        tiers are tried first, with their terms and bounds kept as columns: the check reads two
+        columns, not the tier tables. Rows that left their tier are looked up again; the answer is
+        ``_tier_index``'s either way."""
         last = self._last_tiers
         if last is None:
             idx = self._tier_index(value)
             mmr, cum = self._tier_terms(self.rows, idx)
-        else:
-            idx, mmr, cum = last
             lower, upper = self._bounds(None, idx)
+        else:
+            idx, mmr, cum, lower, upper = last
             moved = np.flatnonzero(~((lower <= value) & (value < upper)))
             if not len(moved):
                 return idx, mmr, cum, (lower, upper)
-            idx, mmr, cum = idx.copy(), mmr.copy(), cum.copy()
+            idx, mmr, cum, lower, upper = idx.copy(), mmr.copy(), cum.copy(), lower.copy(), upper.copy()
             idx[moved] = self._tier_index(value[moved], moved)
             mmr[moved], cum[moved] = self._tier_terms(moved, idx[moved])
-        for column in (idx, mmr, cum):
+            lower[moved], upper[moved] = self._bounds(moved, idx[moved])
+        for column in (idx, mmr, cum, lower, upper):
             column.flags.writeable = False  # kept for the next evaluation: shared, never changed
-        self._last_tiers = (idx, mmr, cum)
-        return idx, mmr, cum, self._bounds(None, idx)
+        self._last_tiers = (idx, mmr, cum, lower, upper)
+        return idx, mmr, cum, (lower, upper)
 
     def _single_leg(
         self,
