@@ -265,14 +265,15 @@ class Daemon:
 
     def _between_decisions(self, event: Event) -> None:
         """Nothing is queued: do now what the next decision would otherwise do inside it. Columns a
-        change left stale are joined (with the policy's tables for them), and after a mark frame
-        garbage is collected, not mid-tick."""
+        change left stale are joined (with the policy's tables for them), and after a mark frame the
+        marks and risks it replaced are freed and garbage is collected, not mid-tick."""
         try:
             for layout in self.engine.prepare():
                 prepare_layout(layout, self.policy_state, self.options.policy)
         except Exception:
             log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
         if isinstance(event, MarkPrices):
+            self.engine.release()
             self.collector.idle()
 
     def handle(self, event: Event) -> list[Alert]:

@@ -103,3 +103,8 @@ async def test_a_failure_while_idle_is_logged_and_the_tick_joins_them_itself(
     assert daemon.stats.events["MarkPrices"] == 2
     assert [p.symbol for p in daemon.engine.risks["a"].positions] == [BTC]
     assert daemon.engine.risks["a"].positions[0].mark_price == 58_000.0
+
+
+async def test_what_a_tick_replaced_is_freed_when_idle(daemon: Daemon) -> None:
+    await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
+    assert daemon.engine._spent == []  # released after the decision, not kept for the next tick

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.engine import REST_MARK_LAG_MS, Engine, MarketInfo
+from monitor.engine import REST_MARK_LAG_MS, SPENT_KEPT, Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
 from monitor.model import MarginMode, PositionSide, Tier, Venue
 
@@ -126,3 +126,35 @@ def test_prepare_joins_what_a_change_left_stale_and_the_tick_then_reuses_it() ->
     assert eager._batches[V][0] is prepared
     # an account's part of the layout (and what the policy keeps in it) outlives the other's change
     assert layout.parts[1] is unchanged and layout.parts[0] is not unchanged
+
+
+def test_marks_from_whole_and_partial_frames() -> None:
+    """A frame with every known symbol replaces the venue's marks and stamps; one without some of
+    them updates them, and the others keep their last price and time."""
+    e = engine("a")
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5), leg(ETH, 2, mark=3_000.0)))
+    e.on_marks(MarkPrices(V, {BTC: 59_000.0, ETH: 2_900.0}, 10, 10))
+    e.on_marks(MarkPrices(V, {BTC: 58_000.0}, 20, 20))
+    assert e.marks[V] == {BTC: 58_000.0, ETH: 2_900.0}
+    assert e.mark_ms[V] == {BTC: 20, ETH: 10}
+    risk = e.on_marks(MarkPrices(V, {ETH: 2_800.0, BTC: 57_000.0, "SOL/USDT:USDT": 150.0}, 30, 30))[0]
+    assert e.marks[V] == {ETH: 2_800.0, BTC: 57_000.0, "SOL/USDT:USDT": 150.0}
+    assert e.mark_ms[V] == {ETH: 30, BTC: 30, "SOL/USDT:USDT": 30}
+    assert [p.mark_price for p in risk.positions] == [57_000.0, 2_800.0]
+    assert e.risks["a"] is risk
+
+
+def test_what_a_tick_replaced_is_freed_on_release_and_never_piles_up() -> None:
+    e = engine("a")
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5), leg(ETH, 2, mark=3_000.0)))
+    e.on_marks(MarkPrices(V, {BTC: 59_000.0, ETH: 2_900.0}, 10, 10))
+    marks, stamps, risk = e.marks[V], e.mark_ms[V], e.risks["a"]
+    e.on_marks(MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 20, 20))
+    kept = e._spent
+    assert any(x is marks for x in kept) and any(x is stamps for x in kept)
+    assert any(isinstance(x, list) and any(r is risk for r in x) for x in kept)
+    e.release()
+    assert e._spent == []
+    for i in range(100):  # nobody releases: a few ticks' worth at most
+        e.on_marks(MarkPrices(V, {BTC: 58_000.0 - i, ETH: 2_800.0}, 30 + i, 30 + i))
+        assert len(e._spent) <= SPENT_KEPT
