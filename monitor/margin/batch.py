@@ -208,6 +208,8 @@ class Batch:
         self.inverse_or_none: Bools | None = self.inverse if self.inverse.any() else None
         self.cross = _join_bools([c.cross for c in columns])
         self.iso_wallet = _join([c.iso_wallet for c in columns])
+        self.isolated_rows: Ints = np.flatnonzero(~self.cross)
+        self.isolated_wallets: Floats = self.iso_wallet[self.isolated_rows]
         self.wallet = np.array([a.wallet_balance for a in self.accounts], dtype=np.float64)
         width = max((c.floors.shape[1] for c in columns), default=1)
         padded = [c.tier_matrices(width) for c in columns]
@@ -246,7 +248,7 @@ class Batch:
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = _notional(q, inv, m)
-            at_mark, mmr, cum, bounds = self._tiers_at_mark(value)
+            _, mmr, cum, bounds = self._tiers_at_mark(value)
             req = value * mmr - cum
             pnl = _upnl(self.sq, e, inv, m)
             cross_pnl = _per_account(a, np.where(cross, pnl, 0.0), n_accounts)
@@ -256,8 +258,13 @@ class Batch:
             base = np.where(
                 cross, self.wallet[a] + (cross_pnl[a] - pnl) - (cross_req[a] - req), self.iso_wallet
             )
-            lp, settled = self._single_leg(base, m, at_mark, (mmr, cum), bounds)
-            ratio = np.where(cross, cross_ratio[a], _margin_ratio(req, self.iso_wallet + pnl))
+            lp, settled = self._single_leg(base, m, (mmr, cum), bounds)
+            # a cross leg's ratio is its account's; an isolated leg's its own, over its rows alone (a
+            # cross leg's own wallet is 0, which would send every row down the slow path of the ratio)
+            ratio = cross_ratio[a]
+            iso = self.isolated_rows
+            if len(iso):
+                ratio[iso] = _margin_ratio(req[iso], self.isolated_wallets + pnl[iso])
 
         chosen = None if which is None else set(which)
         for i in np.flatnonzero(self.single & ~settled).tolist():
@@ -359,7 +366,6 @@ class Batch:
         self,
         base: Floats,
         m: Floats,
-        at_mark: Ints,
         at_mark_terms: tuple[Floats, Floats],
         at_mark_bounds: tuple[Floats, Floats],
     ) -> tuple[Floats, Bools]:
@@ -370,44 +376,42 @@ class Batch:
 
         Whether the result's tier is the round's is a test of its bounds; the tier itself is looked
         up only for the legs that go on to another round, usually none."""
-        out = np.full(len(m), np.nan)
-        settled = np.zeros(len(m), dtype=np.bool_)
-        rows, idx = self.rows, at_mark
-        unsolved = []  # no positive root in some round, or the rounds ran out: the sign test
-        for round_ in range(FIXED_POINT_ROUNDS):
-            first = round_ == 0
-            if first:  # every leg, at the tier at the mark: the columns as they are
-                q, sq, sqe, e, inv, b, mk = (
-                    self.q,
-                    self.sq,
-                    self.sqe,
-                    self.entry,
-                    self.inverse_or_none,
-                    base,
-                    m,
-                )
-                mmr, cum = at_mark_terms
-                lower, upper = at_mark_bounds
-            else:
-                q, sq, sqe, e, b = self.q[rows], self.sq[rows], self.sqe[rows], self.entry[rows], base[rows]
-                inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
-                mk = m[rows]
-                mmr, cum = self._tier_terms(rows, idx)
-                lower, upper = self._bounds(rows, idx)
-            den, num = _closed_form_terms(q, sq, sqe, e, inv, b, mmr, cum)
-            lp = np.where(den != 0, num / den, 0.0)
-            positive = lp > mk * PRICE_FLOOR
-            unsolved.append(rows[~positive])
-            value = _notional(q, inv, lp)
-            done = positive & (lower <= value) & (value < upper)  # the result is in the round's tier
-            hit = rows[done]
-            out[hit] = lp[done]
-            settled[hit] = True
-            going = positive ^ done  # ``done`` lies within ``positive``: the rest of it
-            rows = rows[going]
+        # round one: every leg, at the tier at the mark, with the columns as they are
+        floor = m * PRICE_FLOOR
+        mmr, cum = at_mark_terms
+        lower, upper = at_mark_bounds
+        den, num = _closed_form_terms(
+            self.q, self.sq, self.sqe, self.entry, self.inverse_or_none, base, mmr, cum
+        )
+        lp = _quotient(num, den)
+        positive = lp > floor
+        value = _notional(self.q, self.inverse_or_none, lp)
+        done = positive & (lower <= value) & (value < upper)  # the result is in the round's tier
+        out = np.where(done, lp, np.nan)
+        settled = done  # a new array, filled in further by the rounds below and the sign test
+        unsolved = [np.flatnonzero(~positive)]  # no positive root in some round, or out of rounds
+        going = positive ^ done  # ``done`` lies within ``positive``: the rest of it
+        rows = np.flatnonzero(going)
+        # further rounds: the legs whose result left the tier they started from, at the result's tier
+        for _ in range(FIXED_POINT_ROUNDS - 1):
             if not len(rows):
                 break
             idx = self._tier_index(value[going], rows)
+            q, sq, sqe, e, b = self.q[rows], self.sq[rows], self.sqe[rows], self.entry[rows], base[rows]
+            inv = None if self.inverse_or_none is None else self.inverse_or_none[rows]
+            mmr, cum = self._tier_terms(rows, idx)
+            lower, upper = self._bounds(rows, idx)
+            den, num = _closed_form_terms(q, sq, sqe, e, inv, b, mmr, cum)
+            lp = _quotient(num, den)
+            positive = lp > floor[rows]
+            unsolved.append(rows[~positive])
+            value = _notional(q, inv, lp)
+            done = positive & (lower <= value) & (value < upper)
+            hit = rows[done]
+            out[hit] = lp[done]
+            settled[hit] = True
+            going = positive ^ done
+            rows = rows[going]
         unsolved.append(rows)
         # one leg's balance is monotone in its price: the same sign at both ends means no price at all
         rows = np.concatenate(unsolved)
@@ -415,9 +419,7 @@ class Batch:
             # both ends in one pass: the same operations on each element, half the numpy calls
             n = len(rows)
             both = np.concatenate([rows, rows])
-            balance = self._balance(
-                base[both], np.concatenate([m[rows] * PRICE_FLOOR, m[rows] / PRICE_FLOOR]), both
-            )
+            balance = self._balance(base[both], np.concatenate([floor[rows], m[rows] / PRICE_FLOOR]), both)
             settled[rows[(balance[:n] > 0) == (balance[n:] > 0)]] = True
         return out, settled
 
@@ -527,6 +529,14 @@ def _closed_form_terms(
     den: Floats = np.where(inverse, base + cum + sq / e, linear_den)
     num: Floats = np.where(inverse, q * mmr + sq, linear_num)
     return den, num
+
+
+def _quotient(num: Floats, den: Floats) -> Floats:
+    """``num / den``, and ``0.0`` where ``den`` is 0 (as the scalar closed form has it)."""
+    out: Floats = num / den
+    if not den.all():
+        out[den == 0] = 0.0
+    return out
 
 
 def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:
