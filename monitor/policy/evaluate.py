@@ -1,10 +1,10 @@
 """The policy's entry points for the engine: evaluate a tick, repeat on a timer, acknowledge.
 
 ``evaluate`` is called on every mark tick with only the accounts that tick changed, so its cost is the
-positions of those accounts (plus one pass over the tracks, see ``Work.symbols_with_tracks``), not of
-everything watched. Anything that must happen while nothing ticks
-(repeats of an episode whose numbers hold still, staleness) runs from a timer through ``due_repeats``
-and ``monitor.policy.staleness.check_staleness``.
+positions of those accounts (plus one pass over the tracks when they are not the ones the step before
+returned, see ``Work.symbols_with_tracks``), not of everything watched. Anything that must happen
+while nothing ticks (repeats of an episode whose numbers hold still, staleness) runs from a timer
+through ``due_repeats`` and ``monitor.policy.staleness.check_staleness``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ state; a step that changes nothing returns the very same state object.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
@@ -41,6 +40,7 @@ class Work:
         "_positions",
         "_seen",
         "_symbols",
+        "_symbols_shared",
         "_tracks",
         "alerts",
         "config",
@@ -63,7 +63,8 @@ class Work:
         self._latest: dict[str, Seen] | None = None
         self.evaluation: Seen | None = None  # the account risk being judged (see ``judge``)
         self._seen: dict[str, int] | None = None
-        self._symbols: defaultdict[str, set[str]] | None = None
+        self._symbols: dict[str, dict[str, int]] | None = None
+        self._symbols_shared = False  # carried over from the step before: copied before a change
         # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows with
         # news, grouped by account, and the accounts screened so far (see ``screen``)
         self.sheets: dict[int, tuple[object, list[list[int]], set[int]]] = {}
@@ -82,22 +83,23 @@ class Work:
 
     def symbols_with_tracks(self, account: str) -> Collection[str]:
         """The symbols of ``account`` that have a track of any kind (an episode, or a level waiting
-        for confirmation), by each track's subject; possibly more, never fewer.
+        for confirmation), by each track's subject.
 
         The row-by-row screen asks this of every position of a ticked account, nearly all calm and
-        without a track, and ``judged`` of every account: one set lookup spares each of them the key
-        and track lookups. The index is built
-        on first use in a step, with one pass over all the tracks (about 0.1 us a track: most of a
-        one-account tick, which still costs about what it did before the screen), and ``set_track``
-        adds each track created after that; a track that ends leaves its symbol in, which only sends
-        that position on to a lookup.
+        without a track, and ``judged`` of every account: one lookup spares each of them the key and
+        track lookups. The index counts the tracks per account and symbol, and ``set_track`` keeps
+        it exact. It is built with one pass over all the tracks (about 0.1 us a track), or carried
+        over from the step that returned these very tracks (the tick before, nearly always: see
+        ``_carried_index``), which spares the pass.
         """
         if self._symbols is None:
-            self._symbols = defaultdict(set)
-            for track in self._current.values():
-                subject = track.subject
-                if subject.symbol is not None:
-                    self._symbols[subject.account].add(subject.symbol)
+            carried = _carried_index(self._current)
+            if carried is not None:
+                self._symbols, self._symbols_shared = carried, True
+            else:
+                self._symbols = {}
+                for track in self._current.values():
+                    _count(self._symbols, track.subject, 1)
         return self._symbols.get(account, ())
 
     def set_track(self, key: str, track: Track | None) -> None:
@@ -106,12 +108,22 @@ class Work:
                 return
             self._tracks = dict(self.state.tracks)
             self._current = self._tracks
+        old = self._tracks.get(key)
+        if self._symbols is not None:
+            before = None if old is None else old.subject
+            after = None if track is None else track.subject
+            if _where(before) != _where(after):
+                if self._symbols_shared:
+                    self._symbols = {a: dict(counts) for a, counts in self._symbols.items()}
+                    self._symbols_shared = False
+                if before is not None:
+                    _count(self._symbols, before, -1)
+                if after is not None:
+                    _count(self._symbols, after, 1)
         if track is None:
             self._tracks.pop(key, None)
-            return
-        if self._symbols is not None and key not in self._tracks and track.subject.symbol is not None:
-            self._symbols[track.subject.account].add(track.subject.symbol)
-        self._tracks[key] = track
+        else:
+            self._tracks[key] = track
 
     def known_positions(self, account: str) -> Mapping[PositionKey, KnownPosition] | None:
         return (self.state.positions if self._positions is None else self._positions).get(account)
@@ -164,6 +176,8 @@ class Work:
             self._seen = {k: v for k, v in table.items() if v >= older_than_ms}
 
     def result(self) -> PolicyState:
+        if self._symbols is not None:
+            _carry_index(self._current, self._symbols)
         if (
             self._tracks is None
             and self._positions is None
@@ -285,3 +299,42 @@ def _facts_source(track: Track) -> object:
     even when it holds, as it would have before holding episodes were left untouched."""
     facts = track.facts
     return facts.source if isinstance(facts, LazyFacts) else None
+
+
+def _where(subject: Subject | None) -> tuple[str, str] | None:
+    """What a track counts for in the index: its account and symbol (``None``: nothing)."""
+    if subject is None or subject.symbol is None:
+        return None
+    return subject.account, subject.symbol
+
+
+def _count(index: dict[str, dict[str, int]], subject: Subject, step: int) -> None:
+    where = _where(subject)
+    if where is None:
+        return
+    account, symbol = where
+    counts = index.setdefault(account, {})
+    total = counts.get(symbol, 0) + step
+    if total:
+        counts[symbol] = total
+    else:
+        del counts[symbol]
+        if not counts:
+            del index[account]
+
+
+_CARRIED: list[tuple[Mapping[str, Track], dict[str, dict[str, int]]]] = []
+"""The index of symbols with tracks (``Work.symbols_with_tracks``) that the last step ended with and
+the tracks mapping it counts (kept alive with it, compared by identity: a state's mappings are
+replaced, never changed). One entry: the daemon's steps follow one another. A step that takes it
+over copies it before its first change, so it stays right for these tracks whatever that step does."""
+
+
+def _carried_index(tracks: Mapping[str, Track]) -> dict[str, dict[str, int]] | None:
+    if _CARRIED and _CARRIED[0][0] is tracks:
+        return _CARRIED[0][1]
+    return None
+
+
+def _carry_index(tracks: Mapping[str, Track], index: dict[str, dict[str, int]]) -> None:
+    _CARRIED[:] = [(tracks, index)]
