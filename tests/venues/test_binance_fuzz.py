@@ -637,3 +637,16 @@ def test_the_ids_of_the_last_frame_are_resolved_again_under_another_mapping() ->
         assert taken is not None and list(taken[0]) == list(symbols.values())
     delisted = dict(list(new.items())[1:])
     assert fast_mark_frame(copy.deepcopy(frame), delisted) is None
+
+
+def test_ids_that_join_into_the_last_frames_text_are_still_told_apart() -> None:
+    """The last frame's ids are remembered as one joined text. Ids holding the separator could split
+    that text another way, so such a list is never remembered: each frame resolves its own ids."""
+    from monitor.sim.frames import mark_price_update
+
+    symbols = {"A,B": "AB/USDT:USDT", "C": "C/USDT:USDT", "A": "A/USDT:USDT", "B,C": "BC/USDT:USDT"}
+    for ids in (["A,B", "C"], ["A", "B,C"], ["A,B", "C"], ["C", "A"], ["C", "A"], ["A", "B,C"]):
+        frame = [mark_price_update(market_id, 1.0 + i, T0) for i, market_id in enumerate(ids)]
+        taken = fast_mark_frame(frame, symbols)
+        assert taken is not None and list(taken[0]) == [symbols[i] for i in ids], ids
+    assert fast_mark_frame([mark_price_update(7, 1.0, T0)], symbols) is None  # type: ignore[arg-type]

@@ -157,27 +157,35 @@ _KIND, _ID, _PRICE, _TIME = map(itemgetter, ("e", "s", "p", "E"))
 _SEPARATOR = ","
 _DECIMAL_CHARS_AND_SEPARATOR = (DECIMAL_CHARS + _SEPARATOR).encode("ascii")
 
-_RESOLVED: dict[int, tuple[Mapping[str, str], list[str], list[str]]] = {}
-"""Per symbols mapping (by identity, kept alive with its entry): the ids of the last whole frame
-that resolved, and their symbols. A mapping is not changed once in use (the venue builds a new one
-when it reloads its markets)."""
+_RESOLVED: dict[int, tuple[Mapping[str, str], int, str, list[str]]] = {}
+"""Per symbols mapping (by identity, kept alive with its entry): how many ids the last whole frame
+that resolved had, those ids joined by ``_SEPARATOR``, and their symbols. A mapping is not changed
+once in use (the venue builds a new one when it reloads its markets)."""
 
 
 def _resolved(ids: list[str], symbols: Mapping[str, str]) -> list[str] | None:
     """The symbols of ``ids``, or ``None`` when one is not a str, is unknown, or two are the same
-    market. Ids equal to the last list that resolved are all strs: only a str equals a str."""
+    market.
+
+    Ids that join into the same text as the last list that resolved are that list: it held no
+    separator (else it is not kept), so the text has one fewer separators than ids, and as many ids
+    can only join into it if none holds one either, each then between the same separators. One
+    text, compared at once, rather than 500 strings kept from an old frame, read one by one."""
     last = _RESOLVED.get(id(symbols))
-    if last is not None and last[0] is symbols and last[1] == ids:
-        return last[2]
-    if set(map(type, ids)) != {str}:
+    try:
+        joined = _SEPARATOR.join(ids)
+    except TypeError:  # not all strs
         return None
+    if last is not None and last[0] is symbols and last[1] == len(ids) and last[2] == joined:
+        return last[3]
     unified = list(map(symbols.get, ids))
     if None in unified or len(set(unified)) != len(ids):
         return None
-    if len(_RESOLVED) >= 8:  # a few venues at most; anything more is mappings that were replaced
-        _RESOLVED.clear()
     known = cast("list[str]", unified)  # no None: checked above
-    _RESOLVED[id(symbols)] = (symbols, ids, known)
+    if joined.count(_SEPARATOR) == len(ids) - 1:
+        if len(_RESOLVED) >= 8:  # a few venues at most; anything more is mappings that were replaced
+            _RESOLVED.clear()
+        _RESOLVED[id(symbols)] = (symbols, len(ids), joined, known)
     return known
 
 
