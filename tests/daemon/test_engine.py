@@ -158,3 +158,29 @@ def test_what_a_tick_replaced_is_freed_on_release_and_never_piles_up() -> None:
     for i in range(100):  # nobody releases: a few ticks' worth at most
         e.on_marks(MarkPrices(V, {BTC: 58_000.0 - i, ETH: 2_800.0}, 30 + i, 30 + i))
         assert len(e._spent) <= SPENT_KEPT
+
+
+def test_frames_of_every_symbol_touch_the_accounts_holding_any_as_their_holdings_change() -> None:
+    """What such a frame touches is kept while no account changes: a change, even to an account no
+    frame touched so far, is seen by the next frame, and a frame of some symbols touches their
+    holders only."""
+    e = engine("btc", "eth", "idle")
+    e.on_snapshot(snapshot("btc", leg(BTC, 0.5)))
+    e.on_snapshot(snapshot("eth", leg(ETH, 2, mark=3_000.0)))
+    e.on_snapshot(snapshot("idle"))
+
+    def tick(ms: int, prices: dict[str, float]) -> list[tuple[str, list[float]]]:
+        risks = e.on_marks(MarkPrices(V, prices, ms, ms))
+        return [(r.account, [p.mark_price for p in r.positions]) for r in risks]
+
+    assert tick(10, {BTC: 59_000.0, ETH: 2_900.0}) == [("btc", [59_000.0]), ("eth", [2_900.0])]
+    assert tick(20, {BTC: 58_000.0, ETH: 2_800.0}) == [("btc", [58_000.0]), ("eth", [2_800.0])]
+    e.on_account_update(AccountUpdate(V, "idle", "ORDER", None, (leg(ETH, 1),), 25, 25))
+    assert tick(30, {BTC: 57_000.0, ETH: 2_700.0}) == [
+        ("btc", [57_000.0]),
+        ("eth", [2_700.0]),
+        ("idle", [2_700.0]),
+    ]
+    assert tick(40, {ETH: 2_600.0}) == [("eth", [2_600.0]), ("idle", [2_600.0])]
+    e.on_account_update(AccountUpdate(V, "btc", "ORDER", None, (leg(BTC, 0.0),), 45, 45))
+    assert tick(50, {BTC: 56_000.0, ETH: 2_500.0}) == [("eth", [2_500.0]), ("idle", [2_500.0])]
