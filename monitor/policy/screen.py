@@ -165,11 +165,8 @@ def _rows_with_news(w: Work, sheet: Sheet) -> list[list[int]]:
         sheet.deviation_pct,
         sheet.deviated,
     )
-    starts = layout.starts
-    out: list[list[int]] = [[] for _ in range(len(starts) - 1)]
-    k = 0
-    for i in np.flatnonzero(mask).tolist():
-        while i >= starts[k + 1]:
-            k += 1
-        out[k].append(i)
-    return out
+    rows = np.flatnonzero(mask)
+    # where each account's rows begin among them: one search rather than a walk over the accounts
+    cuts = np.searchsorted(rows, layout.starts).tolist()
+    picked = rows.tolist()
+    return [picked[cuts[k] : cuts[k + 1]] for k in range(len(cuts) - 1)]
