@@ -248,7 +248,7 @@ class Batch:
         n_accounts = len(self.accounts)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             value = _notional(q, inv, m)
-            _, mmr, cum, bounds = self._tiers_at_mark(value)
+            mmr, cum, bounds = self._tiers_at_mark(value)
             req = value * mmr - cum
             pnl = _upnl(self.sq, e, inv, m)
             cross_pnl = _per_account(a, np.where(cross, pnl, 0.0), n_accounts)
@@ -336,8 +336,8 @@ class Batch:
         flat = (self._offsets if rows is None else self._offsets[rows]) + idx
         return self._lower.take(flat), self._upper.take(flat)
 
-    def _tiers_at_mark(self, value: Floats) -> tuple[Ints, Floats, Floats, tuple[Floats, Floats]]:
-        """``_tier_index`` of every row at the mark, with its rate, deduction and bounds.
+    def _tiers_at_mark(self, value: Floats) -> tuple[Floats, Floats, tuple[Floats, Floats]]:
+        """Rate, deduction and bounds of every row's tier at the mark (``_tier_index``'s).
 
         A leg's notional mostly stays in its tier from one tick to the next, so the last evaluation's
         tiers are tried first, with their terms and bounds kept as columns: the check reads two
@@ -352,7 +352,7 @@ class Batch:
             idx, mmr, cum, lower, upper = last
             moved = np.flatnonzero(~((lower <= value) & (value < upper)))
             if not len(moved):
-                return idx, mmr, cum, (lower, upper)
+                return mmr, cum, (lower, upper)
             idx, mmr, cum, lower, upper = idx.copy(), mmr.copy(), cum.copy(), lower.copy(), upper.copy()
             idx[moved] = self._tier_index(value[moved], moved)
             mmr[moved], cum[moved] = self._tier_terms(moved, idx[moved])
@@ -360,7 +360,7 @@ class Batch:
         for column in (idx, mmr, cum, lower, upper):
             column.flags.writeable = False  # kept for the next evaluation: shared, never changed
         self._last_tiers = (idx, mmr, cum, lower, upper)
-        return idx, mmr, cum, (lower, upper)
+        return mmr, cum, (lower, upper)
 
     def _single_leg(
         self,
@@ -375,7 +375,8 @@ class Batch:
         settle; a leg whose root needs the segment scan is left unsettled for the scalar code.
 
         Whether the result's tier is the round's is a test of its bounds; the tier itself is looked
-        up only for the legs that go on to another round, usually none."""
+        up only for the legs that go on to another round (about a third here: a liquidation price
+        mostly lies in a lower tier than the mark)."""
         # round one: every leg, at the tier at the mark, with the columns as they are
         floor = m * PRICE_FLOOR
         mmr, cum = at_mark_terms
