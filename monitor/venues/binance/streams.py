@@ -203,10 +203,11 @@ def fast_mark_frame(
 
     The ids are checked first: an id the market cache lacks (a listing newer than it) is in every frame
     until the markets are reloaded, and should cost little before the fallback. Binance lists the same
-    ids in the same order every second, so ids equal to the last whole frame's (one list comparison)
-    reuse what they resolved to (see ``_RESOLVED``). Types cost no pass of their own where a step
-    refuses the wrong one anyway: an element that is not a dict fails its lookups, a price that is not
-    a str fails the join; a stamp must be an ``int`` (not a ``bool`` or a ``float``), which is checked.
+    ids in the same order every second, so ids equal to the last whole frame's (one comparison of
+    their joined text) reuse what they resolved to (see ``_RESOLVED``). Types cost no pass of their
+    own where a step refuses the wrong one anyway: an element that is not a dict fails its lookups, an
+    id or a price that is not a str fails a join; a stamp must be an ``int`` (not a ``bool`` or a
+    ``float``), which is checked.
 
     A price is ``DECIMAL_RE`` exactly when it holds only the characters ``DECIMAL_CHARS`` allows and
     ``float`` parses it: within those characters ``float``'s grammar is the pattern's (no spaces,
