@@ -174,6 +174,18 @@ class NewPart:
 Candidate = Part | PendingBatch
 
 
+# the newer alerts of a row's chat and key, for a correlated subquery on ``notify_outbox_alerts``
+_NEWER = (
+    "FROM notify_outbox_alerts AS newer WHERE newer.chat_id = notify_outbox_alerts.chat_id "
+    "AND newer.alert_key = notify_outbox_alerts.alert_key AND newer.id > notify_outbox_alerts.id"
+)
+_FOLD_RELEASED = (
+    f"UPDATE notify_outbox_alerts SET state = 'folded', folded_by = (SELECT MAX(newer.id) {_NEWER}) "
+    f"WHERE batch = ? AND chat_id = ? AND state = 'pending' AND transition = ? AND EXISTS (SELECT 1 {_NEWER})"
+)
+"""Folds a released message's repeats that a newer alert of their key superseded while it was out."""
+
+
 class Outbox:
     """Persistent queue of Telegram messages. Synchronous on purpose: every call is one short SQLite
     transaction, and a state change must be durable before the caller's next ``await``."""
@@ -340,6 +352,9 @@ class Outbox:
                 "WHERE batch = ? AND chat_id = ? AND state = 'rendered'",
                 (part.batch, part.chat_id),
             )
+            # a newer alert of the same key enqueued while this message was out could not fold its
+            # repeats then (they were rendered): fold them now, as ``enqueue`` would have
+            c.execute(_FOLD_RELEASED, (part.batch, part.chat_id, Transition.REPEATED.value))
         return tuple(tokens)
 
     # --- inspection and housekeeping ---

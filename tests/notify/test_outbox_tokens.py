@@ -58,9 +58,31 @@ def test_a_rendered_message_cannot_be_folded_but_a_released_one_can(tmp_path: Pa
     ob.enqueue({CHAT: [make_alert("k", transition=Transition.REPEATED)]})
     assert ob.counts().get("alerts.folded", 0) == 0
     ob.release(part, "connection refused")
+    # the repeat that was out when the newer one came is folded by it on release, as enqueue would
+    assert ob.counts()["alerts.folded"] == 1
+    assert ob.pending_count() == 1
     ob.enqueue({CHAT: [make_alert("k", transition=Transition.REPEATED)]})
     assert ob.counts()["alerts.folded"] == 2
     assert ob.pending_count() == 1
+
+
+def test_a_released_message_keeps_what_nothing_newer_supersedes(tmp_path: Path) -> None:
+    """Only repeats are folded on release, only by a newer alert of their key in their chat."""
+    ob = Outbox(open_db(tmp_path / "s.db"))
+    ob.enqueue(
+        {
+            CHAT: [
+                make_alert("k", transition=Transition.REPEATED),
+                make_alert("j", transition=Transition.REPEATED),
+                make_alert("o", Level.WARN, Transition.OPENED),
+            ]
+        }
+    )
+    part = ob.materialize(_batch(ob), [NewPart("text")], silent=True)
+    ob.enqueue({2: [make_alert("k", transition=Transition.REPEATED)]})  # another chat
+    ob.enqueue({CHAT: [make_alert("o", Level.DANGER, Transition.ESCALATED, previous_level=Level.WARN)]})
+    ob.release(part, "connection refused")
+    assert ob.counts().get("alerts.folded", 0) == 0
 
 
 def test_order_is_lane_then_messages_under_way_then_newest(tmp_path: Path) -> None:
