@@ -27,8 +27,9 @@ Ordering when several messages wait (after an outage, or behind the per-chat pac
 so the current state of every episode arrives before its history.
 
 Folding: a pending ``repeated`` alert is folded as soon as a newer alert of the same key is enqueued for
-the same chat, so at most the latest repeat of a key survives; opened/escalated/deescalated/closed and
-one-off events are never folded.
+the same chat (or, if its message was out at the time, when the message is released), so at most the
+latest repeat of a key survives; opened/escalated/deescalated/closed and one-off events are never
+folded.
 """
 
 from __future__ import annotations
