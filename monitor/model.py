@@ -238,14 +238,15 @@ class Layout:
         for part in self.parts:
             starts.append(starts[-1] + len(part.symbols))
         self.starts = tuple(starts)
-        self.symbols: list[str] = _joined([part.symbols for part in self.parts])
-        self.sides: list[Side] = _joined([part.sides for part in self.parts])
-        self.position_sides: list[PositionSide] = _joined([part.position_sides for part in self.parts])
-        self.modes: list[MarginMode] = _joined([part.modes for part in self.parts])
+        self.symbols: list[str] = concatenated([part.symbols for part in self.parts])
+        self.sides: list[Side] = concatenated([part.sides for part in self.parts])
+        self.position_sides: list[PositionSide] = concatenated([part.position_sides for part in self.parts])
+        self.modes: list[MarginMode] = concatenated([part.modes for part in self.parts])
         self.memo: dict[str, Any] = {}
 
 
-def _joined(parts: Sequence[Sequence[_T]]) -> list[_T]:
+def concatenated(parts: Sequence[Sequence[_T]]) -> list[_T]:
+    """Per-account sequences end to end, as one list (a layout's or a batch's rows)."""
     return list(chain.from_iterable(parts))
 
 

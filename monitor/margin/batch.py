@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from operator import itemgetter
-from typing import TypeVar, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,12 +46,12 @@ from monitor.model import (
     Sheet,
     Side,
     Tier,
+    concatenated,
 )
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]
-_T = TypeVar("_T")
 
 _COMPILED_RULES = (BinanceUsdm, BinanceCoinm)
 
@@ -182,17 +181,17 @@ class Batch:
     def __init__(self, columns: Sequence[AccountColumns]) -> None:
         self.accounts = tuple(c.account for c in columns)
         self.layout = Layout([c.part for c in columns])
-        self.positions = _chain([c.account.positions for c in columns])
+        self.positions = concatenated([c.account.positions for c in columns])
         n = len(self.positions)
         self.symbols: list[str] = self.layout.symbols
-        self.stored_marks: list[float] = _chain([c.stored_marks for c in columns])
+        self.stored_marks: list[float] = concatenated([c.stored_marks for c in columns])
         self._pick = _picker(self.symbols)
         self.sides: list[Side] = self.layout.sides
         self.position_sides: list[PositionSide] = self.layout.position_sides
         self.modes: list[MarginMode] = self.layout.modes
-        self.contracts: list[float] = _chain([c.contracts for c in columns])
-        self.iso_wallets: list[float | None] = _chain([c.iso_wallets for c in columns])
-        self.exchange: list[float | None] = _chain([c.exchange for c in columns])
+        self.contracts: list[float] = concatenated([c.contracts for c in columns])
+        self.iso_wallets: list[float | None] = concatenated([c.iso_wallets for c in columns])
+        self.exchange: list[float | None] = concatenated([c.exchange for c in columns])
         self.compared: list[int] = np.flatnonzero(_join_bools([c.has_exchange for c in columns])).tolist()
         self.starts = self.layout.starts
         self.account_of: Ints = np.repeat(np.arange(len(columns), dtype=np.intp), np.diff(self.starts))
@@ -544,10 +543,6 @@ def _per_account(account_of: Ints, values: Floats, n_accounts: int) -> Floats:
     """Sum of each account's values, added in row order (as the scalar loop adds them; an isolated
     leg contributes ``0.0``, which leaves a sum unchanged)."""
     return np.asarray(np.bincount(account_of, weights=values, minlength=n_accounts), dtype=np.float64)
-
-
-def _chain(parts: Sequence[Sequence[_T]]) -> list[_T]:
-    return list(chain.from_iterable(parts))
 
 
 def _join(parts: list[Floats]) -> Floats:
