@@ -33,7 +33,6 @@ import gc
 import hashlib
 import pstats
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_stor
 from monitor.policy.screen import prepare_layout
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
+from monitor.store import open_db
 
 VENUE = Venue.BINANCE_USDM
 FRAME_MS = 1_000
@@ -159,8 +159,7 @@ def run(
     deltas: dict[int, AccountUpdate] | None = None,
     prepare: bool = True,
 ) -> tuple[Timings, str, str]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    conn.row_factory = sqlite3.Row
+    conn = open_db(":memory:")  # the daemon's kind of connection, in memory
     episode_store.ensure_schema(conn)
     state = PolicyState()
     # the start-up resyncs are a baseline, as in the daemon
@@ -202,6 +201,7 @@ def run(
         t.positions = sum(len(r.positions) for r in risks)
         digest_risks(risk_hash, risks)
         digest_alerts(alert_hash, alerts)
+        engine.release()  # untimed, as the daemon frees what a tick replaced between decisions
     open_tracks = sum(1 for tr in state.tracks.values() if tr.is_open)
     print(f"open episodes at the end: {open_tracks} of {len(state.tracks)} tracks")
     return t, risk_hash.hexdigest()[:16], alert_hash.hexdigest()[:16]
