@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
 from monitor.policy.screen import prepare_layout
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
-from monitor.store import open_db
+from monitor.store import IdleCheckpoint, open_db
 from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
@@ -116,6 +117,7 @@ class Daemon:
         self.freshness: dict[str, int] = {}
         self.connected: set[str] = set()
         self.conn = open_db(options.state_file)
+        self.checkpoint = IdleCheckpoint(self.conn)
         episode_store.ensure_schema(self.conn)
         self.policy_state: PolicyState = episode_store.load(self.conn)
         self.adapters: dict[Venue, Adapter] = {}
@@ -266,7 +268,8 @@ class Daemon:
     def _between_decisions(self, event: Event) -> None:
         """Nothing is queued: do now what the next decision would otherwise do inside it. Columns a
         change left stale are joined (with the policy's tables for them), and after a mark frame the
-        marks and risks it replaced are freed and garbage is collected, not mid-tick."""
+        marks and risks it replaced are freed and garbage is collected, not mid-tick. The state file's
+        WAL is checkpointed here too, not by whichever commit takes it past SQLite's mark."""
         try:
             for layout in self.engine.prepare():
                 prepare_layout(layout, self.policy_state, self.options.policy)
@@ -275,6 +278,10 @@ class Daemon:
         if isinstance(event, MarkPrices):
             self.engine.release()
             self.collector.idle()
+        try:
+            self.checkpoint()
+        except sqlite3.Error:
+            log.exception("WAL checkpoint failed")  # the automatic one remains
 
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""

@@ -1,9 +1,10 @@
 """What the daemon's consumer does when nothing is queued: it joins the columns a change left stale,
 with the policy's tables for them, so that the next tick does not; a failure there costs only that
-head start."""
+head start. It frees what ticks replaced and checkpoints the state file's WAL there too."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,19 @@ async def test_a_failure_while_idle_is_logged_and_the_tick_joins_them_itself(
 async def test_what_a_tick_replaced_is_freed_when_idle(daemon: Daemon) -> None:
     await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
     assert daemon.engine._spent == []  # released after the decision, not kept for the next tick
+
+
+@pytest.mark.parametrize("due", [True, False])
+async def test_the_state_files_wal_is_checkpointed_when_idle(daemon: Daemon, due: bool) -> None:
+    if not due:
+        daemon.checkpoint.every_s = 1e9
+    daemon.checkpoint.clock = lambda: 1e6  # the interval has passed
+    await run(daemon, AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))  # a write
+    daemon.conn.execute("CREATE TABLE probe (id INTEGER)")  # the first write after the checkpoint
+    probe = sqlite3.connect(daemon.options.state_file)
+    frames = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    probe.close()
+    if due:
+        assert frames <= 4  # the WAL restarted at the write after the idle checkpoint
+    else:
+        assert frames > 4  # everything since the daemon started

@@ -1,13 +1,15 @@
 """The state file's schema versions (``monitor.store.migrate``): applied once, remembered by the
-connection only once they cannot be rolled back."""
+connection only once they cannot be rolled back. Its WAL checkpoint (``IdleCheckpoint``): run when
+the writer is idle, only when something was written and not too often."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from monitor.store import migrate, open_db, transaction
+from monitor.store import IdleCheckpoint, migrate, open_db, transaction
 
 SCHEMA = ["CREATE TABLE things (id INTEGER PRIMARY KEY)"]
 
@@ -39,3 +41,81 @@ def test_a_version_applied_inside_a_rolled_back_transaction_is_applied_again(tmp
         raise RuntimeError("the caller's step failed")
     migrate(conn, "things", SCHEMA)
     conn.execute("INSERT INTO things (id) VALUES (1)")  # the table exists
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wal_frames(path: Path) -> int:
+    """Frames in the WAL since it last restarted (asking checkpoints it, so ask once, at the end)."""
+    probe = sqlite3.connect(path)
+    try:
+        return int(probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        probe.close()
+
+
+def commits(conn: sqlite3.Connection, n: int) -> None:
+    migrate(conn, "things", SCHEMA)
+    for _ in range(n):
+        with transaction(conn):
+            conn.execute("INSERT INTO things (id) VALUES (NULL)")
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_an_idle_checkpoint_lets_the_wal_restart_small(tmp_path: Path, idle: bool) -> None:
+    path = tmp_path / "state.sqlite3"
+    conn = open_db(path)
+    clock = Clock()
+    checkpoint = IdleCheckpoint(conn, every_s=5.0, clock=clock)
+    commits(conn, 50)  # a page or more each
+    clock.now = 5.0
+    if idle:
+        assert checkpoint()
+    commits(conn, 1)
+    frames = wal_frames(path)
+    if idle:
+        assert frames <= 4  # the one commit after the checkpoint
+    else:
+        assert frames >= 50  # without it the WAL keeps every commit until SQLite's own mark
+
+
+def test_an_idle_checkpoint_waits_for_a_write_and_for_its_interval(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "state.sqlite3")
+    clock = Clock()
+    checkpoint = IdleCheckpoint(conn, every_s=5.0, clock=clock)
+    clock.now = 60.0
+    assert not checkpoint()  # nothing written
+    commits(conn, 1)
+    assert checkpoint()
+    commits(conn, 1)
+    clock.now = 64.0
+    assert not checkpoint()  # too soon after the last
+    clock.now = 65.0
+    assert checkpoint()
+    assert not checkpoint()  # nothing new since
+    commits(conn, 1)
+    clock.now = 70.0
+    conn.execute("BEGIN")
+    assert not checkpoint()  # never inside a caller's transaction
+    conn.execute("ROLLBACK")
+    assert checkpoint()
+
+
+def test_the_idle_checkpoint_restarts_the_wal_itself_and_keeps_the_user_version(tmp_path: Path) -> None:
+    """The write that restarts the WAL syncs its header: made while idle, not by the next commit."""
+    path = tmp_path / "state.sqlite3"
+    conn = open_db(path)
+    conn.execute("PRAGMA user_version = 7")
+    clock = Clock()
+    checkpoint = IdleCheckpoint(conn, every_s=5.0, clock=clock)
+    commits(conn, 50)
+    clock.now = 5.0
+    assert checkpoint()
+    assert wal_frames(path) <= 2  # only the restarting write: the 50 commits' frames were reused
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
