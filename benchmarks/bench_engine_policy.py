@@ -13,9 +13,12 @@ small random walk. Per frame it times:
 With ``--churn K`` every K-th frame is preceded by a user-stream delta to one account (round robin):
 one of its legs closes, and on the account's next turn reopens, as fills and liquidations change a
 live book. The delta is applied and judged as the daemon does (``Engine.on_account_update``, then the
-policy and the commit, then, as when nothing is queued, ``Engine.prepare`` and ``prepare_layout``;
-``--lazy`` leaves that to the next tick), untimed; the frame after it is timed, and such frames are
-also reported on their own, since they are the ones that meet rebuilt columns.
+policy and the commit), untimed; the frame after it is timed, and such frames are also reported on
+their own, since they are the ones that meet rebuilt columns.
+
+After each delta and each frame the daemon's idle step runs, untimed, as when nothing is queued:
+``Engine.prepare`` and ``prepare_layout`` for the current layouts (``--lazy`` leaves it all to the
+next tick).
 
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
@@ -152,6 +155,14 @@ def digest_alerts(h: hashlib._Hash, alerts: list[Alert]) -> None:
         )
 
 
+def idle(engine: Engine, state: PolicyState, config: PolicyConfig) -> None:
+    """What the daemon does when nothing is queued (``Daemon._between_decisions``), untimed: join
+    stale columns, and fill the policy's tables and episode arrays for the current layouts."""
+    engine.prepare()
+    for layout in engine.layouts():
+        prepare_layout(layout, state, config)
+
+
 def run(
     frames: list[MarkPrices],
     engine: Engine,
@@ -179,9 +190,8 @@ def run(
             state = new
             t.after_delta.append(i)
             digest_alerts(alert_hash, alerts)
-            if prepare:  # as the daemon does when nothing is queued
-                for layout in engine.prepare():
-                    prepare_layout(layout, state, config)
+            if prepare:
+                idle(engine, state, config)
         c0 = cpu_clock()
         t0 = clock()
         risks = engine.on_marks(frame)
@@ -202,6 +212,8 @@ def run(
         digest_risks(risk_hash, risks)
         digest_alerts(alert_hash, alerts)
         engine.release()  # untimed, as the daemon frees what a tick replaced between decisions
+        if prepare:
+            idle(engine, state, config)
     open_tracks = sum(1 for tr in state.tracks.values() if tr.is_open)
     print(f"open episodes at the end: {open_tracks} of {len(state.tracks)} tracks")
     return t, risk_hash.hexdigest()[:16], alert_hash.hexdigest()[:16]
@@ -272,7 +284,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--step", type=float, default=0.002, help="relative size of a mark move")
     parser.add_argument("--churn", type=int, default=0, help="a delta to one account every K frames")
-    parser.add_argument("--lazy", action="store_true", help="with --churn: no preparing between frames")
+    parser.add_argument("--lazy", action="store_true", help="no idle step between frames")
     parser.add_argument("--profile", choices=("engine", "policy"), default=None)
     args = parser.parse_args()
 

@@ -265,6 +265,10 @@ class Engine:
         held = {book.venue.value for book in self.books.values() if book.account is not None}
         return [self._batch(venue)[0].layout for venue in sorted(held - self._batches.keys())]
 
+    def layouts(self) -> list[Layout]:
+        """The layouts of the venues' current batches (those a tick would evaluate now)."""
+        return [batch.layout for batch, _ in self._batches.values()]
+
     def release(self) -> None:
         """Free what ticks replaced (the previous marks and risks).
 

@@ -267,11 +267,13 @@ class Daemon:
 
     def _between_decisions(self, event: Event) -> None:
         """Nothing is queued: do now what the next decision would otherwise do inside it. Columns a
-        change left stale are joined (with the policy's tables for them), and after a mark frame the
+        change left stale are joined, the policy's tables for the layouts are filled (and its
+        episode arrays, which every change to the tracks makes anew), and after a mark frame the
         marks and risks it replaced are freed and garbage is collected, not mid-tick. The state file's
         WAL is checkpointed here too, not by whichever commit takes it past SQLite's mark."""
         try:
-            for layout in self.engine.prepare():
+            self.engine.prepare()
+            for layout in self.engine.layouts():
                 prepare_layout(layout, self.policy_state, self.options.policy)
         except Exception:
             log.exception("preparing the next tick failed")  # the tick will do it itself, and say why

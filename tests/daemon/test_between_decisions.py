@@ -125,3 +125,14 @@ async def test_the_state_files_wal_is_checkpointed_when_idle(daemon: Daemon, due
         assert frames <= 4  # the WAL restarted at the write after the idle checkpoint
     else:
         assert frames > 4  # everything since the daemon started
+
+
+async def test_the_episodes_of_a_changed_state_are_laid_out_when_idle(daemon: Daemon) -> None:
+    before = daemon.policy_state.tracks
+    await run(daemon, MarkPrices(V, {BTC: 41_000.0, ETH: 2_600.0}, 30, 30))  # account a goes critical
+    tracks = daemon.policy_state.tracks
+    assert tracks is not before and any(t.is_open for t in tracks.values())
+    (layout,) = daemon.engine.layouts()
+    hit = layout.memo["tracked"]
+    assert hit[0] is tracks  # the next tick finds them, rather than laying them out itself
+    assert hit[1] is daemon.options.policy.repeat
