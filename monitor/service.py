@@ -232,6 +232,8 @@ class Daemon:
                 fn()
             except Exception:
                 log.exception("timer failed", job=getattr(fn, "__name__", "?"))
+            if not self._applying and self.queue.empty():
+                self._prepare_next_tick()  # a repeat or a staleness alert changed the tracks
 
     # --- the event path -----------------------------------------------------------------------------
     def _sink(self, event: Event) -> None:
@@ -271,12 +273,7 @@ class Daemon:
         episode arrays, which every change to the tracks makes anew), and after a mark frame the
         marks and risks it replaced are freed and garbage is collected, not mid-tick. The state file's
         WAL is checkpointed here too, not by whichever commit takes it past SQLite's mark."""
-        try:
-            self.engine.prepare()
-            for layout in self.engine.layouts():
-                prepare_layout(layout, self.policy_state, self.options.policy)
-        except Exception:
-            log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
+        self._prepare_next_tick()
         if isinstance(event, MarkPrices):
             self.engine.release()
             self.collector.idle()
@@ -284,6 +281,14 @@ class Daemon:
             self.checkpoint()
         except sqlite3.Error:
             log.exception("WAL checkpoint failed")  # the automatic one remains
+
+    def _prepare_next_tick(self) -> None:
+        try:
+            self.engine.prepare()
+            for layout in self.engine.layouts():
+                prepare_layout(layout, self.policy_state, self.options.policy)
+        except Exception:
+            log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
 
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""

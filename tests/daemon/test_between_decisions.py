@@ -4,6 +4,8 @@ head start. It frees what ticks replaced and checkpoints the state file's WAL th
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, MarkPrice
 from monitor.model import MarginMode, PositionSide, Tier, Venue
 from monitor.policy import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
+from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Endpoints, VenueAccount
 
 V = "binanceusdm"
@@ -136,3 +139,26 @@ async def test_the_episodes_of_a_changed_state_are_laid_out_when_idle(daemon: Da
     hit = layout.memo["tracked"]
     assert hit[0] is tracks  # the next tick finds them, rather than laying them out itself
     assert hit[1] is daemon.options.policy.repeat
+
+
+async def test_the_episodes_are_laid_out_after_a_timer_changed_the_tracks(daemon: Daemon) -> None:
+    """A repeat or a staleness alert changes the tracks outside the event path: the timer that made
+    the change lays them out for the next tick, as the consumer does after an event."""
+    await run(daemon, MarkPrices(V, {BTC: 41_000.0, ETH: 2_600.0}, 30, 30))
+    state = daemon.policy_state
+
+    sent = asyncio.Event()
+
+    def repeat_sent() -> None:  # as check_repeats does when a repeat is due: a new tracks mapping
+        if not sent.is_set():
+            daemon.replace_policy_state(dataclasses.replace(state, tracks=dict(state.tracks)))
+            sent.set()
+
+    timer = asyncio.create_task(daemon._every(0.001, repeat_sent))
+    try:
+        await asyncio.wait_for(sent.wait(), 5)
+        await asyncio.sleep(0.01)  # the timer's turn has ended
+    finally:
+        await cancel_and_wait([timer])
+    (layout,) = daemon.engine.layouts()
+    assert layout.memo["tracked"][0] is daemon.policy_state.tracks
