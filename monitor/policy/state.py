@@ -12,9 +12,10 @@ the new one when saving.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from monitor.alerts import AlertKind, FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionSide, Side
@@ -38,16 +39,26 @@ class LazyFacts(Mapping[str, FactValue]):
     risk snapshot, say), never of a ``Work``: a builder kept in the state must not hold the previous
     state alive. It is dropped once the facts are built, and the facts are then the same object on
     every read. ``source`` is the evaluation the facts come from, when there is one (see
-    ``monitor.policy.facts.live_facts``).
+    ``monitor.policy.facts.live_facts``), while it is alive.
+
+    ``source`` is held weakly. It is only ever compared by identity with an account's latest
+    evaluation, and an episode that holds its level keeps the facts of the tick that last changed
+    it: held strongly, each such episode kept that tick's whole evaluation alive (its arrays for
+    every account), and the daemon's memory grew with every tick that changed an episode.
     """
 
-    __slots__ = ("_build", "_facts", "_level", "source")
+    __slots__ = ("_build", "_facts", "_level", "_source")
 
     def __init__(self, build: Callable[[Level], Facts], level: Level, source: object = None) -> None:
         self._build: Callable[[Level], Facts] | None = build
         self._level = level
         self._facts: Facts | None = None
-        self.source = source
+        self._source = None if source is None else weakref.ref(source)
+
+    @property
+    def source(self) -> object:
+        ref = self._source
+        return None if ref is None else ref()
 
     def materialised(self) -> Facts:
         facts = self._facts
@@ -173,9 +184,11 @@ class KnownPosition:
     margin_mode: MarginMode
 
 
-class Seen(NamedTuple):
+@dataclass(frozen=True, slots=True, weakref_slot=True, eq=False)
+class Seen:
     """An account's latest evaluation and the config it was judged by: where the numbers of its open
-    risk and deviation episodes are read from (``monitor.policy.facts.live_facts``)."""
+    risk and deviation episodes are read from (``monitor.policy.facts.live_facts``). Compared by
+    identity; an episode's facts refer to theirs weakly (``LazyFacts.source``)."""
 
     risk: AccountRisk
     config: PolicyConfig

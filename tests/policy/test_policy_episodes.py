@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
 from policy_helpers import BTC, MIN, SEC, account, drive, position, risk_transitions
@@ -18,6 +20,7 @@ from monitor.policy import (
     due_repeats,
     evaluate,
 )
+from monitor.policy.facts import live_facts
 
 NO_REPEAT = PolicyConfig(repeat=RepeatSchedule(warn_ms=0, danger_ms=0, critical_ms=0))
 KEY = f"risk:main:{BTC}:both"
@@ -217,6 +220,25 @@ def test_an_account_keeps_its_latest_evaluation_only_while_it_has_episodes() -> 
     assert calm.latest == {}
     again, _ = evaluate(calm, PolicyInputs([account(position(ratio=0.2))]), 5 * SEC, cfg)
     assert again is calm
+
+
+def test_an_episode_that_holds_does_not_keep_the_evaluation_that_changed_it_alive() -> None:
+    """An open episode's facts name the evaluation they came from, weakly: once the account's latest
+    is a newer one, the older evaluation (in the daemon, a whole tick's arrays) is freed, and the
+    episode's numbers are the latest's."""
+    cfg = PolicyConfig()
+    state, _ = evaluate(PolicyState(), PolicyInputs([account(position(ratio=0.1))]), 0, cfg)
+    state, alerts = evaluate(state, PolicyInputs([account(position(ratio=0.75))]), SEC, cfg)
+    assert [a.transition for a in alerts] == [Transition.OPENED]
+    (track,) = state.tracks.values()
+    opened = weakref.ref(state.latest["main"])
+    for i in range(2, 5):
+        ratio = 0.75 + i / 1000
+        state, alerts = evaluate(state, PolicyInputs([account(position(ratio=ratio))]), i * SEC, cfg)
+        assert alerts == [] and state.tracks[track.key] is track  # it holds, untouched
+    gc.collect()
+    assert opened() is None
+    assert live_facts(state.latest, track)["margin_ratio"] == 0.754
 
 
 def test_distance_alone_drives_an_isolated_position() -> None:
