@@ -11,7 +11,7 @@ measured here is the daemon's alone. Reported:
 - the highest sustained frame rate: frames per second the daemon keeps up with (no backlog growth),
   offered up to 320 a second; where the simulator, sharing the machine, sends fewer than offered with
   no backlog at the daemon, what it did send is a lower bound;
-- resident memory.
+- resident memory, and how much it grew over the run (a long-running daemon must not grow).
 
 The synthetic book keeps some accounts close to liquidation, so even the calm scenario liquidates one
 now and then (an order update and an account delta); the frames right after such a change are also
@@ -77,6 +77,8 @@ class TimedDaemon(Daemon):
     arrivals: deque[float]
     after_change: list[int]  # indices into latencies_us: frames right after an account changed
     changed: bool
+    rss_start_mb: float  # resident memory as the measured run starts and as it ends
+    rss_end_mb: float
 
     def handle(self, event: Event) -> list[Any]:
         t0 = time.perf_counter()
@@ -152,8 +154,10 @@ async def run_daemon(port: int, seconds: float, state_dir: str) -> tuple[TimedDa
     daemon.after_change.clear()
     daemon.changed = False
     frames_before = daemon.stats.events["MarkPrices"]
+    daemon.rss_start_mb = rss_mb()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.sleep(seconds)
+    daemon.rss_end_mb = rss_mb()
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
     frames = daemon.stats.events["MarkPrices"] - frames_before
@@ -195,7 +199,10 @@ async def main(seconds: float) -> None:
             f" p99 {pct(handle, 0.99) / 1000:.2f} ms"
         )
         print(f"  CPU: {cpu_pct:.2f} % of one core  (target < 3 %)")
-        print(f"  resident memory: {rss_mb():.0f} MB  (target < 250 MB)")
+        print(
+            f"  resident memory: {daemon.rss_end_mb:.0f} MB  (target < 250 MB);"
+            f" {daemon.rss_end_mb - daemon.rss_start_mb:+.1f} MB over the run"
+        )
         best, limit = 1.0, " (the highest offered rate it kept up with)"
         for speed in (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0):
             port = free_port()
