@@ -17,8 +17,7 @@ policy and the commit), untimed; the frame after it is timed, and such frames ar
 their own, since they are the ones that meet rebuilt columns.
 
 After each delta and each frame the daemon's idle step runs, untimed, as when nothing is queued:
-``Engine.prepare`` and ``prepare_layout`` for the current layouts (``--lazy`` leaves it all to the
-next tick).
+``monitor.service.prepare_next_tick`` (``--lazy`` leaves it all to the next tick).
 
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
@@ -45,7 +44,7 @@ from monitor.engine import Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
 from monitor.model import AccountRisk, PositionSide, Venue
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_store, evaluate
-from monitor.policy.screen import prepare_layout
+from monitor.service import prepare_next_tick
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
 from monitor.store import open_db
@@ -155,14 +154,6 @@ def digest_alerts(h: hashlib._Hash, alerts: list[Alert]) -> None:
         )
 
 
-def idle(engine: Engine, state: PolicyState, config: PolicyConfig) -> None:
-    """What the daemon does when nothing is queued (``Daemon._between_decisions``), untimed: join
-    stale columns, and fill the policy's tables and episode arrays for the current layouts."""
-    engine.prepare()
-    for layout in engine.layouts():
-        prepare_layout(layout, state, config)
-
-
 def run(
     frames: list[MarkPrices],
     engine: Engine,
@@ -191,7 +182,7 @@ def run(
             t.after_delta.append(i)
             digest_alerts(alert_hash, alerts)
             if prepare:
-                idle(engine, state, config)
+                prepare_next_tick(engine, state, config)
         c0 = cpu_clock()
         t0 = clock()
         risks = engine.on_marks(frame)
@@ -213,7 +204,7 @@ def run(
         digest_alerts(alert_hash, alerts)
         engine.release()  # untimed, as the daemon frees what a tick replaced between decisions
         if prepare:
-            idle(engine, state, config)
+            prepare_next_tick(engine, state, config)  # as the daemon does when idle
     open_tracks = sum(1 for tr in state.tracks.values() if tr.is_open)
     print(f"open episodes at the end: {open_tracks} of {len(state.tracks)} tracks")
     return t, risk_hash.hexdigest()[:16], alert_hash.hexdigest()[:16]

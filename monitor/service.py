@@ -284,9 +284,7 @@ class Daemon:
 
     def _prepare_next_tick(self) -> None:
         try:
-            self.engine.prepare()
-            for layout in self.engine.layouts():
-                prepare_layout(layout, self.policy_state, self.options.policy)
+            prepare_next_tick(self.engine, self.policy_state, self.options.policy)
         except Exception:
             log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
 
@@ -366,6 +364,15 @@ class Daemon:
         """Commands (mute, ack) change the policy state from outside the event path; persist it the
         same way."""
         self._commit(state, [])
+
+
+def prepare_next_tick(engine: Engine, state: PolicyState, config: PolicyConfig) -> None:
+    """What the next tick would otherwise do inside its decision: join the columns a change left
+    stale, and fill the policy's tables and episode arrays for the current layouts (each is kept,
+    so what is already there costs a lookup)."""
+    engine.prepare()
+    for layout in engine.layouts():
+        prepare_layout(layout, state, config)
 
 
 def _default_adapter(
