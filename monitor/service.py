@@ -228,11 +228,12 @@ class Daemon:
     async def _every(self, seconds: float, fn: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(seconds)
+            before = self.policy_state
             try:
                 fn()
             except Exception:
                 log.exception("timer failed", job=getattr(fn, "__name__", "?"))
-            if not self._applying and self.queue.empty():
+            if self.policy_state is not before and not self._applying and self.queue.empty():
                 self._prepare_next_tick()  # a repeat or a staleness alert changed the tracks
 
     # --- the event path -----------------------------------------------------------------------------
