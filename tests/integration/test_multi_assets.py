@@ -32,25 +32,25 @@ UNIFIED = {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT", "BNBUSDT": "B
 
 
 def book() -> Book:
-    """``ma`` holds 1,000 USDT and trades BTC and ETH; its real margin is in BTC, BNB and USDC (set
-    once the ledger exists). ``plain`` is a single-asset account with the same positions."""
+    """``ma`` holds 1,000 USDT and trades BTC and ETH; its real margin is in BTC (priced by BTCUSDT,
+    which it trades), BNB (priced by BNBUSDT, which it does not) and USDC. ``plain`` is a
+    single-asset account with the same positions."""
     specs = {s: spec for s, spec in major_specs().items() if s in UNIFIED}
     positions = (SeedPosition("BTCUSDT", 1.0, 61_000.0), SeedPosition("ETHUSDT", -10.0, 2_900.0))
+    assets = {"BTC": 0.3, "BNB": 20.0, "USDC": 5_000.0}
     return Book(
         "multi-assets",
         specs,
-        (AccountSeed("ma", 1_000.0, positions), AccountSeed("plain", 20_000.0, positions)),
+        (
+            AccountSeed("ma", 1_000.0, positions, multi_assets=True, assets=assets),
+            AccountSeed("plain", 20_000.0, positions),
+        ),
     )
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimExchange]:
     async with SimExchange(book(), clock=False) as exchange:
-        ledger = exchange.ledger
-        ledger.set_multi_assets("ma", True)
-        ledger.set_asset_balance("ma", "BTC", 0.3)  # priced by BTCUSDT, which the account trades
-        ledger.set_asset_balance("ma", "BNB", 20.0)  # priced by BNBUSDT, which it does not
-        ledger.set_asset_balance("ma", "USDC", 5_000.0)
         yield exchange
 
 
@@ -142,6 +142,11 @@ async def test_multi_assets_pool_matches_the_exchange_and_the_calculator(
     sim: SimExchange, start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
     run = await start_daemon(sim)
+    # the resync's own comparison: ours against the positionRisk liquidationPrice of the same moment
+    resynced = run.daemon.engine.risks["ma"].positions
+    assert {p.symbol for p in resynced} == {"BTC/USDT:USDT", "ETH/USDT:USDT"}
+    for p in resynced:
+        assert close(p.liquidation_price, p.exchange_liquidation_price), p
     await run.tick()
     risk = assert_agree(run, "ma", tmp_path)
     assert risk.cross is not None and risk.cross.margin_ratio < 0.2  # far from liquidation, as Binance says
