@@ -26,6 +26,7 @@ from monitor.margin.batch import AccountColumns, Batch, batchable
 from monitor.model import (
     Account,
     AccountRisk,
+    Collateral,
     Layout,
     MarginMode,
     Position,
@@ -69,6 +70,8 @@ class AccountBook:
     # when a user-stream delta last changed each leg and the wallet (our receive time)
     delta_ms: dict[tuple[str, PositionSide], int] = field(default_factory=dict)
     wallet_ms: int = 0
+    # Multi-Assets mode: the pool's other assets, from the last resync and the deltas since
+    collateral: tuple[Collateral, ...] = ()
 
 
 class _WholePlan(NamedTuple):
@@ -175,6 +178,10 @@ class Engine:
         kept = {key: book.legs[key] for key in newer if key in book.legs}
         if not (ev.requested_ms and book.wallet_ms > ev.requested_ms):
             book.wallet = ev.cross_wallet_balance
+            book.collateral = ev.collateral
+        else:  # the balances of the newer delta, at the snapshot's prices and haircuts
+            held = {c.asset: c.amount for c in book.collateral}
+            book.collateral = tuple(replace(c, amount=held.get(c.asset, c.amount)) for c in ev.collateral)
         book.legs = {}
         exchange_lp: dict[tuple[str, PositionSide], float | None] = {}
         rest_marks: dict[str, float] = {}
@@ -214,6 +221,9 @@ class Engine:
         if ev.cross_wallet_balance is not None:
             book.wallet = ev.cross_wallet_balance
             book.wallet_ms = ev.received_ms
+        if ev.other_balances and book.collateral:
+            book.collateral = _with_balances(book.collateral, ev.other_balances)
+            book.wallet_ms = ev.received_ms
         for state in ev.positions:
             key = (state.symbol, state.position_side)
             book.delta_ms[key] = ev.received_ms
@@ -252,6 +262,10 @@ class Engine:
             book.account,
             positions=tuple(
                 replace(p, mark_price=marks.get(p.symbol, p.mark_price)) for p in book.account.positions
+            ),
+            collateral=tuple(
+                replace(c, price=marks.get(c.symbol, c.price)) if c.symbol else c
+                for c in book.account.collateral
             ),
         )
 
@@ -301,7 +315,12 @@ class Engine:
             positions.append(_to_position(state, markets.get(symbol), tiers, mark))
         book.missing_tiers = frozenset(missing)
         book.symbols = frozenset(p.symbol for p in positions)
-        book.account = Account(book.venue, book.wallet, tuple(positions), book.name, book.taker_fee)
+        if book.collateral:
+            # a tick of a symbol that prices collateral revalues the pool, held or not
+            book.symbols |= {c.symbol for c in book.collateral if c.symbol is not None}
+        book.account = Account(
+            book.venue, book.wallet, tuple(positions), book.name, book.taker_fee, book.collateral
+        )
         self._batches.pop(book.venue.value, None)
         return self._evaluate(book) if evaluate else None
 
@@ -328,6 +347,15 @@ class Engine:
         risk = evaluate_account(book.account, self.marks.get(book.venue.value))
         self.risks[book.name] = risk
         return risk
+
+
+def _with_balances(
+    collateral: tuple[Collateral, ...], balances: tuple[tuple[str, float], ...]
+) -> tuple[Collateral, ...]:
+    """A delta's new balances of the assets held as collateral. An asset not held at the last resync
+    has no index price yet: it joins the pool at the next resync."""
+    new = dict(balances)
+    return tuple(replace(c, amount=new[c.asset]) if c.asset in new else c for c in collateral)
 
 
 def _with_leverage(state: PositionState, leverage: float) -> PositionState:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.model import MarginMode, PositionSide, Tier
+from monitor.model import Collateral, MarginMode, PositionSide, Tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,8 @@ class AccountSnapshotEvent:
     # When the first request of the snapshot left: a delta received after it may be newer than what
     # the REST bodies say, and must not be overwritten by them. 0 = unknown (replace everything).
     requested_ms: int = 0
+    # Multi-Assets mode: the pool's other assets (``cross_wallet_balance`` is the settlement asset's)
+    collateral: tuple[Collateral, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class AccountUpdate:
     positions: tuple[PositionState, ...]
     event_ms: int
     received_ms: int
+    # the other assets' cross wallets (``cw``), in their own units: margin in Multi-Assets mode
+    other_balances: tuple[tuple[str, float], ...] = ()
 
 
 class OrderKind(StrEnum):

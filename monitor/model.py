@@ -98,9 +98,10 @@ class Collateral:
     """A non-settlement asset counted in the cross pool (Binance Multi-Assets mode, Bybit UTA).
 
     Its value is ``amount x price x (1 - haircut)`` in the settlement asset (a debt, ``amount < 0``, is
-    counted in full). When ``symbol`` names a position's symbol the price moves with that symbol's mark
-    (BTC collateral with BTC/USDT:USDT), which is why such an account has no closed-form liquidation
-    price: long BTC against BTC collateral loses twice on the way down.
+    counted in full). When ``symbol`` names a symbol with a mark (a position's, or one in the marks an
+    evaluation is given) the price moves with that symbol's mark (BTC collateral with BTC/USDT:USDT).
+    Behind a position in that symbol there is no closed-form liquidation price: long BTC against BTC
+    collateral loses twice on the way down.
     """
 
     asset: str

@@ -70,13 +70,18 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
         wallet = account.wallet_balance
         driven: dict[str, list[Collateral]] = {}
         if account.collateral:
-            # Multi-Assets: collateral counts at its haircut value; priced by a held symbol, it moves
-            # with that symbol's mark
+            # Multi-Assets: collateral counts at its haircut value; priced by a symbol, it moves with
+            # that symbol's mark, held or not
             symbol_mark = {p.symbol: mk[i] for i, p in enumerate(positions)}
             for c in account.collateral:
-                if c.symbol is not None and c.symbol in symbol_mark:
-                    driven.setdefault(c.symbol, []).append(c)
-                wallet += c.value(symbol_mark.get(c.symbol) if c.symbol is not None else None)
+                price = None
+                if c.symbol is not None:
+                    if c.symbol in symbol_mark:
+                        driven.setdefault(c.symbol, []).append(c)
+                        price = symbol_mark[c.symbol]
+                    elif marks:
+                        price = marks.get(c.symbol)
+                wallet += c.value(price)
         equity = wallet + cross_pnl
         cross = CrossRisk(equity, cross_req, margin_ratio(cross_req, equity))
         for symbol, idx in cross_legs.items():

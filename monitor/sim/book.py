@@ -39,12 +39,17 @@ class SeedPosition:
 
 @dataclass(frozen=True, slots=True)
 class AccountSeed:
+    """An account a book starts with. ``wallet`` is USDT; ``assets`` (other margin assets, e.g.
+    ``{"BTC": 0.5}``) need ``multi_assets``."""
+
     name: str
     wallet: float
     positions: tuple[SeedPosition, ...] = ()
     hedge_mode: bool = False
     reduce_only_enforced: bool = True
     taker_fee: float = 0.0005
+    multi_assets: bool = False
+    assets: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,12 @@ def build_ledger(book: Book, *, seed: int = 0, now_ms: int = 0) -> Ledger:
                 isolated_wallet=pos.isolated_wallet,
                 now_ms=now_ms,
             )
+        if acct.multi_assets:
+            ledger.set_multi_assets(acct.name, True)
+        elif acct.assets:
+            raise ValueError(f"account {acct.name!r} holds other assets outside Multi-Assets mode")
+        for asset, amount in acct.assets.items():
+            ledger.set_asset_balance(acct.name, asset, amount, now_ms=now_ms)
     return ledger
 
 

@@ -245,6 +245,13 @@ class SimExchange:
         self._market.set_mark(symbol, price)
         self._ledger.set_mark(symbol, self._market.mark(symbol))
 
+    async def set_asset_balance(self, account: str, asset: str, amount: float) -> None:
+        """Multi-Assets mode: set the balance of a margin asset other than USDT (a deposit or a
+        withdrawal) and push the ACCOUNT_UPDATE that reports it."""
+        async with self._lock:
+            update = self._ledger.set_asset_balance(account, asset, amount, now_ms=self.now_ms())
+        await self.emit([update])
+
     async def publish_marks(self) -> None:
         """Run the liquidation engine at the current marks, push the mark frames on every
         mark-price stream (unless the feed is stalled) and the resulting user events."""

@@ -301,26 +301,60 @@ def _asset_row(risk: AccountRisk, acct: Account, *, v2: bool) -> JSON:
 
 
 def _totals(risk: AccountRisk) -> JSON:
+    """The account's ``total*`` fields: USDT in single-asset mode; in Multi-Assets mode USD sums over
+    every margin asset (balances at their price, without haircut, as the documented example's sums
+    are), while ``availableBalance`` is what the haircut pool leaves free."""
     pool = risk.cross
+    others = sum(amount * price for _, amount, price in risk.assets)
+    wallet = risk.wallet_balance + others
     return {
         "totalInitialMargin": dec(risk.total_initial),
         "totalMaintMargin": dec(risk.total_maint),
-        "totalWalletBalance": dec(risk.wallet_balance),
+        "totalWalletBalance": dec(wallet),
         "totalUnrealizedProfit": dec(risk.total_unrealized),
-        "totalMarginBalance": dec(risk.wallet_balance + risk.total_unrealized),
+        "totalMarginBalance": dec(wallet + risk.total_unrealized),
         "totalPositionInitialMargin": dec(risk.total_initial),
         "totalOpenOrderInitialMargin": dec(0.0),
-        "totalCrossWalletBalance": dec(pool.wallet),
+        "totalCrossWalletBalance": dec(pool.wallet + others),
         "totalCrossUnPnl": dec(pool.unrealized),
         "availableBalance": dec(pool.available),
-        "maxWithdrawAmount": dec(min(pool.available, max(pool.wallet, 0.0))),
+        "maxWithdrawAmount": dec(min(pool.available, max(pool.wallet + others, 0.0))),
     }
 
 
+def _other_asset_rows(risk: AccountRisk, acct: Account, *, v2: bool) -> list[JSON]:
+    """Multi-Assets mode: one row per other margin asset, in that asset's units. ``availableBalance``
+    is the account's free margin converted into the asset (the observed body shows it on assets with
+    no balance too)."""
+    rows: list[JSON] = []
+    free = risk.cross.available
+    for asset, amount, price in risk.assets:
+        row: JSON = {
+            "asset": asset,
+            "walletBalance": dec(amount),
+            "unrealizedProfit": dec(0.0),
+            "marginBalance": dec(amount),
+            "maintMargin": dec(0.0),
+            "initialMargin": dec(0.0),
+            "positionInitialMargin": dec(0.0),
+            "openOrderInitialMargin": dec(0.0),
+            "crossWalletBalance": dec(amount),
+            "crossUnPnl": dec(0.0),
+            "availableBalance": dec(free / price),
+            "maxWithdrawAmount": dec(max(0.0, min(amount, free / price))),
+        }
+        if v2:
+            row["marginAvailable"] = True
+        row["updateTime"] = acct.update_time
+        rows.append(row)
+    return rows
+
+
 def account_v3(risk: AccountRisk, acct: Account, specs: Mapping[str, SymbolSpec]) -> JSON:
-    """GET /fapi/v3/account (single-asset mode): positions with a size only, no leverage or prices."""
+    """GET /fapi/v3/account: positions with a size only, no leverage or prices; in Multi-Assets mode
+    a row for each other margin asset and USD totals."""
     body = _totals(risk)
-    body["assets"] = [_asset_row(risk, acct, v2=False)]
+    body["assets"] = [_asset_row(risk, acct, v2=False), *_other_asset_rows(risk, acct, v2=False)]
     body["positions"] = [
         {
             "symbol": leg.symbol,
@@ -348,11 +382,11 @@ def account_v2(risk: AccountRisk, acct: Account, specs: Mapping[str, SymbolSpec]
         "canDeposit": True,
         "canWithdraw": True,
         "updateTime": 0,
-        "multiAssetsMargin": False,
+        "multiAssetsMargin": risk.multi_assets,
         "tradeGroupId": -1,
     }
     body.update(_totals(risk))
-    body["assets"] = [_asset_row(risk, acct, v2=True)]
+    body["assets"] = [_asset_row(risk, acct, v2=True), *_other_asset_rows(risk, acct, v2=True)]
     body["positions"] = [
         {
             "symbol": leg.symbol,
@@ -379,8 +413,23 @@ def account_v2(risk: AccountRisk, acct: Account, specs: Mapping[str, SymbolSpec]
 
 
 def balance(risk: AccountRisk, acct: Account) -> list[JSON]:
-    """GET /fapi/v2/balance and /fapi/v3/balance (same body)."""
+    """GET /fapi/v2/balance and /fapi/v3/balance (same body): a row per margin asset held."""
     pool = risk.cross
+    alias = "SgsR" + acct.api_key[:4]
+    others = [
+        {
+            "accountAlias": alias,
+            "asset": row["asset"],
+            "balance": row["walletBalance"],
+            "crossWalletBalance": row["crossWalletBalance"],
+            "crossUnPnl": row["crossUnPnl"],
+            "availableBalance": row["availableBalance"],
+            "maxWithdrawAmount": row["maxWithdrawAmount"],
+            "marginAvailable": True,
+            "updateTime": row["updateTime"],
+        }
+        for row in _other_asset_rows(risk, acct, v2=False)
+    ]
     return [
         {
             "accountAlias": "SgsR" + acct.api_key[:4],
@@ -392,8 +441,27 @@ def balance(risk: AccountRisk, acct: Account) -> list[JSON]:
             "maxWithdrawAmount": dec(min(pool.available, max(pool.wallet, 0.0))),
             "marginAvailable": True,
             "updateTime": acct.update_time,
-        }
+        },
+        *others,
     ]
+
+
+def asset_index(asset: str, price: float, haircut: float, now_ms: int) -> JSON:
+    """GET /fapi/v1/assetIndex element (Multi-Assets mode asset index, docs example shape): a margin
+    asset's index against USD and the buffers its value is cut by."""
+    return {
+        "symbol": f"{asset}USD",
+        "time": now_ms,
+        "index": dec(price),
+        "bidBuffer": dec(haircut),
+        "askBuffer": dec(haircut),
+        "bidRate": dec(price * (1 - haircut)),
+        "askRate": dec(price * (1 + haircut)),
+        "autoExchangeBidBuffer": dec(haircut / 2),
+        "autoExchangeAskBuffer": dec(haircut / 2),
+        "autoExchangeBidRate": dec(price * (1 - haircut / 2)),
+        "autoExchangeAskRate": dec(price * (1 + haircut / 2)),
+    }
 
 
 def symbol_config(acct: Account, specs: Iterable[SymbolSpec]) -> list[JSON]:
@@ -510,7 +578,11 @@ def account_update(ev: AccountUpdate) -> JSON:
                     "wb": dec(ev.wallet_balance),
                     "cw": dec(ev.cross_wallet),
                     "bc": dec(ev.balance_change),
-                }
+                },
+                *(
+                    {"a": a, "wb": dec(amount), "cw": dec(amount), "bc": dec(change)}
+                    for a, amount, change in ev.assets
+                ),
             ],
             "P": [_position_entry(leg) for leg in ev.legs],
             "m": ev.reason,

@@ -5,7 +5,7 @@ returns the user-stream events Binance would push for it (``AccountUpdate``, ``O
 ``MarginCall``); the server turns those into frames. That keeps the exchange's behaviour testable on
 its own, and keeps the wire format in one place (``monitor.sim.frames``).
 
-What it models, following Binance USD-M (single-asset mode, USDT margin):
+What it models, following Binance USD-M (USDT margin; Multi-Assets mode on request):
 
 - A cross wallet per account; one-way (``BOTH``) or hedge mode (``LONG``/``SHORT`` legs); per symbol a
   margin mode and a leverage shared by both legs.
@@ -20,6 +20,9 @@ What it models, following Binance USD-M (single-asset mode, USDT margin):
   closes the affected legs at mark, forfeits the isolated wallet (or charges the cross pool's remaining
   equity as the liquidation clearance fee, the wallet floored at 0) and records a
   ``LiquidationRecord``.
+- Multi-Assets mode (``set_multi_assets``): other margin assets (``set_asset_balance``) join the cross
+  pool at ``amount x price x (1 - haircut)`` (``specs.MarginAsset``); one priced by a perpetual's mark
+  moves with it, also at a trial liquidation price of that perpetual. The USDT wallet may go negative.
 - ``liquidationPrice`` for the REST views is found numerically from the same definition: the price of
   the symbol, all other marks held, nearest to the mark at which equity meets maintenance margin.
 """
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from monitor.margin.tiers import maint_amount
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.sim import errors
-from monitor.sim.specs import SymbolSpec, checked_mark
+from monitor.sim.specs import MarginAsset, SymbolSpec, checked_mark, default_margin_assets
 
 BOTH = "BOTH"
 LONG = "LONG"
@@ -131,6 +134,9 @@ class Account:
     # Keys ("symbol", "side") of isolated legs, or _CROSS_KEY, that already got a MARGIN_CALL and have
     # not dropped back below the threshold since.
     warned: set[tuple[str, str]] = field(default_factory=set)
+    # Multi-Assets mode: balances of the margin assets other than USDT, in their own units
+    multi_assets: bool = False
+    assets: dict[str, float] = field(default_factory=dict)
 
     def config(self, symbol: str) -> SymbolConfig:
         cfg = self.configs.get(symbol)
@@ -181,6 +187,8 @@ class AccountUpdate:
     balance_change: float
     legs: tuple[LegState, ...]
     time: int
+    # other margin assets whose balance changed: (asset, balance, change)
+    assets: tuple[tuple[str, float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +270,12 @@ class CrossPool:
     maint_margin: float
     initial_margin: float
     has_positions: bool
+    # Multi-Assets mode: the other margin assets at their haircut value
+    collateral: float = 0.0
 
     @property
     def equity(self) -> float:
-        return self.wallet + self.unrealized
+        return self.wallet + self.collateral + self.unrealized
 
     @property
     def ratio(self) -> float:
@@ -282,6 +292,9 @@ class AccountRisk:
     cross: CrossPool
     isolated_wallets: float
     legs: tuple[LegRisk, ...]
+    multi_assets: bool = False
+    # Multi-Assets mode: (asset, balance, price) of each other margin asset the account holds
+    assets: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def wallet_balance(self) -> float:
@@ -325,6 +338,9 @@ class Ledger:
         self.marks: dict[str, float] = {s: spec.start_price for s, spec in self.specs.items()}
         if marks:
             self.set_marks(marks)
+        self.margin_assets: dict[str, MarginAsset] = {
+            a.asset: a for a in default_margin_assets() if a.symbol is None or a.symbol in self.specs
+        }
         self.accounts: dict[str, Account] = {}
         self.liquidations: list[LiquidationRecord] = []
         self._by_key: dict[str, Account] = {}
@@ -435,6 +451,53 @@ class Ledger:
         for symbol, price in marks.items():
             self.set_mark(symbol, price)
 
+    # ---- Multi-Assets mode --------------------------------------------------------------------
+
+    def set_multi_assets(self, account: str, on: bool) -> None:
+        """POST /fapi/v1/multiAssetsMargin. Multi-Assets mode has no isolated margin."""
+        acct = self.account(account)
+        if on and any(acct.config(leg.symbol).margin_mode is MarginMode.ISOLATED for leg in acct.open_legs()):
+            raise errors.BinanceError(
+                -4168,
+                "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under "
+                "isolated-margin mode.",
+            )
+        acct.multi_assets = on
+
+    def set_asset_balance(self, account: str, asset: str, amount: float, *, now_ms: int = 0) -> AccountUpdate:
+        """Set the balance of a margin asset other than USDT (a deposit or a withdrawal) and return the
+        ACCOUNT_UPDATE Binance pushes for it."""
+        acct = self.account(account)
+        if asset not in self.margin_assets:
+            raise ValueError(f"{asset!r} is not a margin asset here ({', '.join(self.margin_assets)})")
+        before = acct.assets.get(asset, 0.0)
+        acct.assets[asset] = float(amount)
+        acct.update_time = now_ms
+        update = self._account_update(acct, "DEPOSIT", (), now_ms, balance_change=0.0)
+        return replace(update, assets=((asset, float(amount), float(amount) - before),))
+
+    def asset_price(self, asset: str) -> float:
+        """A margin asset's price in USDT: its perpetual's mark, or its fixed price."""
+        spec = self.margin_assets[asset]
+        return self.marks[spec.symbol] if spec.symbol is not None else spec.price
+
+    def collateral(self, acct: Account, moving: str | None = None, price: float | None = None) -> float:
+        """The other margin assets at their haircut value (0 outside Multi-Assets mode). Assets priced
+        by the perpetual ``moving`` are valued at ``price`` instead of its mark."""
+        if not acct.multi_assets:
+            return 0.0
+        total = 0.0
+        for asset, amount in acct.assets.items():
+            spec = self.margin_assets[asset]
+            p = (
+                price
+                if moving is not None and spec.symbol == moving and price is not None
+                else self.asset_price(asset)
+            )
+            value = amount * p
+            total += value * (1.0 - spec.haircut) if value > 0 else value
+        return total
+
     # ---- valuation ----------------------------------------------------------------------------
 
     def unrealized(self, leg: Leg) -> float:
@@ -462,7 +525,7 @@ class Ledger:
             upnl += self.unrealized(leg)
             maint += self.maint_margin(leg)
             initial += abs(self.notional(leg)) / cfg.leverage
-        return CrossPool(acct.cross_wallet, upnl, maint, initial, has)
+        return CrossPool(acct.cross_wallet, upnl, maint, initial, has, self.collateral(acct))
 
     def isolated_ratio(self, account: str | Account, symbol: str, position_side: str = BOTH) -> float:
         acct = account if isinstance(account, Account) else self.account(account)
@@ -488,7 +551,12 @@ class Ledger:
         acct = account if isinstance(account, Account) else self.account(account)
         pool = self.cross_pool(acct)
         legs = tuple(self._leg_risk(acct, leg, pool) for leg in acct.open_legs())
-        return AccountRisk(acct.name, pool, acct.isolated_wallets(), legs)
+        assets = (
+            tuple((a, amount, self.asset_price(a)) for a, amount in sorted(acct.assets.items()))
+            if acct.multi_assets
+            else ()
+        )
+        return AccountRisk(acct.name, pool, acct.isolated_wallets(), legs, acct.multi_assets, assets)
 
     def leg_risk(
         self, account: str | Account, symbol: str, position_side: str, pool: CrossPool | None = None
@@ -549,6 +617,8 @@ class Ledger:
             return None
         cfg = acct.config(leg.symbol)
         tiers = self.specs[leg.symbol].tiers
+        driven = False  # collateral priced by this symbol moves with it (Multi-Assets mode)
+        fixed = 0.0
         if cfg.margin_mode is MarginMode.ISOLATED:
             legs = [leg]
             base = leg.isolated_wallet
@@ -560,10 +630,14 @@ class Ledger:
                 if other.symbol == leg.symbol and acct.config(other.symbol).margin_mode is MarginMode.CROSS
             ]
             own = sum(self.unrealized(other) - self.maint_margin(other) for other in legs)
-            base = pool.wallet + pool.unrealized - pool.maint_margin - own
+            base = pool.wallet + pool.collateral + pool.unrealized - pool.maint_margin - own
+            if acct.multi_assets:
+                driven = True
+                fixed = self.collateral(acct, leg.symbol, 0.0)
+                base -= pool.collateral - fixed
 
         def equity_minus_maint(price: float) -> float:
-            total = base
+            total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
                 total += other.amount * (price - other.entry_price)
                 total -= maint_amount(tiers, other.amount * price)
@@ -835,7 +909,7 @@ class Ledger:
                     cross.append(leg)
                     upnl_sum += upnl
                     maint_sum += maint
-            cross_equity = acct.cross_wallet + upnl_sum
+            cross_equity = acct.cross_wallet + self.collateral(acct) + upnl_sum
             # MARGIN_CALL first: in a fast market Binance's may arrive only just before (or after) the
             # liquidation it warns about.
             if cross and _ratio(maint_sum, cross_equity) >= MARGIN_CALL_RATIO:
@@ -936,8 +1010,13 @@ class Ledger:
             touched.append(leg)
         if mode is MarginMode.CROSS:
             remaining = acct.cross_wallet + realized_total
-            clearance = min(max(remaining, 0.0), fee_base)
-            acct.cross_wallet = max(0.0, remaining - clearance)
+            if acct.multi_assets:
+                # the other assets stay; the USDT wallet carries the loss, negative if need be
+                clearance = min(max(remaining + self.collateral(acct), 0.0), fee_base)
+                acct.cross_wallet = remaining - clearance
+            else:
+                clearance = min(max(remaining, 0.0), fee_base)
+                acct.cross_wallet = max(0.0, remaining - clearance)
         acct.warned.difference_update(leg.key for leg in touched)
         acct.update_time = now_ms
         wallet_after = acct.cross_wallet + acct.isolated_wallets()

@@ -83,6 +83,8 @@ class RestApi:
         r["GET", f"{fapi}/positionSide/dual"] = ("SIGNED", self.position_mode)
         r["POST", f"{fapi}/positionSide/dual"] = ("SIGNED", self.set_position_mode)
         r["GET", f"{fapi}/multiAssetsMargin"] = ("SIGNED", self.multi_assets)
+        r["POST", f"{fapi}/multiAssetsMargin"] = ("SIGNED", self.set_multi_assets)
+        r["GET", f"{fapi}/assetIndex"] = ("NONE", self.asset_index)
         r["GET", f"{fapi}/symbolConfig"] = ("SIGNED", self.symbol_config)
         r["POST", f"{fapi}/leverage"] = ("SIGNED", self.set_leverage)
         r["POST", f"{fapi}/marginType"] = ("SIGNED", self.set_margin_type)
@@ -224,7 +226,26 @@ class RestApi:
         return {"code": 200, "msg": "success"}
 
     async def multi_assets(self, call: Call) -> Any:
-        return {"multiAssetsMargin": False}
+        return {"multiAssetsMargin": call.acct.multi_assets}
+
+    async def set_multi_assets(self, call: Call) -> Any:
+        self.sim.ledger.set_multi_assets(
+            call.acct.name, _bool(call, "multiAssetsMargin", required=True) is True
+        )
+        return {"code": 200, "msg": "success"}
+
+    async def asset_index(self, call: Call) -> Any:
+        ledger = self.sim.ledger
+        rows = {
+            f"{a}USD": frames.asset_index(a, ledger.asset_price(a), spec.haircut, call.now_ms)
+            for a, spec in ledger.margin_assets.items()
+        }
+        symbol = call.params.get("symbol")
+        if symbol is not None:
+            if symbol not in rows:
+                raise errors.invalid_symbol()
+            return rows[symbol]
+        return list(rows.values())
 
     async def symbol_config(self, call: Call) -> Any:
         specs = self.sim.ledger.specs

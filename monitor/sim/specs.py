@@ -331,3 +331,28 @@ def checked_mark(specs: Mapping[str, object], symbol: str, price: float) -> floa
     if not (price > 0 and math.isfinite(price)):
         raise ValueError(f"mark price must be positive and finite, got {price!r}")
     return round(float(price), 8)
+
+
+@dataclass(frozen=True, slots=True)
+class MarginAsset:
+    """An asset other than USDT that counts as margin in Multi-Assets mode.
+
+    Binance values each margin asset at its index price less a haircut (``GET /fapi/v1/assetIndex``:
+    ``bidRate = index x (1 - bidBuffer)``). The simulator has no spot index, so an asset with a
+    perpetual of its own (BTC with BTCUSDT) is priced by that perpetual's mark, and moves with it; an
+    asset without one (USDC) holds ``price``. A debt (a negative balance) counts in full."""
+
+    asset: str
+    haircut: float
+    symbol: str | None = None
+    price: float = 1.0
+
+
+def default_margin_assets() -> tuple[MarginAsset, ...]:
+    """The margin assets the simulator accepts, with haircuts of the order Binance publishes."""
+    return (
+        MarginAsset("BTC", 0.05, "BTCUSDT"),
+        MarginAsset("ETH", 0.05, "ETHUSDT"),
+        MarginAsset("BNB", 0.05, "BNBUSDT"),
+        MarginAsset("USDC", 0.0, None, 1.0),
+    )

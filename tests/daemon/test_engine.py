@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from monitor.engine import REST_MARK_LAG_MS, SPENT_KEPT, Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
-from monitor.model import MarginMode, PositionSide, Tier, Venue
+from monitor.margin.account import evaluate_account
+from monitor.model import Account, Collateral, MarginMode, PositionSide, Tier, Venue
 
 TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 1e12, 0.005, 50))
-BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+BTC, ETH, BNB = "BTC/USDT:USDT", "ETH/USDT:USDT", "BNB/USDT:USDT"
 V = "binanceusdm"
 
 
@@ -184,3 +185,50 @@ def test_frames_of_every_symbol_touch_the_accounts_holding_any_as_their_holdings
     assert tick(40, {ETH: 2_600.0}) == [("eth", [2_600.0]), ("idle", [2_600.0])]
     e.on_account_update(AccountUpdate(V, "btc", "ORDER", None, (leg(BTC, 0.0),), 45, 45))
     assert tick(50, {BTC: 56_000.0, ETH: 2_500.0}) == [("eth", [2_500.0]), ("idle", [2_500.0])]
+
+
+# ---- Multi-Assets mode ----------------------------------------------------------------------------
+
+POOL = (Collateral("BTC", 0.2, 60_000.0, 0.05, BTC), Collateral("BNB", 10.0, 600.0, 0.05, BNB))
+
+
+def multi(account: str, *legs: PositionState, requested: int = 0, received: int = 1) -> AccountSnapshotEvent:
+    return AccountSnapshotEvent(
+        V, account, 1_000.0, tuple(legs), received, multi_assets=True, requested_ms=requested, collateral=POOL
+    )
+
+
+def test_collateral_joins_the_pool_and_revalues_on_its_symbols_ticks() -> None:
+    e = engine("ma", "eth")
+    e.on_snapshot(multi("ma", leg(ETH, -2, mark=3_000.0)))
+    e.on_snapshot(snapshot("eth", leg(ETH, 2, mark=3_000.0)))
+    risk = e.risks["ma"]
+    assert risk.cross is not None
+    assert risk.cross.equity == 1_000.0 + 0.2 * 60_000 * 0.95 + 10 * 600 * 0.95
+    # BNB prices collateral only: its tick touches the Multi-Assets account alone
+    touched = e.on_marks(MarkPrices(V, {BNB: 300.0}, 10, 10))
+    assert [r.account for r in touched] == ["ma"]
+    expected = evaluate_account(
+        Account(Venue.BINANCE_USDM, 1_000.0, e.books["ma"].account.positions, "ma", 0.0, POOL),  # type: ignore[union-attr]
+        {ETH: 3_000.0, BNB: 300.0},
+    )
+    assert touched[0].cross == expected.cross
+    assert touched[0].cross is not None and touched[0].cross.equity < risk.cross.equity
+
+
+def test_a_delta_changes_the_collateral_balances_and_a_snapshot_keeps_the_newer_ones() -> None:
+    e = engine("ma", "plain")
+    e.on_snapshot(multi("ma", leg(ETH, -2, mark=3_000.0), received=100))
+    e.on_account_update(AccountUpdate(V, "ma", "DEPOSIT", 1_000.0, (), 250, 250, (("BNB", 15.0),)))
+    assert [c.amount for c in e.books["ma"].collateral] == [0.2, 15.0]
+    e.on_snapshot(
+        multi("ma", leg(ETH, -2, mark=3_000.0), requested=200, received=300)
+    )  # older than the delta
+    assert [c.amount for c in e.books["ma"].collateral] == [0.2, 15.0]
+    e.on_snapshot(multi("ma", leg(ETH, -2, mark=3_000.0), requested=400, received=500))
+    assert [c.amount for c in e.books["ma"].collateral] == [0.2, 10.0]
+    # a single-asset account ignores the other assets' balances
+    e.on_snapshot(snapshot("plain", leg(ETH, 2, mark=3_000.0)))
+    risk = e.on_account_update(AccountUpdate(V, "plain", "DEPOSIT", 10_000.0, (), 600, 600, (("BNB", 5.0),)))
+    assert risk is not None and risk.cross is not None
+    assert risk.cross.equity == 10_000.0 + 2 * (3_000.0 - 3_000.0)

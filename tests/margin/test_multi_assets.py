@@ -125,3 +125,18 @@ def test_without_collateral_nothing_changes() -> None:
     acct = replace(btc_account(0.2), collateral=())
     plain = Account(Venue.BINANCE_USDM, 1_000.0, acct.positions, "ma")
     assert evaluate_account(acct) == evaluate_account(plain)
+
+
+def test_collateral_priced_by_a_symbol_not_held_follows_the_given_marks() -> None:
+    """BNB held as margin behind a BTC position: the BNB mark moves the pool and the BTC liquidation
+    price, though no position is in BNB."""
+    bnb = "BNB/USDT:USDT"
+    base = btc_account(0.0, driven=False)
+    acct = replace(base, collateral=(Collateral("BNB", 10.0, 600.0, 0.05, bnb),))
+    at_600 = evaluate_account(acct)
+    at_300 = evaluate_account(acct, {bnb: 300.0})
+    assert at_600.cross is not None and at_300.cross is not None
+    assert at_600.cross.equity - at_300.cross.equity == pytest.approx(10 * 300 * 0.95)
+    assert evaluate_account(acct, {bnb: 600.0}) == at_600
+    lp_600, lp_300 = at_600.positions[0].liquidation_price, at_300.positions[0].liquidation_price
+    assert lp_600 is not None and lp_300 is not None and lp_300 > lp_600  # the long: closer

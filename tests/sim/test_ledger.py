@@ -421,3 +421,75 @@ def test_position_and_margin_mode_changes_follow_binance_rules(ledger: Ledger) -
     with pytest.raises(BinanceError) as lev:
         ledger.set_leverage("t", "BTCUSDT", 126)
     assert code_of(lev) == -4028
+
+
+# ---- Multi-Assets mode --------------------------------------------------------------------------
+
+
+def multi_assets_ledger() -> Ledger:
+    """1,000 USDT, a BTC long and an ETH short, and margin in BTC (priced by BTCUSDT), BNB and USDC."""
+    led = Ledger(major_specs())
+    led.add_account("m", "k", "s", 1_000.0)
+    led.open_position("m", "BTCUSDT", 1.0, 60_000)
+    led.open_position("m", "ETHUSDT", -10.0, 3_000)
+    led.set_multi_assets("m", True)
+    led.set_asset_balance("m", "BTC", 0.2)
+    led.set_asset_balance("m", "BNB", 10.0)
+    led.set_asset_balance("m", "USDC", 2_000.0)
+    return led
+
+
+def test_multi_assets_pool_counts_every_asset_at_its_haircut_value() -> None:
+    led = multi_assets_ledger()
+    bnb = led.marks["BNBUSDT"]
+    pool = led.cross_pool("m")
+    assert pool.wallet == 1_000.0
+    assert pool.collateral == approx(0.2 * 60_000 * 0.95 + 10 * bnb * 0.95 + 2_000)
+    assert pool.equity == approx(1_000.0 + pool.collateral + pool.unrealized)
+    led.set_mark("BNBUSDT", bnb / 2)  # a symbol no position is in still moves the pool
+    assert led.cross_pool("m").collateral == approx(0.2 * 60_000 * 0.95 + 5 * bnb * 0.95 + 2_000)
+    led.set_multi_assets("m", False)  # single-asset mode: USDT alone
+    assert led.cross_pool("m").collateral == 0.0
+
+
+def test_multi_assets_liquidation_price_moves_the_collateral_with_its_symbol() -> None:
+    led = multi_assets_ledger()
+    acct = led.account("m")
+    lp = led.liquidation_price(acct, acct.legs["BTCUSDT", BOTH])
+    assert lp is not None
+    assert led.ratio_at("m", {"BTCUSDT": lp}) == pytest.approx(1.0, rel=1e-9)
+    # the BTC held as margin falls with the long: liquidation comes sooner than at a fixed BTC price
+    led.set_asset_balance("m", "BTC", 0.0)
+    led.set_asset_balance("m", "USDC", 2_000.0 + 0.2 * 60_000 * 0.95)  # the same value, fixed
+    fixed = led.liquidation_price(acct, acct.legs["BTCUSDT", BOTH])
+    assert fixed is not None and lp > fixed
+
+
+def test_multi_assets_cross_liquidation_takes_the_loss_from_usdt() -> None:
+    led = multi_assets_ledger()
+    acct = led.account("m")
+    lp = led.liquidation_price(acct, acct.legs["ETHUSDT", BOTH])
+    assert lp is not None
+    led.set_mark("ETHUSDT", lp * 1.001)
+    events = led.check_liquidations(now_ms=1, sim_time=1, tick_index=1)
+    assert {e.order.symbol for e in events if isinstance(e, OrderUpdate)} == {"BTCUSDT", "ETHUSDT"}
+    assert acct.cross_wallet < 0  # a USDT debt, covered by the other assets, which stay
+    assert acct.assets == {"BTC": 0.2, "BNB": 10.0, "USDC": 2_000.0}
+
+
+def test_multi_assets_mode_refuses_isolated_positions_and_unknown_assets() -> None:
+    led = Ledger(major_specs())
+    led.add_account("m", "k", "s", 1_000.0)
+    led.open_position("m", "SOLUSDT", 10.0, 150, margin_mode=MarginMode.ISOLATED)
+    with pytest.raises(BinanceError) as info:
+        led.set_multi_assets("m", True)
+    assert code_of(info) == -4168
+    with pytest.raises(ValueError, match="'DOGE' is not a margin asset"):
+        led.set_asset_balance("m", "DOGE", 1.0)
+
+
+def test_asset_deposit_reports_its_row() -> None:
+    led = multi_assets_ledger()
+    update = led.set_asset_balance("m", "BNB", 12.5, now_ms=7)
+    assert update.reason == "DEPOSIT" and update.legs == ()
+    assert update.assets == (("BNB", 12.5, 2.5),)

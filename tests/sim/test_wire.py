@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from monitor import events
 from monitor.sim import auth, frames
 from monitor.sim.book import build_ledger, small_book
 from monitor.sim.errors import BinanceError
 from monitor.sim.ledger import BOTH, LONG, SHORT, AccountUpdate, Ledger, MarginCall, OrderUpdate
+from monitor.venues.binance.parse import parse_account_v3, parse_asset_index, parse_user_event
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = 1_700_000_000_000
@@ -232,3 +234,38 @@ def test_bad_requests_get_binance_codes(query: str, key: str | None, now: int, c
 
 def test_recv_window_extends_the_accepted_age() -> None:
     check(query=signed(f"timestamp={NOW - 9000}&recvWindow=10000"))
+
+
+def test_multi_assets_account_balance_and_update_shapes() -> None:
+    """In Multi-Assets mode the bodies list a row per margin asset (in its own units) and the totals
+    are USD sums; the daemon's parsers read them back to the ledger's pool."""
+    ledger = build_ledger(small_book(), now_ms=NOW)
+    ledger.account("main").legs.pop(("SOLUSDT", BOTH))  # Multi-Assets mode has no isolated legs
+    ledger.set_multi_assets("main", True)
+    ledger.set_asset_balance("main", "BTC", 0.25, now_ms=NOW)
+    update = ledger.set_asset_balance("main", "USDC", 300.0, now_ms=NOW)
+    acct = ledger.account("main")
+    risk = ledger.risk(acct)
+    v3 = frames.account_v3(risk, acct, ledger.specs)
+    doc = fixture("rest.account.v3.multi-assets.documented.json")
+    assert_same_shape(v3, doc)
+    assert [row["asset"] for row in v3["assets"]] == ["USDT", "BTC", "USDC"]
+    for row in v3["assets"]:
+        assert_same_shape(row, doc["assets"][1])
+    usd = 10_000 + 0.25 * ledger.marks["BTCUSDT"] + 300
+    assert float(v3["totalCrossWalletBalance"]) == pytest.approx(usd)
+    totals = parse_account_v3(v3, multi_assets=True)
+    assert totals.cross_wallet_balance == 10_000
+    assert totals.other_assets == (("BTC", 0.25), ("USDC", 300.0))
+    assert frames.account_v2(risk, acct, ledger.specs)["multiAssetsMargin"] is True
+    balances = frames.balance(risk, acct)
+    assert [b["asset"] for b in balances] == ["USDT", "BTC", "USDC"]
+    for b in balances:
+        assert_same_shape(b, fixture("rest.balance.v3.documented.json")[0])
+    index = parse_asset_index([frames.asset_index("BTC", 60_000.0, 0.05, NOW)])
+    assert index["BTC"].price == 60_000.0 and index["BTC"].haircut == 0.05
+    frame = frames.user_frame(update, ledger.specs)
+    assert_same_shape(frame["a"]["B"][1], fixture("ws.ACCOUNT_UPDATE.documented.json")["a"]["B"][1])
+    event = parse_user_event(frame, venue="binanceusdm", account="main", symbols={}, received_ms=NOW)
+    assert isinstance(event, events.AccountUpdate)
+    assert event.other_balances == (("USDC", 300.0),)

@@ -10,14 +10,16 @@ import pytest
 
 from monitor.events import AccountSnapshotEvent
 from monitor.margin.tiers import validate_tiers
-from monitor.model import MarginMode, PositionSide, Tier
+from monitor.model import Collateral, MarginMode, PositionSide, Tier
 from monitor.venues.binance.parse import (
     AccountTotals,
+    AssetIndex,
     FrameError,
     PositionRiskVersion,
     parse_account_coinm,
     parse_account_snapshot,
     parse_account_v3,
+    parse_asset_index,
     parse_leverage_brackets,
     parse_multi_assets_margin,
     parse_position_risk,
@@ -235,22 +237,92 @@ def test_single_asset_account_uses_the_usdt_cross_wallet() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["rest.account.v3.multi-assets.documented.json", "rest.account.v3.observed.json"]
+    ("name", "others"),
+    [
+        ("rest.account.v3.multi-assets.documented.json", (("BUSD", 103.12345678),)),
+        ("rest.account.v3.observed.json", (("USDC", 22.0),)),  # FDUSD holds nothing: left out
+    ],
 )
-def test_multi_assets_account_uses_the_usd_total(name: str) -> None:
+def test_multi_assets_account_lists_every_margin_asset(
+    name: str, others: tuple[tuple[str, float], ...]
+) -> None:
+    """The USDT row is the settlement wallet; the other rows are margin in their own units, to be
+    valued with haircuts. The USD totals are not the pool (no haircut) and not used for it."""
     raw = load(name)
     totals = parse_account_v3(raw, multi_assets=True)
-    assert totals.cross_wallet_balance == float(raw["totalCrossWalletBalance"])
+    assert totals.cross_wallet_balance == float(_asset(raw, "USDT")["crossWalletBalance"])
+    assert totals.other_assets == others
     assert totals.total_maint_margin == float(raw["totalMaintMargin"])
     assert totals.total_margin_balance == float(raw["totalMarginBalance"])
     assert totals.multi_assets is True
 
 
-def test_observed_multi_assets_total_is_not_the_usdt_wallet() -> None:
+def test_single_asset_mode_ignores_the_other_assets() -> None:
     raw = load("rest.account.v3.observed.json")
     single = parse_account_v3(raw, multi_assets=False)
     assert single.cross_wallet_balance == float(_asset(raw, "USDT")["crossWalletBalance"])
-    assert single.cross_wallet_balance != parse_account_v3(raw, multi_assets=True).cross_wallet_balance
+    assert single.other_assets == ()
+
+
+# GET /fapi/v1/assetIndex, the response example of developers.binance.com
+# (usds-margined-futures/market-data/rest-api/Multi-Assets-Mode-Asset-Index); not in the fixture set.
+ASSET_INDEX_DOC: dict[str, Any] = {
+    "symbol": "ADAUSD",
+    "time": 1635740268004,
+    "index": "1.92957370",
+    "bidBuffer": "0.10000000",
+    "askBuffer": "0.10000000",
+    "bidRate": "1.73661633",
+    "askRate": "2.12253107",
+    "autoExchangeBidBuffer": "0.05000000",
+    "autoExchangeAskBuffer": "0.05000000",
+    "autoExchangeBidRate": "1.83309501",
+    "autoExchangeAskRate": "2.02605238",
+}
+
+
+def test_asset_index_gives_each_assets_price_and_haircut() -> None:
+    expected = {"ADA": AssetIndex(1.9295737, 0.1)}
+    assert parse_asset_index(ASSET_INDEX_DOC) == expected  # with symbol=: one object
+    assert parse_asset_index([ASSET_INDEX_DOC]) == expected
+    # the documented bidRate is index x (1 - bidBuffer)
+    bid_rate = 1.9295737 * (1 - 0.1)
+    assert float(ASSET_INDEX_DOC["bidRate"]) == pytest.approx(bid_rate, rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"symbol": "ADAUSDT"}, r"^assetIndex \[0\]\.symbol: not an asset against USD"),
+        ({"bidBuffer": "1.5"}, r"^assetIndex \[0\]\.bidBuffer: must be below 1"),
+        ({"index": "0"}, r"^assetIndex \[0\]\.index"),
+    ],
+)
+def test_asset_index_errors_name_the_field(change: dict[str, str], message: str) -> None:
+    with pytest.raises(FrameError, match=message):
+        parse_asset_index([{**ASSET_INDEX_DOC, **change}])
+    with pytest.raises(FrameError, match="listed twice"):
+        parse_asset_index([ASSET_INDEX_DOC, ASSET_INDEX_DOC])
+
+
+def test_multi_assets_snapshot_values_the_other_assets_as_collateral() -> None:
+    account = load("rest.account.v3.observed.json")
+    rows = load("rest.positionRisk.v3.observed.json")
+    common: dict[str, Any] = {
+        "venue": "binanceusdm",
+        "account": "main",
+        "symbols": {**SYMBOLS, "USDCUSDT": "USDC/USDT:USDT"},
+        "version": "v3",
+        "received_ms": 5,
+    }
+    index = {"USDC": AssetIndex(0.9998, 0.0), "BTC": AssetIndex(60_000.0, 0.05)}
+    event = parse_account_snapshot(account, rows, **common, multi_assets=True, asset_index=index)
+    assert event.cross_wallet_balance == float(_asset(account, "USDT")["crossWalletBalance"])
+    # USDC has a perpetual against USDT: its mark prices it from now on
+    assert event.collateral == (Collateral("USDC", 22.0, 0.9998, 0.0, "USDC/USDT:USDT"),)
+    assert parse_account_snapshot(account, rows, **common).collateral == ()  # mode unknown: USDT only
+    with pytest.raises(ValueError, match="holds USDC without an assetIndex price"):
+        parse_account_snapshot(account, rows, **common, multi_assets=True, asset_index={})
 
 
 def test_v2_account_states_its_own_mode() -> None:
@@ -350,10 +422,10 @@ def test_snapshot_infers_hedge_mode_from_legs_and_honours_given_values() -> None
         "received_ms": 5,
     }
     assert parse_account_snapshot(account, rows, **common).hedge_mode is True
-    event = parse_account_snapshot(account, rows, **common, hedge_mode=False, multi_assets=True)
+    event = parse_account_snapshot(account, rows, **common, hedge_mode=False, multi_assets=False)
     assert event.hedge_mode is False
-    assert event.multi_assets is True
-    assert event.cross_wallet_balance == float(account["totalCrossWalletBalance"])
+    assert event.multi_assets is False
+    assert event.cross_wallet_balance == float(_asset(account, "USDT")["crossWalletBalance"])
 
 
 COINM: dict[str, Any] = {

@@ -93,11 +93,15 @@ def test_account_update_wallet_follows_the_requested_asset() -> None:
     assert account_update(raw, asset="BNB").cross_wallet_balance is None
 
 
-def test_multi_assets_updates_report_no_wallet() -> None:
-    # No single cw is the Multi-Assets pool (a USD sum); the balances are still validated.
+def test_account_update_reports_the_other_assets_cross_wallets() -> None:
+    # In Multi-Assets mode every margin asset's cw counts in the pool, each in its own units.
     raw = load("ws.ACCOUNT_UPDATE.documented.json")
+    event = account_update(raw)
+    assert event.cross_wallet_balance == cw_of(raw, "USDT")
+    assert event.other_balances == (("BUSD", cw_of(raw, "BUSD")),)
     event = account_update(raw, asset=None)
     assert event.cross_wallet_balance is None
+    assert event.other_balances == (("USDT", cw_of(raw, "USDT")), ("BUSD", cw_of(raw, "BUSD")))
     assert len(event.positions) == len(raw["a"]["P"])
     raw["a"]["B"][1]["cw"] = "NaN"
     with pytest.raises(FrameError, match=r"^ACCOUNT_UPDATE a\.B\[1\]\.cw: not a decimal"):

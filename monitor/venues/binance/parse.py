@@ -7,10 +7,12 @@ Pure functions, no I/O. The rules live in ``fields`` (values), ``streams`` (WebS
 from monitor.venues.binance.fields import FrameError, parse_decimal, parse_ms
 from monitor.venues.binance.rest import (
     AccountTotals,
+    AssetIndex,
     PositionRiskVersion,
     parse_account_coinm,
     parse_account_snapshot,
     parse_account_v3,
+    parse_asset_index,
     parse_leverage_brackets,
     parse_multi_assets_margin,
     parse_position_risk,
@@ -32,6 +34,7 @@ from monitor.venues.binance.streams import (
 __all__ = [
     "MAX_MARKS",
     "AccountTotals",
+    "AssetIndex",
     "FrameError",
     "PositionRiskVersion",
     "UserEvent",
@@ -40,6 +43,7 @@ __all__ = [
     "parse_account_coinm",
     "parse_account_snapshot",
     "parse_account_v3",
+    "parse_asset_index",
     "parse_decimal",
     "parse_leverage_brackets",
     "parse_mark_prices",

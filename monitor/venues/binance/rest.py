@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple
 
 from monitor.events import AccountSnapshotEvent, MarkPrices, PositionState, TierTable
 from monitor.margin.tiers import TierError, validate_tiers
-from monitor.model import MarginMode, PositionSide, Tier
+from monitor.model import Collateral, MarginMode, PositionSide, Tier
 from monitor.venues.binance.fields import (
     MAX_MAGNITUDE,
     FrameError,
@@ -188,16 +188,18 @@ class AccountTotals(NamedTuple):
     total_maint_margin: float
     total_margin_balance: float
     multi_assets: bool | None
+    # Multi-Assets mode: every other asset's ``crossWalletBalance``, in its own units
+    other_assets: tuple[tuple[str, float], ...] = ()
 
 
 def parse_account_v3(body: object, *, asset: str = "USDT", multi_assets: bool | None = None) -> AccountTotals:
     """GET /fapi/v3/account (v2 has the same fields and adds ``multiAssetsMargin``).
 
-    * Multi-Assets mode: ``cross_wallet_balance`` is ``totalCrossWalletBalance``, a USD sum over every
-      margin asset.
-    * Single-asset mode, or when the mode is unknown: the ``asset`` row's ``crossWalletBalance``
-      (USDT by default). Each asset is its own pool there; using one asset's wallet when the mode is
-      in fact multi-assets understates collateral, which errs towards alerting.
+    ``cross_wallet_balance`` is the ``asset`` row's ``crossWalletBalance`` (USDT by default), in
+    both modes. In Multi-Assets mode the other rows are margin too: ``other_assets`` lists each
+    other asset's ``crossWalletBalance`` in its own units (zero rows left out), to be valued at its
+    index less its haircut (``parse_asset_index``). The ``total*`` fields are no substitute: they
+    are USD sums without the haircuts, and fixed at the moment of the body.
 
     ``total_maint_margin``/``total_margin_balance`` are ``totalMaintMargin``/``totalMarginBalance``:
     USDT-only in single-asset mode, USD sums in Multi-Assets mode. The mode comes from the body's
@@ -206,23 +208,97 @@ def parse_account_v3(body: object, *, asset: str = "USDT", multi_assets: bool | 
     source = "account"
     account = Obj(body, source=source, path="")
     mode = account.boolean("multiAssetsMargin") if account.has("multiAssetsMargin") else multi_assets
+    rows = _asset_rows(account)
+    if asset not in rows:
+        raise account.error("assets", f"no {asset} asset", show=False)
+    others: tuple[tuple[str, float], ...] = ()
     if mode:
-        wallet = account.decimal("totalCrossWalletBalance")
-    else:
-        wallet = _asset_row(account, asset).decimal("crossWalletBalance")
+        others = tuple(
+            (name, amount)
+            for name, row in rows.items()
+            if name != asset and (amount := row.decimal("crossWalletBalance")) != 0
+        )
     return AccountTotals(
-        cross_wallet_balance=wallet,
+        cross_wallet_balance=rows[asset].decimal("crossWalletBalance"),
         total_maint_margin=account.non_negative("totalMaintMargin"),
         total_margin_balance=account.decimal("totalMarginBalance"),
         multi_assets=mode,
+        other_assets=others,
     )
+
+
+class AssetIndex(NamedTuple):
+    """One margin asset's value in Multi-Assets mode: ``price``, Binance's ``index`` in USD, and
+    ``haircut``, its ``bidBuffer`` (a balance counts at ``index x (1 - bidBuffer)``, the ``bidRate``)."""
+
+    price: float
+    haircut: float
+
+
+def parse_asset_index(body: object) -> dict[str, AssetIndex]:
+    """GET /fapi/v1/assetIndex (an array without ``symbol=``, an object with it) -> asset -> index.
+
+    Elements are named by a pair against USD (``BTCUSD``); the asset is the name less ``USD``."""
+    source = "assetIndex"
+    entries = (
+        [("", body)]
+        if isinstance(body, Mapping)
+        else [
+            (index_path("", i), raw)
+            for i, raw in enumerate(parse_array(body, source=source, path="", max_len=MAX_ROWS))
+        ]
+    )
+    out: dict[str, AssetIndex] = {}
+    for path, raw in entries:
+        row = Obj(raw, source=source, path=path)
+        pair = row.symbol_id("symbol")
+        if not pair.endswith("USD") or len(pair) <= 3:
+            raise row.error("symbol", "not an asset against USD", pair)
+        asset = pair[:-3]
+        if asset in out:
+            raise row.error("symbol", "listed twice", pair)
+        haircut = row.non_negative("bidBuffer")
+        if haircut >= 1:
+            raise row.error("bidBuffer", "must be below 1", row.get("bidBuffer"))
+        out[asset] = AssetIndex(row.price("index"), haircut)
+    return out
+
+
+def multi_assets_collateral(
+    balances: tuple[tuple[str, float], ...],
+    index: Mapping[str, AssetIndex],
+    symbols: Mapping[str, str],
+    *,
+    quote: str = "USDT",
+) -> tuple[tuple[Collateral, ...], tuple[str, ...]]:
+    """The cross pool's other assets as ``Collateral``, and the assets that have no index to be valued
+    with (for the caller to refuse: left out, they would understate the pool into false alerts).
+
+    Each is valued at its index less its haircut. An asset with a perpetual against ``quote`` among
+    ``symbols`` (market id -> unified symbol; BTC: ``BTCUSDT``) is priced by that perpetual's mark
+    from then on, so the pool moves with it between resyncs: the daemon streams every mark, not the
+    spot index Binance values collateral with, and the two differ by the perpetual's basis. An
+    asset without one (USDC) keeps its index until the next resync. A debt counts at the index in
+    full (Binance charges its ``askRate``, a little above)."""
+    out: list[Collateral] = []
+    missing: list[str] = []
+    for asset, amount in balances:
+        found = index.get(asset)
+        if found is None:
+            missing.append(asset)
+            continue
+        out.append(Collateral(asset, amount, found.price, found.haircut, symbols.get(f"{asset}{quote}")))
+    return tuple(out), tuple(missing)
 
 
 def parse_account_coinm(body: object, *, asset: str) -> AccountTotals:
     """GET /dapi/v1/account: COIN-M has no account totals and no Multi-Assets mode; every coin is its
     own pool. Reads the ``asset`` row's ``crossWalletBalance``, ``maintMargin`` and
     ``marginBalance``, all in that coin."""
-    row = _asset_row(Obj(body, source="account", path=""), asset)
+    account = Obj(body, source="account", path="")
+    row = _asset_rows(account).get(asset)
+    if row is None:
+        raise account.error("assets", f"no {asset} asset", show=False)
     return AccountTotals(
         cross_wallet_balance=row.decimal("crossWalletBalance"),
         total_maint_margin=row.non_negative("maintMargin"),
@@ -231,20 +307,17 @@ def parse_account_coinm(body: object, *, asset: str) -> AccountTotals:
     )
 
 
-def _asset_row(account: Obj, asset: str) -> Obj:
-    found: Obj | None = None
+def _asset_rows(account: Obj) -> dict[str, Obj]:
+    rows: dict[str, Obj] = {}
     for i, raw in enumerate(account.array("assets", max_len=MAX_ROWS)):
         row = Obj(raw, source=account.source, path=index_path(account.at("assets"), i))
         name = row.get("asset")
         if not isinstance(name, str):
             raise row.error("asset", "not an asset name", name)
-        if name == asset:
-            if found is not None:
-                raise row.error("asset", "asset listed twice", name)
-            found = row
-    if found is None:
-        raise account.error("assets", f"no {asset} asset", show=False)
-    return found
+        if name in rows:
+            raise row.error("asset", "asset listed twice", name)
+        rows[name] = row
+    return rows
 
 
 def parse_account_snapshot(
@@ -261,6 +334,7 @@ def parse_account_snapshot(
     leverages: Mapping[str, float] | None = None,
     asset: str | None = None,
     multi_assets: bool | None = None,
+    asset_index: Mapping[str, AssetIndex] | None = None,
 ) -> AccountSnapshotEvent:
     """A full resync: the account body (v2/v3 for USD-M, /dapi/v1/account for ``coinm``) and the
     positionRisk rows of the same moment.
@@ -271,6 +345,11 @@ def parse_account_snapshot(
     ``hedge_mode`` comes from GET positionSide/dual (``parse_position_side_dual``); when not given it
     is ``True`` if a row is a LONG/SHORT leg and otherwise left unknown, since v3 lists only open
     symbols.
+
+    In Multi-Assets mode (``multi_assets``, or the body's own flag) the other assets' balances
+    become the snapshot's ``collateral``, valued with ``asset_index`` (``parse_asset_index``);
+    without an index for an asset held, ``ValueError`` names it rather than understate the pool
+    silently.
     """
     positions = parse_position_risk(
         position_rows, symbols=symbols, version=version, margin_modes=margin_modes, leverages=leverages
@@ -281,6 +360,11 @@ def parse_account_snapshot(
         totals = parse_account_v3(account_body, asset=asset or "USDT", multi_assets=multi_assets)
     if hedge_mode is None and any(p.position_side is not PositionSide.BOTH for p in positions):
         hedge_mode = True
+    collateral: tuple[Collateral, ...] = ()
+    if totals.other_assets:
+        collateral, missing = multi_assets_collateral(totals.other_assets, asset_index or {}, symbols)
+        if missing:
+            raise ValueError(f"Multi-Assets account holds {', '.join(missing)} without an assetIndex price")
     return AccountSnapshotEvent(
         venue=venue,
         account=account,
@@ -291,6 +375,7 @@ def parse_account_snapshot(
         multi_assets=totals.multi_assets,
         total_maint_margin=totals.total_maint_margin,
         total_margin_balance=totals.total_margin_balance,
+        collateral=collateral,
     )
 
 

@@ -346,9 +346,8 @@ def parse_user_event(
     a broken frame.
 
     ``asset`` picks the balance whose cross wallet (``cw``) an ACCOUNT_UPDATE reports: the settlement
-    asset of the account's cross pool (USDT, or the coin for COIN-M). Pass ``None`` in Multi-Assets
-    mode: the pool there is a USD sum over assets that no single ``cw`` gives, so the update reports no
-    wallet and the REST resync (``totalCrossWalletBalance``) stays the source of it.
+    asset of the account's cross pool (USDT, or the coin for COIN-M). The other balances' ``cw`` come
+    as ``other_balances``: margin too in Multi-Assets mode, ignored by the engine otherwise.
     """
     payload, path = unwrap_combined(frame, source="userStream")
     head = Obj(payload, source="userStream", path=path)
@@ -377,6 +376,7 @@ def _account_update(event: Obj, ctx: _Context) -> AccountUpdate:
     body = event.obj("a")
     reason = body.word("m")
     wallet: float | None = None
+    others: list[tuple[str, float]] = []
     assets: set[str] = set()
     for i, raw in enumerate(body.array("B", max_len=MAX_EVENT_ITEMS)):
         balance = Obj(raw, source=event.source, path=index_path(body.at("B"), i))
@@ -387,6 +387,8 @@ def _account_update(event: Obj, ctx: _Context) -> AccountUpdate:
         cross_wallet = balance.decimal("cw")
         if name == ctx.asset:
             wallet = cross_wallet
+        else:
+            others.append((name, cross_wallet))
     positions: list[PositionState] = []
     for i, raw in enumerate(body.array("P", max_len=MAX_EVENT_ITEMS)):
         position = _account_position(Obj(raw, source=event.source, path=index_path(body.at("P"), i)), ctx)
@@ -401,6 +403,7 @@ def _account_update(event: Obj, ctx: _Context) -> AccountUpdate:
         positions=tuple(positions),
         event_ms=event.ms("E"),
         received_ms=ctx.received_ms,
+        other_balances=tuple(others),
     )
 
 

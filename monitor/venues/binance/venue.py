@@ -313,6 +313,8 @@ class BinanceVenue:
         version: parse.PositionRiskVersion
         margin_modes: dict[str, MarginMode] | None = None
         leverages: dict[str, float] | None = None
+        multi_assets: bool | None = None
+        asset_index: dict[str, parse.AssetIndex] | None = None
         if self.coin_margined:
             rows = await client.dapiPrivateGetPositionRisk()
             body = await client.dapiPrivateGetAccount()
@@ -325,6 +327,10 @@ class BinanceVenue:
             margin_modes, leverages = parse.parse_symbol_config(
                 await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
             )
+            # the mode can change between resyncs; in Multi-Assets mode every margin asset is in the pool
+            multi_assets = parse.parse_multi_assets_margin(await client.fapiPrivateGetMultiAssetsMargin())
+            if multi_assets:
+                asset_index = parse.parse_asset_index(await client.fapiPublicGetAssetIndex())
             version = "v3"
         snapshot = parse.parse_account_snapshot(
             body,
@@ -337,6 +343,8 @@ class BinanceVenue:
             hedge_mode=parse.parse_position_side_dual(dual),
             margin_modes=margin_modes,
             leverages=leverages,
+            multi_assets=multi_assets,
+            asset_index=asset_index,
         )
         self.sink(replace(snapshot, requested_ms=requested))
 
