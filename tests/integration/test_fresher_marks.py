@@ -30,17 +30,17 @@ async def test_the_demo_reconnect_during_the_rally_raises_no_level(
     seen = len(run.alerts.alerts)
     snapshots = run.daemon.stats.events["AccountSnapshotEvent"]
     # REST answers slowly, as it does under load: each resync then spans several ticks of the rally
-    sim.faults.rest_delay = 0.3
+    sim.faults.rest_delay = 0.25
     await sim.step(1)  # t=80: every connection is dropped
     while not (
         run.daemon.stats.events["AccountSnapshotEvent"] >= snapshots + len(sim.accounts)
         and sum(s.endswith(":user") for s in run.daemon.connected) == len(sim.accounts)
     ):
         assert sim.sim_time < 118, "the daemon did not resync every account during the rally"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.15)
         await sim.step(1)
     for _ in range(3):
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.15)
         await sim.step(1)
     await run.settle()
     relieved = run.daemon.engine.risks["cross"].cross
