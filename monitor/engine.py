@@ -6,11 +6,15 @@ the new marks to :func:`evaluate_account` for the accounts holding a ticked symb
 returns is an immutable value handed to the pure policy.
 
 Freshness is tracked here too: a frame counts as fresh data only once it has been validated and applied.
+
+Marks are kept newest first by the exchange's own clock: each stored mark carries its event time, and a
+price older than the one stored for its symbol (a late frame, a REST body that was slow to come back) is
+not applied, nor evaluated. A resync may change positions and balances; it never moves a mark back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -36,7 +40,9 @@ from monitor.model import (
     Venue,
 )
 
-# How far behind the stream must be before a REST resync's mark replaces the last streamed one.
+# How long before a REST resync's requests left the stored mark of a symbol must have arrived for the
+# body's mark to replace it: the body was valued after the request arrived, so it is the newer, give or
+# take how far the exchange's REST views trail its stream.
 REST_MARK_LAG_MS = 2_000
 
 # Replaced marks and risks kept for ``Engine.release`` before they are freed regardless: a few ticks'.
@@ -74,6 +80,50 @@ class AccountBook:
     collateral: tuple[Collateral, ...] = ()
 
 
+class MarkTimes:
+    """The exchange time of each stored mark of one venue (stream ``E``, premiumIndex ``time``, or the
+    lower bound a REST body proves), kept so that the newest mark of a symbol wins.
+
+    An all-market frame stamps every symbol with one time: ``base`` holds it for the symbols of the
+    last whole frame and ``own`` those stamped otherwise since, so that such a frame costs two
+    assignments, not a mapping of 500 entries. ``newest`` is the newest of all: a frame whose oldest
+    time is not older than it cannot hold a price older than a stored one, which is one comparison
+    per frame rather than one per symbol."""
+
+    __slots__ = ("base", "newest", "own")
+
+    def __init__(self) -> None:
+        self.base = 0
+        self.own: dict[str, int] = {}
+        self.newest = 0
+
+    def of(self, symbol: str, stored: Mapping[str, float]) -> int:
+        """The time of ``symbol``'s stored mark (0 when none is stored)."""
+        stamp = self.own.get(symbol)
+        if stamp is None:
+            return self.base if symbol in stored else 0
+        return stamp
+
+    def whole(self, ev: MarkPrices) -> None:
+        """A frame that replaced every stored mark of the venue."""
+        self.base = ev.event_ms
+        self.own = {} if ev.stamps is None else dict(ev.stamps)
+        self.newest = max(self.newest, _newest(ev))
+
+    def some(self, ev: MarkPrices) -> None:
+        """A frame that replaced the marks of its own symbols."""
+        self.own.update(dict.fromkeys(ev.prices, ev.event_ms) if ev.stamps is None else ev.stamps)
+        self.newest = max(self.newest, _newest(ev))
+
+    def one(self, symbol: str, stamp: int) -> None:
+        self.own[symbol] = stamp
+        self.newest = max(self.newest, stamp)
+
+
+def _newest(ev: MarkPrices) -> int:
+    return ev.event_ms if ev.stamps is None else max(ev.stamps.values())
+
+
 class _WholePlan(NamedTuple):
     """What a frame with every known symbol of a venue touches (every account holding any, which
     it is made only when that is all the venue's accounts with positions) and their places in the
@@ -96,7 +146,9 @@ class Engine:
         self.marks: dict[str, dict[str, float]] = {}
         self.mark_ms: dict[str, dict[str, int]] = {}
         self.risks: dict[str, AccountRisk] = {}
+        # per venue, when (our clock) the REST body that set a mark had been requested
         self.rest_mark_ms: dict[str, dict[str, int]] = {}
+        self.mark_times: dict[str, MarkTimes] = {}
         self._tier_pool: dict[tuple[Tier, ...], tuple[Tier, ...]] = {}
         # per account, its columns (rebuilt when its ``Account`` is); per venue, all of them joined
         # (rebuilt at the first tick after any of them changed)
@@ -119,19 +171,28 @@ class Engine:
 
     # --- events -------------------------------------------------------------------------------------
     def on_marks(self, ev: MarkPrices) -> list[AccountRisk]:
-        """Apply validated marks; re-evaluate only the accounts that hold a ticked symbol."""
+        """Apply validated marks; re-evaluate only the accounts that hold a ticked symbol. A price older
+        (by the exchange's time) than the stored mark of its symbol is dropped."""
         marks = self.marks.setdefault(ev.venue, {})
         stamps = self.mark_ms.setdefault(ev.venue, {})
+        times = self._times(ev.venue)
+        if ev.event_ms < times.newest:
+            newer = _newer_only(ev, marks, times)
+            if newer is None:
+                return []
+            ev = newer
         whole = len(ev.prices) >= len(marks) and marks.keys() <= ev.prices.keys()
         if whole:
             # a frame with every symbol known so far (an all-market frame): new mappings, and the
             # old ones are spent; updating them would free 500 old prices inside this tick
-            self._spend(marks, stamps)
+            self._spend(marks, stamps, times.own)
             marks = self.marks[ev.venue] = dict(ev.prices)
             self.mark_ms[ev.venue] = dict.fromkeys(ev.prices, ev.received_ms)
+            times.whole(ev)
         else:
             marks.update(ev.prices)
             stamps.update(dict.fromkeys(ev.prices, ev.received_ms))
+            times.some(ev)
         plan = self._whole_plans.get(ev.venue) if whole else None
         if plan is not None and plan.batch is self._batches.get(ev.venue, (None,))[0]:
             batch, touched, names, which = plan
@@ -166,11 +227,17 @@ class Engine:
         return out
 
     def on_snapshot(self, ev: AccountSnapshotEvent) -> AccountRisk | None:
-        """A REST resync replaces everything known about the account.
+        """A REST resync replaces the account's positions and wallet; its marks replace only older ones.
 
-        The exchange's liquidation prices are compared with ours here and only here, evaluated at the
-        marks of the same REST body: a cross liquidation price moves with every other symbol, so set
-        against later ticks it would drift apart from a figure that is simply old.
+        The account is evaluated at the newest mark of each symbol, whichever source brought it: a
+        body that took long to come back holds marks the stream has already moved past, and judging
+        the account at those would raise and drop a level on the strength of an old price.
+
+        The exchange's liquidation prices are compared with ours here and only here, and only for
+        the legs whose liquidation price depends on no mark newer than the body's: the exchange's
+        figure was computed at the body's marks, and a cross liquidation price moves with every
+        other symbol, so set against newer marks it would drift apart from a figure that is
+        simply old. Such legs are compared at a later resync.
         """
         book = self.books[ev.account]
         # A delta received after the snapshot's requests left is newer than the REST bodies: keep it.
@@ -184,7 +251,7 @@ class Engine:
             book.collateral = tuple(replace(c, amount=held.get(c.asset, c.amount)) for c in ev.collateral)
         book.legs = {}
         exchange_lp: dict[tuple[str, PositionSide], float | None] = {}
-        rest_marks: dict[str, float] = {}
+        body_marks: dict[str, float] = {}
         marks = self.marks.setdefault(ev.venue, {})
         for state in ev.positions:
             key = (state.symbol, state.position_side)
@@ -193,27 +260,52 @@ class Engine:
             book.legs[key] = state
             exchange_lp[key] = state.liquidation_price
             if state.mark_price:
-                rest_marks[state.symbol] = state.mark_price
-                # When the stream has not ticked a symbol for a while (stalled, or never), the REST
-                # mark is the better price. It is used for risk but never refreshes the stream's
-                # freshness clock. A tick that landed while the call was in flight is newer than the
-                # REST body, hence the margin.
-                if ev.received_ms - self._rest_mark_ms(ev.venue, state.symbol) > REST_MARK_LAG_MS:
-                    marks[state.symbol] = state.mark_price
-                    self.rest_mark_ms.setdefault(ev.venue, {})[state.symbol] = ev.received_ms
+                body_marks[state.symbol] = state.mark_price
+                self._offer_rest_mark(ev, state, marks)
         book.legs.update(kept)
         self._rebuild(book, evaluate=False)
         if book.account is None:
             return None
+        # legs whose liquidation price would be judged at a mark newer than the body's
+        moved = {symbol for symbol, mark in body_marks.items() if marks.get(symbol) != mark}
+        cross_moved = any(
+            state.symbol in moved for state in book.legs.values() if state.margin_mode is MarginMode.CROSS
+        )
         compared = replace(
             book.account,
             positions=tuple(
-                replace(p, exchange_liquidation_price=exchange_lp.get(p.key)) for p in book.account.positions
+                p
+                if (cross_moved if p.margin_mode is MarginMode.CROSS else p.symbol in moved)
+                else replace(p, exchange_liquidation_price=exchange_lp.get(p.key))
+                for p in book.account.positions
             ),
         )
-        risk = evaluate_account(compared, {**marks, **rest_marks})
+        risk = evaluate_account(compared, marks)
         self.risks[book.name] = risk
         return risk
+
+    def _offer_rest_mark(
+        self, ev: AccountSnapshotEvent, state: PositionState, marks: dict[str, float]
+    ) -> None:
+        """Store a REST body's mark when it is known to be the newer: no mark is stored for the
+        symbol; or the position changed (``update_ms``) after the stored mark's time; or the stored
+        mark had arrived ``REST_MARK_LAG_MS`` before the body's requests left (a stalled stream: the
+        exchange valued the body's mark after that). It then carries the newest time it is known to
+        be at least as new as. A REST mark never refreshes the stream's freshness clock."""
+        symbol, mark = state.symbol, state.mark_price
+        assert mark is not None
+        times = self._times(ev.venue)
+        stored = times.of(symbol, marks)
+        known_since = self._rest_mark_ms(ev.venue, symbol)
+        if not (
+            symbol not in marks
+            or state.update_ms > stored
+            or (ev.requested_ms and known_since < ev.requested_ms - REST_MARK_LAG_MS)
+        ):
+            return
+        marks[symbol] = mark
+        times.one(symbol, max(stored, state.update_ms))
+        self.rest_mark_ms.setdefault(ev.venue, {})[symbol] = ev.requested_ms or ev.received_ms
 
     def on_account_update(self, ev: AccountUpdate) -> AccountRisk | None:
         """A user-stream delta: only the legs it names changed."""
@@ -242,7 +334,15 @@ class Engine:
         book.tiers[ev.symbol] = self._tier_pool.setdefault(ev.tiers, ev.tiers)
         return self._rebuild(book) if ev.symbol in book.symbols or ev.symbol in book.missing_tiers else None
 
+    def _times(self, venue: str) -> MarkTimes:
+        times = self.mark_times.get(venue)
+        if times is None:
+            times = self.mark_times[venue] = MarkTimes()
+        return times
+
     def _rest_mark_ms(self, venue: str, symbol: str) -> int:
+        """When (our clock) the stored mark of ``symbol`` was known: its frame's arrival, or the
+        request of the REST body that set it."""
         return max(
             self.mark_ms.get(venue, {}).get(symbol, 0), self.rest_mark_ms.get(venue, {}).get(symbol, 0)
         )
@@ -356,6 +456,23 @@ def _with_balances(
     has no index price yet: it joins the pool at the next resync."""
     new = dict(balances)
     return tuple(replace(c, amount=new[c.asset]) if c.asset in new else c for c in collateral)
+
+
+def _newer_only(ev: MarkPrices, stored: Mapping[str, float], times: MarkTimes) -> MarkPrices | None:
+    """``ev`` without the prices older than the stored mark of their symbol; ``None`` if none is left."""
+    kept = {
+        symbol: price
+        for symbol, price in ev.prices.items()
+        if symbol not in stored or ev.stamp(symbol) >= times.of(symbol, stored)
+    }
+    if len(kept) == len(ev.prices):
+        return ev
+    if not kept:
+        return None
+    if ev.stamps is None:
+        return replace(ev, prices=kept)
+    own = {symbol: ev.stamps[symbol] for symbol in kept}
+    return replace(ev, prices=kept, event_ms=min(own.values()), stamps=own)
 
 
 def _with_leverage(state: PositionState, leverage: float) -> PositionState:

@@ -8,6 +8,7 @@ configured account label; times are epoch milliseconds (UTC) as the exchange sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,12 +17,22 @@ from monitor.model import Collateral, MarginMode, PositionSide, Tier
 
 @dataclass(frozen=True, slots=True)
 class MarkPrices:
-    """Mark prices for one venue: one symbol (``@markPrice``) or many (``!markPrice@arr``)."""
+    """Mark prices for one venue: one symbol (``@markPrice``) or many (``!markPrice@arr``).
+
+    ``event_ms`` is the oldest exchange time among the prices (stream ``E``, premiumIndex ``time``);
+    ``stamps`` gives each symbol's own when they differ, and is ``None`` when every price carries
+    ``event_ms`` (an all-market frame is stamped as one). The engine keeps the newest mark of each
+    symbol by these times, whatever the source."""
 
     venue: str
     prices: dict[str, float]
     event_ms: int
     received_ms: int
+    stamps: Mapping[str, int] | None = None
+
+    def stamp(self, symbol: str) -> int:
+        """The exchange time of ``symbol``'s price."""
+        return self.event_ms if self.stamps is None else self.stamps[symbol]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +40,12 @@ class PositionState:
     """One position leg as the exchange reports it. ``amount`` is signed (negative short); 0 = flat.
 
     Fields a source does not carry are ``None`` (ACCOUNT_UPDATE has no liquidation price, mark or
-    maintenance margin; positionRisk v3 has no leverage)."""
+    maintenance margin; positionRisk v3 has no leverage).
+
+    ``update_ms`` is positionRisk's ``updateTime``: when the exchange last changed the position (a
+    fill, a margin change), 0 when unknown or never. It is not the time of ``mark_price``, which the
+    exchange values when it answers, so it only bounds that from below: the mark is at least that
+    new."""
 
     symbol: str
     position_side: PositionSide
@@ -42,6 +58,7 @@ class PositionState:
     liquidation_price: float | None = None
     maint_margin: float | None = None
     leverage: float | None = None
+    update_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,9 @@ class SimExchange:
         self._market = Market(self.book.specs, seed)
         for symbol, price in self._ledger.marks.items():
             self._market.set_mark(symbol, price)
+        # When the current marks were valued: the time REST reports them with (premiumIndex ``time``),
+        # as the stream stamps them ``E``. Not the time of the request: a mark is as old as its value.
+        self.marks_ms = self.now_ms()
         self._rng = random.Random(seed + 1)
         self._requested_port = port
         self._port: int | None = None
@@ -244,6 +247,7 @@ class SimExchange:
         """Set a mark in the market and the ledger; nothing is published until ``publish_marks``."""
         self._market.set_mark(symbol, price)
         self._ledger.set_mark(symbol, self._market.mark(symbol))
+        self.marks_ms = self.now_ms()
 
     async def set_asset_balance(self, account: str, asset: str, amount: float) -> None:
         """Multi-Assets mode: set the balance of a margin asset other than USDT (a deposit or a
@@ -339,6 +343,7 @@ class SimExchange:
             )
             actions = scenario.on_tick(ctx)
             self._ledger.set_marks(self._market.marks)
+            self.marks_ms = now
             events = self._ledger.check_liquidations(
                 now_ms=now, sim_time=self.sim_time, tick_index=self.tick_index
             )

@@ -155,11 +155,11 @@ class RestApi:
         return frames.exchange_info(self.sim.ledger.specs.values(), call.now_ms)
 
     async def premium_index(self, call: Call) -> Any:
-        marks = self.sim.ledger.marks
+        marks, valued = self.sim.ledger.marks, self.sim.marks_ms
         symbol = self._symbol(call)
         if symbol is not None:
-            return frames.premium_index(symbol, marks[symbol], call.now_ms)
-        return [frames.premium_index(s, marks[s], call.now_ms) for s in self.sim.ledger.specs]
+            return frames.premium_index(symbol, marks[symbol], valued)
+        return [frames.premium_index(s, marks[s], valued) for s in self.sim.ledger.specs]
 
     async def system_status(self, call: Call) -> Any:
         return {"status": 0, "msg": "normal"}

@@ -88,9 +88,11 @@ def test_a_rest_mark_replaces_a_streamed_one_only_when_the_stream_lags() -> None
     e = engine("a")
     e.on_snapshot(snapshot("a", leg(BTC, 0.5), received=1))
     e.on_marks(MarkPrices(V, {BTC: 61_000.0}, 1_000, 1_000))
-    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_500.0), received=1_000 + REST_MARK_LAG_MS - 1))
+    lag = 1_000 + REST_MARK_LAG_MS
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_500.0), requested=lag - 1, received=lag + 500))
     assert e.marks[V][BTC] == 61_000.0  # a tick that recent is the better price
-    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_200.0), received=1_000 + REST_MARK_LAG_MS + 1))
+    # a body that came back late, but was requested long after the stream's last tick
+    e.on_snapshot(snapshot("a", leg(BTC, 0.5, mark=60_200.0), requested=lag + 1, received=lag + 500))
     assert e.marks[V][BTC] == 60_200.0  # the stream lags: REST wins for risk
     assert e.mark_ms[V][BTC] == 1_000  # but the stream's freshness clock is untouched
 

@@ -172,6 +172,30 @@ async def test_mark_streams_and_routes(sim: SimExchange, http: aiohttp.ClientSes
         assert await next_json(arr) == {"result": ["!markprice@arr@1s"], "id": 9}
 
 
+async def test_marks_carry_the_time_they_were_valued_on_the_stream_and_over_rest(
+    sim: SimExchange, http: aiohttp.ClientSession
+) -> None:
+    """A mark is as old as its value: premiumIndex ``time`` is the tick's that valued it, the ``E`` the
+    stream sent it with, however much later it is asked for. positionRisk ``updateTime`` is the
+    position's last change, as on Binance, and no mark time at all."""
+    clock = [int(time.time() * 1000)]
+    sim.now_ms = lambda: clock[0]
+    async with http.ws_connect(f"{sim.ws_url}/market/ws/0") as ws:
+        await subscribe(ws, "!markPrice@arr@1s")
+        await sim.step(1)
+        frame = await next_json(ws)
+    valued = clock[0]
+    assert {u["E"] for u in frame} == {valued}
+    clock[0] += 2_000  # asked two seconds later, before the next tick
+    async with http.get(f"{sim.http_url}/fapi/v1/premiumIndex") as resp:
+        rows = await resp.json()
+    assert [(r["symbol"], r["markPrice"], r["time"]) for r in rows] == [
+        (u["s"], u["p"], valued) for u in frame
+    ]
+    _, legs, _ = await signed_request(http, sim, "GET", "/fapi/v3/positionRisk")
+    assert legs and all(leg["updateTime"] < valued for leg in legs)  # opened when the book was built
+
+
 async def test_three_second_streams_follow_sim_time(sim: SimExchange, http: aiohttp.ClientSession) -> None:
     async with http.ws_connect(f"{sim.ws_url}/market/ws/0") as ws:
         await subscribe(ws, "!markPrice@arr", "btcusdt@markPrice@1s")

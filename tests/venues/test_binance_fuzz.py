@@ -545,7 +545,8 @@ def damage(frame: list[Any], i: int, what: str, value: object, *, at: int = 0, p
 
 def _summary(result: MarkPrices, problems: list[str]) -> tuple[object, ...]:
     """Everything a mark-price parse gives, the order of the prices included."""
-    return (list(result.prices.items()), result.event_ms, result.venue, result.received_ms, problems)
+    stamps = None if result.stamps is None else dict(result.stamps)
+    return (list(result.prices.items()), result.event_ms, stamps, result.venue, result.received_ms, problems)
 
 
 def _collected(frame: object, *, whole: bool, symbols: dict[str, str] = FRAME_SYMBOLS) -> tuple[object, ...]:
@@ -615,9 +616,10 @@ def test_an_all_market_frame_takes_the_whole_frame_path() -> None:
     ]
     taken = fast_mark_frame(frame, symbols)
     assert taken is not None
-    prices, oldest = taken
+    prices, oldest, stamps = taken
     assert list(prices) == list(symbols.values()) and oldest == T0
-    summary = (list(prices.items()), oldest, "binanceusdm", 1, [])
+    assert stamps == {symbol: T0 + i % 3 for i, symbol in enumerate(symbols.values())}
+    summary = (list(prices.items()), oldest, stamps, "binanceusdm", 1, [])
     assert _collected(frame, whole=False, symbols=symbols) == summary
     assert _collected(frame, whole=True, symbols=symbols) == summary
     assert fast_mark_frame([*frame, frame[0]], symbols) is None  # a repeat: newest-wins is element work

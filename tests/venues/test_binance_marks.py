@@ -203,3 +203,19 @@ def test_premium_index_errors_are_named_after_the_endpoint() -> None:
     raw["markPrice"] = "0"
     with pytest.raises(FrameError, match=r"^premiumIndex markPrice: not a usable price: '0'$"):
         premium(raw)
+
+
+def test_an_array_stamped_as_one_carries_one_time_and_a_mixed_one_each_price_its_own() -> None:
+    """The engine keeps the newest mark per symbol by these times: an all-market frame is stamped as
+    one (``stamps`` is ``None``), a body whose rows differ gives each price its own."""
+    raw = load("ws.markPriceUpdate.documented.json")
+    eth = dict(raw, s="ETHUSDT", p="3000.5")
+    assert marks([raw, eth])[0].stamps is None
+    late = dict(eth, E=raw["E"] + 250)
+    result = marks([raw, late])[0]
+    assert result.event_ms == raw["E"]
+    assert result.stamps == {"BTC/USDT:USDT": raw["E"], "ETH/USDT:USDT": raw["E"] + 250}
+    assert result.stamp("ETH/USDT:USDT") == raw["E"] + 250
+    row = load("rest.premiumIndex.single.documented.json")
+    body = [row, dict(row, symbol="ETHUSDT", time=row["time"] - 1_000)]
+    assert premium(body).stamps == {"BTC/USDT:USDT": row["time"], "ETH/USDT:USDT": row["time"] - 1_000}

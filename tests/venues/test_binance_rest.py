@@ -69,6 +69,7 @@ def test_position_risk_fixtures(name: str, version: PositionRiskVersion) -> None
         assert position.unrealized_pnl == float(row["unRealizedProfit"])
         assert position.mark_price == _optional_price(row["markPrice"])
         assert position.liquidation_price == _optional_price(row["liquidationPrice"])
+        assert position.update_ms == int(row["updateTime"])  # a number, or digits in old captures
         if version == "v3":
             assert position.maint_margin == float(row["maintMargin"])
             assert position.leverage is None
@@ -581,3 +582,17 @@ def test_unknown_symbols_are_skipped_and_repeats_refused() -> None:
     assert [t.symbol for t in brackets([other, *raw], coin_margined=False)] == ["ETH/USDT:USDT"]
     with pytest.raises(FrameError, match="listed twice"):
         brackets([*raw, raw[0]], coin_margined=False)
+
+
+def test_update_time_is_the_positions_not_the_marks() -> None:
+    """A flat row still carries a mark, with ``updateTime`` 0: the time says when the position last
+    changed, so it only bounds the mark's age from below. A body without it gives 0 (unknown)."""
+    flat = load("rest.positionRisk.v2.hedge.documented.json")[1]
+    assert float(flat["markPrice"]) > 0 and flat["updateTime"] == 0
+    assert positions([flat], "v2")[0].update_ms == 0
+    row = load("rest.positionRisk.v3.observed.json")[0]
+    del row["updateTime"]
+    assert positions([row], "v3")[0].update_ms == 0
+    row["updateTime"] = -1
+    with pytest.raises(FrameError, match=r"positionRisk \[0\]\.updateTime: timestamp out of range"):
+        positions([row], "v3")

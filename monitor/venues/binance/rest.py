@@ -99,7 +99,9 @@ def parse_position_risk(
     ``isolated_wallet`` is set for isolated legs only: ``isolatedWallet``, or ``isolatedMargin -
     unRealizedProfit`` where a reply lacks it (the COIN-M docs example). ``maint_margin`` is v3's
     ``maintMargin`` (already net of ``cum``). ``leverage`` is the row's (v2, COIN-M), else
-    ``leverages`` (symbolConfig, keyed by unified symbol), else ``None``.
+    ``leverages`` (symbolConfig, keyed by unified symbol), else ``None``. ``update_ms`` is the row's
+    ``updateTime`` (0 on a flat row, and when absent): when the position last changed, not when its
+    ``markPrice`` was valued (a flat row has both a mark and ``updateTime`` 0).
     """
     if version not in ("v2", "v3", "coinm"):
         raise ValueError(f"unknown positionRisk version {version!r}")
@@ -154,6 +156,7 @@ def _position_row(
         liquidation_price=row.optional_price("liquidationPrice"),
         maint_margin=row.non_negative("maintMargin") if version == "v3" or row.has("maintMargin") else None,
         leverage=row.positive("leverage") if row.has("leverage") else leverages.get(symbol),
+        update_ms=row.ms("updateTime", allow_zero=True) if row.has("updateTime") else 0,
     )
 
 

@@ -189,11 +189,15 @@ def _resolved(ids: list[str], symbols: Mapping[str, str]) -> list[str] | None:
     return known
 
 
-def fast_mark_frame(
-    elements: list[object], symbols: Mapping[str, str]
-) -> tuple[dict[str, float], int] | None:
-    """``(prices, oldest event_ms)`` of an array whose every element ``fast_mark`` accepts, no symbol
-    twice; else ``None``, and the caller takes the elements one by one.
+WholeFrame = tuple[dict[str, float], int, dict[str, int] | None]
+"""What ``fast_mark_frame`` reads from an array: prices, the oldest event time, and each symbol's
+event time when they are not all that one (``None`` when they are, as in an all-market frame)."""
+
+
+def fast_mark_frame(elements: list[object], symbols: Mapping[str, str]) -> WholeFrame | None:
+    """``(prices, oldest event_ms, stamps)`` of an array whose every element ``fast_mark`` accepts,
+    no symbol twice; else ``None``, and the caller takes the elements one by one. ``stamps`` maps
+    each symbol to its ``E`` when the elements differ, else is ``None``.
 
     An all-market frame (``!markPrice@arr``) brings some 500 elements every second, nearly always all
     perfect. The same rules as ``fast_mark``, checked a column at a time (types, ids, the prices'
@@ -238,9 +242,11 @@ def fast_mark_frame(
         prices = list(map(float, texts))  # no NaN: its letters are not allowed
     except ValueError:
         return None
-    if min(prices) < MIN_PRICE or max(prices) > MAX_PRICE or min(stamps) <= 0 or max(stamps) > MAX_MS:
+    oldest, newest = min(stamps), max(stamps)
+    if min(prices) < MIN_PRICE or max(prices) > MAX_PRICE or oldest <= 0 or newest > MAX_MS:
         return None
-    return dict(zip(unified, prices, strict=True)), min(stamps)
+    own = None if oldest == newest else dict(zip(unified, stamps, strict=True))
+    return dict(zip(unified, prices, strict=True)), oldest, own
 
 
 def _mark_update(row: Obj, symbols: Mapping[str, str]) -> Mark:
@@ -261,7 +267,7 @@ def collect_marks(
     received_ms: int,
     read: Callable[[Obj, Mapping[str, str]], Mark],
     fast: Callable[[object, Mapping[str, str]], tuple[str, str, float, int] | None] | None = None,
-    whole: Callable[[list[object], Mapping[str, str]], tuple[dict[str, float], int] | None] | None = None,
+    whole: Callable[[list[object], Mapping[str, str]], WholeFrame | None] | None = None,
 ) -> tuple[MarkPrices, list[str]]:
     """Shared by the stream and REST (premiumIndex) forms: one object or an array of objects, each
     read by ``read``. A bad element of an array is skipped and reported; a bad single object raises.
@@ -293,8 +299,8 @@ def collect_marks(
             raise FrameError(source, path, "empty array")
         done = whole(elements, symbols) if whole is not None else None
         if done is not None:
-            prices, oldest = done
-            return MarkPrices(venue=venue, prices=prices, event_ms=oldest, received_ms=received_ms), []
+            prices, oldest, own = done
+            return MarkPrices(venue, prices, oldest, received_ms, own), []
         for i, element in enumerate(elements):
             quick = fast(element, symbols) if fast is not None else None
             if quick is not None:
@@ -316,7 +322,9 @@ def collect_marks(
         raise FrameError(source, path, "not an object or array", excerpt(payload))
     assert oldest is not None  # a single object either read or raised
     problems.extend(unknown)
-    result = MarkPrices(venue=venue, prices=prices, event_ms=oldest, received_ms=received_ms)
+    # each price's own time, unless they all have the oldest one (the skipped repeats do not count)
+    uniform = all(t == oldest for t in stamped.values())
+    result = MarkPrices(venue, prices, oldest, received_ms, None if uniform else stamped)
     return result, _capped(problems, source)
 
 
