@@ -25,7 +25,7 @@ COPY requirements/runtime.lock ./requirements/
 RUN /opt/monitor/bin/pip install --no-cache-dir --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md LICENSE ./
 COPY monitor ./monitor
-RUN /opt/monitor/bin/pip install --no-cache-dir --no-deps .
+RUN /opt/monitor/bin/pip install --no-cache-dir --no-deps . && /opt/monitor/bin/pip check
 
 # --- runtime: the environment alone, run as an unprivileged user ---------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -25,15 +25,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# the lock first, with hashes required; then the project itself, which must not pull anything else
+# the lock first, with hashes required; then the project itself, which must not pull anything else;
+# then pip check: a lock that pyproject.toml's ranges refuse (a ccxt bumped by hand) stops here
 $(RSTAMP): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r $(RUNTIME_LOCK)
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@
 
 $(STAMP): $(DEV_LOCK) $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
 	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@ $(RSTAMP)
 
 demo: $(RSTAMP)
@@ -81,6 +84,7 @@ upgrade-check: $(TOOLS)/bin/pip-compile
 	$(COMPILE) --upgrade --extra dev -o $(UPGRADE)/dev.lock pyproject.toml
 	$(UPGRADE)/bin/pip install -q --require-hashes -r $(UPGRADE)/dev.lock
 	$(UPGRADE)/bin/pip install -q --no-deps -e .
+	$(UPGRADE)/bin/pip check
 	@grep -E '^[a-z0-9]' $(DEV_LOCK) > $(UPGRADE)/locked.txt
 	@grep -E '^[a-z0-9]' $(UPGRADE)/dev.lock > $(UPGRADE)/newest.txt
 	@echo "--- versions that differ from $(DEV_LOCK) (< locked, > newest allowed):"
