@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import ccxt
 import pytest
+import telegram as ptb
 
 from monitor.sim.exchange import SimExchange
 from monitor.versions import TESTED_CCXT
@@ -81,9 +83,6 @@ async def test_logs_the_versions_and_stays_quiet_with_a_tested_ccxt(tmp_path: Pa
     finally:
         await telegram.stop()
     (versions,) = [r for r in records if r["event"] == "versions"]
-    import ccxt
-    import telegram as ptb
-
     assert versions["ccxt"] == ccxt.__version__ and versions["ccxt"] in TESTED_CCXT
     assert versions["python_telegram_bot"] == ptb.__version__
     assert versions["monitor"] == "0.1.0"
