@@ -360,3 +360,39 @@ async def test_raw_rest_fields_pass_through_to_the_adapter(sim: SimExchange) -> 
     assert snapshot.total_maint_margin is not None and snapshot.total_maint_margin > 0, (
         "fapiPrivateV3GetAccount's raw totalMaintMargin did not reach the snapshot"
     )
+
+
+# --- what the order gateway reads of ccxt's unified structures --------------------------------------------
+
+
+async def test_an_order_reply_carries_the_unified_fields_the_gateway_reads(
+    sim: SimExchange, tapped: TappedFactory
+) -> None:
+    client, _ = tapped(sim, "main")
+    params = {"reduceOnly": True, "newClientOrderId": "contract-1", "newOrderRespType": "RESULT"}
+    order = await client.create_order(SOL, "market", "sell", 10, None, params)
+    read = {key: order.get(key) for key in ("status", "filled", "average")}
+    assert read["status"] == "closed" and read["filled"] == 10 and read["average"], (
+        f"ccxt's unified order lost what venues/binance/venue._order_result reads: {read}"
+    )
+    fetched = await client.fetch_order(None, SOL, {"origClientOrderId": "contract-1"})
+    assert (fetched["status"], fetched["filled"]) == ("closed", 10), (
+        "fetch_order by origClientOrderId no longer finds the order: the gateway's reconciliation uses it"
+    )
+    with pytest.raises(ccxt.BaseError) as unknown:
+        await client.fetch_order(None, SOL, {"origClientOrderId": "never-sent"})
+    assert type(unknown.value).__name__ == "OrderNotFound", (
+        f"an unknown client order id raised {type(unknown.value).__name__}, not OrderNotFound: "
+        "venue.fetch_order_by_client_id tells 'never arrived' from a failure by that name"
+    )
+
+
+async def test_error_codes_keep_their_classes_after_rebasing(sim: SimExchange, tapped: TappedFactory) -> None:
+    client, _ = tapped(sim, "trader")
+    with pytest.raises(ccxt.BaseError) as refused:
+        await client.create_order("BTC/USDT:USDT", "market", "buy", 8.0)  # 480k at 20x on a 20k wallet
+    assert isinstance(refused.value, ccxt.InsufficientFunds), (
+        f"-2019 raised {type(refused.value).__name__}: ccxt no longer looks its error codes up through "
+        "get_exceptions_by_url(url, 'exact'|'broad') in exceptions[market type], which "
+        "venues/binance/urls.point_at patches for a rebased host"
+    )
