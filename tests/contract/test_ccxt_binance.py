@@ -12,6 +12,8 @@ daemon in production.
 - The adapter reads Binance's raw fields, never ccxt's unified numbers: REST bodies through ccxt's
   implicit API (the ``info`` of what it reads is the body itself) and stream frames through the tap.
   Those must arrive as Binance sent them.
+- The order gateway reads ``status``, ``filled`` and ``average`` of ccxt's unified order, finds an order
+  by ``origClientOrderId`` and tells a missing one by ``OrderNotFound``.
 """
 
 from __future__ import annotations
