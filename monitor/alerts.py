@@ -37,6 +37,7 @@ class AlertKind(StrEnum):
     POSITION_FLIPPED = "position_flipped"
     POSITION_CLOSED = "position_closed"
     ACTION = "action"  # a de-risk action was planned, sent, filled or refused
+    UNTESTED_VERSION = "untested_version"  # the daemon runs a ccxt outside the range its suite passed with
 
 
 class Transition(StrEnum):

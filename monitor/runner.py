@@ -2,8 +2,8 @@
 
 Start-up refuses a bad configuration (exit 2, which the systemd unit does not restart on) before
 anything connects. Then, in order: the health server (so ``/healthz`` answers "starting" at once), the
-notifiers, the daemon, the components that act on its decisions (de-risking); then systemd hears
-``READY=1``.
+notifiers, a log line with the versions in use (and a warning to the notifiers when ccxt is untested),
+the daemon, the components that act on its decisions (de-risking); then systemd hears ``READY=1``.
 
 While it runs, a supervisor asks the health view once a second whether the data is fresh. Only then
 does it ping the systemd watchdog and touch the heartbeat file, so a hung event loop (nothing pings) and
@@ -38,6 +38,7 @@ from monitor.health import Extras, HealthReport, HealthServer, HealthView, Heart
 from monitor.logs import configure, get_logger, register_secrets
 from monitor.sdnotify import SdNotifier
 from monitor.service import Daemon, DaemonOptions, Notifier
+from monitor.versions import TESTED_CCXT, installed, untested_ccxt_alert
 
 log = get_logger(__name__)
 
@@ -253,6 +254,7 @@ async def serve(
                 if hasattr(n, "start"):
                     await n.start()
                     started.append(n)
+            announce_versions(notifiers)
             sd.status("connecting to the venues")
             if not await _unless_stopped(daemon.start(), stop):
                 log.info("stopped during start-up")
@@ -280,6 +282,20 @@ async def serve(
             heartbeat.clear()
         await _shutdown(daemon, running, started, server)
         sd.close()
+
+
+def announce_versions(notifiers: Sequence[Notifier]) -> None:
+    """Log what the daemon runs with; when ccxt lies outside the tested range, warn in the log and
+    tell the notifiers once (``monitor.versions`` says why it matters)."""
+    found = installed()
+    log.info("versions", **found.fields())
+    alert = untested_ccxt_alert(found, int(time.time() * 1000))
+    if alert is not None:
+        log.warning(
+            "ccxt outside the tested range", ccxt=found.ccxt, tested=str(TESTED_CCXT), message=alert.message
+        )
+        for n in notifiers:
+            n.enqueue([alert])
 
 
 async def _unless_stopped(start: Awaitable[None], stop: asyncio.Event) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -173,3 +174,23 @@ class DaemonProcess:
 
     def output(self) -> str:
         return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME_LOCK = REPO / "requirements" / "runtime.lock"
+DEV_LOCK = REPO / "requirements" / "dev.lock"
+
+
+def canonical(name: str) -> str:
+    """A distribution name as pip compares them (PEP 503): ``Typing_Extensions`` -> ``typing-extensions``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """``name -> version`` of every ``name==version`` pin in a pip-compile lock file."""
+    pins: dict[str, str] = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
+        if found:
+            pins[canonical(found.group(1))] = found.group(2)
+    return pins

@@ -18,6 +18,8 @@ import pytest
 
 from monitor.cli import build_parser
 
+from .helpers import RUNTIME_LOCK, canonical, locked_versions
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 SECRET_NAME = re.compile(r"(?i)secret|token|passw|passphrase|api_?key|private")
@@ -184,6 +186,27 @@ def test_dockerignore_keeps_state_and_secrets_out() -> None:
     assert {"**/*.sqlite3*", "**/credentials", "**/secrets"} <= set(lines)
 
 
+def test_the_build_stage_installs_the_lock_with_hashes_and_the_package_alone() -> None:
+    build = [i for i in INSTRUCTIONS if i.stage == 0]
+    copied = [shlex.split(i.args)[:-1] for i in build if i.op == "COPY"]
+    assert [str(RUNTIME_LOCK.relative_to(REPO))] in copied, "the build stage copies requirements/runtime.lock"
+    installs = [shlex.split(i.args) for i in build if i.op == "RUN" and "pip install" in i.args]
+    assert installs, "the build stage installs with pip"
+    lock_step = next(
+        (
+            n
+            for n, argv in enumerate(installs)
+            if "--require-hashes" in argv and "requirements/runtime.lock" in argv
+        ),
+        None,
+    )
+    assert lock_step is not None, "the dependencies come from the runtime lock, with --require-hashes"
+    for argv in installs[lock_step + 1 :]:
+        assert "--no-deps" in argv, f"{' '.join(argv)}: after the lock, nothing may resolve a dependency"
+    assert any("." in argv for argv in installs[lock_step + 1 :]), "the package itself is installed last"
+    assert "pip check" in " ".join(installs[-1]), "then pip check: the lock fits pyproject.toml's ranges"
+
+
 @pytest.mark.slow
 def test_build_stage_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
     """The build stage replayed: its COPY and RUN steps, paths mapped under ``tmp_path``."""
@@ -238,6 +261,21 @@ def test_build_stage_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
         [venv / "bin" / "python", "-c", imports], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+    # exactly the locked versions: nothing more (but the venv's own pip and setuptools), nothing else
+    listing = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps([(d.name, d.version) for d in m.distributions()]))"
+    )
+    result = subprocess.run(
+        [venv / "bin" / "python", "-c", listing], capture_output=True, text=True, timeout=60
+    )
+    image = {canonical(name): version for name, version in json.loads(result.stdout)}
+    assert image.pop("monitor") == "0.1.0"
+    for tool in ("pip", "setuptools"):
+        image.pop(tool, None)
+    assert image == locked_versions(RUNTIME_LOCK), (
+        "the image's packages differ from requirements/runtime.lock"
+    )
     # the image's ENTRYPOINT + CMD, against a config that is not there: a clean exit 2, no traceback
     (entry,) = final("ENTRYPOINT")
     argv = [str(monitor), *exec_form(entry.args)[1:], "run", "--config", str(tmp_path / "missing.toml")]

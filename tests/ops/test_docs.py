@@ -49,3 +49,14 @@ def test_unit_and_doc_agree_on_the_timeouts() -> None:
     unit = (REPO / "systemd" / "monitor.service").read_text()
     for setting in ("TimeoutStartSec=120s", "WatchdogSec=60s", "RestartSec=10s", "StartLimitIntervalSec=0"):
         assert setting in unit and setting in DOC, setting
+
+
+def test_every_install_it_shows_takes_the_locked_versions() -> None:
+    installs = [line for text in blocks("sh") for line in text.splitlines() if "pip install" in line]
+    assert len(installs) >= 3
+    for line in installs:
+        locked = "--require-hashes -r /opt/monitor-src/requirements/runtime.lock" in line
+        assert locked or "--no-deps" in line, f"an install that resolves versions nobody tested: {line}"
+    assert (REPO / "requirements" / "runtime.lock").exists()
+    for target in ("make upgrade-check", "make lock", "Roll back"):
+        assert target in DOC, target
