@@ -330,6 +330,8 @@ class Settings:
     derisk: DeriskSettings
     telegram: TelegramSettings | None = None  # None: alerts go to the console and the log only
     telegram_decision: str = "off"  # why Telegram is on or off, in words, for check-config and the log
+    # what this machine lacks; never empty for the daemon (it refuses), only with ``allow_missing``
+    missing: tuple[tuple[str, str], ...] = ()
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -386,8 +388,14 @@ def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Validate a decoded TOML document and resolve secrets. Raises ``ConfigError``."""
+def parse_config(
+    data: Mapping[str, Any], environ: Mapping[str, str] | None = None, *, allow_missing: bool = False
+) -> Settings:
+    """Validate a decoded TOML document and resolve secrets. Raises ``ConfigError``.
+
+    ``allow_missing`` (``check-config --file-only``): what this machine lacks is returned in
+    ``Settings.missing`` instead of raised, and an account without its secrets holds empty ones; such
+    settings describe a file, they never run a daemon."""
     env = os.environ if environ is None else environ
     try:
         raw = ConfigIn.model_validate(dict(data))
@@ -415,6 +423,8 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = No
         sources[a.name] = f"key from {key_from}, secret from {sec_from}"
         if key and sec:
             accounts.append(VenueAccount(a.name, key, sec, a.taker_fee))
+        elif allow_missing:
+            accounts.append(VenueAccount(a.name, "", "", a.taker_fee))
     _account_names(raw, problems)
     try:
         policy = _policy(raw.policy)
@@ -424,7 +434,7 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = No
     derisk = _derisk(raw, problems)
     _paths(raw, env, missing)
     telegram, decision = _telegram(raw.telegram, env, problems, missing)
-    if problems or missing:
+    if problems or (missing and not allow_missing):
         raise ConfigError(problems, missing)
     venues: dict[Venue, tuple[VenueAccount, ...]] = {}
     for a, acct in zip(raw.accounts, accounts, strict=True):
@@ -441,7 +451,9 @@ def parse_config(data: Mapping[str, Any], environ: Mapping[str, str] | None = No
             ]
         )
     endpoints = {v: Endpoints(e.rest_url, e.ws_url) for v, e in raw.endpoints.items()}
-    return Settings(raw, tuple(accounts), venues, endpoints, policy, sources, derisk, telegram, decision)
+    return Settings(
+        raw, tuple(accounts), venues, endpoints, policy, sources, derisk, telegram, decision, tuple(missing)
+    )
 
 
 def _account_names(raw: ConfigIn, problems: list[tuple[str, str]]) -> None:
@@ -627,7 +639,9 @@ def _derisk(raw: ConfigIn, problems: list[tuple[str, str]]) -> DeriskSettings:
         return DeriskSettings()
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+def load_config(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, allow_missing: bool = False
+) -> Settings:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -637,4 +651,4 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> S
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([("(syntax)", str(exc))]) from None
-    return parse_config(data, environ)
+    return parse_config(data, environ, allow_missing=allow_missing)

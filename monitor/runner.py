@@ -26,6 +26,7 @@ import faulthandler
 import inspect
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -378,9 +379,15 @@ def run(
     config_path: str,
     notifier_factory: NotifierFactory | None = None,
     component_factory: Callable[[Settings], Sequence[ComponentFactory]] | None = None,
+    *,
+    log_level: str | None = None,
 ) -> int:
     """The ``monitor run`` entry point. ``notifier_factory`` builds extra notifiers (Telegram) and
-    ``component_factory`` the components (de-risking) from the validated settings."""
+    ``component_factory`` the components (de-risking) from the validated settings; ``log_level``
+    overrides the file's ``service.log_level``.
+
+    Every configuration problem, including what the machine lacks, exits 2 before anything is
+    created (the state file, the health server): systemd does not restart on 2."""
     # a watchdog SIGABRT on a hung loop then leaves the Python stack in the journal
     faulthandler.enable()
     try:
@@ -388,11 +395,13 @@ def run(
     except ConfigError as exc:
         configure("console", "error")
         for key, msg in exc.problems:
-            print(f"error: {key}: {msg}")
+            print(f"error: {key}: {msg}", file=sys.stderr)
+        for key, msg in exc.missing:
+            print(f"error: missing on this machine: {key}: {msg}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     register_secrets(s for a in settings.accounts for s in (a.api_key, a.secret))
     register_secrets([os.environ.get("TELEGRAM_BOT_TOKEN")])
-    configure(settings.raw.service.log_format, settings.raw.service.log_level)
+    configure(settings.raw.service.log_format, log_level or settings.raw.service.log_level)
 
     async def main() -> int:
         stop = asyncio.Event()
