@@ -468,17 +468,24 @@ def _account_names(raw: ConfigIn, problems: list[tuple[str, str]]) -> None:
 
 
 def _paths(raw: ConfigIn, env: Mapping[str, str], missing: list[tuple[str, str]]) -> None:
-    """Files the daemon creates at start-up need an existing directory: refused here, before anything
-    is created, rather than as a failure (exit 1) after the health server and the state file exist."""
-    for where, name in (
+    """Files the daemon creates at start-up (it creates their directories too) need a writable place:
+    refused here, before anything is created, rather than as a failure (exit 1) after the health
+    server is up."""
+    files = (
         ("service.state_file", raw.service.state_file),
         ("health.heartbeat_file", raw.health.heartbeat_file),
-    ):
+    )
+    for where, name in files:
         if not name or name == ":memory:":
             continue
-        folder = Path(name).expanduser().parent
-        if not folder.is_dir():
-            missing.append((where, f"the directory {folder} does not exist on this machine"))
+        folder = Path(name).expanduser().absolute().parent
+        existing = next((d for d in (folder, *folder.parents) if d.exists()), None)
+        if existing is None:
+            continue
+        if not existing.is_dir():
+            missing.append((where, f"{existing} is a file, so the directory {folder} cannot be created"))
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            missing.append((where, f"no permission to create files under {existing}"))
 
 
 def _telegram(

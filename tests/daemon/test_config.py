@@ -375,7 +375,14 @@ def test_example_config_without_secrets_reports_only_what_is_missing() -> None:
     }
 
 
-def test_a_state_file_in_a_missing_directory_is_refused(tmp_path: Path) -> None:
+def test_a_state_file_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("")
     data = minimal()
-    data["service"] = {"state_file": str(tmp_path / "nowhere" / "state.sqlite3")}
-    assert "does not exist" in problems(data)["service.state_file"]
+    data["service"] = {"state_file": str(tmp_path / "plain" / "sub" / "state.sqlite3")}
+    assert "is a file" in problems(data)["service.state_file"]
+
+
+def test_a_state_file_in_a_directory_still_to_create_is_fine(tmp_path: Path) -> None:
+    data = minimal()
+    data["service"] = {"state_file": str(tmp_path / "state" / "state.sqlite3")}
+    assert parse_config(data, ENV).raw.service.state_file.endswith("state.sqlite3")
