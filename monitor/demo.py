@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,13 +22,14 @@ from rich.table import Table
 
 from monitor.alerts import Level
 from monitor.calc import fmt, pct, ratio_style, ratio_text
-from monitor.model import MarginMode, Venue
+from monitor.model import AccountRisk, MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.policy.config import PolicyConfig, RepeatSchedule
 from monitor.prediction import PredictionLog, Verdict
 from monitor.service import Daemon, DaemonOptions, Notifier
 from monitor.sim.exchange import SimExchange
+from monitor.tables import fit
 from monitor.venues.base import Endpoints, VenueAccount
 
 
@@ -117,7 +118,7 @@ async def run_demo(
             await asyncio.sleep(min(0.2, end - now))
             if loop.time() >= next_table:
                 next_table += table_every
-                console.print(positions_table(daemon, sim.sim_time))
+                console.print(positions_table(daemon.engine.risks, sim.sim_time, console))
     finally:
         if bot is not None:
             await bot.stop(flush_timeout_s=5.0)
@@ -159,13 +160,15 @@ def _symbol_map(daemon: Daemon) -> dict[str, str]:
     return out
 
 
-def positions_table(daemon: Daemon, sim_time: float) -> Table:
+def positions_table(risks: Mapping[str, AccountRisk], sim_time: float, console: Console) -> Table:
+    """Every account's positions as the daemon last evaluated them, fitted to ``console``'s width."""
     table = Table(
         title=f"positions at t={sim_time:.0f}s", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
     )
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
-        table.add_column(col, justify="right" if col in ("mark", "liq price", "dist", "ratio") else "left")
-    for name, risk in sorted(daemon.engine.risks.items()):
+        justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for name, risk in sorted(risks.items()):
         if risk.cross is not None:
             r = risk.cross.margin_ratio
             table.add_row(
@@ -184,6 +187,7 @@ def positions_table(daemon: Daemon, sim_time: float) -> Table:
                 pct(p.distance_pct),
                 f"[{ratio_style(r)}]{ratio_text(r)}[/]" if p.margin_mode is MarginMode.ISOLATED else "",
             )
+    fit(table, console, ("mode", "mark", "side"))
     return table
 
 
