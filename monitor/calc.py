@@ -21,7 +21,9 @@ from monitor.tables import fit
 
 
 def _num(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+    """A JSON number: 12 significant digits (no ``48.800000000000004``; the maths is good to about
+    1e-12 relative, the exchanges round to 8 decimals), ``None`` for what is not finite."""
+    return float(f"{x:.12g}") if x is not None and math.isfinite(x) else None
 
 
 def risk_to_json(risk: AccountRisk) -> dict[str, Any]:
@@ -74,9 +76,9 @@ def what_if_to_json(w: WhatIf) -> dict[str, Any]:
             {
                 "symbol": a.symbol,
                 "position_side": str(a.position_side),
-                "target_distance_pct": a.target_distance_pct,
-                "target_liquidation_price": a.target_liquidation_price,
-                "add": a.add,
+                "target_distance_pct": _num(a.target_distance_pct),
+                "target_liquidation_price": _num(a.target_liquidation_price),
+                "add": _num(a.add),
                 "new_liquidation_price": _num(a.new_liquidation_price),
             }
             for a in w.margin_to_add
