@@ -1,0 +1,73 @@
+"""Alerts in the log carry their severity; on a terminal they read as the demo prints them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from rich.console import Console
+
+from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.logs import configure
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.render import render_line
+from monitor.runner import LogNotifier
+
+
+@pytest.fixture
+def records() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    stream = io.StringIO()
+    configure("json", "debug", stream=stream)
+    yield stream
+    root.handlers[:], root.level = saved
+    structlog.reset_defaults()
+
+
+def alert(level: Level, transition: Transition = Transition.OPENED, previous: Level | None = None) -> Alert:
+    return Alert(
+        key="risk:main:BTC/USDT:USDT:both",
+        kind=AlertKind.RISK,
+        level=level,
+        transition=transition,
+        venue="binanceusdm",
+        account="main",
+        message=f"BTC/USDT:USDT {level.label}",
+        ts_ms=1,
+        symbol="BTC/USDT:USDT",
+        previous_level=previous,
+    )
+
+
+@pytest.mark.parametrize(
+    ("level", "record"),
+    [
+        (Level.INFO, "info"),
+        (Level.WARN, "warning"),
+        (Level.DANGER, "error"),
+        (Level.CRITICAL, "critical"),
+    ],
+)
+def test_an_alert_record_level_follows_its_severity(records: io.StringIO, level: Level, record: str) -> None:
+    LogNotifier().enqueue([alert(level)])
+    (line,) = [json.loads(x) for x in records.getvalue().splitlines() if '"alert"' in x]
+    assert line["level"] == record and line["alert_level"] == level.label
+
+
+def test_a_close_is_logged_at_the_level_it_closes_from(records: io.StringIO) -> None:
+    LogNotifier().enqueue([alert(Level.OK, Transition.CLOSED, previous=Level.DANGER)])
+    (line,) = [json.loads(x) for x in records.getvalue().splitlines() if '"alert"' in x]
+    assert line["level"] == "error"
+
+
+def test_on_a_terminal_alerts_print_in_the_demo_format(records: io.StringIO) -> None:
+    screen = io.StringIO()
+    a = alert(Level.WARN)
+    LogNotifier(ConsoleNotifier(Console(file=screen, width=200, color_system=None))).enqueue([a])
+    assert screen.getvalue().strip() == render_line(a)
+    assert '"alert"' not in records.getvalue()  # said once, not twice
