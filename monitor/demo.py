@@ -5,6 +5,10 @@ account with correlated longs and a hedge, an isolated high-leverage account, a 
 scripted market. The daemon reaches it exactly as it reaches Binance: ccxt over HTTP and WebSocket. The
 demo compresses time by ``--speed``; the daemon's clocks (staleness, repeats, resync) are scaled by the
 same factor so that what the scenario shows in sim seconds happens on screen in real ones.
+
+The scenario's clock starts only once the monitor is connected and resynced: at ``--speed 8`` a cascade
+would otherwise liquidate positions before the monitor has seen them, and the summary would blame the
+monitor for what its start-up missed.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from monitor.service import Daemon, DaemonOptions, Notifier
 from monitor.sim.exchange import SimExchange
 from monitor.tables import fit
 from monitor.venues.base import Endpoints, VenueAccount
+
+CONNECT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ async def run_demo(
     telegram: bool = False,
 ) -> DemoResult:
     console = console or Console(highlight=False)
-    sim = SimExchange("demo", scenario, speed=speed, seed=7)
+    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
@@ -111,6 +117,11 @@ async def run_demo(
     console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
     try:
         await daemon.start()
+        if await connected(daemon, sim):
+            console.print("[dim]  monitor connected and resynced; the scenario's clock starts[/dim]")
+        else:
+            console.print("[yellow]  the monitor is not connected yet; starting the scenario anyway[/yellow]")
+        sim.resume()
         loop = asyncio.get_running_loop()
         end = loop.time() + total
         next_table = loop.time() + table_every
@@ -150,6 +161,25 @@ async def run_demo(
     )
     console.print(summary(result, daemon))
     return result
+
+
+async def connected(daemon: Daemon, sim: SimExchange, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
+    """Wait, with the scenario's clock held, until every stream of the daemon is connected.
+
+    ``Daemon.start`` returns after the first REST snapshot; the user streams count as connected once
+    subscribed and resynced, the mark stream once a valid frame arrived, so the held market publishes
+    its unchanged marks until it does. False when ``timeout_s`` passes first."""
+    streams = {name for adapter in daemon.adapters.values() for name in adapter.stream_names()}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not streams <= daemon.connected:
+        if loop.time() >= deadline:
+            return False
+        if sim.streams.subscribers(None) > 0:
+            await sim.publish_marks()
+        await asyncio.sleep(0.1)
+    await daemon.drain()
+    return True
 
 
 def _symbol_map(daemon: Daemon) -> dict[str, str]:
