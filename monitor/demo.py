@@ -193,7 +193,11 @@ def _symbol_map(daemon: Daemon) -> dict[str, str]:
 def positions_table(risks: Mapping[str, AccountRisk], sim_time: float, console: Console) -> Table:
     """Every account's positions as the daemon last evaluated them, fitted to ``console``'s width."""
     table = Table(
-        title=f"positions at t={sim_time:.0f}s", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+        title=f"positions at t={sim_time:.0f}s",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title_justify="left",
     )
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
         justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
