@@ -563,6 +563,13 @@ def _plain_token_error(message: str) -> str:
     return message
 
 
+def default_secret_env(account: str, what: str) -> str:
+    """The variable an account's secret comes from when the file names none: ``MONITOR_MAIN_API_KEY``
+    for ``what`` = ``API_KEY`` of account ``main`` (other characters than letters and digits become
+    ``_``)."""
+    return f"MONITOR_{re.sub(r'[^A-Za-z0-9]', '_', account).upper()}_{what}"
+
+
 def _secret(
     account: str,
     what: str,
@@ -586,7 +593,7 @@ def _secret(
         if not value:
             problems.append((f"{where}_file", f"{path} is empty"))
         return value or None, f"file {path}"
-    name = env_name or f"MONITOR_{re.sub(r'[^A-Za-z0-9]', '_', account).upper()}_{what}"
+    name = env_name or default_secret_env(account, what)
     value = env.get(name, "").strip()
     if not value:
         problems.append((f"{where}_env", f"environment variable {name} is not set"))
