@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -71,3 +73,29 @@ def test_on_a_terminal_alerts_print_in_the_demo_format(records: io.StringIO) -> 
     LogNotifier(ConsoleNotifier(Console(file=screen, width=200, color_system=None))).enqueue([a])
     assert screen.getvalue().strip() == render_line(a)
     assert '"alert"' not in records.getvalue()  # said once, not twice
+
+
+def test_under_systemd_each_line_carries_its_priority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """journald reads a "<N>" prefix as the line's priority: `journalctl -p warning` then lists the
+    warn, danger and critical alerts although the lines are JSON."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    with (tmp_path / "journal").open("w") as stream:
+        st = os.fstat(stream.fileno())
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+        try:
+            configure("json", "info", stream=stream)
+            LogNotifier().enqueue([alert(Level.INFO), alert(Level.WARN), alert(Level.CRITICAL)])
+        finally:
+            root.handlers[:], root.level = saved
+            structlog.reset_defaults()
+    lines = (tmp_path / "journal").read_text().splitlines()
+    assert [line[:3] for line in lines] == ["<6>", "<4>", "<2>"]
+    assert json.loads(lines[1][3:])["alert_level"] == "warn"
+
+
+def test_elsewhere_lines_are_plain_json(records: io.StringIO, monkeypatch: pytest.MonkeyPatch) -> None:
+    LogNotifier().enqueue([alert(Level.WARN)])
+    assert records.getvalue().startswith("{")
