@@ -69,6 +69,20 @@ def port(text: str) -> int:
     return int(text)
 
 
+def http_url(text: str) -> str:
+    """An argparse type: an http(s) URL with a host (and a valid port, when given)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError on a port out of range)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a URL ({exc}): {text!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"expected an http:// URL, e.g. http://127.0.0.1:9108, got {text!r}")
+    return text
+
+
 def _version() -> str:
     try:
         return metadata.version("monitor")
@@ -299,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Ask a running daemon's health server (/healthz) whether it is watching: streams, marks, open "
         "episodes. Exit 0 healthy, 1 unhealthy, 2 unreachable.",
     )
-    status.add_argument("--url", default="http://127.0.0.1:9108", help="the daemon's health server")
+    status.add_argument(
+        "--url", type=http_url, default="http://127.0.0.1:9108", help="the daemon's health server"
+    )
     status.add_argument("--json", action="store_true", help="print the /healthz document as it is")
     status.add_argument(
         "--timeout", type=number(gt=0), default=3.0, metavar="SECONDS", help="how long to wait (default 3)"
