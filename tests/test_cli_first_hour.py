@@ -186,3 +186,24 @@ def test_sim_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         f"monitor sim: error: cannot listen on 127.0.0.1:{port}: address already in use "
         "(is another simulator running? choose another --port)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"TELEGRAM_BOT_TOKEN": "bad-token-0123456789-secret", "TELEGRAM_CHAT_ID": "1"}, "malformed"),
+        ({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "me"}, "TELEGRAM_CHAT_ID"),
+        (
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "1", "TELEGRAM_API_BASE_URL": "http://x:1/bot"},
+            "without /bot",
+        ),
+    ],
+)
+def test_demo_with_bad_telegram_variables_is_one_line_and_exit_2(
+    env: dict[str, str], words: str, tmp_path: Path
+) -> None:
+    result = process("demo", "--duration", "1", env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("monitor demo: error:") and words in line
+    assert "bad-token" not in line
