@@ -128,8 +128,14 @@ def _cmd_calc(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import main as demo_main
     from monitor.logs import configure
+    from monitor.notify.settings import SettingsError, TelegramSettings
 
     configure("console", "error")  # the demo prints what matters itself
+    try:
+        TelegramSettings.from_env(os.environ)  # checked before anything starts; never echoes the token
+    except SettingsError as exc:
+        print(f"monitor demo: error: {exc} (the TELEGRAM_* environment variables)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return demo_main(args.duration, args.speed, args.scenario)
     except KeyboardInterrupt:
