@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -14,21 +15,34 @@ import structlog
 from rich.console import Console
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
-from monitor.logs import configure
+from monitor.logs import QUIET_LIBRARIES, configure
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import render_line
 from monitor.runner import LogNotifier
 
 
-@pytest.fixture
-def records() -> Iterator[io.StringIO]:
+@contextlib.contextmanager
+def logging_restored() -> Iterator[None]:
+    """``configure`` changes process-wide logging (the root and the libraries' levels); put it back so
+    later tests see pytest's set-up."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    stream = io.StringIO()
-    configure("json", "debug", stream=stream)
-    yield stream
-    root.handlers[:], root.level = saved
-    structlog.reset_defaults()
+    libraries = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level = saved
+        for name, level in libraries.items():
+            logging.getLogger(name).setLevel(level)
+        structlog.reset_defaults()
+
+
+@pytest.fixture
+def records() -> Iterator[io.StringIO]:
+    with logging_restored():
+        stream = io.StringIO()
+        configure("json", "debug", stream=stream)
+        yield stream
 
 
 def alert(level: Level, transition: Transition = Transition.OPENED, previous: Level | None = None) -> Alert:
@@ -80,17 +94,11 @@ def test_under_systemd_each_line_carries_its_priority(
 ) -> None:
     """journald reads a "<N>" prefix as the line's priority: `journalctl -p warning` then lists the
     warn, danger and critical alerts although the lines are JSON."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    with (tmp_path / "journal").open("w") as stream:
+    with (tmp_path / "journal").open("w") as stream, logging_restored():
         st = os.fstat(stream.fileno())
         monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
-        try:
-            configure("json", "info", stream=stream)
-            LogNotifier().enqueue([alert(Level.INFO), alert(Level.WARN), alert(Level.CRITICAL)])
-        finally:
-            root.handlers[:], root.level = saved
-            structlog.reset_defaults()
+        configure("json", "info", stream=stream)
+        LogNotifier().enqueue([alert(Level.INFO), alert(Level.WARN), alert(Level.CRITICAL)])
     lines = (tmp_path / "journal").read_text().splitlines()
     assert [line[:3] for line in lines] == ["<6>", "<4>", "<2>"]
     assert json.loads(lines[1][3:])["alert_level"] == "warn"
