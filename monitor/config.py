@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
@@ -172,8 +173,17 @@ class AccountIn(_Strict):
 
 
 def _url(value: str, schemes: tuple[str, ...], example: str) -> str:
+    """A URL the clients can use: the scheme, a host, a port within range (only used at start-up, so
+    checked here rather than found by a start-up that fails and restarts)."""
     if not value.startswith(tuple(f"{s}://" for s in schemes)) or value[-3:] == "://":
         raise ValueError(f"must start with {' or '.join(f'{s}://' for s in schemes)}, e.g. {example}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is not a number from 0 to 65535)
+    except ValueError:
+        raise ValueError(f"not a usable URL (check the host and the port), e.g. {example}") from None
+    if not parts.hostname:
+        raise ValueError(f"names no host, e.g. {example}")
     return value
 
 

@@ -386,3 +386,18 @@ def test_a_state_file_in_a_directory_still_to_create_is_fine(tmp_path: Path) -> 
     data = minimal()
     data["service"] = {"state_file": str(tmp_path / "state" / "state.sqlite3")}
     assert parse_config(data, ENV).raw.service.state_file.endswith("state.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("http://127.0.0.1:99999", "not a usable URL"),
+        ("http://[::1", "not a usable URL"),
+        ("http://:8765", "names no host"),
+        ("127.0.0.1:8765", "must start with http:// or https://"),
+    ],
+)
+def test_endpoint_urls_are_usable(url: str, fragment: str) -> None:
+    data = minimal()
+    data["endpoints"] = {"binanceusdm": {"rest_url": url, "ws_url": "ws://127.0.0.1:8765"}}
+    assert fragment in problems(data)["endpoints.binanceusdm.rest_url"]
