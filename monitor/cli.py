@@ -167,6 +167,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     """The same checks as ``run`` (one loader), then what ``run`` would do. What this machine lacks
     (secrets, directories) is listed apart from mistakes in the file; ``--file-only`` accepts it."""
+    from rich.markup import escape
+
     from monitor.config import ConfigError, load_config
     from monitor.config_summary import describe
 
@@ -175,7 +177,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         settings = load_config(args.config, allow_missing=True)
     except ConfigError as exc:
         for key, msg in exc.problems:
-            err.print(f"[red]error:[/red] {key}: {msg}")
+            err.print(f"[red]error:[/red] {escape(key)}: {escape(msg)}")
         return EXIT_BAD_INPUT
     out = Console(highlight=False, soft_wrap=True)
     if settings.missing:
@@ -184,13 +186,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     else:
         out.print(f"[green]ok[/green]: {args.config}")
     for line in describe(settings):
-        out.print(f"  {line}")
+        out.print(f"  {escape(line)}")  # "[endpoints]" is text, not markup
     if not settings.missing:
         return EXIT_OK
     target = out if args.file_only else err
     target.print("missing on this machine (monitor run refuses to start without them):")
     for key, msg in settings.missing:
-        target.print(f"  [yellow]missing:[/yellow] {key}: {msg}")
+        target.print(f"  [yellow]missing:[/yellow] {escape(key)}: {escape(msg)}")
     if args.file_only:
         return EXIT_OK
     target.print("(add --file-only to check the file alone)")

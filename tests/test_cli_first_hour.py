@@ -136,7 +136,7 @@ def test_check_config_summary_says_what_run_will_do(
     )
     code, out, _ = cli(["check-config", "-c", str(config)], capsys)
     assert code == 0, out
-    assert "endpoints binanceusdm: http://127.0.0.1:8765 and ws://127.0.0.1:8765" in out
+    assert "endpoints binanceusdm: http://127.0.0.1:8765 and ws://127.0.0.1:8765 (set in [endpoints])" in out
     assert "de-risk: dry run (orders are journaled, never sent); modes: main suggest, alt off" in out
     assert "health: http://127.0.0.1:9108/healthz" in out
     assert "telegram: off (no bot token and no chat configured)" in out
@@ -207,3 +207,14 @@ def test_demo_with_bad_telegram_variables_is_one_line_and_exit_2(
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("monitor demo: error:") and words in line
     assert "bad-token" not in line
+
+
+def test_check_config_prints_bracketed_words_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for k, v in KEYS.items():
+        monkeypatch.setenv(k, v)
+    config = tmp_path / "c.toml"
+    config.write_text('[[accounts]]\nname = "main"\nvenue = "binanceusdm"\n[telegram]\nenabled = false\n')
+    code, out, _ = cli(["check-config", "-c", str(config)], capsys)
+    assert code == 0 and "telegram: off ([telegram] enabled = false)" in out
