@@ -88,6 +88,17 @@ def _env_name(value: str | None) -> str | None:
     return value
 
 
+def _file_name(value: str | None) -> str | None:
+    """A ``*_file`` setting names a file; a secret pasted there would be echoed by "cannot read ...",
+    so one that looks like a secret and not like a path is refused without repeating it."""
+    if value is not None and "/" not in value and looks_like_secret(value):
+        raise ValueError(
+            "this looks like a secret, not a file's path: put the secret in a file and write its path "
+            "here (the value is not repeated)"
+        )
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -170,6 +181,7 @@ class AccountIn(_Strict):
         return v
 
     _env = field_validator("api_key_env", "api_secret_env")(_env_name)
+    _file = field_validator("api_key_file", "api_secret_file")(_file_name)
 
 
 def _url(value: str, schemes: tuple[str, ...], example: str) -> str:
@@ -259,6 +271,7 @@ class TelegramIn(_Strict):
     status_minutes: float = Field(5, gt=0)
 
     _token_env = field_validator("token_env")(_env_name)
+    _token_file = field_validator("token_file")(_file_name)
 
     @field_validator("api_base_url")
     @classmethod

@@ -401,3 +401,29 @@ def test_endpoint_urls_are_usable(url: str, fragment: str) -> None:
     data = minimal()
     data["endpoints"] = {"binanceusdm": {"rest_url": url, "ws_url": "ws://127.0.0.1:8765"}}
     assert fragment in problems(data)["endpoints.binanceusdm.rest_url"]
+
+
+@pytest.mark.parametrize("value", SECRET_LIKE)
+@pytest.mark.parametrize("where", ["api_key_file", "api_secret_file", "token_file"])
+def test_a_secret_in_a_file_setting_is_refused_without_echoing_it(value: str, where: str) -> None:
+    data = minimal()
+    if where == "token_file":
+        data["telegram"] = {"token_file": value}
+        path = "telegram.token_file"
+    else:
+        data["accounts"][0][where] = value
+        path = f"accounts[0].{where}"
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, ENV)
+    assert "looks like a secret" in dict(info.value.problems)[path]
+    assert value not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "path", ["$CREDENTIALS_DIRECTORY/main_api_key", "/etc/monitor/credentials/main_api_secret", "key.txt"]
+)
+def test_ordinary_file_paths_are_accepted(path: str, tmp_path: Path) -> None:
+    data = minimal()
+    data["accounts"][0]["api_key_file"] = path
+    found = problems(data, {**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert "looks like a secret" not in found.get("accounts[0].api_key_file", "")
