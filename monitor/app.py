@@ -17,7 +17,6 @@ from monitor.daemon_ports import LatePorts
 from monitor.health import Extras
 from monitor.logs import get_logger, register_secrets
 from monitor.notify.telegram import TelegramNotifier
-from monitor.notify.wiring import settings_from_config
 from monitor.runner import Component, ComponentFactory
 from monitor.service import Daemon, Notifier
 from monitor.store import open_db
@@ -58,10 +57,9 @@ class App:
         self.ports = LatePorts()
 
     def notifiers(self, settings: Settings) -> Sequence[Notifier]:
-        tg = settings_from_config(settings.raw.telegram, self.environ)
+        tg = settings.telegram  # decided once by the config loader, as check-config shows it
         if tg is None:
-            if settings.raw.telegram.enabled and settings.raw.telegram.chats:
-                log.warning("telegram: enabled with chats but no token; alerts go to the log only")
+            log.info("telegram: " + settings.telegram_decision + "; alerts go to the console and the log")
             return []
         register_secrets([tg.token])
         conn = open_db(settings.raw.service.state_file)

@@ -17,10 +17,13 @@ from rich.table import Table
 from monitor.margin.account import evaluate_account
 from monitor.margin.whatif import WhatIf
 from monitor.model import Account, AccountRisk
+from monitor.tables import fit
 
 
 def _num(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
+    """A JSON number: 12 significant digits (no ``48.800000000000004``; the maths is good to about
+    1e-12 relative, the exchanges round to 8 decimals), ``None`` for what is not finite."""
+    return float(f"{x:.12g}") if x is not None and math.isfinite(x) else None
 
 
 def risk_to_json(risk: AccountRisk) -> dict[str, Any]:
@@ -73,9 +76,9 @@ def what_if_to_json(w: WhatIf) -> dict[str, Any]:
             {
                 "symbol": a.symbol,
                 "position_side": str(a.position_side),
-                "target_distance_pct": a.target_distance_pct,
-                "target_liquidation_price": a.target_liquidation_price,
-                "add": a.add,
+                "target_distance_pct": _num(a.target_distance_pct),
+                "target_liquidation_price": _num(a.target_liquidation_price),
+                "add": _num(a.add),
                 "new_liquidation_price": _num(a.new_liquidation_price),
             }
             for a in w.margin_to_add
@@ -149,13 +152,17 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         table.add_row(*row)
     if any(p.position_side.value != "both" for p in risk.positions):
         table.caption = "* hedge-mode leg"
+    fit(table, console, ("maint", "uPnL", "dev", "size", "exch liq", "mode"))
     console.print(table)
 
 
 def render_what_if(w: WhatIf, console: Console) -> None:
     t = Table(title="liquidation price in the other margin mode", box=box.SIMPLE_HEAD)
-    for col in ("symbol", "leg", "now", "as", "liq price", "distance", "margin moved", "note"):
-        t.add_column(col)
+    noted = any(m.note for m in w.mode_switches)  # an empty note column would only take room
+    for col in ("symbol", "leg", "now", "as", "liq price", "distance", "margin moved", "note")[
+        : 8 if noted else 7
+    ]:
+        t.add_column(col, no_wrap=col != "note")
     for m in w.mode_switches:
         t.add_row(
             m.symbol,
@@ -165,13 +172,14 @@ def render_what_if(w: WhatIf, console: Console) -> None:
             fmt(m.liquidation_price, 8),
             pct(m.distance_pct),
             fmt(m.moved_margin),
-            m.note,
+            *([m.note] if noted else []),
         )
+    fit(t, console, ("margin moved", "now", "note"))
     console.print(t)
     if w.margin_to_add:
         t = Table(title="margin to add to isolated positions", box=box.SIMPLE_HEAD)
         for col in ("symbol", "leg", "target distance", "target liq", "add", "new liq"):
-            t.add_column(col)
+            t.add_column(col, no_wrap=True)
         for a in w.margin_to_add:
             t.add_row(
                 a.symbol,
@@ -181,11 +189,12 @@ def render_what_if(w: WhatIf, console: Console) -> None:
                 fmt(a.add),
                 fmt(a.new_liquidation_price, 8),
             )
+        fit(t, console, ("target liq", "leg"))
         console.print(t)
     if w.market_moves:
         t = Table(title="uniform move that liquidates the cross account", box=box.SIMPLE_HEAD)
         for col in ("marks moved", "fall", "rise"):
-            t.add_column(col)
+            t.add_column(col, no_wrap=True)
         for mv in w.market_moves:
             t.add_row(mv.scope, pct(mv.down_pct), pct(mv.up_pct))
         console.print(t)

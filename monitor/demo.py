@@ -5,6 +5,10 @@ account with correlated longs and a hedge, an isolated high-leverage account, a 
 scripted market. The daemon reaches it exactly as it reaches Binance: ccxt over HTTP and WebSocket. The
 demo compresses time by ``--speed``; the daemon's clocks (staleness, repeats, resync) are scaled by the
 same factor so that what the scenario shows in sim seconds happens on screen in real ones.
+
+The scenario's clock starts only once the monitor is connected and resynced: at ``--speed 8`` a cascade
+would otherwise liquidate positions before the monitor has seen them, and the summary would blame the
+monitor for what its start-up missed.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,14 +26,17 @@ from rich.table import Table
 
 from monitor.alerts import Level
 from monitor.calc import fmt, pct, ratio_style, ratio_text
-from monitor.model import MarginMode, Venue
+from monitor.model import AccountRisk, MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
 from monitor.policy.config import PolicyConfig, RepeatSchedule
 from monitor.prediction import PredictionLog, Verdict
 from monitor.service import Daemon, DaemonOptions, Notifier
 from monitor.sim.exchange import SimExchange
+from monitor.tables import fit
 from monitor.venues.base import Endpoints, VenueAccount
+
+CONNECT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ async def run_demo(
     telegram: bool = False,
 ) -> DemoResult:
     console = console or Console(highlight=False)
-    sim = SimExchange("demo", scenario, speed=speed, seed=7)
+    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
@@ -110,6 +117,11 @@ async def run_demo(
     console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
     try:
         await daemon.start()
+        if await connected(daemon, sim):
+            console.print("[dim]  monitor connected and resynced; the scenario's clock starts[/dim]")
+        else:
+            console.print("[yellow]  the monitor is not connected yet; starting the scenario anyway[/yellow]")
+        sim.resume()
         loop = asyncio.get_running_loop()
         end = loop.time() + total
         next_table = loop.time() + table_every
@@ -117,7 +129,7 @@ async def run_demo(
             await asyncio.sleep(min(0.2, end - now))
             if loop.time() >= next_table:
                 next_table += table_every
-                console.print(positions_table(daemon, sim.sim_time))
+                console.print(positions_table(daemon.engine.risks, sim.sim_time, console))
     finally:
         if bot is not None:
             await bot.stop(flush_timeout_s=5.0)
@@ -151,6 +163,25 @@ async def run_demo(
     return result
 
 
+async def connected(daemon: Daemon, sim: SimExchange, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
+    """Wait, with the scenario's clock held, until every stream of the daemon is connected.
+
+    ``Daemon.start`` returns after the first REST snapshot; the user streams count as connected once
+    subscribed and resynced, the mark stream once a valid frame arrived, so the held market publishes
+    its unchanged marks until it does. False when ``timeout_s`` passes first."""
+    streams = {name for adapter in daemon.adapters.values() for name in adapter.stream_names()}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not streams <= daemon.connected:
+        if loop.time() >= deadline:
+            return False
+        if sim.streams.subscribers(None) > 0:
+            await sim.publish_marks()
+        await asyncio.sleep(0.1)
+    await daemon.drain()
+    return True
+
+
 def _symbol_map(daemon: Daemon) -> dict[str, str]:
     """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
     out: dict[str, str] = {}
@@ -159,13 +190,19 @@ def _symbol_map(daemon: Daemon) -> dict[str, str]:
     return out
 
 
-def positions_table(daemon: Daemon, sim_time: float) -> Table:
+def positions_table(risks: Mapping[str, AccountRisk], sim_time: float, console: Console) -> Table:
+    """Every account's positions as the daemon last evaluated them, fitted to ``console``'s width."""
     table = Table(
-        title=f"positions at t={sim_time:.0f}s", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+        title=f"positions at t={sim_time:.0f}s",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+        title_justify="left",
     )
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
-        table.add_column(col, justify="right" if col in ("mark", "liq price", "dist", "ratio") else "left")
-    for name, risk in sorted(daemon.engine.risks.items()):
+        justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for name, risk in sorted(risks.items()):
         if risk.cross is not None:
             r = risk.cross.margin_ratio
             table.add_row(
@@ -184,6 +221,7 @@ def positions_table(daemon: Daemon, sim_time: float) -> Table:
                 pct(p.distance_pct),
                 f"[{ratio_style(r)}]{ratio_text(r)}[/]" if p.margin_mode is MarginMode.ISOLATED else "",
             )
+    fit(table, console, ("mode", "mark", "side"))
     return table
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -387,11 +388,38 @@ def make_registry(view: HealthView, *, process: bool = True) -> CollectorRegistr
 # --- HTTP -----------------------------------------------------------------------------------------------
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
 def parse_listen(listen: str) -> tuple[str, int]:
-    """``host:port`` -> ``(host, port)``; ``ValueError`` naming the problem."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"expected host:port, got {listen!r}")
+    """``host:port`` -> ``(host, port)``; ``ValueError`` naming the problem in plain words.
+
+    The host is an IP address (IPv6 in brackets, ``[::1]:9108``) or a host name; the port is 0-65535
+    (0: any free port, for tests; the configuration refuses it).
+    Checked when the configuration is read, so a bad address stops the start before anything exists.
+    """
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not host or not port:
+        raise ValueError("write it as HOST:PORT, e.g. 127.0.0.1:9108")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"the port must be a number from 1 to 65535, got {port}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address") from None
+        return host, int(port)
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv4 address (four numbers from 0 to 255)") from None
+        return host, int(port)
+    if ":" in host:
+        raise ValueError("put an IPv6 address in brackets, e.g. [::1]:9108")
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.rstrip(".").split(".")):
+        raise ValueError(f"{host} is neither an IP address nor a host name")
     return host, int(port)
 
 

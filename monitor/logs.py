@@ -9,7 +9,9 @@ look like credentials (bot tokens, signatures, listen keys) are scrubbed.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import re
 import sys
 import threading
@@ -96,6 +98,36 @@ QUIET_LIBRARIES = (
 )
 
 
+# sd-daemon(3) priorities: systemd reads a "<N>" line prefix as the line's priority (SyslogLevelPrefix=)
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+class JournalPriority(logging.Formatter):
+    """Prefixes each line with its syslog priority, so ``journalctl -p warning`` filters by the
+    record's level (an alert's record carries its severity) although the line itself is JSON."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _PRIORITY.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)
+        return f"<{priority}>" + self.inner.format(record)
+
+
+def writes_to_journal(stream: Any) -> bool:
+    """Whether ``stream`` is the journal's stream socket: systemd names it in ``$JOURNAL_STREAM``
+    (``device:inode``) for the service's stdout and stderr."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    if not expected:
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
+
+
 def configure(fmt: LogFormat = "auto", level: str = "info", stream: Any = None) -> None:
     """Route structlog and stdlib logging through one redacting pipeline.
 
@@ -131,7 +163,7 @@ def configure(fmt: LogFormat = "auto", level: str = "info", stream: Any = None) 
         ],
     )
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
+    handler.setFormatter(JournalPriority(formatter) if writes_to_journal(stream) else formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

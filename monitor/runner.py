@@ -24,18 +24,23 @@ import asyncio
 import contextlib
 import faulthandler
 import inspect
+import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, Protocol
 
-from monitor.alerts import Alert
+from rich.console import Console
+
+from monitor.alerts import Alert, Level
 from monitor.config import ConfigError, Settings, load_config
 from monitor.health import Extras, HealthReport, HealthServer, HealthView, Heartbeat, make_registry
 from monitor.logs import configure, get_logger, register_secrets
+from monitor.notify.console import ConsoleNotifier
 from monitor.sdnotify import SdNotifier
 from monitor.service import Daemon, DaemonOptions, Notifier
 from monitor.versions import TESTED_CCXT, installed, untested_ccxt_alert
@@ -73,12 +78,35 @@ class Component(Protocol):
 ComponentFactory = Callable[[Daemon], Component]
 
 
+# an alert's log record carries its severity, so `journalctl -p warning` lists the warnings and worse
+RECORD_LEVEL = {
+    Level.OK: logging.INFO,
+    Level.INFO: logging.INFO,
+    Level.WARN: logging.WARNING,
+    Level.DANGER: logging.ERROR,
+    Level.CRITICAL: logging.CRITICAL,
+}
+
+
 class LogNotifier:
-    """Every alert as a structured log line: the record of what was said, whatever the channels."""
+    """Every alert as a structured log line: the record of what was said, whatever the channels.
+
+    The record's level follows the alert's (warn -> warning, danger -> error, critical -> critical;
+    a close at the level it closes from). On a terminal (``console``) the alert is printed in the
+    demo's human format instead, once, rather than as a log line beside it.
+    """
+
+    def __init__(self, console: ConsoleNotifier | None = None) -> None:
+        self.console = console
 
     def enqueue(self, alerts: Sequence[Alert]) -> None:
+        if self.console is not None:
+            self.console.enqueue(alerts)
+            return
         for a in alerts:
-            log.info(
+            severity = max(a.level, a.previous_level or Level.OK)
+            log.log(
+                RECORD_LEVEL[severity],
                 "alert",
                 kind=a.kind.value,
                 alert_level=a.level.label,  # "level" is the log record's own
@@ -214,6 +242,7 @@ async def serve(
     components: Sequence[ComponentFactory] = (),
     extras: Extras | None = None,
     environ: Mapping[str, str] | None = None,
+    alert_log: LogNotifier | None = None,
 ) -> int:
     """Run until ``stop`` is set (exit 0), start-up fails or the data stays stale too long (exit 1).
 
@@ -223,7 +252,7 @@ async def serve(
     env = os.environ if environ is None else environ
     health_cfg = settings.raw.health
     try:
-        daemon = Daemon(build_options(settings), [LogNotifier(), *notifiers])
+        daemon = Daemon(build_options(settings), [alert_log or LogNotifier(), *notifiers])
     except Exception as exc:  # the state file cannot be opened or migrated
         log.error("cannot open the state file", path=settings.raw.service.state_file, error=repr(exc))
         return EXIT_FAILURE
@@ -394,9 +423,15 @@ def run(
     config_path: str,
     notifier_factory: NotifierFactory | None = None,
     component_factory: Callable[[Settings], Sequence[ComponentFactory]] | None = None,
+    *,
+    log_level: str | None = None,
 ) -> int:
     """The ``monitor run`` entry point. ``notifier_factory`` builds extra notifiers (Telegram) and
-    ``component_factory`` the components (de-risking) from the validated settings."""
+    ``component_factory`` the components (de-risking) from the validated settings; ``log_level``
+    overrides the file's ``service.log_level``.
+
+    Every configuration problem, including what the machine lacks, exits 2 before anything is
+    created (the state file, the health server): systemd does not restart on 2."""
     # a watchdog SIGABRT on a hung loop then leaves the Python stack in the journal
     faulthandler.enable()
     try:
@@ -404,11 +439,18 @@ def run(
     except ConfigError as exc:
         configure("console", "error")
         for key, msg in exc.problems:
-            print(f"error: {key}: {msg}")
+            print(f"error: {key}: {msg}", file=sys.stderr)
+        for key, msg in exc.missing:
+            print(f"error: missing on this machine: {key}: {msg}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     register_secrets(s for a in settings.accounts for s in (a.api_key, a.secret))
     register_secrets([os.environ.get("TELEGRAM_BOT_TOKEN")])
-    configure(settings.raw.service.log_format, settings.raw.service.log_level)
+    configure(settings.raw.service.log_format, log_level or settings.raw.service.log_level)
+    log_format = settings.raw.service.log_format
+    on_terminal = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
+    alert_log = LogNotifier(
+        ConsoleNotifier(Console(stderr=True, highlight=False, soft_wrap=True)) if on_terminal else None
+    )
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -431,7 +473,7 @@ def run(
         except Exception as exc:
             log.error("cannot set up the notifiers or components", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILURE
-        code = await serve(settings, stop, notifiers, components=components)
+        code = await serve(settings, stop, notifiers, components=components, alert_log=alert_log)
         if not stop.is_set():
             _backstop(code)  # exiting on our own (stale, start-up failure): same bound
         return code

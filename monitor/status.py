@@ -3,6 +3,11 @@
 Exit 0 healthy, 1 unhealthy (the daemon answered 503, or its JSON says not ok), 2 unreachable or not a
 monitor. Only the standard library talks HTTP here: the command must work when the event loop of the
 daemon it inspects is the thing that is broken, and start fast.
+
+Besides the health document it reads ``/metrics`` for what a user means by "status": each account's
+positions with their mark, liquidation price, distance and ratio, as ``monitor calc`` prints them.
+``--json`` prints a JSON document in every case, also when the daemon cannot be reached (``ok: false``,
+``reachable: false`` and the reason), so a script never has to parse an error line.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -48,17 +54,115 @@ def fetch(url: str, timeout: float = 3.0) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True)
+class PositionStatus:
+    """One position as the daemon last evaluated it (from ``/metrics``)."""
+
+    account: str
+    symbol: str
+    side: str
+    position_side: str
+    margin_mode: str
+    mark: float | None
+    liquidation_price: float | None
+    distance_pct: float | None
+    margin_ratio: float | None
+
+
+_POSITION_GAUGES = {
+    "monitor_position_mark_price": "mark",
+    "monitor_position_liquidation_price": "liquidation_price",
+    "monitor_position_distance_percent": "distance_pct",
+    "monitor_position_margin_ratio": "margin_ratio",
+}
+
+
+def fetch_positions(url: str, timeout: float = 3.0) -> list[PositionStatus] | None:
+    """The positions in ``<url>/metrics``, or None when they cannot be read (an older daemon, a proxy
+    that only passes /healthz): the health answer stands on its own."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    target = url.rstrip("/") + "/metrics"
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as resp:
+            text = resp.read().decode("utf-8", "replace")
+        families = list(text_string_to_metric_families(text))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for family in families:
+        for sample in family.samples:
+            field = _POSITION_GAUGES.get(sample.name)
+            if field is None:
+                continue
+            labels = sample.labels
+            key = tuple(
+                labels.get(k, "") for k in ("account", "symbol", "position_side", "side", "margin_mode")
+            )
+            rows.setdefault(key, {})[field] = float(sample.value)
+    return [
+        PositionStatus(
+            account=key[0],
+            symbol=key[1],
+            position_side=key[2],
+            side=key[3],
+            margin_mode=key[4],
+            mark=values.get("mark"),
+            liquidation_price=values.get("liquidation_price"),
+            distance_pct=values.get("distance_pct"),
+            margin_ratio=values.get("margin_ratio"),
+        )
+        for key, values in sorted(rows.items())
+    ]
+
+
+def positions_table(positions: list[PositionStatus], console: Console) -> Table:
+    """The positions as ``monitor calc`` shows them, fitted to the console's width."""
+    from monitor.calc import fmt, pct, ratio_style, ratio_text
+    from monitor.tables import fit
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
+        justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for p in positions:
+        side = p.side if p.position_side == "both" else f"{p.side}*"
+        ratio = (
+            ""
+            if p.margin_ratio is None
+            else f"[{ratio_style(p.margin_ratio)}]{ratio_text(p.margin_ratio)}[/]"
+        )
+        table.add_row(
+            p.account,
+            p.symbol,
+            side,
+            p.margin_mode,
+            fmt(p.mark),
+            fmt(p.liquidation_price, 8),
+            pct(p.distance_pct),
+            ratio,
+        )
+    if any(p.position_side != "both" for p in positions):
+        table.caption = "* hedge-mode leg"
+    fit(table, console, ("mode", "mark", "side"))
+    return table
+
+
 def _age(value: Any) -> str:
     return "never" if value is None else f"{float(value):.1f} s"
 
 
-def render(health: dict[str, Any], console: Console) -> None:
+def render(health: dict[str, Any], console: Console, positions: list[PositionStatus] | None = None) -> None:
     ok = bool(health.get("ok"))
     head = "[green]healthy[/green]" if ok else "[red]UNHEALTHY[/red]"
     console.print(f"monitor: {head}, up {float(health.get('uptime_s') or 0):.0f} s")
     for problem in health.get("problems") or []:
-        console.print(f"  [red]-[/red] {problem}", highlight=False)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        console.print(f"  [red]-[/red] {problem}", highlight=False, soft_wrap=True)
+    if positions:
+        console.print(positions_table(positions, console))
+    elif positions is not None:
+        console.print("no open positions")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for col, justify in (("stream", "left"), ("age", "right"), ("stale after", "right"), ("state", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name, s in sorted((health.get("streams") or {}).items()):
@@ -83,10 +187,12 @@ def main(url: str = DEFAULT_URL, *, as_json: bool = False, timeout: float = 3.0)
     try:
         health = fetch(url, timeout)
     except Unreachable as exc:
+        if as_json:
+            print(json.dumps({"ok": False, "reachable": False, "url": url, "error": str(exc)}, indent=2))
         err.print(f"[red]unreachable:[/red] {exc}", highlight=False)
         return EXIT_UNREACHABLE
     if as_json:
         print(json.dumps(health, indent=2))
     else:
-        render(health, Console(highlight=False, width=max(100, Console().width)))
+        render(health, Console(highlight=False), fetch_positions(url, timeout))
     return EXIT_HEALTHY if health.get("ok") is True else EXIT_UNHEALTHY

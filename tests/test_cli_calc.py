@@ -84,3 +84,22 @@ def test_bad_input_exits_2_naming_the_path(stdin: str, fragment: str) -> None:
 def test_missing_file_exits_2() -> None:
     out = run("calc", "/nonexistent/snapshot.json")
     assert out.returncode == 2 and "cannot read" in out.stderr
+
+
+def _numbers(doc: object) -> list[float]:
+    if isinstance(doc, dict):
+        return [n for v in doc.values() for n in _numbers(v)]
+    if isinstance(doc, list):
+        return [n for v in doc for n in _numbers(v)]
+    return [doc] if isinstance(doc, float) else []
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_json_numbers_carry_no_float_noise(example: Path) -> None:
+    """``48.800000000000004`` is noise: at most 12 significant digits, equal to the table's numbers."""
+    out = run("calc", str(example), "--json", "--what-if")
+    assert out.returncode == 0, out.stderr
+    numbers = _numbers(json.loads(out.stdout))
+    assert numbers
+    for n in numbers:
+        assert len(repr(abs(n)).replace(".", "").lstrip("0").split("e")[0]) <= 12, n

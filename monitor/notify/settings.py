@@ -110,6 +110,9 @@ class TelegramSettings:
             raise SettingsError("telegram: at least one chat is required")
         if not self.api_base_url.startswith(("http://", "https://")):
             raise SettingsError(f"telegram api base url must be http(s), got {self.api_base_url!r}")
+        if self.api_base_url.rstrip("/").endswith("/bot"):
+            # the client appends /bot<token>; accepting ".../bot" would request ".../bot/bot<token>"
+            raise SettingsError("telegram api base url must be the server's root, without /bot")
 
     @property
     def authorized_users(self) -> frozenset[int]:

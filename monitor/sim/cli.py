@@ -1,8 +1,10 @@
 """``monitor sim``: the simulated exchange on its own, for paper-testing a real config against it.
 
 Prints where it listens, how to point ccxt at it, and each account's simulator API key and secret
-(generated from the seed; they open nothing but this simulator), then runs until cancelled, printing
-the scenario's timeline notes and every liquidation it performs.
+(generated from the seed; they open nothing but this simulator), then a ready ``[[accounts]]`` and
+``[endpoints]`` block and the ``export`` lines for its keys, so pointing ``monitor run`` at it is copy
+and paste. Then runs until cancelled, printing the scenario's timeline notes and every liquidation it
+performs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,26 @@ def describe(sim: SimExchange) -> str:
         mode = "hedge" if acct.hedge_mode else "one-way"
         lines.append(f"    {name:<12} {mode:<8} key {keys.api_key}")
         lines.append(f"    {'':<12} {'':<8} secret {keys.secret}")
+    return "\n".join([*lines, "", ready_config(sim)])
+
+
+def ready_config(sim: SimExchange) -> str:
+    """A config block for the simulator's accounts and the shell lines that give them their keys."""
+    from monitor.config import default_secret_env
+
+    lines = ["# --- paste into your config file (e.g. sim.toml) -----------------------------------"]
+    for name in sim.accounts:
+        lines += ["[[accounts]]", f'name = "{name}"', 'venue = "binanceusdm"', ""]
+    lines += [
+        "[endpoints.binanceusdm]",
+        f'rest_url = "{sim.http_url}"',
+        f'ws_url = "{sim.ws_url}"',
+        "",
+        "# --- then, in the shell that runs `monitor run --config sim.toml` ----------------------",
+    ]
+    for name, keys in sim.accounts.items():
+        lines.append(f"export {default_secret_env(name, 'API_KEY')}={keys.api_key}")
+        lines.append(f"export {default_secret_env(name, 'API_SECRET')}={keys.secret}")
     return "\n".join(lines)
 
 

@@ -60,3 +60,26 @@ def test_every_install_it_shows_takes_the_locked_versions() -> None:
     assert (REPO / "requirements" / "runtime.lock").exists()
     for target in ("make upgrade-check", "make lock", "Roll back"):
         assert target in DOC, target
+
+
+TELEGRAM_DOC = (REPO / "docs" / "telegram.md").read_text()
+
+
+def test_telegram_doc_config_is_valid_and_turns_telegram_on() -> None:
+    (snippet,) = re.findall(r"```toml\n(.*?)```", TELEGRAM_DOC, re.DOTALL)
+    data = tomllib.loads(snippet)
+    data["accounts"] = [{"name": "main", "venue": "binanceusdm"}]
+    env = {
+        "MONITOR_MAIN_API_KEY": "env-key-0123456789",
+        "MONITOR_MAIN_API_SECRET": "env-secret-0123456789",
+        "TELEGRAM_BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0",
+    }
+    settings = parse_config(data, env)
+    assert settings.telegram is not None and settings.telegram_decision.startswith("on (2 chat(s)")
+    assert "deployment.md" in TELEGRAM_DOC and "telegram.md" in DOC
+
+
+def test_deployment_names_platforms_that_run_it() -> None:
+    platforms = DOC[DOC.index("| platform |") :].split("\n\n")[0]
+    assert "Debian 12" in platforms and "Ubuntu 24.04" in platforms
+    assert re.search(r"Ubuntu 22\.04.*\| no", platforms)

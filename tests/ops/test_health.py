@@ -296,3 +296,36 @@ async def test_every_documented_metric_is_exported(watched: Watched) -> None:
     exported = {f.name for f in text_string_to_metric_families(text)}
     exported |= {f"{name}_total" for name in exported}
     assert documented <= exported, documented - exported
+
+
+@module_loop
+async def test_status_shows_positions_as_calc_does(
+    watched: Watched, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "status" means the positions too: liquidation price, distance and ratio of each, from /metrics."""
+    from monitor.calc import fmt, pct, ratio_text
+
+    code = await asyncio.to_thread(cli.main, ["status", "--url", watched.server.url])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    risks = watched.daemon.engine.risks["main"].positions
+    assert risks
+    for p in risks:
+        rows = [line for line in out.splitlines() if p.symbol in line and p.side.value in line]
+        assert rows, out
+        row = rows[0]
+        assert fmt(p.liquidation_price, 8) in row and pct(p.distance_pct) in row
+        assert ratio_text(p.margin_ratio) in row
+
+
+@module_loop
+async def test_status_json_when_unreachable(watched: Watched, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from .helpers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    code = await asyncio.to_thread(cli.main, ["status", "--url", url, "--json", "--timeout", "1"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 2
+    assert doc["ok"] is False and doc["reachable"] is False and doc["url"] == url and doc["error"]

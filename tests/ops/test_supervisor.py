@@ -300,7 +300,9 @@ async def test_unreachable_exchange_fails_start_up_with_exit_1(notify: NotifySoc
 
 
 async def test_unusable_state_file_exits_1(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-dir"
-    blocker.write_text("")
-    code = await serve(_settings(blocker / "state.sqlite3", free_port()), asyncio.Event(), environ={})
+    # a path the configuration cannot judge (a directory where the file should be; a file in the way
+    # of its directory is refused when the configuration is read, exit 2)
+    occupied = tmp_path / "state.sqlite3"
+    occupied.mkdir()
+    code = await serve(_settings(occupied, free_port()), asyncio.Event(), environ={})
     assert code == 1

@@ -92,3 +92,26 @@ async def test_describe_lists_every_account_key(sim: SimExchange) -> None:
     text = describe(sim)
     for keys in sim.accounts.values():
         assert keys.api_key in text and keys.secret in text
+
+
+async def test_the_printed_config_block_and_exports_make_a_valid_config(
+    sim: SimExchange, tmp_path: Any
+) -> None:
+    """Paper-testing is copy and paste: the block goes in a file, the export lines in the shell."""
+    from monitor.config import load_config
+
+    text = describe(sim)
+    block = text[text.index("[[accounts]]") : text.index("# --- then")]
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = value
+    config = tmp_path / "sim.toml"
+    config.write_text(f'[service]\nstate_file = "{tmp_path / "state.sqlite3"}"\n\n{block}')
+    settings = load_config(config, env)
+    assert {a.name: (a.api_key, a.secret) for a in settings.accounts} == {
+        name: (keys.api_key, keys.secret) for name, keys in sim.accounts.items()
+    }
+    (endpoints,) = settings.endpoints.values()
+    assert (endpoints.rest, endpoints.ws) == (sim.http_url, sim.ws_url)

@@ -1,0 +1,28 @@
+"""``monitor demo``: the scenario's clock waits for the monitor, so a fast cascade is still watched."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from monitor.demo import run_demo
+
+
+async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monitor(tmp_path: Path) -> None:
+    """At --speed 8 the cascade used to liquidate before the monitor connected ("NOT predicted")."""
+    screen = io.StringIO()
+    result = await run_demo(
+        speed=8.0,
+        scenario="cascade",
+        console=Console(file=screen, width=160, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+    )
+    text = screen.getvalue()
+    assert result.liquidations, text
+    for verdict in result.liquidations:
+        assert verdict.monitor_liquidation_price is not None, text
+        assert verdict.critical_first, text
+    assert "monitor connected and resynced; the scenario's clock starts" in text
