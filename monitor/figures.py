@@ -52,13 +52,13 @@ def fmt_pct(value: object) -> str:
 
 
 def fmt_ratio(value: object) -> str:
-    """A margin ratio (requirement / equity, a fraction) in percent: ``87.25 %``; ``∞`` when no
-    equity covers the requirement."""
+    """A margin ratio (requirement / equity, a fraction) in percent: ``87.25 %``; infinite when no
+    equity is left to cover the requirement."""
     x = _number(value)
     if x is None or math.isnan(x):
         return "n/a"
     if math.isinf(x):
-        return "∞"
+        return "∞ (no equity left)"
     return f"{x * 100:.{PCT_DECIMALS}f} %"
 
 

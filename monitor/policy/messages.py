@@ -138,7 +138,7 @@ def _risk(
         else:
             rest = [f"liq {fmt_price(liq_price)} ({fmt_pct(distance)} away)"]
     if not ratio_said:
-        rest.insert(0, f"margin ratio {_ratio_words(ratio)}")
+        rest.insert(0, f"margin ratio {fmt_ratio(ratio)}")
     net = _net_words(subject, facts)
     if net:
         rest.append(net)
@@ -156,18 +156,12 @@ def _metric_levels(facts: Facts) -> tuple[str | None, str | None]:
     )
 
 
-def _ratio_words(ratio: FactValue) -> str:
-    if isinstance(ratio, int | float) and math.isinf(ratio):
-        return "∞ (no equity left)"
-    return fmt_ratio(ratio)
-
-
 def _ratio_reason(ratio: FactValue, level: str, facts: Facts) -> str:
     threshold = facts.get("ratio_threshold")
     if isinstance(ratio, int | float) and isinstance(threshold, int | float) and ratio >= threshold:
-        return f"margin ratio {_ratio_words(ratio)} >= {level} {fmt_ratio_threshold(threshold)}"
+        return f"margin ratio {fmt_ratio(ratio)} >= {level} {fmt_ratio_threshold(threshold)}"
     return (
-        f"margin ratio {_ratio_words(ratio)} >= {fmt_ratio_threshold(facts.get('ratio_release'))} "
+        f"margin ratio {fmt_ratio(ratio)} >= {fmt_ratio_threshold(facts.get('ratio_release'))} "
         f"({level} {fmt_ratio_threshold(threshold)} less its band)"
     )
 
@@ -188,7 +182,7 @@ def _calm_reasons(ratio: FactValue, distance: FactValue, facts: Facts) -> list[s
     out = []
     warn = facts.get("ratio_warn")
     if isinstance(ratio, int | float) and isinstance(warn, int | float) and ratio < warn:
-        out.append(f"margin ratio {_ratio_words(ratio)} < warn {fmt_ratio_threshold(warn)}")
+        out.append(f"margin ratio {fmt_ratio(ratio)} < warn {fmt_ratio_threshold(warn)}")
     d_warn = facts.get("distance_warn_pct")
     if isinstance(distance, int | float) and isinstance(d_warn, int | float) and distance > d_warn:
         out.append(f"distance {fmt_pct(distance)} > warn {fmt_pct_threshold(d_warn)}")
