@@ -2,7 +2,9 @@
 
 The JSON output is a contract (design brief, "Calculator output"): numbers are JSON numbers, a
 liquidation price that does not exist is ``null``, and so is a margin ratio whose equity is gone
-(``inf`` internally). The table is for people and may change.
+(``inf`` internally) and the distance of a position past liquidation that no price restores
+(``-inf``). Distances are signed, negative past the liquidation price. The table is for people
+and may change; it ends with a warning for every position past its liquidation price.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from monitor import figures
 from monitor.margin.account import evaluate_account
 from monitor.margin.whatif import WhatIf
-from monitor.model import Account, AccountRisk
+from monitor.model import Account, AccountRisk, MarginMode, Position, PositionRisk, PositionSide
+from monitor.policy.facts import past_liquidation
 
 
 def _num(x: float | None) -> float | None:
@@ -48,6 +52,7 @@ def risk_to_json(risk: AccountRisk) -> dict[str, Any]:
                 "distance_pct": _num(p.distance_pct),
                 "exchange_liquidation_price": _num(p.exchange_liquidation_price),
                 "deviation_pct": _num(p.deviation_pct),
+                "past_liquidation": past_liquidation(p.distance_pct),
             }
             for p in risk.positions
         ],
@@ -96,11 +101,12 @@ def fmt(x: float | None, digits: int = 6) -> str:
 
 
 def ratio_text(r: float) -> str:
-    return "inf" if math.isinf(r) else f"{r:.4f}"
+    """A margin ratio in percent, as every channel writes it (``∞``: no equity left)."""
+    return "∞" if math.isinf(r) else figures.fmt_ratio(r)
 
 
 def pct(x: float | None) -> str:
-    return "--" if x is None else f"{x:.2f} %"
+    return "--" if x is None else figures.fmt_pct(x)
 
 
 def ratio_style(r: float) -> str:
@@ -147,9 +153,62 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         if with_exchange:
             row += [fmt(p.exchange_liquidation_price, 8), pct(p.deviation_pct)]
         table.add_row(*row)
-    if any(p.position_side.value != "both" for p in risk.positions):
-        table.caption = "* hedge-mode leg"
+    legend = (
+        ["* hedge-mode leg", *hedged_symbols(account, risk)]
+        if any(p.position_side.value != "both" for p in risk.positions)
+        else []
+    )
+    if legend:
+        table.caption = "; ".join(legend)
     console.print(table)
+    for line in warnings(risk):
+        console.print(f"[bold red]! {line}[/]")
+
+
+def hedged_symbols(account: Account, risk: AccountRisk) -> list[str]:
+    """Each cross symbol held by two legs: which way it is net, and where both legs close. The long
+    leg of a net-short symbol has its liquidation price above the mark, which reads as a mistake
+    unless the table says why."""
+    legs: dict[str, list[tuple[Position, PositionRisk]]] = {}
+    for pos, p in zip(account.positions, risk.positions, strict=True):
+        if p.margin_mode is MarginMode.CROSS and p.position_side is not PositionSide.BOTH:
+            legs.setdefault(p.symbol, []).append((pos, p))
+    out = []
+    for symbol, pairs in legs.items():
+        if len(pairs) < 2:
+            continue
+        net = sum(pos.contracts * pos.contract_size * pos.side.sign for pos, _ in pairs)
+        lp = pairs[0][1].liquidation_price
+        where = f"both legs close at {fmt(lp, 8)}" if lp is not None else "no price closes them"
+        way = "net long" if net > 0 else "net short" if net < 0 else "flat (fully hedged)"
+        out.append(f"{symbol} is {way}: {where}")
+    return out
+
+
+def warnings(risk: AccountRisk) -> list[str]:
+    """What must not be missed: a pool without equity, a position past its liquidation price."""
+    out = []
+    c = risk.cross
+    if c is not None:
+        if c.equity < 0:
+            out.append(f"cross equity is negative ({fmt(c.equity)}): the account is past liquidation")
+        elif c.margin_ratio >= 1.0:
+            out.append(
+                f"cross margin ratio {ratio_text(c.margin_ratio)} >= 100 %: the account is past liquidation"
+            )
+    for p in risk.positions:
+        if not past_liquidation(p.distance_pct):
+            continue
+        leg = "" if p.position_side is PositionSide.BOTH else f" ({p.position_side.value} leg)"
+        assert p.distance_pct is not None
+        if math.isinf(p.distance_pct):
+            how = f"mark {fmt(p.mark_price)}, and no price restores it"
+        else:
+            how = (
+                f"mark {fmt(p.mark_price)} is {pct(-p.distance_pct)} beyond liq {fmt(p.liquidation_price, 8)}"
+            )
+        out.append(f"{p.symbol} {p.side.value}{leg} is past its liquidation price: {how}")
+    return out
 
 
 def render_what_if(w: WhatIf, console: Console) -> None:

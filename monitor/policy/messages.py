@@ -190,13 +190,15 @@ def _calm_reasons(ratio: FactValue, distance: FactValue, facts: Facts) -> list[s
 
 
 def _net_words(subject: Subject, facts: Facts) -> str | None:
-    """A hedge-mode leg: which way its symbol (its legs together) is liquidated, and where."""
-    if subject.position_side in (None, "", "both"):
+    """A cross hedge-mode leg whose liquidation price is on the "wrong" side for its own side (the
+    long leg of a net-short symbol, liquidated by a rise): which way the symbol goes, and that both
+    legs close there. Such a leg always has a larger opposite leg, so "both" is true."""
+    if subject.position_side in (None, "", "both") or subject.margin_mode != "cross":
         return None
     by = facts.get("liquidated_by")
-    if by not in ("rise", "fall"):
+    net = "short" if by == "rise" else "long" if by == "fall" else None
+    if net is None or net == subject.side:
         return None
-    net = "short" if by == "rise" else "long"
     return f"symbol is net {net}: both legs close at {fmt_price(facts.get('liquidation_price'))}"
 
 

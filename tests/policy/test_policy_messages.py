@@ -126,6 +126,12 @@ def test_a_hedge_leg_names_its_symbols_net_direction() -> None:
     )
     _, [alert] = evaluate(PolicyState(), PolicyInputs(risks=[account(leg)]), 0, CFG)
     assert alert.message.endswith("symbol is net short: both legs close at 0.72381")
+    # the short leg sits on its own side of the price: nothing to explain; nor for an isolated leg
+    short = leg._replace(side=Side.SHORT, position_side=PositionSide.SHORT)
+    isolated = leg._replace(margin_mode=MarginMode.ISOLATED)
+    for other in (short, isolated):
+        _, [alert] = evaluate(PolicyState(), PolicyInputs(risks=[account(other)]), 0, CFG)
+        assert "net" not in alert.message
 
 
 def test_a_cross_account_with_negative_equity_says_so() -> None:
