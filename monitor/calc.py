@@ -10,6 +10,7 @@ and may change; it ends with a warning for every position past its liquidation p
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
@@ -19,7 +20,7 @@ from rich.table import Table
 from monitor import figures
 from monitor.margin.account import evaluate_account
 from monitor.margin.whatif import WhatIf
-from monitor.model import Account, AccountRisk, MarginMode, Position, PositionRisk, PositionSide
+from monitor.model import Account, AccountRisk, MarginMode, PositionRisk, PositionSide
 from monitor.policy.facts import past_liquidation
 
 
@@ -154,7 +155,7 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
             row += [fmt(p.exchange_liquidation_price, 8), pct(p.deviation_pct)]
         table.add_row(*row)
     legend = (
-        ["* hedge-mode leg", *hedged_symbols(account, risk)]
+        ["* hedge-mode leg", *hedged_symbols(risk.positions)]
         if any(p.position_side.value != "both" for p in risk.positions)
         else []
     )
@@ -165,20 +166,20 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         console.print(f"[bold red]! {line}[/]")
 
 
-def hedged_symbols(account: Account, risk: AccountRisk) -> list[str]:
+def hedged_symbols(positions: Sequence[PositionRisk]) -> list[str]:
     """Each cross symbol held by two legs: which way it is net, and where both legs close. The long
     leg of a net-short symbol has its liquidation price above the mark, which reads as a mistake
-    unless the table says why."""
-    legs: dict[str, list[tuple[Position, PositionRisk]]] = {}
-    for pos, p in zip(account.positions, risk.positions, strict=True):
+    unless the table says why. (Both legs of a symbol share its contract size: contracts compare.)"""
+    legs: dict[str, list[PositionRisk]] = {}
+    for p in positions:
         if p.margin_mode is MarginMode.CROSS and p.position_side is not PositionSide.BOTH:
-            legs.setdefault(p.symbol, []).append((pos, p))
+            legs.setdefault(p.symbol, []).append(p)
     out = []
-    for symbol, pairs in legs.items():
-        if len(pairs) < 2:
+    for symbol, pair in legs.items():
+        if len(pair) < 2 or any(p.contracts is None for p in pair):
             continue
-        net = sum(pos.contracts * pos.contract_size * pos.side.sign for pos, _ in pairs)
-        lp = pairs[0][1].liquidation_price
+        net = sum((p.contracts or 0.0) * p.side.sign for p in pair)
+        lp = pair[0].liquidation_price
         where = f"both legs close at {fmt(lp, 8)}" if lp is not None else "no price closes them"
         way = "net long" if net > 0 else "net short" if net < 0 else "flat (fully hedged)"
         out.append(f"{symbol} is {way}: {where}")

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.alerts import Level
-from monitor.calc import fmt, pct, ratio_style, ratio_text
+from monitor.calc import fmt, hedged_symbols, pct, ratio_style, ratio_text
 from monitor.model import MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
@@ -165,7 +165,9 @@ def positions_table(daemon: Daemon, sim_time: float) -> Table:
     )
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
         table.add_column(col, justify="right" if col in ("mark", "liq price", "dist", "ratio") else "left")
+    legend: list[str] = []
     for name, risk in sorted(daemon.engine.risks.items()):
+        legend.extend(f"{name}: {line}" for line in hedged_symbols(risk.positions))
         if risk.cross is not None:
             r = risk.cross.margin_ratio
             table.add_row(
@@ -184,6 +186,8 @@ def positions_table(daemon: Daemon, sim_time: float) -> Table:
                 pct(p.distance_pct),
                 f"[{ratio_style(r)}]{ratio_text(r)}[/]" if p.margin_mode is MarginMode.ISOLATED else "",
             )
+    if legend:
+        table.caption = "; ".join(["* hedge-mode leg", *legend])
     return table
 
 
