@@ -166,10 +166,11 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         console.print(f"[bold red]! {line}[/]")
 
 
-def hedged_symbols(positions: Sequence[PositionRisk]) -> list[str]:
+def hedged_symbols(positions: Sequence[PositionRisk], digits: int = 8) -> list[str]:
     """Each cross symbol held by two legs: which way it is net, and where both legs close. The long
     leg of a net-short symbol has its liquidation price above the mark, which reads as a mistake
-    unless the table says why. (Both legs of a symbol share its contract size: contracts compare.)"""
+    unless the table says why. (Both legs of a symbol share its contract size: contracts compare.)
+    The price is written with ``digits`` significant digits, as the table's own column."""
     legs: dict[str, list[PositionRisk]] = {}
     for p in positions:
         if p.margin_mode is MarginMode.CROSS and p.position_side is not PositionSide.BOTH:
@@ -180,7 +181,7 @@ def hedged_symbols(positions: Sequence[PositionRisk]) -> list[str]:
             continue
         net = sum((p.contracts or 0.0) * p.side.sign for p in pair)
         lp = pair[0].liquidation_price
-        where = f"both legs close at {fmt(lp, 8)}" if lp is not None else "no price closes them"
+        where = f"both legs close at {fmt(lp, digits)}" if lp is not None else "no price closes them"
         way = "net long" if net > 0 else "net short" if net < 0 else "flat (fully hedged)"
         out.append(f"{symbol} is {way}: {where}")
     return out

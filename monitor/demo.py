@@ -167,7 +167,7 @@ def positions_table(daemon: Daemon, sim_time: float) -> Table:
         table.add_column(col, justify="right" if col in ("mark", "liq price", "dist", "ratio") else "left")
     legend: list[str] = []
     for name, risk in sorted(daemon.engine.risks.items()):
-        legend.extend(f"{name}: {line}" for line in hedged_symbols(risk.positions))
+        legend.extend(f"{name}: {line}" for line in hedged_symbols(risk.positions, digits=6))
         if risk.cross is not None:
             r = risk.cross.margin_ratio
             table.add_row(

@@ -113,11 +113,12 @@ def _risk(
     by_ratio, by_distance = _metric_levels(facts) if level > Level.OK else (None, None)
     ratio_said = by_ratio is not None
     if facts.get("past_liquidation"):
+        mark = fmt_price(facts.get("mark_price"))
         if isinstance(distance, int | float) and math.isinf(distance):
-            why = f"past its liquidation price, and no {subject.symbol} price restores it"
+            why = f"past its liquidation price, and no {subject.symbol} price restores it (mark {mark})"
         else:
-            why = f"past its liquidation price, distance {fmt_pct(distance)}"
-        why += f" (mark {fmt_price(facts.get('mark_price'))}, liq {fmt_price(liq_price)})"
+            liq = fmt_price(liq_price)
+            why = f"past its liquidation price, distance {fmt_pct(distance)} (mark {mark}, liq {liq})"
         ratio_said = False
         rest = []
     else:
