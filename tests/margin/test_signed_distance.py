@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import evaluate_accounts
 from monitor.margin.rules import RULES, upnl
+from monitor.margin.whatif import switch_mode
 from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tier, Venue
 from tests.margin.test_properties import accounts
 
@@ -175,3 +176,20 @@ def test_distance_is_negative_exactly_when_the_equity_condition_is_met(
             assert p.liquidation_price is not None
         else:
             assert p.distance_pct is None or p.distance_pct > 0, (p, past)
+
+
+def test_what_if_another_margin_mode_is_signed_too() -> None:
+    """An isolated ETH long with ample margin, moved into a cross pool already in debt by a BTC long:
+    in cross it would be past its liquidation price at once, and the what-if says so."""
+    eth_tiers = (Tier(0, 1e18, 0.005, 0),)
+    btc = Position(BTC, Side.LONG, MarginMode.CROSS, 1.0, 60_000.0, 58_000.0, TIERS)
+    eth = Position("ETH/USDT:USDT", Side.LONG, MarginMode.ISOLATED, 1.0, 3_000.0, 3_000.0, eth_tiers)
+    eth = replace(eth, isolated_wallet=300.0)
+    account = Account(Venue.BINANCE_USDM, -1_000.0, (btc, eth), "t")
+    crossed = switch_mode(account, 1)
+    assert crossed.distance_pct is not None and crossed.distance_pct < 0
+    isolated = switch_mode(account, 0)  # needs leverage: no figure, rather than a wrong one
+    assert isolated.distance_pct is None
+    btc_isolated = switch_mode(replace(account, positions=(replace(btc, leverage=100.0), eth)), 0)
+    # 600 of initial margin against a 2,000 loss: past its liquidation price as an isolated position
+    assert btc_isolated.distance_pct is not None and btc_isolated.distance_pct < 0
