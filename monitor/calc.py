@@ -87,7 +87,13 @@ def what_if_to_json(w: WhatIf) -> dict[str, Any]:
             for a in w.margin_to_add
         ],
         "market_moves": [
-            {"scope": m.scope, "down_pct": _num(m.down_pct), "up_pct": _num(m.up_pct)} for m in w.market_moves
+            {
+                "scope": m.scope,
+                "down_pct": _num(m.down_pct),
+                "up_pct": _num(m.up_pct),
+                "past_liquidation": m.past_liquidation,
+            }
+            for m in w.market_moves
         ],
     }
 
@@ -244,7 +250,9 @@ def render_what_if(w: WhatIf, console: Console) -> None:
             )
         console.print(t)
     if w.market_moves:
-        t = Table(title="uniform move that liquidates the cross account", box=box.SIMPLE_HEAD)
+        past = any(mv.past_liquidation for mv in w.market_moves)
+        what = "restores the cross account (past liquidation now)" if past else "liquidates the cross account"
+        t = Table(title=f"uniform move that {what}", box=box.SIMPLE_HEAD)
         for col in ("marks moved", "fall", "rise"):
             t.add_column(col)
         for mv in w.market_moves:

@@ -146,3 +146,16 @@ def test_a_hedged_symbol_says_which_way_its_legs_close() -> None:
     out = run("calc", str(EXAMPLES / "hedged-account.json"))
     assert out.returncode == 0, out.stderr
     assert "ETH/USDT:USDT is net long: both legs close at 2,878.7879" in " ".join(out.stdout.split())
+
+
+def test_what_if_of_a_pool_past_liquidation_names_the_move_that_restores_it() -> None:
+    """A pool already past liquidation is not liquidated by a 2.13 % rise: that rise restores it.
+    The what-if says which it is, in the table and in JSON."""
+    doc = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("1000")).stdout)
+    moves = doc["what_if"]["market_moves"]
+    assert moves and all(m["past_liquidation"] is True for m in moves)
+    table = run("calc", "-", "--what-if", stdin=snapshot("1000")).stdout
+    assert "liquidates the cross account" not in table
+    assert "restores the cross account" in " ".join(table.split())
+    safe = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("20000")).stdout)
+    assert all(m["past_liquidation"] is False for m in safe["what_if"]["market_moves"])

@@ -49,11 +49,13 @@ class MarginToAdd:
 @dataclass(frozen=True, slots=True)
 class MarketMove:
     """The uniform move of ``scope`` (``all`` cross marks, or one symbol) that liquidates the cross
-    pool, in percent of the current marks: the nearest fall and the nearest rise, ``None`` if none."""
+    pool, in percent of the current marks: the nearest fall and the nearest rise, ``None`` if none.
+    For a pool already ``past_liquidation`` the same roots are the moves that restore it."""
 
     scope: str
     down_pct: float | None
     up_pct: float | None
+    past_liquidation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ def market_move(account: Account, symbol: str | None = None) -> MarketMove:
     roots = solver.solve_nearest(f, 1.0, bps)
     down = None if roots.below is None else (roots.below - 1.0) * 100.0
     up = None if roots.above is None else (roots.above - 1.0) * 100.0
-    return MarketMove(symbol or "all", down, up)
+    return MarketMove(symbol or "all", down, up, f(1.0) < 0)
 
 
 def what_if(account: Account, target_distance_pct: float = 10.0) -> WhatIf:
