@@ -13,7 +13,8 @@ Facts an alert may carry (all optional; a missing or non-numeric fact is simply 
 ``mark_price`` (``mark``)   mark price
 ``liquidation_price``       our liquidation price (None: no price liquidates)
 ``distance_pct``            |mark - liquidation| / mark * 100, negative once past the liquidation price
-``margin_ratio``            requirement / equity, 1.0 = liquidation
+``margin_ratio``            requirement / equity, 1.0 = liquidation (written in percent, as everywhere)
+``past_liquidation``        the position is past its liquidation price (its distance is negative)
 ``equity``/``maint_margin`` the cross pool of the account
 ``isolated_wallet``         isolated margin held by the position
 ``exchange_liquidation_price``, ``deviation_pct``  the exchange's own figure and our deviation
