@@ -247,9 +247,11 @@ def _stale(subject: Subject, note: str, transition: Transition, previous: Level 
     if transition is Transition.CLOSED:
         was = f" (was {previous.label})" if previous is not None else ""
         return f"{what}: no longer monitored{was}"
+    # why: the age against the limit it reached
+    limit = f" >= its limit {_age(facts, 'threshold_ms')}" if "threshold_ms" in facts else ""
     if subject.stream is None:
-        return f"no mark price for {subject.symbol} for {_age(facts, 'age_ms')} {note}"
-    return f"no data on {subject.stream} for {_age(facts, 'age_ms')} {note}"
+        return f"no mark price for {subject.symbol} for {_age(facts, 'age_ms')}{limit} {note}"
+    return f"no data on {subject.stream} for {_age(facts, 'age_ms')}{limit} {note}"
 
 
 def _recovered(subject: Subject, facts: Facts) -> str:
