@@ -2,21 +2,26 @@
 
 The JSON output is a contract (design brief, "Calculator output"): numbers are JSON numbers, a
 liquidation price that does not exist is ``null``, and so is a margin ratio whose equity is gone
-(``inf`` internally). The table is for people and may change.
+(``inf`` internally) and the distance of a position past liquidation that no price restores
+(``-inf``). Distances are signed, negative past the liquidation price. The table is for people
+and may change; it ends with a warning for every position past its liquidation price.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from monitor import figures
 from monitor.margin.account import evaluate_account
 from monitor.margin.whatif import WhatIf
-from monitor.model import Account, AccountRisk
+from monitor.model import Account, AccountRisk, MarginMode, PositionRisk, PositionSide
+from monitor.policy.facts import past_liquidation
 from monitor.tables import fit
 
 
@@ -51,6 +56,7 @@ def risk_to_json(risk: AccountRisk) -> dict[str, Any]:
                 "distance_pct": _num(p.distance_pct),
                 "exchange_liquidation_price": _num(p.exchange_liquidation_price),
                 "deviation_pct": _num(p.deviation_pct),
+                "past_liquidation": past_liquidation(p.distance_pct),
             }
             for p in risk.positions
         ],
@@ -84,7 +90,13 @@ def what_if_to_json(w: WhatIf) -> dict[str, Any]:
             for a in w.margin_to_add
         ],
         "market_moves": [
-            {"scope": m.scope, "down_pct": _num(m.down_pct), "up_pct": _num(m.up_pct)} for m in w.market_moves
+            {
+                "scope": m.scope,
+                "down_pct": _num(m.down_pct),
+                "up_pct": _num(m.up_pct),
+                "past_liquidation": m.past_liquidation,
+            }
+            for m in w.market_moves
         ],
     }
 
@@ -99,11 +111,12 @@ def fmt(x: float | None, digits: int = 6) -> str:
 
 
 def ratio_text(r: float) -> str:
-    return "inf" if math.isinf(r) else f"{r:.4f}"
+    """A margin ratio in percent, as every channel writes it (``∞``: no equity left)."""
+    return "∞" if math.isinf(r) else figures.fmt_ratio(r)
 
 
 def pct(x: float | None) -> str:
-    return "--" if x is None else f"{x:.2f} %"
+    return "--" if x is None else figures.fmt_pct(x)
 
 
 def ratio_style(r: float) -> str:
@@ -150,10 +163,64 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         if with_exchange:
             row += [fmt(p.exchange_liquidation_price, 8), pct(p.deviation_pct)]
         table.add_row(*row)
-    if any(p.position_side.value != "both" for p in risk.positions):
-        table.caption = "* hedge-mode leg"
+    legend = (
+        ["* hedge-mode leg", *hedged_symbols(risk.positions)]
+        if any(p.position_side.value != "both" for p in risk.positions)
+        else []
+    )
+    if legend:
+        table.caption = "; ".join(legend)
     fit(table, console, ("maint", "uPnL", "dev", "size", "exch liq", "mode"))
     console.print(table)
+    for line in warnings(risk):
+        console.print(f"[bold red]! {line}[/]")
+
+
+def hedged_symbols(positions: Sequence[PositionRisk], digits: int = 8) -> list[str]:
+    """Each cross symbol held by two legs: which way it is net, and where both legs close. The long
+    leg of a net-short symbol has its liquidation price above the mark, which reads as a mistake
+    unless the table says why. (Both legs of a symbol share its contract size: contracts compare.)
+    The price is written with ``digits`` significant digits, as the table's own column."""
+    legs: dict[str, list[PositionRisk]] = {}
+    for p in positions:
+        if p.margin_mode is MarginMode.CROSS and p.position_side is not PositionSide.BOTH:
+            legs.setdefault(p.symbol, []).append(p)
+    out = []
+    for symbol, pair in legs.items():
+        if len(pair) < 2 or any(p.contracts is None for p in pair):
+            continue
+        net = sum((p.contracts or 0.0) * p.side.sign for p in pair)
+        lp = pair[0].liquidation_price
+        where = f"both legs close at {fmt(lp, digits)}" if lp is not None else "no price closes them"
+        way = "net long" if net > 0 else "net short" if net < 0 else "flat (fully hedged)"
+        out.append(f"{symbol} is {way}: {where}")
+    return out
+
+
+def warnings(risk: AccountRisk) -> list[str]:
+    """What must not be missed: a pool without equity, a position past its liquidation price."""
+    out = []
+    c = risk.cross
+    if c is not None:
+        if c.equity < 0:
+            out.append(f"cross equity is negative ({fmt(c.equity)}): the account is past liquidation")
+        elif c.margin_ratio >= 1.0:
+            out.append(
+                f"cross margin ratio {ratio_text(c.margin_ratio)} >= 100 %: the account is past liquidation"
+            )
+    for p in risk.positions:
+        if not past_liquidation(p.distance_pct):
+            continue
+        leg = "" if p.position_side is PositionSide.BOTH else f" ({p.position_side.value} leg)"
+        assert p.distance_pct is not None
+        if math.isinf(p.distance_pct):
+            how = f"mark {fmt(p.mark_price)}, and no price restores it"
+        else:
+            how = (
+                f"mark {fmt(p.mark_price)} is {pct(-p.distance_pct)} beyond liq {fmt(p.liquidation_price, 8)}"
+            )
+        out.append(f"{p.symbol} {p.side.value}{leg} is past its liquidation price: {how}")
+    return out
 
 
 def render_what_if(w: WhatIf, console: Console) -> None:
@@ -192,7 +259,9 @@ def render_what_if(w: WhatIf, console: Console) -> None:
         fit(t, console, ("target liq", "leg"))
         console.print(t)
     if w.market_moves:
-        t = Table(title="uniform move that liquidates the cross account", box=box.SIMPLE_HEAD)
+        past = any(mv.past_liquidation for mv in w.market_moves)
+        what = "restores the cross account (past liquidation now)" if past else "liquidates the cross account"
+        t = Table(title=f"uniform move that {what}", box=box.SIMPLE_HEAD)
         for col in ("marks moved", "fall", "rise"):
             t.add_column(col, no_wrap=True)
         for mv in w.market_moves:

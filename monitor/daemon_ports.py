@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from monitor.actions.gateway import Gateway
 from monitor.actions.journal import TradingState
 from monitor.alerts import Level
+from monitor.figures import fmt_pct_threshold, fmt_ratio_threshold
 from monitor.model import MarginMode
 from monitor.notify.ports import (
     AccountRiskView,
@@ -29,6 +30,7 @@ from monitor.notify.ports import (
 )
 from monitor.policy import ack, ack_all, mute, unmute_all
 from monitor.policy import keys as policy_keys
+from monitor.policy.levels import ratio_threshold
 from monitor.service import Daemon
 
 
@@ -124,20 +126,20 @@ class DaemonStatus:
         )
 
     def levels(self) -> Sequence[LevelRule]:
+        """The thresholds in the words and units the alerts use: margin ratios in percent."""
         lv = self.daemon.options.policy.levels
+
+        def rule(level: Level, distance_pct: float) -> str:
+            ratio = fmt_ratio_threshold(ratio_threshold(lv, level))
+            return f"margin ratio >= {ratio} or liquidation within {fmt_pct_threshold(distance_pct)}"
+
         return [
-            LevelRule(
-                Level.WARN,
-                f"margin ratio >= {lv.ratio_warn:g} or liquidation within {lv.distance_warn_pct:g} %",
-            ),
-            LevelRule(
-                Level.DANGER,
-                f"margin ratio >= {lv.ratio_danger:g} or liquidation within {lv.distance_danger_pct:g} %",
-            ),
+            LevelRule(Level.WARN, rule(Level.WARN, lv.distance_warn_pct)),
+            LevelRule(Level.DANGER, rule(Level.DANGER, lv.distance_danger_pct)),
             LevelRule(
                 Level.CRITICAL,
-                f"margin ratio >= {lv.ratio_critical:g} or liquidation within {lv.distance_critical_pct:g} % "
-                "(never muted, repeats until acknowledged)",
+                f"{rule(Level.CRITICAL, lv.distance_critical_pct)}, and always without equity or past the "
+                "liquidation price (never muted, repeats until acknowledged)",
             ),
         ]
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.alerts import Level
-from monitor.calc import fmt, pct, ratio_style, ratio_text
+from monitor.calc import fmt, hedged_symbols, pct, ratio_style, ratio_text
 from monitor.model import AccountRisk, MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.telegram import TelegramNotifier
@@ -202,7 +202,9 @@ def positions_table(risks: Mapping[str, AccountRisk], sim_time: float, console: 
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
         justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    legend: list[str] = []
     for name, risk in sorted(risks.items()):
+        legend.extend(f"{name}: {line}" for line in hedged_symbols(risk.positions, digits=6))
         if risk.cross is not None:
             r = risk.cross.margin_ratio
             table.add_row(
@@ -221,6 +223,8 @@ def positions_table(risks: Mapping[str, AccountRisk], sim_time: float, console: 
                 pct(p.distance_pct),
                 f"[{ratio_style(r)}]{ratio_text(r)}[/]" if p.margin_mode is MarginMode.ISOLATED else "",
             )
+    if legend:
+        table.caption = "; ".join(["* hedge-mode leg", *legend])
     fit(table, console, ("mode", "mark", "side"))
     return table
 

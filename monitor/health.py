@@ -279,7 +279,7 @@ class MonitorCollector(Collector):
         )
         p_dist = GaugeMetricFamily(
             "monitor_position_distance_percent",
-            "|mark - liquidation price| / mark in percent",
+            "|mark - liquidation price| / mark in percent, negative once past the liquidation price",
             labels=_POSITION_LABELS,
         )
         p_liq = GaugeMetricFamily(
@@ -307,7 +307,7 @@ class MonitorCollector(Collector):
         )
         a_dist = GaugeMetricFamily(
             "monitor_account_min_distance_percent",
-            "Smallest distance to liquidation among the account's positions",
+            "Smallest distance to liquidation among the account's positions (negative: one is past it)",
             labels=["venue", "account"],
         )
         a_positions = GaugeMetricFamily(

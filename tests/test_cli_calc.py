@@ -43,6 +43,7 @@ def test_json_contract_matches_the_design_brief() -> None:
         "distance_pct",
         "exchange_liquidation_price",
         "deviation_pct",
+        "past_liquidation",
     }
     for p in doc["positions"]:
         assert set(p) == keys
@@ -103,3 +104,77 @@ def test_json_numbers_carry_no_float_noise(example: Path) -> None:
     assert numbers
     for n in numbers:
         assert len(repr(abs(n)).replace(".", "").lstrip("0").split("e")[0]) <= 12, n
+
+
+def snapshot(wallet: str, side: str = "long", entry: str = "60000", mark: str = "58000") -> str:
+    """One BTC position in a cross pool, tiered at 0.4 % throughout."""
+    return json.dumps(
+        {
+            "venue": "binanceusdm",
+            "account": "t",
+            "wallet_balance": wallet,
+            "positions": [
+                {
+                    "symbol": "BTC/USDT:USDT",
+                    "side": side,
+                    "margin_mode": "cross",
+                    "contracts": "1",
+                    "entry_price": entry,
+                    "mark_price": mark,
+                    "tiers": [{"floor": "0", "cap": "1e18", "mmr": "0.004", "cum": "0"}],
+                }
+            ],
+        }
+    )
+
+
+def test_a_position_past_its_liquidation_price_is_signed_and_warned_about() -> None:
+    """Wallet 1,000, 1 BTC long from 60,000, mark 58,000: equity -1,000. The mark is 2.13 % beyond
+    the liquidation price 59,236.948 on the losing side: a negative distance, and a warning."""
+    table = run("calc", "-", stdin=snapshot("1000"))
+    assert table.returncode == 0, table.stderr
+    assert "59,236.948" in table.stdout and "-2.13 %" in table.stdout
+    assert "past its liquidation price" in table.stdout
+    assert "equity is negative" in table.stdout
+    doc = json.loads(run("calc", "-", "--json", stdin=snapshot("1000")).stdout)
+    [p] = doc["positions"]
+    assert p["distance_pct"] < 0 and p["past_liquidation"] is True
+    assert abs(p["distance_pct"] + abs(58_000 - p["liquidation_price"]) / 58_000 * 100) < 1e-9
+
+
+def test_a_safe_position_is_not_warned_about() -> None:
+    table = run("calc", "-", stdin=snapshot("20000"))
+    assert "past" not in table.stdout and "equity is negative" not in table.stdout
+    [p] = json.loads(run("calc", "-", "--json", stdin=snapshot("20000")).stdout)["positions"]
+    assert p["distance_pct"] > 0 and p["past_liquidation"] is False
+
+
+def test_past_liquidation_with_no_price_that_restores_it() -> None:
+    """A short in a pool 100,000 in debt: even a price of zero would not restore it. Its liquidation
+    price is its mark, its distance unbounded (null in JSON, as an unbounded ratio is)."""
+    stdin = snapshot("-100000", side="short", mark="61000")
+    [p] = json.loads(run("calc", "-", "--json", stdin=stdin).stdout)["positions"]
+    assert p["liquidation_price"] == 61_000 and p["distance_pct"] is None and p["past_liquidation"] is True
+    table = run("calc", "-", stdin=stdin).stdout
+    assert "past its liquidation price" in table and "no price restores it" in table
+
+
+def test_a_hedged_symbol_says_which_way_its_legs_close() -> None:
+    """ETH in hedge mode, 12 long and 4 short: both legs share one liquidation price, below the
+    mark, because the symbol is net long; the legend says so in words."""
+    out = run("calc", str(EXAMPLES / "hedged-account.json"))
+    assert out.returncode == 0, out.stderr
+    assert "ETH/USDT:USDT is net long: both legs close at 2,878.7879" in " ".join(out.stdout.split())
+
+
+def test_what_if_of_a_pool_past_liquidation_names_the_move_that_restores_it() -> None:
+    """A pool already past liquidation is not liquidated by a 2.13 % rise: that rise restores it.
+    The what-if says which it is, in the table and in JSON."""
+    doc = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("1000")).stdout)
+    moves = doc["what_if"]["market_moves"]
+    assert moves and all(m["past_liquidation"] is True for m in moves)
+    table = run("calc", "-", "--what-if", stdin=snapshot("1000")).stdout
+    assert "liquidates the cross account" not in table
+    assert "restores the cross account" in " ".join(table.split())
+    safe = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("20000")).stdout)
+    assert all(m["past_liquidation"] is False for m in safe["what_if"]["market_moves"])

@@ -53,6 +53,7 @@ from monitor.actions.planner import (
 from monitor.actions.settings import DeriskSettings, Mode
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.events import PositionState
+from monitor.figures import fmt_pct, fmt_ratio
 from monitor.logs import get_logger, scrub
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, MarginMode, PositionSide, Side, Venue
@@ -959,9 +960,10 @@ class Gateway:
         text = f"{intent.account} {intent.symbol}: {result.message}"
         if impact is not None:
             text += (
-                f" | ratio {fmt(impact.before.margin_ratio)} -> {fmt(impact.after.margin_ratio)}, "
+                f" | ratio {fmt_ratio(impact.before.margin_ratio)} -> "
+                f"{fmt_ratio(impact.after.margin_ratio)}, "
                 f"liq {fmt(impact.before.liquidation_price)} -> {fmt(impact.after.liquidation_price)}, "
-                f"distance {fmt(impact.before.distance_pct)} % -> {fmt(impact.after.distance_pct)} %"
+                f"distance {fmt_pct(impact.before.distance_pct)} -> {fmt_pct(impact.after.distance_pct)}"
             )
         return self._alert(
             f"action:{intent.account}:{intent.symbol}:{intent.position_side.value}",

@@ -33,6 +33,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from monitor.actions.settings import DeriskSettings, IsolatedFallback, Selection, Targets
+from monitor.figures import fmt_pct, fmt_pct_threshold, fmt_ratio, fmt_ratio_threshold
 from monitor.margin.account import evaluate_account
 from monitor.margin.rules import notional, rules_for, upnl
 from monitor.margin.whatif import margin_to_add, market_move
@@ -139,10 +140,11 @@ class Plan:
             what = f"add {fmt(s.quantity)} margin to" if s.kind is StepKind.ADD_MARGIN else s.kind.value
             unit = "" if s.kind is StepKind.ADD_MARGIN else f" {fmt(s.quantity)} of {fmt(s.contracts_before)}"
             lines.append(
-                f"  {what} {s.symbol}{_leg(s.position_side)}{unit}: ratio {fmt(s.before.margin_ratio)} -> "
-                f"{fmt(s.after.margin_ratio)}, liq {fmt(s.before.liquidation_price)} -> "
-                f"{fmt(s.after.liquidation_price)}, distance {fmt(s.before.distance_pct)} % -> "
-                f"{fmt(s.after.distance_pct)} %"
+                f"  {what} {s.symbol}{_leg(s.position_side)}{unit}: "
+                f"ratio {fmt_ratio(s.before.margin_ratio)} -> "
+                f"{fmt_ratio(s.after.margin_ratio)}, liq {fmt(s.before.liquidation_price)} -> "
+                f"{fmt(s.after.liquidation_price)}, distance {fmt_pct(s.before.distance_pct)} -> "
+                f"{fmt_pct(s.after.distance_pct)}"
             )
         if not self.reaches_target:
             lines.append("  target not reached within the caps" + (f": {self.note}" if self.note else ""))
@@ -457,7 +459,8 @@ def plan_cross(account: Account, settings: DeriskSettings, lots: Lots) -> Plan |
                 p.contracts,
                 figures(risk, p.key),
                 figures(after_risk, p.key),
-                f"cross ratio {fmt(risk.cross.margin_ratio)} above target {fmt(target)}",
+                f"cross ratio {fmt_ratio(risk.cross.margin_ratio)} "
+                f"above target {fmt_ratio_threshold(target)}",
             )
         )
         current = after
@@ -469,8 +472,8 @@ def plan_cross(account: Account, settings: DeriskSettings, lots: Lots) -> Plan |
         MarginMode.CROSS,
         None,
         None,
-        f"{account.name}: cross ratio {fmt(before.cross.margin_ratio)} >= trigger "
-        f"{fmt(targets.cross_trigger_ratio)}, target {fmt(target)}",
+        f"{account.name}: cross ratio {fmt_ratio(before.cross.margin_ratio)} >= trigger "
+        f"{fmt_ratio_threshold(targets.cross_trigger_ratio)}, target {fmt_ratio_threshold(target)}",
         tuple(steps),
         before,
         evaluate_account(current),
@@ -529,7 +532,7 @@ def plan_isolated(account: Account, key: Key, settings: DeriskSettings, lots: Lo
                     p.contracts,
                     figures(before, key),
                     figures(after_risk, key),
-                    f"distance {fmt(pr.distance_pct)} % under target {fmt(goal)} %",
+                    f"distance {fmt_pct(pr.distance_pct)} under target {fmt_pct_threshold(goal)}",
                 )
             )
             reached = amount >= need
@@ -570,9 +573,10 @@ def plan_isolated(account: Account, key: Key, settings: DeriskSettings, lots: Lo
         MarginMode.ISOLATED,
         p.symbol,
         p.position_side,
-        f"{account.name} {p.symbol}{_leg(p.position_side)} isolated: ratio {fmt(pr.margin_ratio)}, "
-        f"distance {fmt(pr.distance_pct)} % (trigger {fmt(targets.isolated_trigger_ratio)} / "
-        f"{fmt(targets.isolated_trigger_distance_pct)} %), target {fmt(goal)} %",
+        f"{account.name} {p.symbol}{_leg(p.position_side)} isolated: ratio {fmt_ratio(pr.margin_ratio)}, "
+        f"distance {fmt_pct(pr.distance_pct)} "
+        f"(trigger {fmt_ratio_threshold(targets.isolated_trigger_ratio)} / "
+        f"{fmt_pct_threshold(targets.isolated_trigger_distance_pct)}), target {fmt_pct_threshold(goal)}",
         tuple(steps),
         before,
         evaluate_account(current),

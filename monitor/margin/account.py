@@ -23,10 +23,24 @@ def margin_ratio(requirement: float, equity: float) -> float:
     return requirement / equity
 
 
-def distance_pct(mark: float, liquidation: float | None) -> float | None:
+def distance_pct(mark: float, liquidation: float | None, past: bool = False) -> float | None:
+    """How far the mark is from the liquidation price, in percent of the mark, signed: positive while
+    the liquidation price lies ahead, negative once the position is ``past`` it (its equity condition
+    already met, the mark beyond the liquidation price on the losing side). An unsigned "N % away"
+    for a position the exchange may liquidate now reads as safe, the opposite of the truth.
+
+    Why ``past`` decides the sign and not the side of the mark: a hedge-mode leg shares its symbol's
+    liquidation price, which for the long leg of a net-short symbol lies above the mark; whether the
+    symbol (its legs together, with the pool) is past it is what the equity condition says."""
     if liquidation is None:
         return None
-    return abs(mark - liquidation) / mark * 100.0
+    away = abs(mark - liquidation) / mark * 100.0
+    return -away if past else away
+
+
+def is_past(margin_ratio: float) -> bool:
+    """Whether the equity condition is met: requirement >= equity (or no equity at all)."""
+    return margin_ratio >= 1.0
 
 
 def deviation_pct(ours: float | None, theirs: float | None) -> float | None:
@@ -110,10 +124,6 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
-        if lp is None and ratio >= 1.0:
-            # Already at or past liquidation and no price of this symbol restores it: liquidatable
-            # now. "No liquidation price" would read as safe, the opposite of the truth.
-            lp = mk[i]
         out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
@@ -147,6 +157,16 @@ def _position_risk(
     p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None
 ) -> PositionRisk:
     exchange = p.exchange_liquidation_price
+    past = is_past(ratio)
+    if lp is None:
+        distance = None
+        if past:
+            # Past liquidation and no price of this symbol restores it: liquidatable now, without
+            # bound. "No liquidation price" would read as safe; its mark is where it stands.
+            lp = mark
+            distance = -INF
+    else:
+        distance = distance_pct(mark, lp, past)
     return PositionRisk(
         p.symbol,
         p.side,
@@ -157,7 +177,7 @@ def _position_risk(
         req,  # maint_margin
         ratio,  # margin_ratio
         lp,  # liquidation_price
-        None if lp is None else abs(mark - lp) / mark * 100.0,  # distance_pct
+        distance,  # distance_pct: signed, negative once past the liquidation price
         mark,  # mark_price
         exchange or None,  # exchange_liquidation_price
         deviation_pct(lp, exchange) if exchange else None,  # deviation_pct

@@ -276,9 +276,13 @@ class Batch:
                 lp[idx] = _nan_for_none(
                     self._scalar_shared(k, idx, pnl, req, sums[k], totals[k][1], mk[idx[0]])
                 )
-        # at or past liquidation with no price that restores it: the mark (see evaluate_account)
-        lp = np.where(np.isnan(lp) & (ratio >= 1.0), m, lp)
-        distance = np.abs(m - lp) / m * 100.0
+        # signed: negative once past the liquidation price; past it with no price that restores it,
+        # the mark and minus infinity (see evaluate_account's _position_risk)
+        past = ratio >= 1.0
+        unbounded = np.isnan(lp) & past
+        lp = np.where(unbounded, m, lp)
+        away = np.abs(m - lp) / m * 100.0
+        distance = np.where(unbounded, -np.inf, np.where(past, -away, away))
         deviations = self._deviations(lp)
         deviated = [i for i in self.compared if deviations[i] is not None]
         sheet = Sheet(self.layout, ratio, distance, deviated, deviations)

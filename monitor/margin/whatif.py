@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from monitor.margin import solver
-from monitor.margin.account import distance_pct, evaluate_account
+from monitor.margin.account import evaluate_account
 from monitor.margin.rules import notional, rules_for, upnl
-from monitor.model import Account, MarginMode, Position, Side
+from monitor.model import Account, AccountRisk, MarginMode, Position, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +49,13 @@ class MarginToAdd:
 @dataclass(frozen=True, slots=True)
 class MarketMove:
     """The uniform move of ``scope`` (``all`` cross marks, or one symbol) that liquidates the cross
-    pool, in percent of the current marks: the nearest fall and the nearest rise, ``None`` if none."""
+    pool, in percent of the current marks: the nearest fall and the nearest rise, ``None`` if none.
+    For a pool already ``past_liquidation`` the same roots are the moves that restore it."""
 
     scope: str
     down_pct: float | None
     up_pct: float | None
+    past_liquidation: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +90,16 @@ def switch_mode(account: Account, index: int) -> ModeSwitch:
         moved = replace(p, margin_mode=MarginMode.ISOLATED, isolated_wallet=im)
         rest = [q for i, q in enumerate(account.positions) if i != index]
         new = replace(account, wallet_balance=account.wallet_balance - im, positions=(*rest, moved))
-        lp = rules_for(account.venue).isolated_liquidation_price(moved, account.taker_fee)
-        note = "" if _cross_survives(new) else "the remaining cross pool would be liquidatable"
+        risk = evaluate_account(new)
+        isolated = risk.positions[-1]  # signed like every distance: negative if past it at once
+        note = "" if _cross_survives(risk) else "the remaining cross pool would be liquidatable"
         return ModeSwitch(
             p.symbol,
             p.position_side,
             p.margin_mode,
             MarginMode.ISOLATED,
-            lp,
-            distance_pct(p.mark_price, lp),
+            isolated.liquidation_price,
+            isolated.distance_pct,
             im,
             note,
         )
@@ -104,15 +107,19 @@ def switch_mode(account: Account, index: int) -> ModeSwitch:
     moved = replace(p, margin_mode=MarginMode.CROSS, isolated_wallet=None)
     positions = tuple(moved if i == index else q for i, q in enumerate(account.positions))
     new = replace(account, wallet_balance=account.wallet_balance + wallet, positions=positions)
-    risk = evaluate_account(new)
-    lp = risk.positions[index].liquidation_price
+    crossed = evaluate_account(new).positions[index]
     return ModeSwitch(
-        p.symbol, p.position_side, p.margin_mode, MarginMode.CROSS, lp, distance_pct(p.mark_price, lp), wallet
+        p.symbol,
+        p.position_side,
+        p.margin_mode,
+        MarginMode.CROSS,
+        crossed.liquidation_price,
+        crossed.distance_pct,
+        wallet,
     )
 
 
-def _cross_survives(account: Account) -> bool:
-    risk = evaluate_account(account)
+def _cross_survives(risk: AccountRisk) -> bool:
     return risk.cross is None or risk.cross.margin_ratio < 1.0
 
 
@@ -169,7 +176,7 @@ def market_move(account: Account, symbol: str | None = None) -> MarketMove:
     roots = solver.solve_nearest(f, 1.0, bps)
     down = None if roots.below is None else (roots.below - 1.0) * 100.0
     up = None if roots.above is None else (roots.above - 1.0) * 100.0
-    return MarketMove(symbol or "all", down, up)
+    return MarketMove(symbol or "all", down, up, f(1.0) < 0)
 
 
 def what_if(account: Account, target_distance_pct: float = 10.0) -> WhatIf:

@@ -12,8 +12,9 @@ Facts an alert may carry (all optional; a missing or non-numeric fact is simply 
 ``notional``                position value in the settlement asset
 ``mark_price`` (``mark``)   mark price
 ``liquidation_price``       our liquidation price (None: no price liquidates)
-``distance_pct``            |mark - liquidation| / mark * 100
-``margin_ratio``            requirement / equity, 1.0 = liquidation
+``distance_pct``            |mark - liquidation| / mark * 100, negative once past the liquidation price
+``margin_ratio``            requirement / equity, 1.0 = liquidation (written in percent, as everywhere)
+``past_liquidation``        the position is past its liquidation price (its distance is negative)
 ``equity``/``maint_margin`` the cross pool of the account
 ``isolated_wallet``         isolated margin held by the position
 ``exchange_liquidation_price``, ``deviation_pct``  the exchange's own figure and our deviation
@@ -26,10 +27,10 @@ Facts an alert may carry (all optional; a missing or non-numeric fact is simply 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+from monitor import figures
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.notify.ports import (
     AccountRiskView,
@@ -99,37 +100,27 @@ def fact_str(facts: Mapping[str, FactValue], name: str) -> str | None:
 
 
 def fmt_num(x: float | None) -> str:
-    """Prices and sizes: enough digits to be useful at any magnitude, thousands separated."""
-    if x is None:
-        return "n/a"
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.2f}"
-    if ax >= 1:
-        return f"{x:,.4f}".rstrip("0").rstrip(".")
-    if ax == 0:
-        return "0"
-    digits = min(12, 4 - math.floor(math.log10(ax)))
-    return f"{x:.{digits}f}".rstrip("0").rstrip(".")
+    """Prices and sizes, as every channel writes them (``monitor.figures``)."""
+    return figures.fmt_num(x)
 
 
 def fmt_ratio(r: float | None) -> str:
-    """A margin ratio (1.0 = liquidation) as a percentage."""
-    if r is None or math.isnan(r):
-        return "n/a"
-    if math.isinf(r):
-        return "∞ (no equity)"
-    return f"{r * 100:.1f} %"
+    """A margin ratio (1.0 = liquidation) in percent, as every channel writes it."""
+    return figures.fmt_ratio(r)
 
 
 def fmt_pct(p: float | None) -> str:
-    if p is None or math.isnan(p):
-        return "n/a"
-    return f"{p:.2f} %"
+    """A percentage (a signed distance, a deviation), as every channel writes it."""
+    return figures.fmt_pct(p)
+
+
+def liq_text(liq: float | None, dist: float | None) -> str:
+    """``liq 58,000.00 (4.92 % away)``; past it (a negative distance), never "away"."""
+    if dist is None:
+        return f"liq {fmt_num(liq)}"
+    if dist < 0:
+        return f"liq {fmt_num(liq)} (past it by {fmt_pct(dist)})"
+    return f"liq {fmt_num(liq)} ({fmt_pct(dist)} away)"
 
 
 def fmt_time(ts_ms: int) -> str:
@@ -191,11 +182,13 @@ def _risk_lines(alert: Alert) -> list[str]:
     if mark is not None:
         first.append(f"mark {fmt_num(mark)}")
     if liq is not None:
-        first.append(f"liq {fmt_num(liq)}" + (f" ({fmt_pct(dist)} away)" if dist is not None else ""))
+        first.append(liq_text(liq, dist))
     elif liq_present:
         first.append("no liquidation price")
     elif dist is not None:
-        first.append(f"{fmt_pct(dist)} from liquidation")
+        first.append(
+            f"{fmt_pct(dist)} from liquidation" if dist >= 0 else f"past liquidation by {fmt_pct(dist)}"
+        )
     if first:
         lines.append(" · ".join(first))
     second: list[str] = []
@@ -375,7 +368,7 @@ def render_line(alert: Alert) -> str:
     liq = fact_num(f, "liquidation_price", "liq_price")
     dist = fact_num(f, "distance_pct")
     if liq is not None:
-        bits.append(f"liq {fmt_num(liq)}" + (f" ({fmt_pct(dist)})" if dist is not None else ""))
+        bits.append(liq_text(liq, dist))
     return " ".join(b for b in bits if b)
 
 
@@ -410,7 +403,7 @@ def render_status(summary: StatusSummary, now_ms: int) -> str:
 
 def render_position_row(row: PositionRow) -> str:
     liq = (
-        f"liq {fmt_num(row.liquidation_price)} ({fmt_pct(row.distance_pct)})"
+        liq_text(row.liquidation_price, row.distance_pct)
         if row.liquidation_price is not None
         else "no liq price"
     )

@@ -19,7 +19,14 @@ from monitor.alerts import FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig
 from monitor.policy.hot import CROSS, DEVIATION, OK, RISK
-from monitor.policy.levels import distance_level, distance_threshold, ratio_level, ratio_threshold
+from monitor.policy.levels import (
+    distance_level,
+    distance_release,
+    distance_threshold,
+    ratio_level,
+    ratio_release,
+    ratio_threshold,
+)
 from monitor.policy.state import Facts, LazyFacts, Seen, Subject, Track
 
 
@@ -83,6 +90,9 @@ def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level)
         "equity": cross.equity,
         "maint_margin": cross.maint_margin,
         "ratio_threshold": ratio_threshold(thr, level) if level > OK else None,
+        # why the level: entered at the threshold, held down to the release, calm below warn
+        "ratio_release": ratio_release(thr, level) if level > OK else None,
+        "ratio_warn": ratio_threshold(thr, OK),
     }
     out.update(top_positions(risk, top))
     return out
@@ -131,6 +141,12 @@ def position_facts(
         "distance_level": by_distance.label,
         "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
         "trigger": trigger,
+        # why the level, in the message: a metric at its level entered at the threshold or is held
+        # down (up) to the release; at ok, both are short of warn's
+        "ratio_release": ratio_release(thr, by_ratio) if by_ratio > OK else None,
+        "distance_release_pct": distance_release(thr, by_distance) if by_distance > OK else None,
+        "ratio_warn": ratio_threshold(thr, OK),
+        "distance_warn_pct": distance_threshold(thr, OK),
     }
 
 
@@ -148,7 +164,26 @@ def position_basics(p: PositionRisk) -> dict[str, FactValue]:
         "liquidation_price": p.liquidation_price,
         "distance_pct": p.distance_pct,
         "margin_ratio": p.margin_ratio,
+        "past_liquidation": past_liquidation(p.distance_pct),
+        "liquidated_by": liquidated_by(p),
     }
+
+
+def past_liquidation(distance_pct: float | None) -> bool:
+    """Whether a position is past its liquidation price: its signed distance is negative."""
+    return distance_pct is not None and distance_pct < 0
+
+
+def liquidated_by(p: PositionRisk) -> str | None:
+    """Which way the position's symbol is liquidated, ``"fall"`` or ``"rise"`` (``None``: no price
+    does, or no telling). A hedge-mode leg shares its symbol's liquidation price, so the long leg of a
+    net-short symbol is liquidated by a rise: the side of the liquidation price, turned over when the
+    mark is already past it, says which, for every leg alike."""
+    lp, distance = p.liquidation_price, p.distance_pct
+    if lp is None or distance is None or lp == p.mark_price:
+        return None
+    above = lp > p.mark_price
+    return "rise" if above != (distance < 0) else "fall"
 
 
 def contracts_of(p: PositionRisk) -> float | None:

@@ -31,6 +31,7 @@ from monitor.model import Layout, LayoutPart
 from monitor.policy import keys
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
 from monitor.policy.hot import CRITICAL, CROSS, DANGER, DEVIATION, INFO, OK, RISK, WARN
+from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.state import NO_STREAK, Track
 
 Floats = npt.NDArray[np.float64]
@@ -56,7 +57,11 @@ class Tables(NamedTuple):
 def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[float], list[float]]:
     """One row's four tables, by level: what ``ratio_level`` and ``distance_level`` compare a value
     with when the level held is that one (``_NEVER`` where nothing can)."""
-    warn, danger, critical, band = thr.ratio_warn, thr.ratio_danger, thr.ratio_critical, thr.ratio_band
+    # the ratio thresholds as ``ratio_level`` applies them: none above liquidation
+    warn, danger, critical = (
+        min(x, LIQUIDATION_RATIO) for x in (thr.ratio_warn, thr.ratio_danger, thr.ratio_critical)
+    )
+    band = thr.ratio_band
     d_warn, d_danger, d_critical = thr.distance_warn_pct, thr.distance_danger_pct, thr.distance_critical_pct
     factor = 1.0 + thr.distance_band
     # at OK, what ``leaves_ok`` compares with (the thresholds are ordered: warn comes first)

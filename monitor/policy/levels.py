@@ -22,13 +22,28 @@ from monitor.policy.hot import CRITICAL, DANGER, OK, WARN
 
 _DESCENDING = (CRITICAL, DANGER, WARN)
 
+# Requirement equal to equity: what the exchange liquidates at. A ratio there is critical whatever
+# the thresholds say (they may be set up to 2): no configuration makes a liquidatable account calm.
+LIQUIDATION_RATIO = 1.0
+
 
 def ratio_threshold(thr: LevelThresholds, level: Level) -> float:
+    """The ratio at which ``level`` is entered: the configured one, or liquidation if that is lower."""
     if level >= CRITICAL:
-        return thr.ratio_critical
+        return min(thr.ratio_critical, LIQUIDATION_RATIO)
     if level >= DANGER:
-        return thr.ratio_danger
-    return thr.ratio_warn
+        return min(thr.ratio_danger, LIQUIDATION_RATIO)
+    return min(thr.ratio_warn, LIQUIDATION_RATIO)
+
+
+def ratio_release(thr: LevelThresholds, level: Level) -> float:
+    """The ratio below which a held ``level`` is left: its threshold less the band."""
+    return ratio_threshold(thr, level) - thr.ratio_band
+
+
+def distance_release(thr: LevelThresholds, level: Level) -> float:
+    """The distance above which a held ``level`` is left: its threshold plus the relative band."""
+    return distance_threshold(thr, level) * (1.0 + thr.distance_band)
 
 
 def distance_threshold(thr: LevelThresholds, level: Level) -> float:
@@ -40,17 +55,18 @@ def distance_threshold(thr: LevelThresholds, level: Level) -> float:
 
 
 def ratio_level(ratio: float | None, current: Level, thr: LevelThresholds) -> Level:
-    """Level of a margin ratio (higher is worse). ``inf`` (equity <= 0) is critical; ``None`` says
-    nothing (OK); NaN is a broken input and holds the current level rather than closing an episode."""
+    """Level of a margin ratio (higher is worse). At or above liquidation (1.0; ``inf``: equity <= 0)
+    it is critical; ``None`` says nothing (OK); NaN is a broken input and holds the current level
+    rather than closing an episode."""
     if ratio is None:
         return OK
     if math.isnan(ratio):
         return current
-    if ratio >= thr.ratio_critical:
+    if ratio >= thr.ratio_critical or ratio >= LIQUIDATION_RATIO:
         return CRITICAL
-    if ratio >= thr.ratio_danger:
+    if ratio >= min(thr.ratio_danger, LIQUIDATION_RATIO):
         raw = DANGER
-    elif ratio >= thr.ratio_warn:
+    elif ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO):
         raw = WARN
     else:
         raw = OK
@@ -64,7 +80,8 @@ def ratio_level(ratio: float | None, current: Level, thr: LevelThresholds) -> Le
 
 
 def distance_level(distance_pct: float | None, current: Level, thr: LevelThresholds) -> Level:
-    """Level of a distance to liquidation in percent (lower is worse). ``None`` means no price
+    """Level of a distance to liquidation in percent (lower is worse; negative: past the
+    liquidation price, critical since every threshold is at least 0). ``None`` means no price
     liquidates the position: OK. NaN holds, as for the ratio."""
     if distance_pct is None:
         return OK
@@ -101,7 +118,7 @@ def leaves_ok(ratio: float | None, distance_pct: float | None, thr: LevelThresho
     metric), so two comparisons decide it. The policy asks this of every position without an episode
     on every tick, and nearly all of them stay calm. NaN compares false and stays at OK, as above.
     """
-    return (ratio is not None and ratio >= thr.ratio_warn) or (
+    return (ratio is not None and ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO)) or (
         distance_pct is not None and distance_pct <= thr.distance_warn_pct
     )
 

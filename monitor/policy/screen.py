@@ -34,6 +34,7 @@ from monitor.model import (
 from monitor.policy import holding
 from monitor.policy.config import PolicyConfig
 from monitor.policy.hot import CROSS
+from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.state import KnownPosition, PolicyState, PositionKey
 from monitor.policy.work import Work
 
@@ -74,7 +75,7 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
             symbol in with_tracks
             or cols.deviation_pct[k] is not None
             # ``leaves_ok(ratio, distance, thr)``, written out: the call cost a tenth of the screen
-            or (ratio is not None and ratio >= thr.ratio_warn)
+            or (ratio is not None and ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO))
             or (distance is not None and distance <= thr.distance_warn_pct)
         ):
             worth.append(positions[k])

@@ -31,6 +31,7 @@ from monitor.actions.settings import (
     SettingsError,
     Targets,
 )
+from monitor.figures import fmt_pct, fmt_ratio
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tier, Venue
 from monitor.sim.specs import major_specs
@@ -470,3 +471,15 @@ def test_cross_steps_never_raise_the_ratio(drawn: tuple[Account, dict[str, Lot]]
         ratio = cross.margin_ratio if cross else 0.0
         assert ratio <= last + 1e-9
         last = ratio
+
+
+def test_a_plan_writes_its_figures_as_the_alerts_do() -> None:
+    """Ratios in percent and distances with two decimals, as every alert writes them: the plan
+    says \"cross ratio 126.xx % >= trigger 50 %\", not 1.26 against 0.5."""
+    plan = plan_cross(cross_account(), S, LOTS)
+    assert plan is not None and plan.before.cross is not None
+    text = plan.describe()
+    assert f"cross ratio {fmt_ratio(plan.before.cross.margin_ratio)} >= trigger 50 %, target 30 %" in text
+    step = plan.steps[0]
+    assert f"ratio {fmt_ratio(step.before.margin_ratio)} -> {fmt_ratio(step.after.margin_ratio)}" in text
+    assert f"distance {fmt_pct(step.before.distance_pct)} -> {fmt_pct(step.after.distance_pct)}" in text

@@ -106,8 +106,7 @@ def reference_evaluate_account(account: Account, marks: Mapping[str, float] | No
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
-        if lp is None and ratio >= 1.0:
-            lp = mk[i]
+        # (``_position_risk``, shared with the fast path, puts the mark where no price restores it)
         out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 

@@ -199,14 +199,15 @@ def test_liquidation_price_zero_means_none() -> None:
 
 def test_underwater_at_every_price_is_liquidatable_now() -> None:
     """A cross pool whose equity is already below its requirement and that no move of this symbol can
-    restore: the liquidation price is the mark (distance 0), never "none" (which reads as safe)."""
+    restore: the liquidation price is the mark, never "none" (which reads as safe), and it is past it
+    without bound (distance minus infinity, never "0 % away")."""
     tiers = (Tier(0, 1e18, 0.015625, 0),)
     losing = Position("S1", Side.LONG, MarginMode.CROSS, 15, 1.125, 1.0, tiers, inverse=True)
     small = Position("S0", Side.LONG, MarginMode.CROSS, 1, 1.0, 1.0, tiers, inverse=True)
     risk = evaluate_account(Account(Venue.BINANCE_COINM, 0.5, (losing, small)))
     assert risk.cross is not None and risk.cross.margin_ratio == float("inf")
     s0 = risk.positions[1]
-    assert s0.liquidation_price == 1.0 and s0.distance_pct == 0.0
+    assert s0.liquidation_price == 1.0 and s0.distance_pct == float("-inf")
 
 
 def test_wallet_exactly_covering_the_cost_has_no_liquidation_price() -> None:

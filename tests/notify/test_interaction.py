@@ -31,7 +31,7 @@ async def ask(api: FakeBotApi, chat: int, user: int, text: str) -> Call:
     [
         ("/status", "3 accounts, 4 positions, all feeds fresh"),
         ("/positions", "main BTC/USDT:USDT long cross 0.5 @ 61,000.00"),
-        ("/risk main", "cross: ratio 83.0 %"),
+        ("/risk main", "cross: ratio 83.00 %"),
         ("/risk nobody", "No account named 'nobody'."),
         ("/risk", "Usage: /risk ACCOUNT"),
         ("/levels", "CRITICAL: margin ratio ≥ 90 %"),
@@ -132,7 +132,7 @@ async def test_preview_then_confirm_executes_once(
     await api.wait_for(lambda: len(api.sent(CHAT)) == 2)
     preview = api.sent(CHAT)[-1]
     assert [r.action for r in ports.actions.previews] == [ActionKind.REDUCE]
-    assert "margin ratio 83.0 % → 62.2 %" in preview.text and "contracts to sell: 0.125" in preview.text
+    assert "margin ratio 83.00 % → 62.25 %" in preview.text and "contracts to sell: 0.125" in preview.text
     assert [label for label, _ in preview.buttons] == ["Confirm", "Cancel"]
     assert preview.json("reply_parameters")["message_id"] == alert.message_id
 

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.alerts import AlertKind, Level, Transition
+from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.margin.account import evaluate_account
+from monitor.model import Account, MarginMode, Position, Side, Tier, Venue
 from monitor.notify.ports import (
     ActionKind,
     ActionRequest,
@@ -22,6 +24,7 @@ from monitor.notify.ports import (
 from monitor.notify.render import (
     RESENT_PREFIX,
     fmt_num,
+    fmt_pct,
     fmt_ratio,
     render_action_result,
     render_alert,
@@ -32,6 +35,7 @@ from monitor.notify.render import (
     split_text,
     utf16_len,
 )
+from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, evaluate
 
 from .conftest import make_alert
 
@@ -62,7 +66,7 @@ def test_position_alert_carries_every_number_a_trader_needs() -> None:
         "size 12.5",
         "mark 2,450.50",
         "liq 2,520.00 (2.84 % away)",
-        "margin ratio 91.5 %",
+        "margin ratio 91.50 %",
     ):
         assert expected in text, expected
 
@@ -84,7 +88,7 @@ def test_cross_account_alert_names_the_positions_carrying_the_requirement() -> N
     )
     text = render_alert(alert)
     assert "cross account" in text
-    assert "margin ratio 78.0 %" in text and "equity 1,200.00" in text
+    assert "margin ratio 78.00 %" in text and "equity 1,200.00" in text
     assert "carried by: ETH/USDT:USDT 62 %, BTC/USDT:USDT [short] 30 %" in text
 
 
@@ -158,8 +162,8 @@ def test_number_formatting() -> None:
     assert fmt_num(2.5) == "2.5"
     assert fmt_num(0.000012345) == "0.000012345"
     assert fmt_num(None) == "n/a"
-    assert fmt_ratio(math.inf) == "∞ (no equity)"
-    assert fmt_ratio(0.5) == "50.0 %"
+    assert fmt_ratio(math.inf) == "∞ (no equity left)"
+    assert fmt_ratio(0.5) == "50.00 %"
 
 
 def test_status_says_all_fresh_or_shouts_stale() -> None:
@@ -193,7 +197,7 @@ def test_preview_shows_before_and_after() -> None:
             liquidation_price_after=52000,
         ),
     )
-    assert "Reduce 25 %" in text and "margin ratio 83.0 % → 62.0 %" in text
+    assert "Reduce 25 %" in text and "margin ratio 83.00 % → 62.00 %" in text
     assert "liquidation 58,000.00 → 52,000.00" in text and "DRY-RUN" in text
     assert "Not possible: halted" in render_preview(req, Preview(False, message="halted"))
 
@@ -211,4 +215,42 @@ def test_console_line_is_one_line() -> None:
 
 def test_console_line_without_message_shows_the_numbers() -> None:
     line = render_line(dataclasses.replace(make_alert(level=Level.DANGER), message=""))
-    assert "DANGER" in line and "ratio 83.0 %" in line
+    assert "DANGER" in line and "ratio 83.00 %" in line
+
+
+def _policy_alerts(wallet: float, mark: float) -> list[Alert]:
+    """The alerts the real policy sends about a real evaluation: one BTC long from 60,000 in a
+    cross pool of ``wallet``, judged as the demo judges it (a cross position by its distance)."""
+    tiers = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 250_000, 0.005, 50))
+    p = Position("BTC/USDT:USDT", Side.LONG, MarginMode.CROSS, 1.0, 60_000.0, mark, tiers)
+    risk = evaluate_account(Account(Venue.BINANCE_USDM, wallet, (p,), "main"))
+    config = PolicyConfig(cross_positions_use_account_ratio=False)
+    _, alerts = evaluate(PolicyState(), PolicyInputs(risks=[risk]), 1_000, config)
+    return [a for a in alerts if a.kind is AlertKind.RISK]
+
+
+def test_a_position_past_liquidation_is_never_away_in_any_channel() -> None:
+    """Equity -1,000: the bubble and the console line say past, the distance is negative in both,
+    and nothing reads "N % away"."""
+    [position] = [a for a in _policy_alerts(1_000.0, 58_000.0) if a.symbol is not None]
+    bubble, line = render_alert(position), render_line(position)
+    for text in (bubble, line):
+        assert "past its liquidation price" in text and "-2.15 %" in text
+        assert "away" not in text
+    assert "liq 59,246.23 (past it by -2.15 %)" in bubble
+
+
+def test_every_channel_writes_a_figure_in_one_rounding() -> None:
+    """A warn by distance (wallet 5,000, mark 57,000): the figures the bubble lists are written as
+    the policy's message writes them, so the same number never appears in two roundings."""
+    alerts = _policy_alerts(5_000.0, 57_000.0)
+    for alert in alerts:
+        bubble = render_alert(alert)
+        facts_lines = bubble.split("\n")[2:-2]  # between the subject and the message
+        ratio = fmt_ratio(float(alert.facts["margin_ratio"]))
+        assert f"margin ratio {ratio}" in bubble and f"margin ratio {ratio}" in alert.message
+        if alert.symbol is not None:
+            distance = fmt_pct(float(alert.facts["distance_pct"]))
+            assert any(distance in line for line in facts_lines) and distance in alert.message
+            liq = fmt_num(float(alert.facts["liquidation_price"]))
+            assert f"liq {liq}" in bubble and f"liq {liq}" in alert.message

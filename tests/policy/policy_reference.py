@@ -20,7 +20,7 @@ from monitor.model import AccountRisk, MarginMode, PositionRisk
 from monitor.policy import keys
 from monitor.policy.episodes import advance
 from monitor.policy.facts import position_facts, top_positions
-from monitor.policy.levels import deviation_level, distance_level, ratio_level, ratio_threshold
+from monitor.policy.levels import deviation_level, distance_level, ratio_level, ratio_release, ratio_threshold
 from monitor.policy.lifecycle import _closed, _flipped, _opened
 from monitor.policy.state import Facts, KnownPosition, Subject, Track
 from monitor.policy.work import Work
@@ -127,6 +127,8 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
             "equity": cross.equity,
             "maint_margin": cross.maint_margin,
             "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
+            "ratio_release": ratio_release(thr, level) if level > Level.OK else None,
+            "ratio_warn": ratio_threshold(thr, Level.OK),
         }
         out.update(top_positions(risk, w.config.top_positions))
         return out

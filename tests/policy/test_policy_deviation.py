@@ -43,5 +43,7 @@ def test_deviation_alert_content() -> None:
     _, [alert] = evaluate(PolicyState(), PolicyInputs(risks=[account(position(deviation=0.8))]), 0, CFG)
     assert alert.key == f"deviation:main:{BTC}:both"
     assert alert.facts["deviation_pct"] == 0.8 and alert.facts["tolerance_pct"] == 0.5
-    assert alert.message.startswith("main BTC/USDT:USDT long isolated: our liq 30,000.0 vs exchange 29,760.0")
+    assert alert.message.startswith(
+        "main BTC/USDT:USDT long isolated: our liq 30,000.00 vs exchange 29,760.00"
+    )
     assert alert.message.endswith("0.80 % apart (tolerance 0.50 %) (warn)")

@@ -183,7 +183,7 @@ def test_timer_repeats_episodes_whose_numbers_did_not_move() -> None:
     assert [(a.transition, a.level, a.key) for a in alerts] == [(Transition.REPEATED, Level.CRITICAL, KEY)]
     assert alerts[0].episode_id == opened[0].episode_id
     assert alerts[0].facts["margin_ratio"] == opened[0].facts["margin_ratio"]
-    assert "margin ratio 0.90 (critical, still)" in alerts[0].message
+    assert "margin ratio 90.00 % >= critical 85 % (critical, still)" in alerts[0].message
     # the tick right after does not repeat again: one clock for timer and ticks
     state, alerts = drive([0.9], cfg, state=state, start_ms=61 * SEC)
     assert alerts == []
@@ -288,8 +288,8 @@ def test_cross_account_and_its_positions_are_separate_subjects() -> None:
     assert abs(float(acct.facts["top1_share"] or 0) - 60 / 72) < 1e-9
     assert acct.facts["top2_symbol"] == "ETH/USDT:USDT"
     assert acct.message == (
-        "main cross account: margin ratio 0.72 (danger), equity 1,000.00; "
-        "maint margin from BTC/USDT:USDT 83 %, ETH/USDT:USDT 17 %"
+        "main cross account: margin ratio 72.00 % >= danger 70 % (danger); equity 1,000.00, maint margin 72, "
+        "from BTC/USDT:USDT 83 %, ETH/USDT:USDT 17 %"
     )
 
     quieter = replace(NO_REPEAT, cross_positions_use_account_ratio=False)

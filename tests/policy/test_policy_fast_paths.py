@@ -94,7 +94,8 @@ class Restart:
     """Save, then carry on from what the file holds (facts included)."""
 
 
-distances = st.one_of(st.none(), st.floats(0.0, 30.0))
+# negative: past the liquidation price; minus infinity: past it with no price that restores it
+distances = st.one_of(st.none(), st.floats(-30.0, 30.0), st.just(-math.inf))
 histories = st.lists(
     st.one_of(
         st.builds(
@@ -103,7 +104,7 @@ histories = st.lists(
             st.floats(0.0, 1.2),
             distances,
             distances,
-            st.floats(0.0, 1.2),
+            st.one_of(st.floats(0.0, 1.2), st.just(math.inf)),
             st.one_of(st.none(), st.floats(-2.0, 2.0)),
         ),
         st.builds(Timer, st.integers(0, 15 * 60 * SEC)),

@@ -33,9 +33,11 @@ def test_a_silent_stream_is_stale_once_then_on_schedule() -> None:
     ]
     first = alerts[0]
     assert (first.kind, first.level, first.key) == (AlertKind.STALE, Level.DANGER, f"stale:{USER}")
-    assert first.message == "no data on binanceusdm:main:user for 90 s (danger)"
+    assert first.message == "no data on binanceusdm:main:user for 90 s >= its limit 90 s (danger)"
     assert first.account == "main" and first.venue == "binanceusdm"
-    assert alerts[1].message == "no data on binanceusdm:main:user for 11 min (danger, still)"
+    assert alerts[1].message == (
+        "no data on binanceusdm:main:user for 11 min >= its limit 90 s (danger, still)"
+    )
 
 
 def test_recovery_is_announced_with_the_gap() -> None:
@@ -55,7 +57,7 @@ def test_a_held_symbol_without_marks_is_stale_while_the_stream_flows() -> None:
     state, alerts = check_staleness(PolicyState(), Freshness(streams=streams, marks=marks), now, CFG)
     [alert] = alerts
     assert alert.key == f"stale:binanceusdm:mark:{ETH}" and alert.symbol == ETH
-    assert alert.message == "no mark price for ETH/USDT:USDT for 16 s (danger)"
+    assert alert.message == "no mark price for ETH/USDT:USDT for 16 s >= its limit 15 s (danger)"
     state, alerts = check_staleness(
         state, Freshness(streams=streams, marks={**marks, ("binanceusdm", ETH): now + SEC}), now + SEC, CFG
     )
