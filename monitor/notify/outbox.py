@@ -26,12 +26,16 @@ Delivery semantics, precisely:
 
 Ordering when several messages wait (after an outage, or behind the per-chat pacing): lane first
 (critical, danger, the rest), then parts of messages already under way, then the *newest* batch first,
-so the current state of every episode arrives before its history.
+so the current state of every episode arrives before its history. Within one subject (an alert key in
+one chat) the order is the order of the decisions: a message never arrives older than one already
+sent about its subject. A batch that shares a subject with an older message still under way (a part
+to resend, the rest of a split message) waits for it, and that message goes in the batch's lane.
 
 Folding: a pending ``repeated`` alert is folded as soon as a newer alert of the same key is enqueued for
 the same chat (or, if its message was out at the time, when the message is released), so at most the
-latest repeat of a key survives; opened/escalated/deescalated/closed and one-off events are never
-folded.
+latest repeat of a key survives. When a message is rendered, every older alert still pending about its
+subjects is folded too (an opening superseded by the escalation or the close rendered first): sent
+after it, it would be a stale level.
 """
 
 from __future__ import annotations
@@ -192,6 +196,24 @@ _FOLD_RELEASED = (
 )
 """Folds a released message's repeats that a newer alert of their key superseded while it was out."""
 
+_FOLD_SUPERSEDED = (
+    "UPDATE notify_outbox_alerts SET state = 'folded', folded_by = (SELECT MAX(newer.id) "
+    "FROM notify_outbox_alerts AS newer WHERE newer.batch = :batch AND newer.chat_id = :chat "
+    "AND newer.alert_key = notify_outbox_alerts.alert_key AND newer.state = 'rendered') "
+    "WHERE chat_id = :chat AND state = 'pending' AND batch < :batch AND alert_key IN "
+    "(SELECT alert_key FROM notify_outbox_alerts WHERE batch = :batch AND chat_id = :chat "
+    "AND state = 'rendered')"
+)
+"""Folds the older alerts still waiting about the subjects of a message being rendered: sent after it,
+they would leave the chat's last word about their subject older than one already said."""
+
+_UNDER_WAY_SUBJECTS = (
+    "SELECT DISTINCT a.chat_id, a.batch, a.alert_key FROM notify_outbox_alerts AS a "
+    "JOIN notify_outbox_parts AS p ON p.batch = a.batch AND p.chat_id = a.chat_id "
+    "WHERE p.state = 'pending' AND a.state = 'rendered'"
+)
+"""The subjects of every message rendered and not yet wholly sent, per chat and batch."""
+
 
 class Outbox:
     """Persistent queue of Telegram messages. Synchronous on purpose: every call is one short SQLite
@@ -254,27 +276,53 @@ class Outbox:
     # --- sender side ---
 
     def next_candidate(self, exclude_chats: Collection[int] = ()) -> Candidate | None:
-        """The most urgent thing to send to a chat not in ``exclude_chats`` (see the module docstring)."""
+        """The most urgent thing to send to a chat not in ``exclude_chats`` (see the module docstring).
+
+        A batch that shares a subject with an older message still under way in its chat waits for that
+        message, which is sent in the waiting batch's lane if that is more urgent than its own: a
+        subject's messages leave in the order they were decided."""
+        parts = [
+            _part(r)
+            for r in self._conn.execute("SELECT * FROM notify_outbox_parts WHERE state = 'pending'")
+            if r["chat_id"] not in exclude_chats
+        ]
+        lanes: dict[tuple[int, int], int] = {}
+        for p in parts:
+            lanes[(p.chat_id, p.batch)] = min(p.lane, lanes.get((p.chat_id, p.batch), p.lane))
+        under_way: dict[tuple[int, int], set[str]] = {}
+        if parts:
+            for r in self._conn.execute(_UNDER_WAY_SUBJECTS):
+                under_way.setdefault((int(r["chat_id"]), int(r["batch"])), set()).add(str(r["alert_key"]))
+        waiting: dict[tuple[int, int], tuple[int, set[str]]] = {}
+        for r in self._conn.execute(
+            "SELECT chat_id, batch, alert_key, level FROM notify_outbox_alerts WHERE state = 'pending'"
+        ):
+            if r["chat_id"] in exclude_chats:
+                continue
+            message = (int(r["chat_id"]), int(r["batch"]))
+            level, subjects = waiting.get(message, (0, set()))
+            subjects.add(str(r["alert_key"]))
+            waiting[message] = (max(level, int(r["level"])), subjects)
         best_key: tuple[int, int, int, int] | None = None
         best: Part | tuple[int, int, int] | None = None
-        for r in self._conn.execute(
-            "SELECT * FROM notify_outbox_parts WHERE state = 'pending' ORDER BY batch DESC, part_index"
-        ):
-            if r["chat_id"] in exclude_chats:
+        for (chat_id, batch), (level, subjects) in waiting.items():
+            lane = lane_for(Level(level))
+            blockers = [
+                m
+                for m, under in under_way.items()
+                if m[0] == chat_id and m[1] < batch and m in lanes and not under.isdisjoint(subjects)
+            ]
+            for m in blockers:
+                lanes[m] = min(lanes[m], lane)
+            if blockers:
                 continue
-            key = (int(r["lane"]), 0, -int(r["batch"]), int(r["part_index"]))
+            key = (lane, 1, -batch, 0)
             if best_key is None or key < best_key:
-                best_key, best = key, _part(r)
-        for r in self._conn.execute(
-            "SELECT batch, chat_id, MAX(level) AS lvl FROM notify_outbox_alerts WHERE state = 'pending' "
-            "GROUP BY batch, chat_id"
-        ):
-            if r["chat_id"] in exclude_chats:
-                continue
-            lane = lane_for(Level(int(r["lvl"])))
-            key = (lane, 1, -int(r["batch"]), 0)
+                best_key, best = key, (batch, chat_id, lane)
+        for p in parts:
+            key = (lanes[(p.chat_id, p.batch)], 0, -p.batch, p.index)
             if best_key is None or key < best_key:
-                best_key, best = key, (int(r["batch"]), int(r["chat_id"]), lane)
+                best_key, best = key, p
         if best is None or isinstance(best, Part):
             return best
         batch, chat_id, lane = best
@@ -316,6 +364,8 @@ class Outbox:
                 "WHERE batch = ? AND chat_id = ? AND state = 'pending'",
                 (batch.batch, batch.chat_id),
             )
+            # what this message says about its subjects supersedes anything older still waiting
+            c.execute(_FOLD_SUPERSEDED, {"batch": batch.batch, "chat": batch.chat_id})
         row = self._conn.execute(
             "SELECT * FROM notify_outbox_parts WHERE batch = ? AND chat_id = ? AND part_index = 0",
             (batch.batch, batch.chat_id),
