@@ -13,6 +13,7 @@ and then any second copy says that it may be a duplicate.
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -82,14 +83,14 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, make_sim: object) -> Rig:
+async def rig(tmp_path: Path, make_sim: object) -> AsyncIterator[Rig]:
     sim: SimExchange = await make_sim("small", clock=False)  # type: ignore[operator]
     sol = next(leg for leg in sim.ledger.risk("main").legs if leg.symbol == "SOLUSDT")
     assert sol.liquidation_price is not None
     sim.set_mark("SOLUSDT", sol.liquidation_price * 1.02)  # 2 % away: critical at the first evaluation
     api = FakeBotApi(TOKEN)
     await api.start()
-    yield Rig(tmp_path, sim, api)  # type: ignore[misc]
+    yield Rig(tmp_path, sim, api)
     await api.stop()
 
 
