@@ -18,10 +18,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import crashpoints
 from monitor.alerts import Alert
 from monitor.collector import IdleCollector
 from monitor.engine import Engine
@@ -46,7 +47,7 @@ from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
 from monitor.policy.screen import prepare_layout
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
-from monitor.store import IdleCheckpoint, open_db
+from monitor.store import IdleCheckpoint, open_db, transaction
 from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
@@ -55,6 +56,17 @@ log = get_logger(__name__)
 
 class Notifier(Protocol):
     def enqueue(self, alerts: Sequence[Alert]) -> None: ...
+
+
+@runtime_checkable
+class Stager(Protocol):
+    """A notifier whose queue lives in the state file. ``stage`` writes a decision's alerts on ``conn``
+    inside the decision's open transaction and returns True; it returns False when its queue is not in
+    ``conn``'s database, and then gets the alerts through ``enqueue`` after the commit."""
+
+    def enqueue(self, alerts: Sequence[Alert]) -> None: ...
+
+    def stage(self, conn: sqlite3.Connection, alerts: Sequence[Alert]) -> bool: ...
 
 
 class Adapter(Protocol):
@@ -350,13 +362,28 @@ class Daemon:
             self.connected.discard(event.stream)
 
     def _commit(self, state: PolicyState, alerts: list[Alert]) -> None:
-        if state is not self.policy_state:
-            episode_store.save(self.conn, self.policy_state, state)
-            self.policy_state = state
+        """Make a decision durable, then hand its alerts on.
+
+        The policy's rows and the durable notifiers' rows (the Telegram outbox, see ``Stager``) are
+        written in one transaction on this connection: a crash leaves either both (the alert is sent
+        after the restart) or neither (the restart decides again and alerts then), never an episode
+        recorded as said whose message is nowhere. A decision with nothing to write opens no
+        transaction; one that writes is still a single commit."""
+        changes = episode_store.plan(self.policy_state, state) if state is not self.policy_state else []
+        later: list[Notifier] = list(self.notifiers) if alerts else []
+        if changes or any(isinstance(n, Stager) for n in later):
+            with transaction(self.conn):
+                if changes:
+                    episode_store.write(self.conn, changes)
+                if alerts:
+                    crashpoints.reached(crashpoints.STATE_WRITTEN)
+                    later = [n for n in later if not (isinstance(n, Stager) and n.stage(self.conn, alerts))]
+        self.policy_state = state
         if alerts:
+            crashpoints.reached(crashpoints.COMMITTED)
             for a in alerts:
                 self.stats.alerts[f"{a.kind.value}:{a.level.label}"] += 1
-            for notifier in self.notifiers:
+            for notifier in later:
                 notifier.enqueue(alerts)
             for listener in self.alert_listeners:
                 listener(alerts)

@@ -8,6 +8,7 @@ Components register their schema with ``migrate`` and keep their SQL next to the
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,26 @@ def open_db(path: str | Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+def same_database(a: sqlite3.Connection, b: sqlite3.Connection) -> bool:
+    """Whether two connections have the same database file open (two in-memory databases never do)."""
+    if a is b:
+        return True
+    first, second = (_main_file(c) for c in (a, b))
+    if not first or not second:
+        return False
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return first == second
+
+
+def _main_file(conn: sqlite3.Connection) -> str:
+    for row in conn.execute("PRAGMA database_list"):
+        if row[1] == "main":
+            return str(row[2] or "")
+    return ""
 
 
 class IdleCheckpoint:

@@ -1,4 +1,4 @@
-"""The SQLite outbox between the policy and Telegram: nothing is lost, nothing is sent twice.
+"""The SQLite outbox between the policy and Telegram: nothing is lost, a duplicate says it may be one.
 
 Two tables:
 
@@ -10,26 +10,32 @@ Two tables:
 
 Delivery semantics, precisely:
 
-- A part is marked ``sent`` in the first statement after ``sendMessage`` returns (an autocommitted
-  UPDATE, no ``await`` in between). The only window for a duplicate after a crash is between Telegram
-  answering and that commit.
-- If the first part of a message could not be sent (connection refused, 502, 429), the message is
-  *released*: its parts are deleted and its alerts go back to ``pending``, so alerts that arrive during
-  an outage can still fold it and the message is re-rendered on recovery.
-- A send that timed out after the request may have reached Telegram is *uncertain*: the Bot API has no
-  idempotency key and no way to ask "did you get it", so there is nothing to check. The part stays
-  materialised, is marked ``uncertain`` and is sent again with a visible "resent, may be a duplicate"
-  line. That is at-least-once for this one case, chosen because a lost liquidation warning costs more
-  than a duplicate one.
+- The daemon writes a decision's alerts here in the transaction that records the decision
+  (``enqueue(into=...)``): a crash keeps both or neither, so no alert is ever recorded as said
+  without its message.
+- A part is marked ``in_flight`` (``begin_send``) before each request and ``sent`` in the first
+  statement after ``sendMessage`` returns (an autocommitted UPDATE, no ``await`` in between). A part
+  found in flight, or whose send timed out after the request may have reached Telegram, is
+  *uncertain*: the Bot API has no idempotency key and no way to ask "did you get it", so there is
+  nothing to check. The part stays materialised and is sent again with a visible "resent, may be a
+  duplicate" line. That is at-least-once, with every possible second copy flagged, chosen because a
+  lost liquidation warning costs more than a duplicate one.
+- If the first part of a message certainly did not reach Telegram (connection refused, 502, 429), the
+  message is *released*: its parts are deleted and its alerts go back to ``pending``, so alerts that
+  arrive during an outage can still fold it and the message is re-rendered on recovery.
 
 Ordering when several messages wait (after an outage, or behind the per-chat pacing): lane first
 (critical, danger, the rest), then parts of messages already under way, then the *newest* batch first,
-so the current state of every episode arrives before its history.
+so the current state of every episode arrives before its history. Within one subject (an alert key in
+one chat) the order is the order of the decisions: a message never arrives older than one already
+sent about its subject. A batch that shares a subject with an older message still under way (a part
+to resend, the rest of a split message) waits for it, and that message goes in the batch's lane.
 
 Folding: a pending ``repeated`` alert is folded as soon as a newer alert of the same key is enqueued for
 the same chat (or, if its message was out at the time, when the message is released), so at most the
-latest repeat of a key survives; opened/escalated/deescalated/closed and one-off events are never
-folded.
+latest repeat of a key survives. When a message is rendered, every older alert still pending about its
+subjects is folded too (an opening superseded by the escalation or the close rendered first): sent
+after it, it would be a stale level.
 """
 
 from __future__ import annotations
@@ -41,10 +47,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor import crashpoints
 from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.notify.render import effective_level
 from monitor.notify.routing import lane_for
-from monitor.store import migrate, transaction
+from monitor.store import migrate, same_database, transaction
 
 SCHEMA = [
     """CREATE TABLE notify_outbox_batches (
@@ -86,6 +93,9 @@ SCHEMA = [
         UNIQUE (batch, chat_id, part_index)
     )""",
     "CREATE INDEX notify_outbox_parts_state ON notify_outbox_parts (state, chat_id)",
+    # 1 from just before a send until its outcome is recorded: a part found so after a crash may
+    # have reached Telegram, and is resent flagged like an ``uncertain`` one
+    "ALTER TABLE notify_outbox_parts ADD COLUMN in_flight INTEGER NOT NULL DEFAULT 0",
 ]
 
 
@@ -186,6 +196,24 @@ _FOLD_RELEASED = (
 )
 """Folds a released message's repeats that a newer alert of their key superseded while it was out."""
 
+_FOLD_SUPERSEDED = (
+    "UPDATE notify_outbox_alerts SET state = 'folded', folded_by = (SELECT MAX(newer.id) "
+    "FROM notify_outbox_alerts AS newer WHERE newer.batch = :batch AND newer.chat_id = :chat "
+    "AND newer.alert_key = notify_outbox_alerts.alert_key AND newer.state = 'rendered') "
+    "WHERE chat_id = :chat AND state = 'pending' AND batch < :batch AND alert_key IN "
+    "(SELECT alert_key FROM notify_outbox_alerts WHERE batch = :batch AND chat_id = :chat "
+    "AND state = 'rendered')"
+)
+"""Folds the older alerts still waiting about the subjects of a message being rendered: sent after it,
+they would leave the chat's last word about their subject older than one already said."""
+
+_UNDER_WAY_SUBJECTS = (
+    "SELECT DISTINCT a.chat_id, a.batch, a.alert_key FROM notify_outbox_alerts AS a "
+    "JOIN notify_outbox_parts AS p ON p.batch = a.batch AND p.chat_id = a.chat_id "
+    "WHERE p.state = 'pending' AND a.state = 'rendered'"
+)
+"""The subjects of every message rendered and not yet wholly sent, per chat and batch."""
+
 
 class Outbox:
     """Persistent queue of Telegram messages. Synchronous on purpose: every call is one short SQLite
@@ -194,17 +222,24 @@ class Outbox:
     def __init__(self, conn: sqlite3.Connection, *, clock_ms: Callable[[], int] | None = None) -> None:
         self._conn = conn
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._shared: tuple[sqlite3.Connection, bool] | None = None
         migrate(conn, "notify_outbox", SCHEMA)
 
     # --- producer side ---
 
-    def enqueue(self, routed: Mapping[int, Sequence[Alert]]) -> int | None:
+    def enqueue(
+        self, routed: Mapping[int, Sequence[Alert]], *, into: sqlite3.Connection | None = None
+    ) -> int | None:
         """Persist one evaluation's alerts, already routed per chat; fold stale repeats. Returns the batch
-        id, or None when no chat gets anything."""
+        id, or None when no chat gets anything.
+
+        ``into``: write on that connection instead, inside the transaction its caller has open (the
+        daemon's decision, so that the decision and its messages commit together). It must be a
+        connection to this outbox's database (``shares_database``)."""
         if not any(routed.values()):
             return None
         now = self._clock_ms()
-        with transaction(self._conn) as c:
+        with transaction(into or self._conn) as c:
             batch = c.execute("INSERT INTO notify_outbox_batches (created_ms) VALUES (?)", (now,)).lastrowid
             assert batch is not None
             for chat_id, alerts in routed.items():
@@ -230,30 +265,64 @@ class Outbox:
                     )
         return int(batch)
 
+    def shares_database(self, conn: sqlite3.Connection) -> bool:
+        """Whether ``conn`` is open on this outbox's database file (so ``enqueue(into=conn)`` works)."""
+        if conn is self._conn:
+            return True
+        if self._shared is None or self._shared[0] is not conn:
+            self._shared = (conn, same_database(conn, self._conn))
+        return self._shared[1]
+
     # --- sender side ---
 
     def next_candidate(self, exclude_chats: Collection[int] = ()) -> Candidate | None:
-        """The most urgent thing to send to a chat not in ``exclude_chats`` (see the module docstring)."""
+        """The most urgent thing to send to a chat not in ``exclude_chats`` (see the module docstring).
+
+        A batch that shares a subject with an older message still under way in its chat waits for that
+        message, which is sent in the waiting batch's lane if that is more urgent than its own: a
+        subject's messages leave in the order they were decided."""
+        parts = [
+            _part(r)
+            for r in self._conn.execute("SELECT * FROM notify_outbox_parts WHERE state = 'pending'")
+            if r["chat_id"] not in exclude_chats
+        ]
+        lanes: dict[tuple[int, int], int] = {}
+        for p in parts:
+            lanes[(p.chat_id, p.batch)] = min(p.lane, lanes.get((p.chat_id, p.batch), p.lane))
+        under_way: dict[tuple[int, int], set[str]] = {}
+        if parts:
+            for r in self._conn.execute(_UNDER_WAY_SUBJECTS):
+                under_way.setdefault((int(r["chat_id"]), int(r["batch"])), set()).add(str(r["alert_key"]))
+        waiting: dict[tuple[int, int], tuple[int, set[str]]] = {}
+        for r in self._conn.execute(
+            "SELECT chat_id, batch, alert_key, level FROM notify_outbox_alerts WHERE state = 'pending'"
+        ):
+            if r["chat_id"] in exclude_chats:
+                continue
+            message = (int(r["chat_id"]), int(r["batch"]))
+            level, subjects = waiting.get(message, (0, set()))
+            subjects.add(str(r["alert_key"]))
+            waiting[message] = (max(level, int(r["level"])), subjects)
         best_key: tuple[int, int, int, int] | None = None
         best: Part | tuple[int, int, int] | None = None
-        for r in self._conn.execute(
-            "SELECT * FROM notify_outbox_parts WHERE state = 'pending' ORDER BY batch DESC, part_index"
-        ):
-            if r["chat_id"] in exclude_chats:
+        for (chat_id, batch), (level, subjects) in waiting.items():
+            lane = lane_for(Level(level))
+            blockers = [
+                m
+                for m, under in under_way.items()
+                if m[0] == chat_id and m[1] < batch and m in lanes and not under.isdisjoint(subjects)
+            ]
+            for m in blockers:
+                lanes[m] = min(lanes[m], lane)
+            if blockers:
                 continue
-            key = (int(r["lane"]), 0, -int(r["batch"]), int(r["part_index"]))
+            key = (lane, 1, -batch, 0)
             if best_key is None or key < best_key:
-                best_key, best = key, _part(r)
-        for r in self._conn.execute(
-            "SELECT batch, chat_id, MAX(level) AS lvl FROM notify_outbox_alerts WHERE state = 'pending' "
-            "GROUP BY batch, chat_id"
-        ):
-            if r["chat_id"] in exclude_chats:
-                continue
-            lane = lane_for(Level(int(r["lvl"])))
-            key = (lane, 1, -int(r["batch"]), 0)
+                best_key, best = key, (batch, chat_id, lane)
+        for p in parts:
+            key = (lanes[(p.chat_id, p.batch)], 0, -p.batch, p.index)
             if best_key is None or key < best_key:
-                best_key, best = key, (int(r["batch"]), int(r["chat_id"]), lane)
+                best_key, best = key, p
         if best is None or isinstance(best, Part):
             return best
         batch, chat_id, lane = best
@@ -295,31 +364,47 @@ class Outbox:
                 "WHERE batch = ? AND chat_id = ? AND state = 'pending'",
                 (batch.batch, batch.chat_id),
             )
+            # what this message says about its subjects supersedes anything older still waiting
+            c.execute(_FOLD_SUPERSEDED, {"batch": batch.batch, "chat": batch.chat_id})
         row = self._conn.execute(
             "SELECT * FROM notify_outbox_parts WHERE batch = ? AND chat_id = ? AND part_index = 0",
             (batch.batch, batch.chat_id),
         ).fetchone()
+        crashpoints.reached(crashpoints.RENDERED)
         return _part(row)
 
-    def mark_sent(self, part_id: int, message_id: int) -> None:
+    def begin_send(self, part_id: int) -> None:
+        """Record that a send of the part starts now, before the request leaves: if the process dies
+        before its outcome is recorded, the part may have reached Telegram, and its next send says so.
+        An earlier attempt that ended the same way (a crash, an error nothing recorded) is kept as
+        ``uncertain``."""
         self._conn.execute(
-            "UPDATE notify_outbox_parts SET state = 'sent', message_id = ?, sent_ms = ?, "
+            "UPDATE notify_outbox_parts SET uncertain = MAX(uncertain, in_flight), in_flight = 1 "
+            "WHERE id = ?",
+            (part_id,),
+        )
+        crashpoints.reached(crashpoints.IN_FLIGHT)
+
+    def mark_sent(self, part_id: int, message_id: int) -> None:
+        crashpoints.reached(crashpoints.ANSWERED)
+        self._conn.execute(
+            "UPDATE notify_outbox_parts SET state = 'sent', message_id = ?, sent_ms = ?, in_flight = 0, "
             "attempts = attempts + 1 WHERE id = ?",
             (message_id, self._clock_ms(), part_id),
         )
 
     def mark_failed(self, part_id: int, error: str) -> None:
         self._conn.execute(
-            "UPDATE notify_outbox_parts SET state = 'failed', last_error = ?, attempts = attempts + 1 "
-            "WHERE id = ?",
+            "UPDATE notify_outbox_parts SET state = 'failed', last_error = ?, in_flight = 0, "
+            "attempts = attempts + 1 WHERE id = ?",
             (error[:500], part_id),
         )
 
     def mark_uncertain(self, part_id: int, error: str) -> None:
         """The request may have reached Telegram: keep the part, resend it flagged as a possible duplicate."""
         self._conn.execute(
-            "UPDATE notify_outbox_parts SET uncertain = 1, last_error = ?, attempts = attempts + 1 "
-            "WHERE id = ?",
+            "UPDATE notify_outbox_parts SET uncertain = 1, in_flight = 0, last_error = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
             (error[:500], part_id),
         )
 
@@ -328,14 +413,16 @@ class Outbox:
         been) delivered, un-render the message so its alerts can still be folded and re-rendered; return
         the button tokens that went with it. Otherwise keep the part pending for a retry."""
         with transaction(self._conn) as c:
+            # this attempt certainly failed; an earlier one, or another part's, may have arrived
             delivered = c.execute(
                 "SELECT COUNT(*) FROM notify_outbox_parts WHERE batch = ? AND chat_id = ? "
-                "AND (state != 'pending' OR uncertain = 1)",
-                (part.batch, part.chat_id),
+                "AND (state != 'pending' OR uncertain = 1 OR (in_flight = 1 AND id != ?))",
+                (part.batch, part.chat_id, part.id),
             ).fetchone()[0]
             if delivered:
                 c.execute(
-                    "UPDATE notify_outbox_parts SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    "UPDATE notify_outbox_parts SET attempts = attempts + 1, in_flight = 0, last_error = ? "
+                    "WHERE id = ?",
                     (error[:500], part.id),
                 )
                 return ()
@@ -411,7 +498,7 @@ def _part(r: sqlite3.Row) -> Part:
         text=str(r["text"]),
         reply_markup=r["reply_markup"],
         silent=bool(r["silent"]),
-        uncertain=bool(r["uncertain"]),
+        uncertain=bool(r["uncertain"] or r["in_flight"]),
         attempts=int(r["attempts"]),
         tokens=tuple(json.loads(r["tokens"])),
     )

@@ -45,7 +45,7 @@ from monitor.notify.ports import (
 )
 
 MAX_MESSAGE_UTF16 = 4096
-RESENT_PREFIX = "↻ resent: an earlier attempt timed out and may have arrived; this can be a duplicate.\n\n"
+RESENT_PREFIX = "↻ resent: an earlier attempt may have arrived; this can be a duplicate.\n\n"
 MAX_TOP_CONTRIBUTORS = 5
 
 LEVEL_ICON = {

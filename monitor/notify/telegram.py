@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
@@ -166,9 +167,21 @@ class TelegramNotifier:
         """Persist one evaluation's alerts: one message per chat, for the chats whose level they reach."""
         if not alerts:
             return
-        routed = {c.chat_id: [a for a in alerts if chat_accepts(c, a)] for c in self._settings.chats}
-        if self.outbox.enqueue(routed) is not None:
+        if self.outbox.enqueue(self._routed(alerts)) is not None:
             self._wake.set()
+
+    def stage(self, conn: sqlite3.Connection, alerts: Sequence[Alert]) -> bool:
+        """``enqueue`` on ``conn``, inside the transaction its caller has open (the daemon's decision), so
+        that the decision and its messages commit together. Returns False, having written nothing, when
+        ``conn`` is not open on this notifier's state file."""
+        if not self.outbox.shares_database(conn):
+            return False
+        if alerts and self.outbox.enqueue(self._routed(alerts), into=conn) is not None:
+            self._wake.set()  # the sender runs after the caller's commit: it is on this loop
+        return True
+
+    def _routed(self, alerts: Sequence[Alert]) -> dict[int, list[Alert]]:
+        return {c.chat_id: [a for a in alerts if chat_accepts(c, a)] for c in self._settings.chats}
 
     async def start(self) -> None:
         """Start delivering. Returns at once: connecting to Telegram continues in the background."""
@@ -418,6 +431,7 @@ class TelegramNotifier:
         text = RESENT_PREFIX + part.text if part.uncertain else part.text
         self._pacer.reserve(part.chat_id)
         where = f"chat {part.chat_id} batch {part.batch} part {part.index + 1}/{part.count}"
+        self.outbox.begin_send(part.id)
         try:
             msg: Message = await bot.send_message(
                 chat_id=part.chat_id,

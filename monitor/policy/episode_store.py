@@ -121,25 +121,37 @@ def save(conn: sqlite3.Connection, old: PolicyState, new: PolicyState) -> bool:
     The difference is planned before any SQL runs, so a step that only refreshed the numbers of open
     episodes (facts are not a change, see the module docstring) costs no transaction at all. Joins the
     caller's transaction if one is open on ``conn``, so the policy's writes can commit together with,
-    say, the outbox rows of the alerts the same step produced.
+    say, the outbox rows of the alerts the same step produced (``plan`` and ``write`` are the two
+    halves, for a caller that decides whether it needs a transaction at all).
     """
-    if old is new:
+    changes = plan(old, new)
+    if not changes:
         return False
-    plan = [
+    write(conn, changes)
+    return True
+
+
+def plan(old: PolicyState, new: PolicyState) -> Plan:
+    """The statements that take the file from ``old`` to ``new``; empty when nothing is to be written."""
+    if old is new:
+        return []
+    changes = [
         *_plan_tracks(old.tracks, new.tracks, new.latest),
         *_plan_positions(old.positions, new.positions),
         *_plan_mutes(old.mutes, new.mutes),
         *_plan_seen(old.seen_events, new.seen_events),
     ]
     if old.seq != new.seq:
-        plan.append((_UPSERT_SEQ, [(new.seq,)]))
-    if not plan:
-        return False
+        changes.append((_UPSERT_SEQ, [(new.seq,)]))
+    return changes
+
+
+def write(conn: sqlite3.Connection, changes: Plan) -> None:
+    """Run a ``plan``'s statements in one transaction (a savepoint inside the caller's, if open)."""
     ensure_schema(conn)
     with transaction(conn):
-        for sql, rows in plan:
+        for sql, rows in changes:
             conn.executemany(sql, rows)
-    return True
 
 
 Plan = list[tuple[str, list[tuple[Any, ...]]]]

@@ -7,7 +7,8 @@ failed on purpose) and can misbehave on request:
 
 - ``rate_limit(method, times, retry_after)``: answer 429 with ``parameters.retry_after``;
 - ``bad_request(method, times, description)``: answer 400;
-- ``slow(method, seconds, times)``: perform the call, then answer late (a client timeout after delivery);
+- ``slow(method, seconds, times, text_contains=...)``: perform the call, then answer late (a client
+  timeout after delivery), optionally only for messages whose text contains a marker;
 - ``outage("refuse" | "502")`` / ``recover()``: stop listening (connection refused) or answer 502.
 
 Updates are queued with ``push_command`` and ``push_callback``. Access logging is off: the URL path
@@ -78,6 +79,7 @@ class _Fault:
     times: int
     kind: str
     value: Any
+    text_contains: str | None = None
 
 
 class FakeBotApi:
@@ -135,8 +137,8 @@ class FakeBotApi:
     def bad_request(self, method: str, times: int = 1, description: str = "Bad Request: can't parse") -> None:
         self._faults.append(_Fault(method, times, "400", description))
 
-    def slow(self, method: str, seconds: float, times: int = 1) -> None:
-        self._faults.append(_Fault(method, times, "slow", seconds))
+    def slow(self, method: str, seconds: float, times: int = 1, *, text_contains: str | None = None) -> None:
+        self._faults.append(_Fault(method, times, "slow", seconds, text_contains))
 
     async def outage(self, mode: str = "refuse") -> None:
         """``refuse``: close the listening socket (and drop requests on kept-alive connections);
@@ -240,7 +242,7 @@ class FakeBotApi:
         if request.match_info["token"] != self.token:
             call.status = 401
             return _error(401, "Unauthorized")
-        fault = self._take_fault(method)
+        fault = self._take_fault(method, params)
         if fault is not None and fault.kind == "429":
             call.status = 429
             return _error(
@@ -264,8 +266,10 @@ class FakeBotApi:
             await asyncio.sleep(float(fault.value))
         return web.json_response({"ok": True, "result": result})
 
-    def _take_fault(self, method: str) -> _Fault | None:
+    def _take_fault(self, method: str, params: dict[str, str]) -> _Fault | None:
         for fault in self._faults:
+            if fault.text_contains is not None and fault.text_contains not in params.get("text", ""):
+                continue
             if fault.method == method and fault.times > 0:
                 fault.times -= 1
                 return fault

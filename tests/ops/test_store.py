@@ -1,6 +1,8 @@
 """The state file's schema versions (``monitor.store.migrate``): applied once, remembered by the
 connection only once they cannot be rolled back. Its WAL checkpoint (``IdleCheckpoint``): run when
-the writer is idle, only when something was written and not too often."""
+the writer is idle, only when something was written and not too often. Whether two connections
+share the file (``same_database``: the daemon writes the outbox's rows on its own connection only if
+so)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import IdleCheckpoint, migrate, open_db, transaction
+from monitor.store import IdleCheckpoint, migrate, open_db, same_database, transaction
 
 SCHEMA = ["CREATE TABLE things (id INTEGER PRIMARY KEY)"]
 
@@ -119,3 +121,15 @@ def test_the_idle_checkpoint_restarts_the_wal_itself_and_keeps_the_user_version(
     assert checkpoint()
     assert wal_frames(path) <= 2  # only the restarting write: the 50 commits' frames were reused
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+
+
+def test_two_connections_share_a_database_only_when_they_open_the_same_file(tmp_path: Path) -> None:
+    a, b = open_db(tmp_path / "state.sqlite3"), open_db(tmp_path / "state.sqlite3")
+    (tmp_path / "link.sqlite3").symlink_to(tmp_path / "state.sqlite3")
+    via_link = open_db(tmp_path / "link.sqlite3")
+    other = open_db(tmp_path / "other.sqlite3")
+    memory, memory2 = open_db(":memory:"), open_db(":memory:")
+    assert same_database(a, b) and same_database(a, via_link)
+    assert not same_database(a, other)
+    assert not same_database(memory, memory2) and not same_database(a, memory)
+    assert same_database(memory, memory)
