@@ -63,7 +63,14 @@ from monitor.notify.outbox import Candidate, NewPart, Outbox, Part, PendingBatch
 from monitor.notify.pacing import Backoff, ChatPacer
 from monitor.notify.pending_actions import PendingAction, PendingActions, Refusal, TokenKind
 from monitor.notify.pins import StatusPins
-from monitor.notify.ports import ActionPort, ActionRequest, ControlPort, StatusPort
+from monitor.notify.ports import (
+    ActionPort,
+    ActionRequest,
+    ActionsAllowed,
+    ControlPort,
+    StatusPort,
+    no_actions,
+)
 from monitor.notify.redact import install_token_scrubber, scrub
 from monitor.notify.render import (
     HELP_TEXT,
@@ -133,6 +140,7 @@ class TelegramNotifier:
         status: StatusPort,
         control: ControlPort,
         actions: ActionPort,
+        allowed_actions: ActionsAllowed = no_actions,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -140,6 +148,7 @@ class TelegramNotifier:
         self._status = status
         self._control = control
         self._actions = actions
+        self._allowed_actions = allowed_actions
         self._wall = wall_clock
         self.outbox = Outbox(conn, clock_ms=self._now_ms)
         self.pending = PendingActions(conn, clock_ms=self._now_ms)
@@ -508,7 +517,7 @@ class TelegramNotifier:
         rows: list[list[InlineKeyboardButton]] = []
         row: list[InlineKeyboardButton] = []
         subject: tuple[str, str] | None = None
-        for offer in offers_for(batch.alerts):
+        for offer in offers_for(batch.alerts, allowed=self._allowed_actions):
             if subject is not None and (offer.symbol, offer.position_side) != subject and row:
                 rows.append(row)
                 row = []
@@ -691,6 +700,12 @@ class TelegramNotifier:
             log.info("telegram: button refused for user %s: %s", user_id, found.name)
             await _quietly(query.answer(found.value, show_alert=True))
             return
+        if op in (OP_PREVIEW, OP_CONFIRM) and (refused := self._not_allowed(found.request())):
+            # a button from before a restart with other de-risk settings: the mode decides, not the button
+            log.info("telegram: button refused for user %s: %s", user_id, refused)
+            await _quietly(query.answer(refused, show_alert=True))
+            await _quietly(query.edit_message_reply_markup(reply_markup=_without_button(query)))
+            return
         try:
             if op == OP_ACK:
                 await self._press_ack(query, found, user_id)
@@ -705,6 +720,12 @@ class TelegramNotifier:
         except Exception:
             log.exception("telegram: handling a button press failed")
             await _quietly(query.answer("Failed inside the daemon; see its log.", show_alert=True))
+
+    def _not_allowed(self, request: ActionRequest) -> str | None:
+        """Why the account's de-risk mode does not allow this action now, or None if it does."""
+        if request.action in self._allowed_actions(request.account):
+            return None
+        return f"{request.action.value.replace('_', ' ')} is not allowed for account {request.account}"
 
     async def _press_ack(self, query: CallbackQuery, found: PendingAction, user_id: int) -> None:
         result = await self._control.ack(list(found.keys), user_id)

@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from monitor.actions.port import allowed_actions
+from monitor.actions.settings import DeriskSettings
 from monitor.alerts import Level
 from monitor.notify.ports import ActionKind, FeedStatus, StatusSummary
 from monitor.notify.settings import ChatSettings
@@ -277,6 +279,53 @@ async def test_ack_button_reports_the_keys_and_disappears(
     await api.wait_for(lambda: api.calls_to("editMessageReplyMarkup") != [])
     remaining = api.messages[(CHAT, alert.message_id)]["reply_markup"]["inline_keyboard"]
     assert "Ack" not in str(remaining) and "Close" in str(remaining)
+
+
+async def test_buttons_follow_the_derisk_mode_of_each_account(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    modes = DeriskSettings(modes={"main": "suggest", "watch": "off"}, isolated_add_margin=False)
+    n = make_notifier(allowed_actions=allowed_actions(modes))
+    await n.start()
+    await polling(api, n)
+    suggested = await alert_message(api, n, level=Level.CRITICAL)
+    assert [label for label, _ in suggested.buttons] == [
+        "BTC/USDT −25 %",
+        "BTC/USDT −50 %",
+        "BTC/USDT Close",
+        "✅ Ack",
+    ]
+    watched = await alert_message(api, n, level=Level.CRITICAL, account="watch", key="risk:watch:BTC")
+    assert [label for label, _ in watched.buttons] == ["✅ Ack"]
+    isolated = await alert_message(
+        api, n, margin_mode="isolated", key="risk:main:ETH", symbol="ETH/USDT:USDT"
+    )
+    assert isolated.buttons == []  # no margin transfers: no Add margin button
+
+
+async def test_a_press_the_accounts_mode_no_longer_allows_is_refused(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    before = make_notifier(allowed_actions=allowed_actions(DeriskSettings(modes={"main": "suggest"})))
+    await before.start()
+    await polling(api, before)
+    alert = await alert_message(api, before)
+    reduce, close = button(alert, "−25 %"), button(alert, "Close")
+    await press(api, CHAT, alert, close)
+    await api.wait_for(lambda: "Confirm" in str(api.sent(CHAT)[-1].buttons))
+    preview = api.sent(CHAT)[-1]
+    await before.stop()
+
+    polls = len(api.calls_to("getUpdates"))
+    after = make_notifier(allowed_actions=allowed_actions(DeriskSettings()))  # restarted with main off
+    await after.start()
+    await api.wait_for(lambda: len(api.calls_to("getUpdates")) > polls)
+    assert "not allowed for account main" in (await press(api, CHAT, alert, reduce))["text"]
+    assert (
+        "not allowed for account main"
+        in (await press(api, CHAT, preview, button(preview, "Confirm")))["text"]
+    )
+    assert len(ports.actions.previews) == 1 and ports.actions.executed == []
 
 
 # --- pinned status ----------------------------------------------------------------------------------
