@@ -156,6 +156,7 @@ class TelegramIn(_Strict):
     allowed_user_ids: list[int] = []
     api_base_url: str | None = None
     status_minutes: float = Field(5, gt=0)
+    degraded_after_seconds: float = Field(120, gt=0)
 
 
 class HealthIn(_Strict):

@@ -174,8 +174,13 @@ class Supervisor:
 
 
 def _extras_from(notifiers: Sequence[Notifier], given: Extras | None) -> Extras:
-    """Outbox depth from every notifier that has a durable outbox (``outbox.pending_count()``)."""
+    """Outbox depth from every notifier that has a durable outbox (``outbox.pending_count()``), and
+    the health of every one that reports it (``channel_health()``)."""
     extras = given or Extras()
+    if extras.channels is None:
+        reporting: list[Any] = [n for n in notifiers if callable(getattr(n, "channel_health", None))]
+        if reporting:
+            extras = replace(extras, channels=lambda: [n.channel_health() for n in reporting])
     if extras.outbox_pending is not None:
         return extras
     outboxes: list[Any] = []

@@ -24,7 +24,9 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from telegram import (
@@ -59,6 +61,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from monitor.alerts import Alert
+from monitor.notify.channel import ChannelHealth, assess_channel
 from monitor.notify.outbox import Candidate, NewPart, Outbox, Part, PendingBatch
 from monitor.notify.pacing import Backoff, ChatPacer
 from monitor.notify.pending_actions import PendingAction, PendingActions, Refusal, TokenKind
@@ -125,6 +128,29 @@ Context = ContextTypes.DEFAULT_TYPE
 CommandFn = Callable[[int, int, list[str]], Awaitable[str]]
 
 
+TOKEN_REJECTED = "the Bot API rejected the bot token (HTTP 401 Unauthorized)"
+
+
+class EndpointNotFound(TelegramError):
+    """The Bot API URL answered HTTP 404: there is no Bot API there (a wrong ``api_base_url``), which
+    says nothing about the token. python-telegram-bot raises ``InvalidToken`` for 401 and 404 alike."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"HTTP 404 Not Found for {method}")
+        self.method = method
+
+
+class StatusAwareRequest(HTTPXRequest):
+    """PTB's HTTP transport, raising ``EndpointNotFound`` for a 404 so it is not taken for a bad token."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == HTTPStatus.NOT_FOUND:
+            url = str(kwargs.get("url", args[0] if args else ""))
+            raise EndpointNotFound(url.rpartition("/")[2])  # the method name; the token is before it
+        return code, payload
+
+
 class TelegramNotifier:
     """Alerts to Telegram, commands and buttons from Telegram.
 
@@ -168,6 +194,12 @@ class TelegramNotifier:
         self._app: AnyApplication | None = None
         self._last_poll_error_log = 0.0
         self._outage_since: float | None = None
+        # the channel's health: why the Bot API refuses the bot (until a call succeeds), since when
+        # messages wait, the last delivery and the last error
+        self._rejected: str | None = None
+        self._waiting_since: float | None = None
+        self._last_delivery = 0.0
+        self._last_error: str | None = None
 
     # --- public API -----------------------------------------------------------------------------------
 
@@ -176,8 +208,29 @@ class TelegramNotifier:
         if not alerts:
             return
         routed = {c.chat_id: [a for a in alerts if chat_accepts(c, a)] for c in self._settings.chats}
+        if self._waiting_since is None and any(routed.values()) and self.outbox.pending_count() == 0:
+            self._waiting_since = time.monotonic()
         if self.outbox.enqueue(routed) is not None:
             self._wake.set()
+
+    def channel_health(self) -> ChannelHealth:
+        """Whether alerts get through (``monitor.notify.channel`` says when they do not)."""
+        pending = self.outbox.pending_count()
+        if pending == 0:
+            self._waiting_since = None
+        waiting = (
+            None
+            if self._waiting_since is None
+            else time.monotonic() - max(self._waiting_since, self._last_delivery)
+        )
+        return assess_channel(
+            "telegram",
+            pending=pending,
+            rejected=self._rejected,
+            waiting_s=waiting,
+            degraded_after_s=self._tuning.degraded_after_s,
+            last_error=self._last_error,
+        )
 
     async def start(self) -> None:
         """Start delivering. Returns at once: connecting to Telegram continues in the background."""
@@ -186,6 +239,8 @@ class TelegramNotifier:
         install_token_scrubber([self._settings.token])
         self.outbox.purge(self._now_ms() - PURGE_AFTER_MS)
         self.pending.purge(self._now_ms() - PURGE_AFTER_MS)
+        if self.outbox.pending_count():  # left by an earlier run: waiting from now on
+            self._waiting_since = time.monotonic()
         self._app = self._build_application()
         self._stopping = False
         self._tasks = [asyncio.create_task(self._connect(), name="telegram-connect")]
@@ -278,14 +333,14 @@ class TelegramNotifier:
 
     def _build_application(self) -> AnyApplication:
         t = self._tuning
-        request = HTTPXRequest(
+        request = StatusAwareRequest(
             connection_pool_size=8,
             connect_timeout=t.connect_timeout_s,
             read_timeout=t.request_timeout_s,
             write_timeout=t.request_timeout_s,
             pool_timeout=t.connect_timeout_s,
         )
-        updates_request = HTTPXRequest(
+        updates_request = StatusAwareRequest(
             connection_pool_size=2,
             connect_timeout=t.connect_timeout_s,
             read_timeout=t.request_timeout_s,
@@ -337,17 +392,20 @@ class TelegramNotifier:
                 break
             except InvalidToken:
                 # PTB's message quotes the token: never log it. Alerts stay queued in the outbox.
-                log.error(
-                    "telegram: the Bot API rejected the bot token; alerts stay queued until it is fixed"
-                )
-                return
+                self._refused(TOKEN_REJECTED)
+                await asyncio.sleep(backoff.max_s)
+            except EndpointNotFound as exc:
+                self._refused(self._not_a_bot_api(exc))
+                await asyncio.sleep(backoff.max_s)
             except TelegramError as exc:
                 delay = backoff.next()
+                self._last_error = self._describe(exc)
                 log.warning(
-                    "telegram: Bot API not reachable (%s); retrying in %.1f s", self._describe(exc), delay
+                    "telegram: Bot API not reachable (%s); retrying in %.1f s", self._last_error, delay
                 )
                 await asyncio.sleep(delay)
         log.info("telegram: connected to the Bot API")
+        self._rejected = self._last_error = None
         self._ready.set()
         self._wake.set()
         await app.start()
@@ -388,7 +446,8 @@ class TelegramNotifier:
 
     async def _send_loop(self) -> None:
         while not self._ready.is_set():  # Telegram unreachable since start: nothing can go out yet
-            if self._stopping and self.outbox.pending_count() == 0:
+            # stopping: nothing to flush, or nothing could be (the Bot API refuses this bot)
+            if self._stopping and (self._rejected is not None or self.outbox.pending_count() == 0):
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=0.2)
@@ -461,7 +520,11 @@ class TelegramNotifier:
             self._network_trouble(exc)
         except InvalidToken:
             self.pending.discard(self.outbox.release(part, "InvalidToken"))
-            log.error("telegram: the Bot API rejected the bot token; alerts stay queued")
+            self._refused(TOKEN_REJECTED)
+            self._backoff_until = time.monotonic() + self._backoff.max_s
+        except EndpointNotFound as exc:
+            self.pending.discard(self.outbox.release(part, str(exc)))
+            self._refused(self._not_a_bot_api(exc))
             self._backoff_until = time.monotonic() + self._backoff.max_s
         except (Forbidden, ChatMigrated) as exc:
             self.outbox.mark_failed(part.id, self._describe(exc))
@@ -481,6 +544,8 @@ class TelegramNotifier:
             self.pending.restart_clock(part.tokens)
             self._backoff.reset()
             self._backoff_until = 0.0
+            self._last_delivery = time.monotonic()
+            self._rejected = self._last_error = None
             if self._outage_since is not None:
                 log.info(
                     "telegram: Bot API reachable again after %.0f s; %d message(s) queued",
@@ -489,8 +554,25 @@ class TelegramNotifier:
                 )
                 self._outage_since = None
 
+    def _refused(self, cause: str) -> None:
+        """The Bot API refuses the bot itself: say why once (and again if the cause changes); the
+        channel is unhealthy until a call succeeds."""
+        if cause != self._rejected:
+            log.error("telegram: %s; alerts stay queued until it is fixed", cause)
+        self._rejected = cause
+
+    def _not_a_bot_api(self, exc: EndpointNotFound) -> str:
+        parts = urlsplit(self._settings.api_base_url)  # named without any user:password@ it holds
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port is not None else "")
+        base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return (
+            f"no Bot API at {base} ({exc.message}): check api_base_url; "
+            "this is not a verdict on the bot token"
+        )
+
     def _network_trouble(self, exc: TelegramError) -> None:
         """Back off; say so once per outage at WARNING (then DEBUG) so a long outage does not flood logs."""
+        self._last_error = self._describe(exc)
         delay = self._backoff.next()
         self._backoff_until = time.monotonic() + delay
         level = logging.DEBUG if self._outage_since is not None else logging.WARNING

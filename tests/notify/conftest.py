@@ -246,13 +246,15 @@ async def make_notifier(api: FakeBotApi, db_path: Path, ports: Ports) -> AsyncIt
         wall_clock: Callable[[], float] | None = None,
         path: Path | None = None,
         allowed_actions: ActionsAllowed = every_action,
+        token: str = TOKEN,
+        api_base_url: str | None = None,
         **tuning: Any,
     ) -> TelegramNotifier:
         settings = TelegramSettings(
-            token=TOKEN,
+            token=token,
             chats=tuple(chats),
             allowed_user_ids=users,
-            api_base_url=api.base_url,
+            api_base_url=api_base_url or api.base_url,
             tuning=dataclasses.replace(FAST, **tuning),
         )
         kwargs: dict[str, Any] = {"wall_clock": wall_clock} if wall_clock else {}

@@ -28,6 +28,7 @@ class Cfg:
     allowed_user_ids: list[int] = field(default_factory=list)
     api_base_url: str | None = None
     status_minutes: float = 5
+    degraded_after_seconds: float = 120
 
 
 def test_config_table_with_env_token_and_overrides(tmp_path: Path) -> None:
