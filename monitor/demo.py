@@ -110,6 +110,8 @@ async def run_demo(
     console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
     try:
         await daemon.start()
+        if bot is not None:
+            bot.daemon_ready()
         loop = asyncio.get_running_loop()
         end = loop.time() + total
         next_table = loop.time() + table_every

@@ -3,7 +3,7 @@
 Start-up refuses a bad configuration (exit 2, which the systemd unit does not restart on) before
 anything connects. Then, in order: the health server (so ``/healthz`` answers "starting" at once), the
 notifiers, the daemon, the components that act on its decisions (de-risking); then systemd hears
-``READY=1``.
+``READY=1`` and the notifiers ``daemon_ready()`` (only now may a pinned status say what is watched).
 
 While it runs, a supervisor asks the health view once a second whether the data is fresh. Only then
 does it ping the systemd watchdog and touch the heartbeat file, so a hung event loop (nothing pings) and
@@ -273,6 +273,10 @@ async def serve(
             log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
             return EXIT_FAILURE
         sd.ready("streams live")
+        for n in started:  # a pinned status may say what is watched now, not before
+            ready = getattr(n, "daemon_ready", None)
+            if callable(ready):
+                ready()
         log.info("ready", streams=sorted(daemon.freshness), health=server.url if server else None)
         supervisor = Supervisor(
             view.assess, sd, heartbeat=heartbeat, stale_exit_s=stale_exit_seconds(settings, env)

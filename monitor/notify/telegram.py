@@ -7,7 +7,11 @@ Three tasks share one PTB ``Application`` (no ``run_polling``: the daemon owns t
   presses;
 - the *sender* drains the SQLite outbox (``monitor.notify.outbox`` explains what is guaranteed);
 - the *status* task edits one pinned status message per chat every few minutes instead of sending
-  heartbeat messages.
+  heartbeat messages, and soon after the worst open level changes. It starts only once the daemon
+  says it is ready (``daemon_ready``): a status of "0 accounts, no feeds" pinned by a process that
+  then fails to start would claim that all is well while nothing is watched. The message is the same
+  one across restarts (its id is kept in the state file); a new one is posted only when Telegram says
+  the old one is gone.
 
 Only allowed chats and users get answers; everyone else gets nothing and is logged. Every send to a chat
 goes through one pacer (about one message per second per chat). The bot token is never formatted into a
@@ -60,7 +64,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from monitor.alerts import Alert
+from monitor.alerts import Alert, Level
 from monitor.notify.channel import ChannelHealth, assess_channel
 from monitor.notify.outbox import Candidate, NewPart, Outbox, Part, PendingBatch
 from monitor.notify.pacing import Backoff, ChatPacer
@@ -128,6 +132,8 @@ Context = ContextTypes.DEFAULT_TYPE
 CommandFn = Callable[[int, int, list[str]], Awaitable[str]]
 
 
+# an edit of the status message refused with one of these: post and pin a new one
+STATUS_GONE = ("message to edit not found", "message can't be edited")
 TOKEN_REJECTED = "the Bot API rejected the bot token (HTTP 401 Unauthorized)"
 
 
@@ -188,6 +194,9 @@ class TelegramNotifier:
         self._backoff_until = 0.0
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
+        self._daemon_ready = asyncio.Event()
+        self._status_wake = asyncio.Event()
+        self._shown_worst: Level | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._sender: asyncio.Task[None] | None = None
@@ -212,6 +221,11 @@ class TelegramNotifier:
             self._waiting_since = time.monotonic()
         if self.outbox.enqueue(routed) is not None:
             self._wake.set()
+        self._status_wake.set()  # the worst open level may have changed
+
+    def daemon_ready(self) -> None:
+        """The daemon watches (connected, first snapshots in): the pinned status may now be published."""
+        self._daemon_ready.set()
 
     def channel_health(self) -> ChannelHealth:
         """Whether alerts get through (``monitor.notify.channel`` says when they do not)."""
@@ -270,6 +284,8 @@ class TelegramNotifier:
         app, self._app = self._app, None
         self._sender, self._tasks = None, []
         self._ready.clear()
+        self._daemon_ready.clear()
+        self._shown_worst = None
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
@@ -300,7 +316,9 @@ class TelegramNotifier:
     async def refresh_status(self) -> None:
         """Edit (or send and pin) the status message of every chat that wants one."""
         bot = self._bot()
-        text = render_status(self._status.status(), self._now_ms())
+        summary = self._status.status()
+        text = render_status(summary, self._now_ms())
+        self._shown_worst = summary.worst_level
         for chat in self._settings.chats:
             if not chat.pin_status:
                 continue
@@ -311,7 +329,14 @@ class TelegramNotifier:
                     await bot.edit_message_text(text=text, chat_id=chat.chat_id, message_id=message_id)
                     continue
                 except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
+                    reason = str(exc).lower()
+                    if "not modified" in reason:
+                        continue
+                    if not any(gone in reason for gone in STATUS_GONE):
+                        # keep the message: a new pin for every refused edit is what this avoids
+                        log.warning(
+                            "telegram: cannot edit the status message of chat %s: %s", chat.chat_id, exc
+                        )
                         continue
                     log.info(
                         "telegram: status message of chat %s is gone (%s); pinning a new one",
@@ -630,6 +655,8 @@ class TelegramNotifier:
 
     async def _status_loop(self) -> None:
         await self._ready.wait()
+        await self._daemon_ready.wait()
+        t = self._tuning
         while True:
             try:
                 await self.refresh_status()
@@ -637,7 +664,24 @@ class TelegramNotifier:
                 log.warning("telegram: status message update failed: %s", self._describe(exc))
             except Exception:
                 log.exception("telegram: status message update failed")
-            await asyncio.sleep(self._tuning.status_interval_s)
+            edited = time.monotonic()
+            due = edited + t.status_interval_s
+            while (left := due - time.monotonic()) > 0:
+                self._status_wake.clear()  # before the check: an alert from now on wakes the wait
+                if self._worst_level_changed():
+                    # a new worst level shows at once, but at most once per status_min_interval_s
+                    soonest = min(due, edited + t.status_min_interval_s)
+                    await asyncio.sleep(max(0.0, soonest - time.monotonic()))
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._status_wake.wait(), timeout=left)
+
+    def _worst_level_changed(self) -> bool:
+        try:
+            return self._status.status().worst_level != self._shown_worst
+        except Exception:
+            log.exception("telegram: reading the status failed")
+            return False
 
     # --- commands -------------------------------------------------------------------------------------
 
