@@ -37,6 +37,7 @@ class AlertKind(StrEnum):
     POSITION_FLIPPED = "position_flipped"
     POSITION_CLOSED = "position_closed"
     ACTION = "action"  # a de-risk action was planned, sent, filled or refused
+    STARTUP = "startup"  # the monitor could not start (a key refused, the exchange unreachable)
 
 
 class Transition(StrEnum):

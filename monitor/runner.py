@@ -38,6 +38,7 @@ from monitor.health import Extras, HealthReport, HealthServer, HealthView, Heart
 from monitor.logs import configure, get_logger, register_secrets
 from monitor.sdnotify import SdNotifier
 from monitor.service import Daemon, DaemonOptions, Notifier
+from monitor.startup import StartupReports, describe
 
 log = get_logger(__name__)
 
@@ -270,9 +271,10 @@ async def serve(
                 if callable(offered):
                     view.extras = _merge(view.extras, offered())
         except Exception as exc:
-            log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
+            _report_start_failure(daemon, settings, exc)
             return EXIT_FAILURE
         sd.ready("streams live")
+        _forget_start_failures(daemon)
         for n in started:  # a pinned status may say what is watched now, not before
             ready = getattr(n, "daemon_ready", None)
             if callable(ready):
@@ -289,6 +291,38 @@ async def serve(
             heartbeat.clear()
         await _shutdown(daemon, running, started, server)
         sd.close()
+
+
+def _report_start_failure(daemon: Daemon, settings: Settings, exc: BaseException) -> None:
+    """Log the failure with its account and cause; tell the notifiers unless the same failure was
+    the last one told (a supervisor restarting the monitor every few seconds would repeat it)."""
+    failure = describe(exc, (s for a in settings.accounts for s in (a.api_key, a.secret)))
+    log.error(
+        "start-up failed",
+        venue=failure.venue,
+        account=failure.account,
+        cause=failure.cause,
+        error=f"{failure.error_type}: {failure.detail}",
+    )
+    try:
+        reports = StartupReports(daemon.conn)
+        if reports.last() == failure.key:
+            log.info("start-up failure already reported; not repeated", account=failure.account)
+            return
+        alert = failure.alert(daemon.clock())
+        for notifier in daemon.notifiers:
+            notifier.enqueue([alert])
+        reports.remember(failure.key)
+    except Exception as err:  # the report must not hide the failure itself
+        log.warning("cannot report the start-up failure", error=f"{type(err).__name__}: {err}")
+
+
+def _forget_start_failures(daemon: Daemon) -> None:
+    """Started: the next start-up failure is news again, even the same as the last one."""
+    try:
+        StartupReports(daemon.conn).forget()
+    except Exception as err:
+        log.warning("cannot clear the start-up report", error=f"{type(err).__name__}: {err}")
 
 
 async def _unless_stopped(start: Awaitable[None], stop: asyncio.Event) -> bool:
