@@ -231,6 +231,15 @@ class MonitorCollector(Collector):
         yield from self._counters(d)
         if report.outbox_pending is not None:
             yield _gauge("monitor_outbox_pending", "Messages waiting in the outbox", report.outbox_pending)
+        if report.channels:
+            up = GaugeMetricFamily(
+                "monitor_alert_channel_up",
+                "1 while the alert channel delivers; 0 degraded (messages stuck) or rejected (token, URL)",
+                labels=["channel"],
+            )
+            for channel in report.channels:
+                up.add_metric([channel.name], int(channel.ok))
+            yield up
         if report.trading_state is not None:
             g = GaugeMetricFamily(
                 "monitor_trading_state", "The order gateway's state (1 = current)", labels=["state"]

@@ -453,6 +453,9 @@ class TelegramNotifier:
                 await asyncio.sleep(delay)
 
     def _on_polling_error(self, exc: TelegramError) -> None:
+        if isinstance(exc, EndpointNotFound):
+            self._refused(self._not_a_bot_api(exc))
+            return
         if isinstance(exc, Conflict):
             log.error("telegram: another process is polling this bot; commands may go there instead")
             return

@@ -96,6 +96,11 @@ async def test_a_rejected_bot_token_makes_health_status_and_watchdog_unhealthy(
         [problem] = body["problems"]
         assert problem.startswith("alert channel telegram rejected: the Bot API rejected the bot token")
 
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+            metrics = await resp.text()
+        assert 'monitor_alert_channel_up{channel="telegram"} 0.0' in metrics
+        assert "monitor_healthy 0.0" in metrics
+
         code = await asyncio.to_thread(cli.main, ["status", "--url", f"http://127.0.0.1:{port}"])
         out = capsys.readouterr().out
         assert code == 1 and "UNHEALTHY" in out and "alert channel telegram" in out
