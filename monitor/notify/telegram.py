@@ -672,12 +672,26 @@ class TelegramNotifier:
             while (left := due - time.monotonic()) > 0:
                 self._status_wake.clear()  # before the check: an alert from now on wakes the wait
                 if self._worst_level_changed():
-                    # a new worst level shows at once, but at most once per status_min_interval_s
-                    soonest = min(due, edited + t.status_min_interval_s)
-                    await asyncio.sleep(max(0.0, soonest - time.monotonic()))
+                    # a new worst level shows soon: at most once per status_min_interval_s, and
+                    # once the alerts have had the chats to themselves for a moment
+                    await self._status_calm(edited + t.status_min_interval_s, due)
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._status_wake.wait(), timeout=left)
+
+    async def _status_calm(self, not_before: float, due: float) -> None:
+        """Wait until ``not_before`` and until no alert waits and none went out for two send slots,
+        or until ``due``. An edit takes a chat's send slot: during a burst it would make the next
+        alert wait up to a slot (a second), and the alerts already say what the level is."""
+        t = self._tuning
+        slot = max(
+            t.per_chat_interval_s, t.group_interval_s if any(c < 0 for c in self._settings.chat_ids) else 0
+        )
+        while (now := time.monotonic()) < due:
+            ready = max(not_before, self._last_delivery + 2 * slot)
+            if now >= ready and self.outbox.pending_count() == 0:
+                return
+            await asyncio.sleep(min(due - now, max(ready - now, slot, 0.01)))
 
     def _worst_level_changed(self) -> bool:
         try:
