@@ -217,10 +217,10 @@ class TelegramNotifier:
         if not alerts:
             return
         routed = {c.chat_id: [a for a in alerts if chat_accepts(c, a)] for c in self._settings.chats}
-        if self._waiting_since is None and any(routed.values()) and self.outbox.pending_count() == 0:
-            self._waiting_since = time.monotonic()
         if self.outbox.enqueue(routed) is not None:
             self._wake.set()
+            if self._waiting_since is None:  # the sender resets it when it finds nothing to send
+                self._waiting_since = time.monotonic()
         self._status_wake.set()  # the worst open level may have changed
 
     def daemon_ready(self) -> None:
@@ -494,6 +494,8 @@ class TelegramNotifier:
                 blocked = self._pacer.blocked()
                 candidate = self.outbox.next_candidate(exclude_chats=blocked.keys())
                 if candidate is None:
+                    if not blocked:  # the outbox is empty: nothing waits any more
+                        self._waiting_since = None
                     timeout = min(blocked.values()) - time.monotonic() if blocked else None
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=timeout)
