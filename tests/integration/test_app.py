@@ -79,9 +79,12 @@ async def test_monitor_run_assembly(sim: SimExchange, tmp_path: Path) -> None:
             """Answers to commands: they quote the command, alerts do not."""
             return [c for c in api.sent(CHAT)[since:] if c.json("reply_parameters")]
 
+        asked = [0]  # commands from allowed users, each answered once
+
         async def command(user: int, text: str, wait: float = 5.0) -> str | None:
             before = len(api.sent(CHAT))
             api.push_command(CHAT, user, text)
+            asked[0] += user == OWNER
             try:
                 await api.wait_for(lambda: bool(replies(before)), timeout=wait)
             except AssertionError:
@@ -95,6 +98,8 @@ async def test_monitor_run_assembly(sim: SimExchange, tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.2)
         assert reply is not None and "SOL/USDT:USDT" in reply
+        # every command asked so far answered first: a late answer is not one to the stranger
+        await api.wait_for(lambda: len(replies(0)) >= asked[0], timeout=10)
         assert await command(STRANGER, "/status", wait=2.0) is None  # strangers get nothing
 
         # push the isolated SOL position to 3 % from its liquidation price: a critical alert with an
