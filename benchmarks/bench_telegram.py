@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.notify.ports import every_action
 from monitor.notify.settings import ChatSettings, DeliveryTuning, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
 from monitor.store import open_db
@@ -82,7 +83,12 @@ def notifier(
         token=TOKEN, chats=tuple(ChatSettings(c) for c in chats), api_base_url=api.base_url, tuning=tuning
     )
     return TelegramNotifier(
-        settings, open_db(db), status=FakeStatus(), control=FakeControl(), actions=FakeActions()
+        settings,
+        open_db(db),
+        status=FakeStatus(),
+        control=FakeControl(),
+        actions=FakeActions(),
+        allowed_actions=every_action,  # the buttons are part of the measured cost
     )
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitor.daemon_ports import DaemonControl, DaemonStatus
 from monitor.logs import configure
 from monitor.model import Venue
+from monitor.notify.ports import every_action
 from monitor.notify.settings import ChatSettings, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.wiring import UnwiredActions
@@ -70,10 +71,12 @@ async def main(rounds: int) -> None:
             status=DaemonStatus(daemon),
             control=DaemonControl(daemon),
             actions=UnwiredActions(),
+            allowed_actions=every_action,  # buttons on the alert, as for an account in suggest mode
         )
         daemon.notifiers.append(bot)
         await bot.start()
         await daemon.start()
+        bot.daemon_ready()
         await bot.wait_ready(10)
         await asyncio.wait_for(sim.wait_market_subscribers(), 10)
         sol = next(p for p in daemon.engine.risks["main"].positions if p.symbol == "SOL/USDT:USDT")

@@ -38,6 +38,7 @@ class AlertKind(StrEnum):
     POSITION_CLOSED = "position_closed"
     ACTION = "action"  # a de-risk action was planned, sent, filled or refused
     UNTESTED_VERSION = "untested_version"  # the daemon runs a ccxt outside the range its suite passed with
+    STARTUP = "startup"  # the monitor could not start (a key refused, the exchange unreachable)
 
 
 class Transition(StrEnum):

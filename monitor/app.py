@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
+from monitor.actions.port import allowed_actions
 from monitor.actions.wiring import Derisking, build_derisking
 from monitor.config import Settings
 from monitor.daemon_ports import LatePorts
@@ -63,7 +64,16 @@ class App:
             return []
         register_secrets([tg.token])
         conn = open_db(settings.raw.service.state_file)
-        return [TelegramNotifier(tg, conn, status=self.ports, control=self.ports, actions=self.ports)]
+        return [
+            TelegramNotifier(
+                tg,
+                conn,
+                status=self.ports,
+                control=self.ports,
+                actions=self.ports,
+                allowed_actions=allowed_actions(settings.derisk),
+            )
+        ]
 
     def components(self, settings: Settings) -> Sequence[ComponentFactory]:
         def derisk(daemon: Daemon) -> Component:

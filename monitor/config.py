@@ -269,6 +269,7 @@ class TelegramIn(_Strict):
     allowed_user_ids: list[int] = []
     api_base_url: str | None = None
     status_minutes: float = Field(5, gt=0)
+    degraded_after_seconds: float = Field(120, gt=0)
 
     _token_env = field_validator("token_env")(_env_name)
     _token_file = field_validator("token_file")(_file_name)

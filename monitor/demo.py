@@ -122,6 +122,8 @@ async def run_demo(
         else:
             console.print("[yellow]  the monitor is not connected yet; starting the scenario anyway[/yellow]")
         sim.resume()
+        if bot is not None:
+            bot.daemon_ready()
         loop = asyncio.get_running_loop()
         end = loop.time() + total
         next_table = loop.time() + table_every

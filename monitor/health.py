@@ -1,7 +1,9 @@
 """Health and metrics: one view of the daemon's state, read when asked, never pushed from the hot path.
 
 ``HealthView.assess`` answers "is the monitor watching right now?": ready (streams live), every stream
-and every held symbol's mark fresher than the staleness threshold the policy alerts on, not stopping.
+and every held symbol's mark fresher than the staleness threshold the policy alerts on, every alert
+channel getting its messages through (``monitor.notify.channel``: an alert nobody receives is no
+better than one never raised), not stopping.
 The same answer drives ``/healthz``, the systemd watchdog, the Docker heartbeat file and the stale-exit
 limit, so the four never disagree about what healthy means.
 
@@ -21,7 +23,7 @@ import ipaddress
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from monitor.logs import get_logger
+from monitor.notify.channel import ChannelHealth
 
 if TYPE_CHECKING:
     from monitor.service import Daemon
@@ -46,12 +49,14 @@ class Extras:
 
     ``outbox_pending``: messages still to deliver (Telegram outbox). ``trading_state``: the order
     gateway's ACTIVE / REDUCING / HALTED. ``orders``: orders by kind (e.g. ``sent``, ``filled``,
-    ``refused``). Absent ones are reported as null and left out of the metrics.
+    ``refused``). ``channels``: the alert channels' health (Telegram). Absent ones are reported as
+    null and left out of the metrics.
     """
 
     outbox_pending: Callable[[], int] | None = None
     trading_state: Callable[[], str] | None = None
     orders: Callable[[], Mapping[str, int]] | None = None
+    channels: Callable[[], Sequence[ChannelHealth]] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class HealthReport:
     outbox_pending: int | None = None
     trading_state: str | None = None
     problems: tuple[str, ...] = field(default=())
+    channels: tuple[ChannelHealth, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +122,10 @@ class HealthReport:
             "open_episodes": self.open_episodes,
             "outbox_pending": self.outbox_pending,
             "trading_state": self.trading_state,
+            "channels": {
+                c.name: {"state": c.state.value, "pending": c.pending, "detail": c.detail}
+                for c in self.channels
+            },
         }
 
 
@@ -161,6 +171,8 @@ class HealthView:
             problems.append("stopping")
         problems += [f"stream {s.name} stale" for s in streams if s.stale]
         problems += [f"mark {s.venue}:{s.symbol} stale" for s in symbols if s.stale]
+        channels = tuple(_call(self.extras.channels) or ())
+        problems += [f"alert channel {c.name} {c.state.value}: {c.detail}" for c in channels if not c.ok]
         return HealthReport(
             ok=not problems,
             ready=ready,
@@ -173,6 +185,7 @@ class HealthView:
             outbox_pending=_call(self.extras.outbox_pending),
             trading_state=_call(self.extras.trading_state),
             problems=tuple(problems),
+            channels=channels,
         )
 
 
@@ -219,6 +232,15 @@ class MonitorCollector(Collector):
         yield from self._counters(d)
         if report.outbox_pending is not None:
             yield _gauge("monitor_outbox_pending", "Messages waiting in the outbox", report.outbox_pending)
+        if report.channels:
+            up = GaugeMetricFamily(
+                "monitor_alert_channel_up",
+                "1 while the alert channel delivers; 0 degraded (messages stuck) or rejected (token, URL)",
+                labels=["channel"],
+            )
+            for channel in report.channels:
+                up.add_metric([channel.name], int(channel.ok))
+            yield up
         if report.trading_state is not None:
             g = GaugeMetricFamily(
                 "monitor_trading_state", "The order gateway's state (1 = current)", labels=["state"]

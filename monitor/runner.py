@@ -3,7 +3,8 @@
 Start-up refuses a bad configuration (exit 2, which the systemd unit does not restart on) before
 anything connects. Then, in order: the health server (so ``/healthz`` answers "starting" at once), the
 notifiers, a log line with the versions in use (and a warning to the notifiers when ccxt is untested),
-the daemon, the components that act on its decisions (de-risking); then systemd hears ``READY=1``.
+the daemon, the components that act on its decisions (de-risking); then systemd hears ``READY=1`` and
+the notifiers ``daemon_ready()`` (only now may a pinned status say what is watched).
 
 While it runs, a supervisor asks the health view once a second whether the data is fresh. Only then
 does it ping the systemd watchdog and touch the heartbeat file, so a hung event loop (nothing pings) and
@@ -43,6 +44,7 @@ from monitor.logs import configure, get_logger, register_secrets
 from monitor.notify.console import ConsoleNotifier
 from monitor.sdnotify import SdNotifier
 from monitor.service import Daemon, DaemonOptions, Notifier
+from monitor.startup import StartupReports, describe
 from monitor.versions import TESTED_CCXT, installed, untested_ccxt_alert
 
 log = get_logger(__name__)
@@ -203,8 +205,13 @@ class Supervisor:
 
 
 def _extras_from(notifiers: Sequence[Notifier], given: Extras | None) -> Extras:
-    """Outbox depth from every notifier that has a durable outbox (``outbox.pending_count()``)."""
+    """Outbox depth from every notifier that has a durable outbox (``outbox.pending_count()``), and
+    the health of every one that reports it (``channel_health()``)."""
     extras = given or Extras()
+    if extras.channels is None:
+        reporting: list[Any] = [n for n in notifiers if callable(getattr(n, "channel_health", None))]
+        if reporting:
+            extras = replace(extras, channels=lambda: [n.channel_health() for n in reporting])
     if extras.outbox_pending is not None:
         return extras
     outboxes: list[Any] = []
@@ -296,9 +303,14 @@ async def serve(
                 if callable(offered):
                     view.extras = _merge(view.extras, offered())
         except Exception as exc:
-            log.error("start-up failed", error=f"{type(exc).__name__}: {exc}")
+            _report_start_failure(daemon, settings, exc)
             return EXIT_FAILURE
         sd.ready("streams live")
+        _forget_start_failures(daemon)
+        for n in started:  # a pinned status may say what is watched now, not before
+            ready = getattr(n, "daemon_ready", None)
+            if callable(ready):
+                ready()
         log.info("ready", streams=sorted(daemon.freshness), health=server.url if server else None)
         supervisor = Supervisor(
             view.assess, sd, heartbeat=heartbeat, stale_exit_s=stale_exit_seconds(settings, env)
@@ -325,6 +337,38 @@ def announce_versions(notifiers: Sequence[Notifier]) -> None:
         )
         for n in notifiers:
             n.enqueue([alert])
+
+
+def _report_start_failure(daemon: Daemon, settings: Settings, exc: BaseException) -> None:
+    """Log the failure with its account and cause; tell the notifiers unless the same failure was
+    the last one told (a supervisor restarting the monitor every few seconds would repeat it)."""
+    failure = describe(exc, (s for a in settings.accounts for s in (a.api_key, a.secret)))
+    log.error(
+        "start-up failed",
+        venue=failure.venue,
+        account=failure.account,
+        cause=failure.cause,
+        error=f"{failure.error_type}: {failure.detail}",
+    )
+    try:
+        reports = StartupReports(daemon.conn)
+        if reports.last() == failure.key:
+            log.info("start-up failure already reported; not repeated", account=failure.account)
+            return
+        alert = failure.alert(daemon.clock())
+        for notifier in daemon.notifiers:
+            notifier.enqueue([alert])
+        reports.remember(failure.key)
+    except Exception as err:  # the report must not hide the failure itself
+        log.warning("cannot report the start-up failure", error=f"{type(err).__name__}: {err}")
+
+
+def _forget_start_failures(daemon: Daemon) -> None:
+    """Started: the next start-up failure is news again, even the same as the last one."""
+    try:
+        StartupReports(daemon.conn).forget()
+    except Exception as err:
+        log.warning("cannot clear the start-up report", error=f"{type(err).__name__}: {err}")
 
 
 async def _unless_stopped(start: Awaitable[None], stop: asyncio.Event) -> bool:

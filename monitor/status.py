@@ -179,6 +179,8 @@ def render(health: dict[str, Any], console: Console, positions: list[PositionSta
         extra.append(f"outbox {health['outbox_pending']} pending")
     if health.get("trading_state") is not None:
         extra.append(f"trading {health['trading_state']}")
+    for name, channel in sorted((health.get("channels") or {}).items()):
+        extra.append(f"alert channel {name} {channel.get('state')}")
     console.print(", ".join(extra), highlight=False)
 
 

@@ -9,9 +9,19 @@ is the gateway's, exactly as for automatic actions.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from monitor.actions.gateway import Gateway, Intent, IntentKind, Origin, Outcome
+from monitor.actions.settings import DeriskSettings, Mode
 from monitor.model import PositionSide
-from monitor.notify.ports import ActionKind, ActionRequest, ActionResult, ActionStatus, Preview
+from monitor.notify.ports import (
+    ActionKind,
+    ActionRequest,
+    ActionResult,
+    ActionsAllowed,
+    ActionStatus,
+    Preview,
+)
 
 _KINDS = {
     ActionKind.REDUCE: IntentKind.REDUCE,
@@ -68,6 +78,20 @@ class GatewayActionPort:
             return ActionResult(ActionStatus.REFUSED, str(exc))
         result = await self.gateway.submit(intent)
         return ActionResult(_STATUS[result.outcome], result.message)
+
+
+def allowed_actions(settings: DeriskSettings) -> ActionsAllowed:
+    """The button actions each account's settings allow: none in ``off`` (the gateway refuses every
+    manual action there); Reduce and Close in ``suggest`` and ``auto``; Add margin too unless
+    ``isolated_add_margin`` is switched off (the gateway refuses the transfer then)."""
+    allowed_on = (ActionKind.REDUCE, ActionKind.CLOSE) + (
+        (ActionKind.ADD_MARGIN,) if settings.isolated_add_margin else ()
+    )
+
+    def allowed(account: str) -> Collection[ActionKind]:
+        return () if settings.mode_for(account) is Mode.OFF else allowed_on
+
+    return allowed
 
 
 def to_intent(

@@ -11,7 +11,7 @@ may touch the store, the exchange or the order gateway.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -132,6 +132,21 @@ class ActionKind(StrEnum):
     REDUCE = "reduce"  # reduce-only market order for ``fraction`` of the position
     CLOSE = "close"  # reduce-only market order for the whole position (fraction 1)
     ADD_MARGIN = "add_margin"  # isolated: add ``fraction`` x current isolated margin (or ``amount``)
+
+
+ActionsAllowed = Callable[[str], Collection[ActionKind]]
+"""Which button actions an account's de-risk settings allow (by account label). The notifier offers
+only these and refuses a press of any other, so a button never promises what the gateway refuses."""
+
+
+def no_actions(account: str) -> Collection[ActionKind]:
+    """No de-risking behind the bot: no Reduce, Close or Add-margin button anywhere."""
+    return ()
+
+
+def every_action(account: str) -> Collection[ActionKind]:
+    """Every button everywhere (for tools and tests whose action port decides on its own)."""
+    return tuple(ActionKind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
-from monitor.notify.ports import ActionKind
+from monitor.notify.ports import ActionKind, ActionsAllowed
 from monitor.notify.render import effective_level, fact_num, top_contributors
 from monitor.notify.settings import ChatSettings
 
@@ -68,12 +68,13 @@ class Offer:
     label: str
 
 
-def offers_for(alerts: Sequence[Alert]) -> list[Offer]:
-    """Buttons for the risk alerts of one message.
+def offers_for(alerts: Sequence[Alert], *, allowed: ActionsAllowed) -> list[Offer]:
+    """Buttons for the risk alerts of one message, limited to the actions ``allowed`` for each account.
 
     Cross positions get Reduce 25 % / 50 % / Close (reducing any cross leg lowers the whole pool's
     requirement); a cross-account alert without a symbol offers them for its top contributor. Isolated
-    positions get Add margin (reducing an isolated position barely moves its liquidation price).
+    positions get Add margin (reducing an isolated position barely moves its liquidation price). An
+    account whose de-risk mode allows none of its position's actions gets no button at all.
     """
     out: list[Offer] = []
     seen: set[tuple[str, str, str]] = set()
@@ -81,6 +82,14 @@ def offers_for(alerts: Sequence[Alert]) -> list[Offer]:
         if alert.kind is not AlertKind.RISK or alert.transition is Transition.CLOSED:
             continue
         if alert.level < ACTION_MIN_LEVEL or alert.margin_mode not in ("cross", "isolated"):
+            continue
+        permitted = frozenset(allowed(alert.account))
+        wanted = (
+            (ActionKind.REDUCE, ActionKind.CLOSE)
+            if alert.margin_mode == "cross"
+            else (ActionKind.ADD_MARGIN,)
+        )
+        if not permitted.intersection(wanted):
             continue
         symbol, position_side = alert.symbol, alert.position_side or "both"
         size = fact_num(alert.facts, "contracts", "size")
@@ -100,7 +109,7 @@ def offers_for(alerts: Sequence[Alert]) -> list[Offer]:
         seen.add(ident)
         short = symbol.split(":")[0]
         if alert.margin_mode == "cross":
-            for fraction in REDUCE_FRACTIONS:
+            for fraction in REDUCE_FRACTIONS if ActionKind.REDUCE in permitted else ():
                 out.append(
                     Offer(
                         alert.account,
@@ -113,18 +122,19 @@ def offers_for(alerts: Sequence[Alert]) -> list[Offer]:
                         f"{short} −{fraction * 100:.0f} %",
                     )
                 )
-            out.append(
-                Offer(
-                    alert.account,
-                    alert.venue,
-                    symbol,
-                    position_side,
-                    ActionKind.CLOSE,
-                    1.0,
-                    size,
-                    f"{short} Close",
+            if ActionKind.CLOSE in permitted:
+                out.append(
+                    Offer(
+                        alert.account,
+                        alert.venue,
+                        symbol,
+                        position_side,
+                        ActionKind.CLOSE,
+                        1.0,
+                        size,
+                        f"{short} Close",
+                    )
                 )
-            )
         else:
             for fraction in ADD_MARGIN_FRACTIONS:
                 out.append(

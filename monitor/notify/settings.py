@@ -81,6 +81,8 @@ class DeliveryTuning:
     backoff_initial_s: float = 0.5  # first wait after a network error
     backoff_max_s: float = 30.0  # cap of the exponential backoff
     status_interval_s: float = 180.0  # how often the pinned status message is edited
+    status_min_interval_s: float = 10.0  # ... at most this often on a new worst level (after a burst)
+    degraded_after_s: float = 120.0  # messages waiting this long, none delivered: the channel is degraded
     action_ttl_s: float = 120.0  # lifetime of a Reduce/Close/Add-margin button and of its Confirm
     ack_ttl_s: float = 86_400.0  # lifetime of an Ack button (acknowledging is harmless)
     poll_timeout_s: float = 10.0  # getUpdates long-poll

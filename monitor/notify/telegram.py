@@ -7,7 +7,11 @@ Three tasks share one PTB ``Application`` (no ``run_polling``: the daemon owns t
   presses;
 - the *sender* drains the SQLite outbox (``monitor.notify.outbox`` explains what is guaranteed);
 - the *status* task edits one pinned status message per chat every few minutes instead of sending
-  heartbeat messages.
+  heartbeat messages, and soon after the worst open level changes. It starts only once the daemon
+  says it is ready (``daemon_ready``): a status of "0 accounts, no feeds" pinned by a process that
+  then fails to start would claim that all is well while nothing is watched. The message is the same
+  one across restarts (its id is kept in the state file); a new one is posted only when Telegram says
+  the old one is gone.
 
 Only allowed chats and users get answers; everyone else gets nothing and is logged. Every send to a chat
 goes through one pacer (about one message per second per chat). The bot token is never formatted into a
@@ -25,7 +29,9 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from telegram import (
@@ -59,12 +65,20 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from monitor.alerts import Alert
+from monitor.alerts import Alert, Level
+from monitor.notify.channel import ChannelHealth, assess_channel
 from monitor.notify.outbox import Candidate, NewPart, Outbox, Part, PendingBatch
 from monitor.notify.pacing import Backoff, ChatPacer
 from monitor.notify.pending_actions import PendingAction, PendingActions, Refusal, TokenKind
 from monitor.notify.pins import StatusPins
-from monitor.notify.ports import ActionPort, ActionRequest, ControlPort, StatusPort
+from monitor.notify.ports import (
+    ActionPort,
+    ActionRequest,
+    ActionsAllowed,
+    ControlPort,
+    StatusPort,
+    no_actions,
+)
 from monitor.notify.redact import install_token_scrubber, scrub
 from monitor.notify.render import (
     HELP_TEXT,
@@ -119,6 +133,31 @@ Context = ContextTypes.DEFAULT_TYPE
 CommandFn = Callable[[int, int, list[str]], Awaitable[str]]
 
 
+# an edit of the status message refused with one of these: post and pin a new one
+STATUS_GONE = ("message to edit not found", "message can't be edited")
+TOKEN_REJECTED = "the Bot API rejected the bot token (HTTP 401 Unauthorized)"
+
+
+class EndpointNotFound(TelegramError):
+    """The Bot API URL answered HTTP 404: there is no Bot API there (a wrong ``api_base_url``), which
+    says nothing about the token. python-telegram-bot raises ``InvalidToken`` for 401 and 404 alike."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__(f"HTTP 404 Not Found for {method}")
+        self.method = method
+
+
+class StatusAwareRequest(HTTPXRequest):
+    """PTB's HTTP transport, raising ``EndpointNotFound`` for a 404 so it is not taken for a bad token."""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == HTTPStatus.NOT_FOUND:
+            url = str(kwargs.get("url", args[0] if args else ""))
+            raise EndpointNotFound(url.rpartition("/")[2])  # the method name; the token is before it
+        return code, payload
+
+
 class TelegramNotifier:
     """Alerts to Telegram, commands and buttons from Telegram.
 
@@ -134,6 +173,7 @@ class TelegramNotifier:
         status: StatusPort,
         control: ControlPort,
         actions: ActionPort,
+        allowed_actions: ActionsAllowed = no_actions,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -141,6 +181,7 @@ class TelegramNotifier:
         self._status = status
         self._control = control
         self._actions = actions
+        self._allowed_actions = allowed_actions
         self._wall = wall_clock
         self.outbox = Outbox(conn, clock_ms=self._now_ms)
         self.pending = PendingActions(conn, clock_ms=self._now_ms)
@@ -154,12 +195,21 @@ class TelegramNotifier:
         self._backoff_until = 0.0
         self._wake = asyncio.Event()
         self._ready = asyncio.Event()
+        self._daemon_ready = asyncio.Event()
+        self._status_wake = asyncio.Event()
+        self._shown_worst: Level | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._sender: asyncio.Task[None] | None = None
         self._app: AnyApplication | None = None
         self._last_poll_error_log = 0.0
         self._outage_since: float | None = None
+        # the channel's health: why the Bot API refuses the bot (until a call succeeds), since when
+        # messages wait, the last delivery and the last error
+        self._rejected: str | None = None
+        self._waiting_since: float | None = None
+        self._last_delivery = 0.0
+        self._last_error: str | None = None
 
     # --- public API -----------------------------------------------------------------------------------
 
@@ -169,6 +219,32 @@ class TelegramNotifier:
             return
         if self.outbox.enqueue(self._routed(alerts)) is not None:
             self._wake.set()
+            if self._waiting_since is None:  # the sender resets it when it finds nothing to send
+                self._waiting_since = time.monotonic()
+        self._status_wake.set()  # the worst open level may have changed
+
+    def daemon_ready(self) -> None:
+        """The daemon watches (connected, first snapshots in): the pinned status may now be published."""
+        self._daemon_ready.set()
+
+    def channel_health(self) -> ChannelHealth:
+        """Whether alerts get through (``monitor.notify.channel`` says when they do not)."""
+        pending = self.outbox.pending_count()
+        if pending == 0:
+            self._waiting_since = None
+        waiting = (
+            None
+            if self._waiting_since is None
+            else time.monotonic() - max(self._waiting_since, self._last_delivery)
+        )
+        return assess_channel(
+            "telegram",
+            pending=pending,
+            rejected=self._rejected,
+            waiting_s=waiting,
+            degraded_after_s=self._tuning.degraded_after_s,
+            last_error=self._last_error,
+        )
 
     def stage(self, conn: sqlite3.Connection, alerts: Sequence[Alert]) -> bool:
         """``enqueue`` on ``conn``, inside the transaction its caller has open (the daemon's decision), so
@@ -190,6 +266,8 @@ class TelegramNotifier:
         install_token_scrubber([self._settings.token])
         self.outbox.purge(self._now_ms() - PURGE_AFTER_MS)
         self.pending.purge(self._now_ms() - PURGE_AFTER_MS)
+        if self.outbox.pending_count():  # left by an earlier run: waiting from now on
+            self._waiting_since = time.monotonic()
         self._app = self._build_application()
         self._stopping = False
         self._tasks = [asyncio.create_task(self._connect(), name="telegram-connect")]
@@ -219,6 +297,8 @@ class TelegramNotifier:
         app, self._app = self._app, None
         self._sender, self._tasks = None, []
         self._ready.clear()
+        self._daemon_ready.clear()
+        self._shown_worst = None
         try:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
@@ -249,7 +329,9 @@ class TelegramNotifier:
     async def refresh_status(self) -> None:
         """Edit (or send and pin) the status message of every chat that wants one."""
         bot = self._bot()
-        text = render_status(self._status.status(), self._now_ms())
+        summary = self._status.status()
+        text = render_status(summary, self._now_ms())
+        self._shown_worst = summary.worst_level
         for chat in self._settings.chats:
             if not chat.pin_status:
                 continue
@@ -260,7 +342,14 @@ class TelegramNotifier:
                     await bot.edit_message_text(text=text, chat_id=chat.chat_id, message_id=message_id)
                     continue
                 except BadRequest as exc:
-                    if "not modified" in str(exc).lower():
+                    reason = str(exc).lower()
+                    if "not modified" in reason:
+                        continue
+                    if not any(gone in reason for gone in STATUS_GONE):
+                        # keep the message: a new pin for every refused edit is what this avoids
+                        log.warning(
+                            "telegram: cannot edit the status message of chat %s: %s", chat.chat_id, exc
+                        )
                         continue
                     log.info(
                         "telegram: status message of chat %s is gone (%s); pinning a new one",
@@ -282,14 +371,14 @@ class TelegramNotifier:
 
     def _build_application(self) -> AnyApplication:
         t = self._tuning
-        request = HTTPXRequest(
+        request = StatusAwareRequest(
             connection_pool_size=8,
             connect_timeout=t.connect_timeout_s,
             read_timeout=t.request_timeout_s,
             write_timeout=t.request_timeout_s,
             pool_timeout=t.connect_timeout_s,
         )
-        updates_request = HTTPXRequest(
+        updates_request = StatusAwareRequest(
             connection_pool_size=2,
             connect_timeout=t.connect_timeout_s,
             read_timeout=t.request_timeout_s,
@@ -341,17 +430,20 @@ class TelegramNotifier:
                 break
             except InvalidToken:
                 # PTB's message quotes the token: never log it. Alerts stay queued in the outbox.
-                log.error(
-                    "telegram: the Bot API rejected the bot token; alerts stay queued until it is fixed"
-                )
-                return
+                self._refused(TOKEN_REJECTED)
+                await asyncio.sleep(backoff.max_s)
+            except EndpointNotFound as exc:
+                self._refused(self._not_a_bot_api(exc))
+                await asyncio.sleep(backoff.max_s)
             except TelegramError as exc:
                 delay = backoff.next()
+                self._last_error = self._describe(exc)
                 log.warning(
-                    "telegram: Bot API not reachable (%s); retrying in %.1f s", self._describe(exc), delay
+                    "telegram: Bot API not reachable (%s); retrying in %.1f s", self._last_error, delay
                 )
                 await asyncio.sleep(delay)
         log.info("telegram: connected to the Bot API")
+        self._rejected = self._last_error = None
         self._ready.set()
         self._wake.set()
         await app.start()
@@ -374,6 +466,9 @@ class TelegramNotifier:
                 await asyncio.sleep(delay)
 
     def _on_polling_error(self, exc: TelegramError) -> None:
+        if isinstance(exc, EndpointNotFound):
+            self._refused(self._not_a_bot_api(exc))
+            return
         if isinstance(exc, Conflict):
             log.error("telegram: another process is polling this bot; commands may go there instead")
             return
@@ -392,7 +487,8 @@ class TelegramNotifier:
 
     async def _send_loop(self) -> None:
         while not self._ready.is_set():  # Telegram unreachable since start: nothing can go out yet
-            if self._stopping and self.outbox.pending_count() == 0:
+            # stopping: nothing to flush, or nothing could be (the Bot API refuses this bot)
+            if self._stopping and (self._rejected is not None or self.outbox.pending_count() == 0):
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), timeout=0.2)
@@ -411,6 +507,8 @@ class TelegramNotifier:
                 blocked = self._pacer.blocked()
                 candidate = self.outbox.next_candidate(exclude_chats=blocked.keys())
                 if candidate is None:
+                    if not blocked:  # the outbox is empty: nothing waits any more
+                        self._waiting_since = None
                     timeout = min(blocked.values()) - time.monotonic() if blocked else None
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=timeout)
@@ -466,7 +564,11 @@ class TelegramNotifier:
             self._network_trouble(exc)
         except InvalidToken:
             self.pending.discard(self.outbox.release(part, "InvalidToken"))
-            log.error("telegram: the Bot API rejected the bot token; alerts stay queued")
+            self._refused(TOKEN_REJECTED)
+            self._backoff_until = time.monotonic() + self._backoff.max_s
+        except EndpointNotFound as exc:
+            self.pending.discard(self.outbox.release(part, str(exc)))
+            self._refused(self._not_a_bot_api(exc))
             self._backoff_until = time.monotonic() + self._backoff.max_s
         except (Forbidden, ChatMigrated) as exc:
             self.outbox.mark_failed(part.id, self._describe(exc))
@@ -486,6 +588,8 @@ class TelegramNotifier:
             self.pending.restart_clock(part.tokens)
             self._backoff.reset()
             self._backoff_until = 0.0
+            self._last_delivery = time.monotonic()
+            self._rejected = self._last_error = None
             if self._outage_since is not None:
                 log.info(
                     "telegram: Bot API reachable again after %.0f s; %d message(s) queued",
@@ -494,8 +598,25 @@ class TelegramNotifier:
                 )
                 self._outage_since = None
 
+    def _refused(self, cause: str) -> None:
+        """The Bot API refuses the bot itself: say why once (and again if the cause changes); the
+        channel is unhealthy until a call succeeds."""
+        if cause != self._rejected:
+            log.error("telegram: %s; alerts stay queued until it is fixed", cause)
+        self._rejected = cause
+
+    def _not_a_bot_api(self, exc: EndpointNotFound) -> str:
+        parts = urlsplit(self._settings.api_base_url)  # named without any user:password@ it holds
+        netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port is not None else "")
+        base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return (
+            f"no Bot API at {base} ({exc.message}): check api_base_url; "
+            "this is not a verdict on the bot token"
+        )
+
     def _network_trouble(self, exc: TelegramError) -> None:
         """Back off; say so once per outage at WARNING (then DEBUG) so a long outage does not flood logs."""
+        self._last_error = self._describe(exc)
         delay = self._backoff.next()
         self._backoff_until = time.monotonic() + delay
         level = logging.DEBUG if self._outage_since is not None else logging.WARNING
@@ -522,7 +643,7 @@ class TelegramNotifier:
         rows: list[list[InlineKeyboardButton]] = []
         row: list[InlineKeyboardButton] = []
         subject: tuple[str, str] | None = None
-        for offer in offers_for(batch.alerts):
+        for offer in offers_for(batch.alerts, allowed=self._allowed_actions):
             if subject is not None and (offer.symbol, offer.position_side) != subject and row:
                 rows.append(row)
                 row = []
@@ -553,6 +674,8 @@ class TelegramNotifier:
 
     async def _status_loop(self) -> None:
         await self._ready.wait()
+        await self._daemon_ready.wait()
+        t = self._tuning
         while True:
             try:
                 await self.refresh_status()
@@ -560,7 +683,38 @@ class TelegramNotifier:
                 log.warning("telegram: status message update failed: %s", self._describe(exc))
             except Exception:
                 log.exception("telegram: status message update failed")
-            await asyncio.sleep(self._tuning.status_interval_s)
+            edited = time.monotonic()
+            due = edited + t.status_interval_s
+            while (left := due - time.monotonic()) > 0:
+                self._status_wake.clear()  # before the check: an alert from now on wakes the wait
+                if self._worst_level_changed():
+                    # a new worst level shows soon: at most once per status_min_interval_s, and
+                    # once the alerts have had the chats to themselves for a moment
+                    await self._status_calm(edited + t.status_min_interval_s, due)
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._status_wake.wait(), timeout=left)
+
+    async def _status_calm(self, not_before: float, due: float) -> None:
+        """Wait until ``not_before`` and until no alert waits and none went out for two send slots,
+        or until ``due``. An edit takes a chat's send slot: during a burst it would make the next
+        alert wait up to a slot (a second), and the alerts already say what the level is."""
+        t = self._tuning
+        slot = max(
+            t.per_chat_interval_s, t.group_interval_s if any(c < 0 for c in self._settings.chat_ids) else 0
+        )
+        while (now := time.monotonic()) < due:
+            ready = max(not_before, self._last_delivery + 2 * slot)
+            if now >= ready and self.outbox.pending_count() == 0:
+                return
+            await asyncio.sleep(min(due - now, max(ready - now, slot, 0.01)))
+
+    def _worst_level_changed(self) -> bool:
+        try:
+            return self._status.status().worst_level != self._shown_worst
+        except Exception:
+            log.exception("telegram: reading the status failed")
+            return False
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -705,6 +859,12 @@ class TelegramNotifier:
             log.info("telegram: button refused for user %s: %s", user_id, found.name)
             await _quietly(query.answer(found.value, show_alert=True))
             return
+        if op in (OP_PREVIEW, OP_CONFIRM) and (refused := self._not_allowed(found.request())):
+            # a button from before a restart with other de-risk settings: the mode decides, not the button
+            log.info("telegram: button refused for user %s: %s", user_id, refused)
+            await _quietly(query.answer(refused, show_alert=True))
+            await _quietly(query.edit_message_reply_markup(reply_markup=_without_button(query)))
+            return
         try:
             if op == OP_ACK:
                 await self._press_ack(query, found, user_id)
@@ -719,6 +879,12 @@ class TelegramNotifier:
         except Exception:
             log.exception("telegram: handling a button press failed")
             await _quietly(query.answer("Failed inside the daemon; see its log.", show_alert=True))
+
+    def _not_allowed(self, request: ActionRequest) -> str | None:
+        """Why the account's de-risk mode does not allow this action now, or None if it does."""
+        if request.action in self._allowed_actions(request.account):
+            return None
+        return f"{request.action.value.replace('_', ' ')} is not allowed for account {request.account}"
 
     async def _press_ack(self, query: CallbackQuery, found: PendingAction, user_id: int) -> None:
         result = await self._control.ack(list(found.keys), user_id)

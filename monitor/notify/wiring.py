@@ -108,6 +108,8 @@ class TelegramConfig(Protocol):
     def api_base_url(self) -> str | None: ...
     @property
     def status_minutes(self) -> float: ...
+    @property
+    def degraded_after_seconds(self) -> float: ...
 
 
 def settings_from_config(cfg: TelegramConfig, environ: Mapping[str, str]) -> TelegramSettings | None:
@@ -144,7 +146,9 @@ def settings_from_config(cfg: TelegramConfig, environ: Mapping[str, str]) -> Tel
         chats=chats,
         allowed_user_ids=frozenset(cfg.allowed_user_ids),
         api_base_url=base,
-        tuning=DeliveryTuning(status_interval_s=cfg.status_minutes * 60),
+        tuning=DeliveryTuning(
+            status_interval_s=cfg.status_minutes * 60, degraded_after_s=cfg.degraded_after_seconds
+        ),
     )
 
 

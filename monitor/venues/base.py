@@ -22,6 +22,17 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class StartError(Exception):
+    """An adapter could not start: which account's step failed (None: the venue's own, such as
+    loading its markets), and why (``__cause__``, the client's exception). The daemon's start-up
+    report names the account from it; a raw client error does not say which key it was sent with."""
+
+    def __init__(self, venue: str, account: str | None) -> None:
+        super().__init__(f"{venue}: {'account ' + account if account else 'the venue'} failed to start")
+        self.venue = venue
+        self.account = account
+
+
 @dataclass(frozen=True, slots=True)
 class VenueAccount:
     """One account's credentials. ``repr`` never shows the key or the secret."""

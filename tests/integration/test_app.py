@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from monitor.alerts import Level
 from monitor.app import App
 from monitor.config import load_config
+from monitor.notify.telegram import TelegramNotifier
 from monitor.runner import serve
 from monitor.sim.exchange import SimExchange
+from tests.notify.conftest import make_alert
 from tests.notify.fake_bot_api import Call, FakeBotApi
 
 TOKEN = "123456789:AAHappTokenNotARealOne_0123456789abcd"
@@ -76,9 +79,12 @@ async def test_monitor_run_assembly(sim: SimExchange, tmp_path: Path) -> None:
             """Answers to commands: they quote the command, alerts do not."""
             return [c for c in api.sent(CHAT)[since:] if c.json("reply_parameters")]
 
+        asked = [0]  # commands from allowed users, each answered once
+
         async def command(user: int, text: str, wait: float = 5.0) -> str | None:
             before = len(api.sent(CHAT))
             api.push_command(CHAT, user, text)
+            asked[0] += user == OWNER
             try:
                 await api.wait_for(lambda: bool(replies(before)), timeout=wait)
             except AssertionError:
@@ -92,6 +98,8 @@ async def test_monitor_run_assembly(sim: SimExchange, tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.2)
         assert reply is not None and "SOL/USDT:USDT" in reply
+        # every command asked so far answered first: a late answer is not one to the stranger
+        await api.wait_for(lambda: len(replies(0)) >= asked[0], timeout=10)
         assert await command(STRANGER, "/status", wait=2.0) is None  # strangers get nothing
 
         # push the isolated SOL position to 3 % from its liquidation price: a critical alert with an
@@ -142,3 +150,56 @@ async def test_monitor_run_assembly(sim: SimExchange, tmp_path: Path) -> None:
         code = await asyncio.wait_for(run, 15)
         await api.stop()
     assert code == 0
+
+
+async def test_buttons_follow_the_configured_derisk_modes(tmp_path: Path) -> None:
+    """``monitor run``'s notifier offers Reduce / Close only for an account whose mode allows them."""
+    api = FakeBotApi(TOKEN)
+    await api.start()
+    path = tmp_path / "monitor.toml"
+    path.write_text(
+        f"""
+[service]
+state_file = "{tmp_path / "state.sqlite3"}"
+
+[[accounts]]
+name = "main"
+venue = "binanceusdm"
+
+[[accounts]]
+name = "desk"
+venue = "binanceusdm"
+
+[telegram]
+[[telegram.chats]]
+chat_id = {CHAT}
+
+[derisk.modes]
+desk = "suggest"
+"""
+    )
+    env = {
+        "MONITOR_MAIN_API_KEY": "k" * 16,
+        "MONITOR_MAIN_API_SECRET": "s" * 16,
+        "MONITOR_DESK_API_KEY": "K" * 16,
+        "MONITOR_DESK_API_SECRET": "S" * 16,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": api.base_url,
+    }
+    [notifier] = App(env).notifiers(load_config(path, env))
+
+    def alerts() -> list[Call]:
+        return [c for c in api.sent(CHAT) if "BTC/USDT" in c.text]
+
+    assert isinstance(notifier, TelegramNotifier)
+    await notifier.start()
+    try:
+        for account in ("main", "desk"):
+            notifier.enqueue([make_alert(key=f"risk:{account}", account=account, level=Level.DANGER)])
+        await api.wait_for(lambda: len(alerts()) == 2, timeout=10)
+    finally:
+        await notifier.stop(flush_timeout_s=1)
+        await api.stop()
+    buttons = {next(a for a in ("main", "desk") if a in c.text): c.buttons for c in alerts()}
+    assert buttons["main"] == []  # de-risking is off for main (the default mode)
+    assert [label for label, _ in buttons["desk"]] == ["BTC/USDT −25 %", "BTC/USDT −50 %", "BTC/USDT Close"]

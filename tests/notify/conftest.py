@@ -20,6 +20,7 @@ from monitor.notify.ports import (
     ActionKind,
     ActionRequest,
     ActionResult,
+    ActionsAllowed,
     ActionStatus,
     ControlResult,
     FeedStatus,
@@ -27,6 +28,7 @@ from monitor.notify.ports import (
     PositionRow,
     Preview,
     StatusSummary,
+    every_action,
 )
 from monitor.notify.settings import ChatSettings, DeliveryTuning, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
@@ -243,13 +245,16 @@ async def make_notifier(api: FakeBotApi, db_path: Path, ports: Ports) -> AsyncIt
         users: frozenset[int] = frozenset(),
         wall_clock: Callable[[], float] | None = None,
         path: Path | None = None,
+        allowed_actions: ActionsAllowed = every_action,
+        token: str = TOKEN,
+        api_base_url: str | None = None,
         **tuning: Any,
     ) -> TelegramNotifier:
         settings = TelegramSettings(
-            token=TOKEN,
+            token=token,
             chats=tuple(chats),
             allowed_user_ids=users,
-            api_base_url=api.base_url,
+            api_base_url=api_base_url or api.base_url,
             tuning=dataclasses.replace(FAST, **tuning),
         )
         kwargs: dict[str, Any] = {"wall_clock": wall_clock} if wall_clock else {}
@@ -259,6 +264,7 @@ async def make_notifier(api: FakeBotApi, db_path: Path, ports: Ports) -> AsyncIt
             status=ports.status,
             control=ports.control,
             actions=ports.actions,
+            allowed_actions=allowed_actions,
             **kwargs,
         )
         made.append(notifier)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 import pytest
 
-from monitor.alerts import Level
+from monitor.actions.port import allowed_actions
+from monitor.actions.settings import DeriskSettings
+from monitor.alerts import Level, Transition
 from monitor.notify.ports import ActionKind, FeedStatus, StatusSummary
 from monitor.notify.settings import ChatSettings
 
@@ -279,6 +282,53 @@ async def test_ack_button_reports_the_keys_and_disappears(
     assert "Ack" not in str(remaining) and "Close" in str(remaining)
 
 
+async def test_buttons_follow_the_derisk_mode_of_each_account(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    modes = DeriskSettings(modes={"main": "suggest", "watch": "off"}, isolated_add_margin=False)
+    n = make_notifier(allowed_actions=allowed_actions(modes))
+    await n.start()
+    await polling(api, n)
+    suggested = await alert_message(api, n, level=Level.CRITICAL)
+    assert [label for label, _ in suggested.buttons] == [
+        "BTC/USDT −25 %",
+        "BTC/USDT −50 %",
+        "BTC/USDT Close",
+        "✅ Ack",
+    ]
+    watched = await alert_message(api, n, level=Level.CRITICAL, account="watch", key="risk:watch:BTC")
+    assert [label for label, _ in watched.buttons] == ["✅ Ack"]
+    isolated = await alert_message(
+        api, n, margin_mode="isolated", key="risk:main:ETH", symbol="ETH/USDT:USDT"
+    )
+    assert isolated.buttons == []  # no margin transfers: no Add margin button
+
+
+async def test_a_press_the_accounts_mode_no_longer_allows_is_refused(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    before = make_notifier(allowed_actions=allowed_actions(DeriskSettings(modes={"main": "suggest"})))
+    await before.start()
+    await polling(api, before)
+    alert = await alert_message(api, before)
+    reduce, close = button(alert, "−25 %"), button(alert, "Close")
+    await press(api, CHAT, alert, close)
+    await api.wait_for(lambda: "Confirm" in str(api.sent(CHAT)[-1].buttons))
+    preview = api.sent(CHAT)[-1]
+    await before.stop()
+
+    polls = len(api.calls_to("getUpdates"))
+    after = make_notifier(allowed_actions=allowed_actions(DeriskSettings()))  # restarted with main off
+    await after.start()
+    await api.wait_for(lambda: len(api.calls_to("getUpdates")) > polls)
+    assert "not allowed for account main" in (await press(api, CHAT, alert, reduce))["text"]
+    assert (
+        "not allowed for account main"
+        in (await press(api, CHAT, preview, button(preview, "Confirm")))["text"]
+    )
+    assert len(ports.actions.previews) == 1 and ports.actions.executed == []
+
+
 # --- pinned status ----------------------------------------------------------------------------------
 
 
@@ -287,6 +337,7 @@ async def test_status_message_is_pinned_once_then_edited(
 ) -> None:
     n = make_notifier(status_interval_s=0.2)
     await n.start()
+    n.daemon_ready()
     await api.wait_for(lambda: len(api.calls_to("editMessageText")) >= 1)
     [pin] = api.calls_to("pinChatMessage")
     status_id = int(pin.params["message_id"])
@@ -303,6 +354,81 @@ async def test_status_message_is_pinned_once_then_edited(
     again = make_notifier(status_interval_s=0.2)  # a restart keeps editing the same message
     edits = len(api.calls_to("editMessageText"))
     await again.start()
+    again.daemon_ready()
     await api.wait_for(lambda: len(api.calls_to("editMessageText")) > edits)
     assert len(api.calls_to("pinChatMessage")) == 1
     assert int(api.calls_to("editMessageText")[-1].params["message_id"]) == status_id
+
+
+def status_calls(api: FakeBotApi) -> list[Call]:
+    """Status messages posted: the only silent messages without buttons that mention the accounts."""
+    return [c for c in api.sent(CHAT) if "accounts," in c.text]
+
+
+async def test_no_status_is_pinned_until_the_daemon_is_ready(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    n = make_notifier(status_interval_s=0.05)
+    await n.start()
+    await polling(api, n)
+    assert "3 accounts" in (await ask(api, CHAT, CHAT, "/status")).text  # commands work meanwhile
+    await alert_message(api, n)
+    assert api.calls_to("pinChatMessage") == [] and api.pinned == {}
+
+    n.daemon_ready()
+    await api.wait_for(lambda: CHAT in api.pinned)
+    assert "3 accounts, 4 positions" in api.messages[(CHAT, api.pinned[CHAT])]["text"]
+
+
+async def test_a_restart_edits_the_pinned_status_and_pins_anew_only_when_it_is_gone(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    first = make_notifier(status_interval_s=3600)
+    await first.start()
+    first.daemon_ready()
+    await api.wait_for(lambda: CHAT in api.pinned)
+    status_id = api.pinned[CHAT]
+    await first.stop()
+
+    # an edit refused for another reason keeps the message: no second pin
+    api.bad_request("editMessageText", description="Bad Request: can't parse entities")
+    second = make_notifier(status_interval_s=3600)
+    await second.start()
+    second.daemon_ready()
+    await api.wait_for(lambda: api.calls_to("editMessageText", ok_only=False) != [])
+    await second.stop()
+    assert len(status_calls(api)) == 1 and len(api.calls_to("pinChatMessage")) == 1
+
+    ports.status.summary = dataclasses.replace(ports.status.summary, accounts=5)
+    third = make_notifier(status_interval_s=3600)
+    await third.start()
+    third.daemon_ready()
+    await api.wait_for(lambda: "5 accounts" in api.messages[(CHAT, status_id)]["text"])
+    await third.stop()
+    assert len(status_calls(api)) == 1 and api.pinned[CHAT] == status_id
+
+    del api.messages[(CHAT, status_id)]  # deleted in the chat: "message to edit not found"
+    fourth = make_notifier(status_interval_s=3600)
+    await fourth.start()
+    fourth.daemon_ready()
+    await api.wait_for(lambda: api.pinned[CHAT] != status_id)
+    assert len(status_calls(api)) == 2
+
+
+async def test_the_status_follows_a_new_worst_level_without_waiting_for_the_timer(
+    api: FakeBotApi, make_notifier: NotifierFactory, ports: Ports
+) -> None:
+    n = make_notifier(status_interval_s=3600, status_min_interval_s=0)
+    await n.start()
+    n.daemon_ready()
+    await api.wait_for(lambda: CHAT in api.pinned)
+    status_id = api.pinned[CHAT]
+    assert "worst level warn" in api.messages[(CHAT, status_id)]["text"]
+
+    ports.status.summary = dataclasses.replace(ports.status.summary, worst_level=Level.CRITICAL)
+    n.enqueue([make_alert(level=Level.CRITICAL)])  # the policy's alert and its new state
+    await api.wait_for(lambda: "worst level critical" in api.messages[(CHAT, status_id)]["text"])
+    edits = len(api.calls_to("editMessageText"))
+    n.enqueue([make_alert(level=Level.CRITICAL, transition=Transition.REPEATED)])  # same worst level
+    await alert_message(api, n, level=Level.CRITICAL)
+    assert len(api.calls_to("editMessageText")) == edits  # nothing new to show: no edit

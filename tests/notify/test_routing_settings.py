@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.actions.port import allowed_actions
+from monitor.actions.settings import DeriskSettings
 from monitor.alerts import AlertKind, Level, Transition
-from monitor.notify.ports import ActionKind
+from monitor.notify.ports import ActionKind, every_action, no_actions
 from monitor.notify.routing import (
     LANE_CRITICAL,
     LANE_DANGER,
@@ -65,14 +67,17 @@ def test_quiet_hours_never_mute_critical() -> None:
 
 
 def test_cross_positions_offer_reduce_and_close_isolated_offer_add_margin() -> None:
-    cross = offers_for([make_alert(level=Level.DANGER, margin_mode="cross")])
+    cross = offers_for([make_alert(level=Level.DANGER, margin_mode="cross")], allowed=every_action)
     assert [(o.action, o.fraction) for o in cross] == [
         (ActionKind.REDUCE, 0.25),
         (ActionKind.REDUCE, 0.5),
         (ActionKind.CLOSE, 1.0),
     ]
     assert all(o.size_seen == 0.5 and o.symbol == "BTC/USDT:USDT" for o in cross)
-    iso = offers_for([make_alert(key="risk:main:ETH", symbol="ETH/USDT:USDT", margin_mode="isolated")])
+    iso = offers_for(
+        [make_alert(key="risk:main:ETH", symbol="ETH/USDT:USDT", margin_mode="isolated")],
+        allowed=every_action,
+    )
     assert [o.action for o in iso] == [ActionKind.ADD_MARGIN]
 
 
@@ -83,18 +88,39 @@ def test_cross_account_alert_offers_buttons_for_its_top_contributor() -> None:
         level=Level.CRITICAL,
         facts={"margin_ratio": 0.9, "top1_symbol": "ETH/USDT:USDT short", "top1_share": 0.7},
     )
-    offers = offers_for([alert])
+    offers = offers_for([alert], allowed=every_action)
     assert {(o.symbol, o.position_side) for o in offers} == {("ETH/USDT:USDT", "short")}
     assert all(o.size_seen is None for o in offers)
 
 
 def test_no_buttons_for_closed_low_or_non_risk_alerts() -> None:
     assert (
-        offers_for([make_alert(level=Level.OK, transition=Transition.CLOSED, previous_level=Level.DANGER)])
+        offers_for(
+            [make_alert(level=Level.OK, transition=Transition.CLOSED, previous_level=Level.DANGER)],
+            allowed=every_action,
+        )
         == []
     )
-    assert offers_for([make_alert(level=Level.INFO)]) == []
-    assert offers_for([make_alert(kind=AlertKind.STALE, level=Level.CRITICAL)]) == []
+    assert offers_for([make_alert(level=Level.INFO)], allowed=every_action) == []
+    assert offers_for([make_alert(kind=AlertKind.STALE, level=Level.CRITICAL)], allowed=every_action) == []
+
+
+def test_buttons_only_for_what_the_accounts_derisk_mode_allows() -> None:
+    settings = DeriskSettings(modes={"main": "suggest", "bot": "auto", "watch": "off"})
+    allowed = allowed_actions(settings)
+
+    def actions(account: str, margin_mode: str) -> list[ActionKind]:
+        alert = make_alert(level=Level.CRITICAL, account=account, margin_mode=margin_mode)
+        return [o.action for o in offers_for([alert], allowed=allowed)]
+
+    assert actions("main", "cross") == [ActionKind.REDUCE, ActionKind.REDUCE, ActionKind.CLOSE]
+    assert actions("bot", "isolated") == [ActionKind.ADD_MARGIN]
+    assert actions("watch", "cross") == [] and actions("watch", "isolated") == []
+    assert actions("unnamed", "cross") == []  # the default mode is off
+    no_transfers = allowed_actions(DeriskSettings(default_mode="suggest", isolated_add_margin=False))
+    iso = make_alert(level=Level.CRITICAL, margin_mode="isolated")
+    assert offers_for([iso], allowed=no_transfers) == []
+    assert offers_for([iso], allowed=no_actions) == []
 
 
 def test_ack_only_for_open_critical_alerts() -> None:

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor import cli
 from monitor.health import Extras, HealthServer, HealthView, is_loopback, make_registry, parse_listen
 from monitor.model import MarginMode, PositionRisk, Venue
+from monitor.notify.channel import ChannelHealth, ChannelState
 from monitor.policy.config import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
 from monitor.sim.exchange import SimExchange
@@ -91,6 +92,7 @@ async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Watc
             outbox_pending=lambda: 3,
             trading_state=lambda: "REDUCING",
             orders=lambda: {"sent": 2, "refused": 1},
+            channels=lambda: [ChannelHealth("telegram", ChannelState.OK, 3)],
         ),
     )
     server = HealthServer(view, make_registry(view), "127.0.0.1:0")

@@ -29,7 +29,15 @@ from monitor.events import (
 from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.tasks import cancel_and_wait
-from monitor.venues.base import Backoff, Endpoints, OrderResult, Sink, VenueAccount, now_ms
+from monitor.venues.base import (
+    Backoff,
+    Endpoints,
+    OrderResult,
+    Sink,
+    StartError,
+    VenueAccount,
+    now_ms,
+)
 from monitor.venues.binance import parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
 from monitor.venues.binance.urls import point_at
@@ -92,7 +100,10 @@ class BinanceVenue:
     async def start(self) -> None:
         """Load markets, take a first REST snapshot of every account, then open the streams."""
         self._public = self._make_client(None)
-        await self._public.load_markets()
+        try:
+            await self._public.load_markets()
+        except Exception as exc:
+            raise StartError(self.venue.value, None) from exc
         self._index_markets(self._public.markets)
         for acct in self.accounts.values():
             client = self._make_client(acct)
@@ -102,8 +113,11 @@ class BinanceVenue:
             self._renew[acct.name] = asyncio.Event()
         await self.resync_marks()
         for name in self.accounts:
-            await self.refresh_tiers(name)
-            await self.resync(name)
+            try:
+                await self.refresh_tiers(name)
+                await self.resync(name)
+            except Exception as exc:
+                raise StartError(self.venue.value, name) from exc
         self._tasks.append(asyncio.create_task(self._marks_loop(), name=self._marks_stream))
         for name in self.accounts:
             self._tasks.append(asyncio.create_task(self._user_loop(name), name=self._user_stream(name)))
