@@ -39,7 +39,7 @@ from monitor.events import (
     TierTable,
 )
 from monitor.logs import get_logger
-from monitor.model import AccountRisk, Venue
+from monitor.model import AccountRisk, Side, Venue
 from monitor.policy import episode_store
 from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
@@ -139,6 +139,7 @@ class Daemon:
         self.stats.started_ms = self.clock()
         self._tasks.append(asyncio.create_task(self._consume(), name="engine"))
         for venue, adapter in self.adapters.items():
+            self._expect_known_positions(venue, adapter)
             await adapter.start()
             self.engine.set_markets(venue.value, adapter.markets)
             for stream in adapter.stream_names():
@@ -165,6 +166,18 @@ class Daemon:
         self.collector.start()
         self.ready.set()
         log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
+
+    def _expect_known_positions(self, venue: Venue, adapter: Adapter) -> None:
+        """Tell the adapter which legs each account held when the daemon last ran: one that is gone
+        at the first snapshot was closed while nobody watched, and the adapter asks the exchange why
+        (a liquidation must not pass for a plain close)."""
+        expect = getattr(adapter, "expect_positions", None)
+        if expect is None:
+            return
+        for acct in self.options.venues[venue]:
+            known = self.policy_state.positions.get(acct.name)
+            if known:
+                expect(acct.name, {key: was.side is Side.LONG for key, was in known.items()})
 
     async def stop(self) -> None:
         if self._scheduler is not None:

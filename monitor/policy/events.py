@@ -18,6 +18,24 @@ from monitor.policy.work import Work
 
 ExchangeEvent = MarginCall | OrderUpdate
 
+FORCED_CLOSE_WINDOW_MS = 15 * 60_000
+"""How long after a forced order the leg's disappearance is put down to it: the stream carries the
+order and the flat position within milliseconds, a resync finds both at once."""
+
+
+def forced_close_id(account: str, symbol: str, position_side: str) -> str:
+    """The seen-event id that remembers a leg was just liquidated or auto-deleveraged."""
+    return f"forced_close:{account}:{symbol}:{position_side}"
+
+
+def forced_close_kind(w: Work, account: str, symbol: str, position_side: str) -> str | None:
+    """``liquidation`` or ``adl`` when a forced order closed this leg within the window, else None."""
+    for kind in ("liquidation", "adl"):
+        at = w.seen_at(f"{forced_close_id(account, symbol, position_side)}:{kind}")
+        if at is not None and w.now_ms - at <= FORCED_CLOSE_WINDOW_MS:
+            return kind
+    return None
+
 
 def exchange_event(w: Work, event: ExchangeEvent) -> None:
     if isinstance(event, MarginCall):
@@ -80,6 +98,8 @@ def _forced_order(w: Work, ev: OrderUpdate) -> None:
         return
     w.mark_seen(event_id)
     liquidation = ev.kind is OrderKind.LIQUIDATION
+    kind = "liquidation" if liquidation else "adl"
+    w.mark_seen(f"{forced_close_id(ev.account, ev.symbol, ev.position_side.value)}:{kind}")
     side = closed_side(ev.side, ev.position_side)
     qty = ev.filled_qty or ev.last_filled_qty
     price = ev.average_price or ev.last_price

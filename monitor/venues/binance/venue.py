@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from monitor.engine import MarketInfo
 from monitor.events import (
+    AccountUpdate,
     ListenKeyExpired,
     PositionState,
     Rejected,
@@ -30,7 +31,7 @@ from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Backoff, Endpoints, OrderResult, Sink, VenueAccount, now_ms
-from monitor.venues.binance import parse
+from monitor.venues.binance import forced, parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
 from monitor.venues.binance.urls import point_at
 
@@ -77,6 +78,7 @@ class BinanceVenue:
         self._connected: dict[str, bool] = {}
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
+        self._legs = forced.OpenLegs()
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -194,6 +196,8 @@ class BinanceVenue:
             return
         if event is None:
             return
+        if isinstance(event, AccountUpdate):
+            self._legs.on_update(account, event.positions, received)
         self.sink(event)
         if isinstance(event, ListenKeyExpired):
             self._renew[account].set()
@@ -338,7 +342,50 @@ class BinanceVenue:
             margin_modes=margin_modes,
             leverages=leverages,
         )
+        vanished = self._legs.on_snapshot(account, snapshot.positions, requested)
+        if vanished:
+            # before the snapshot, so the policy hears "liquidated" first, then the close
+            await self._explain_vanished(account, vanished)
         self.sink(replace(snapshot, requested_ms=requested))
+
+    def expect_positions(self, account: str, legs: Mapping[forced.LegKey, bool]) -> None:
+        """Legs the account held before a restart (``True`` = long): a first snapshot that lacks one
+        asks the exchange what closed it, as any later snapshot would."""
+        self._legs.expect(account, legs)
+
+    async def _explain_vanished(self, account: str, vanished: Mapping[forced.LegKey, forced.Leg]) -> None:
+        """Pass on, as the stream would have, every forced order that closed one of these legs. A
+        lookup that fails leaves them vanished: the next snapshot asks again."""
+        client = self._clients[account]
+        market_ids = {symbol: market_id for market_id, symbol in self.symbols.items()}
+        vanished = {k: leg for k, leg in vanished.items() if k[0] in market_ids}
+        if not vanished:
+            return
+        params = forced.lookup_params(vanished, market_ids)
+        try:
+            body = await (
+                client.dapiPrivateGetForceOrders(params)
+                if self.coin_margined
+                else client.fapiPrivateGetForceOrders(params)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+            log.warning("forced-order lookup failed", account=account, error=detail)
+            return
+        received = self.clock()
+        try:
+            orders = forced.parse_force_orders(
+                body, venue=self.venue.value, account=account, symbols=self.symbols, received_ms=received
+            )
+        except parse.FrameError as exc:
+            self.sink(exc.to_rejected(received))
+            orders = ()
+        closing = [o for o in orders if any(forced.closes_leg(o, k, leg) for k, leg in vanished.items())]
+        for order in sorted(closing, key=lambda o: o.event_ms):
+            self.sink(order)
+        self._legs.explained(account, vanished)
 
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""
