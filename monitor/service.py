@@ -322,10 +322,10 @@ class Daemon:
         elif isinstance(event, AccountUpdate):
             risk = self.engine.on_account_update(event)
             risks = [risk] if risk else []
-            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+            self._user_delivered(event.venue, event.account, event.received_ms)
         elif isinstance(event, MarginCall | OrderUpdate):
             exchange_events.append(event)
-            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+            self._user_delivered(event.venue, event.account, event.received_ms)
         elif isinstance(event, ListenKeyExpired):
             # the socket stays open and goes silent: the stream is dead from now on
             user = f"{event.venue}:{event.account}:user"
@@ -350,6 +350,14 @@ class Daemon:
                 listener(risks)
         self.stats.decisions_us.append((time.perf_counter() - t0) * 1e6)
         return alerts
+
+    def _user_delivered(self, venue: str, account: str, received_ms: int) -> None:
+        """A user-stream event refreshes its stream only while the stream is live: after a reconnect
+        frames flow before the resync that covers the gap has succeeded, and until it has the account
+        is not known to be current."""
+        user = f"{venue}:{account}:user"
+        if user in self.connected:
+            self.freshness[user] = received_ms
 
     def _on_health(self, event: StreamHealth) -> None:
         log.info("stream", stream=event.stream, state=event.state.value, detail=event.detail)

@@ -40,6 +40,10 @@ log = get_logger(__name__)
 # How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
 _CONNECT_WAIT_S = 5.0
 
+# A failed post-reconnect resync is retried after 0.25-0.5 s, doubling, at most every 5-10 s.
+_RESYNC_RETRY_BASE_S = 0.5
+_RESYNC_RETRY_CAP_S = 10.0
+
 
 class BinanceVenue:
     """Streams and REST of one Binance derivatives venue for any number of accounts."""
@@ -234,9 +238,13 @@ class BinanceVenue:
         renew = self._renew[account]
         while True:
             watch = asyncio.ensure_future(client.watch_balance())
-            if not self._connected.get(stream) and await self._wait_private_connected(client, watch):
-                # resync only once subscribed, so nothing falls between the snapshot and the stream
-                await self._safely(self.resync(account), stream)
+            if (
+                not self._connected.get(stream)
+                and await self._wait_private_connected(client, watch)
+                # resync only once subscribed, so nothing falls between the snapshot and the stream;
+                # the stream is live only once that resync succeeded
+                and await self._resync_until_done(account, watch)
+            ):
                 self._connected[stream] = True
                 backoff.reset()
                 self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
@@ -256,6 +264,27 @@ class BinanceVenue:
                 raise
             except Exception as exc:
                 await self._on_stream_error(stream, exc, backoff)
+
+    async def _resync_until_done(self, account: str, watch: asyncio.Future[Any]) -> bool:
+        """Resync after a reconnect, retried with backoff until it succeeds (True) or the new
+        subscription fails meanwhile (False: the stream loop reconnects, then resyncs again). What the
+        account did while the stream was down is known only from this snapshot: until it is taken the
+        stream is not declared live, so the account's freshness ages and staleness says so."""
+        retry = Backoff(base=_RESYNC_RETRY_BASE_S, cap=_RESYNC_RETRY_CAP_S)
+        stream = self._user_stream(account)
+        while True:
+            try:
+                await self.resync(account)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = retry.next_delay()
+                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+                log.warning("resync failed", stream=stream, error=detail, retry_in_s=round(delay, 2))
+            await asyncio.wait({watch}, timeout=delay)
+            if watch.done():
+                return False
 
     async def _restart_private(self, account: str, why: str) -> None:
         client = self._clients[account]
