@@ -37,6 +37,7 @@ class AlertKind(StrEnum):
     POSITION_FLIPPED = "position_flipped"
     POSITION_CLOSED = "position_closed"
     ACTION = "action"  # a de-risk action was planned, sent, filled or refused
+    BAN = "ban"  # the exchange refuses REST calls for a while (HTTP 418 / 429)
 
 
 class Transition(StrEnum):

@@ -148,6 +148,18 @@ class TierTable:
     received_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueBanned:
+    """The exchange refused REST calls for a while (HTTP 418: the IP is banned; 429: rate limited).
+    The adapter sends none until ``until_ms`` (our clock): each one would extend the ban."""
+
+    venue: str
+    until_ms: int
+    status: int
+    detail: str = ""
+    received_ms: int = 0
+
+
 class StreamState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
@@ -183,5 +195,6 @@ Event = (
     | ListenKeyExpired
     | TierTable
     | StreamHealth
+    | VenueBanned
     | Rejected
 )

@@ -32,6 +32,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from monitor.logs import get_logger
+from monitor.venues.base import hhmmss
 
 if TYPE_CHECKING:
     from monitor.service import Daemon
@@ -160,6 +161,11 @@ class HealthView:
             problems.append("stopping")
         problems += [f"stream {s.name} stale" for s in streams if s.stale]
         problems += [f"mark {s.venue}:{s.symbol} stale" for s in symbols if s.stale]
+        problems += [
+            f"{venue} banned by the exchange until {hhmmss(until)} UTC"
+            for venue, until in sorted(d.bans.items())
+            if until > now
+        ]
         return HealthReport(
             ok=not problems,
             ready=ready,

@@ -37,12 +37,14 @@ from monitor.events import (
     StreamHealth,
     StreamState,
     TierTable,
+    VenueBanned,
 )
 from monitor.logs import get_logger
 from monitor.model import AccountRisk, Side, Venue
 from monitor.policy import episode_store
 from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
+from monitor.policy.events import ExchangeEvent
 from monitor.policy.screen import prepare_layout
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
@@ -116,6 +118,7 @@ class Daemon:
         self._applying = False
         self.freshness: dict[str, int] = {}
         self.connected: set[str] = set()
+        self.bans: dict[str, int] = {}  # venue -> end of the exchange's REST ban (our clock)
         self.conn = open_db(options.state_file)
         self.checkpoint = IdleCheckpoint(self.conn)
         episode_store.ensure_schema(self.conn)
@@ -198,8 +201,15 @@ class Daemon:
         await self.queue.join()
 
     # --- jobs ---------------------------------------------------------------------------------------
+    def banned(self, venue: Venue) -> bool:
+        """Whether the exchange's REST ban on ``venue`` still runs: scheduled jobs wait it out."""
+        return self.bans.get(venue.value, 0) > self.clock()
+
     async def resync_all(self) -> None:
         for venue, adapter in self.adapters.items():
+            if self.banned(venue):
+                log.info("scheduled resync paused: banned by the exchange", venue=venue.value)
+                continue
             for acct in self.options.venues[venue]:
                 try:
                     await adapter.resync(acct.name)
@@ -212,6 +222,9 @@ class Daemon:
 
     async def refresh_tiers(self) -> None:
         for adapter in self.adapters.values():
+            if self.banned(adapter.venue):
+                log.info("tier refresh paused: banned by the exchange", venue=adapter.venue.value)
+                continue
             try:
                 await adapter.refresh_tiers()
             except asyncio.CancelledError:
@@ -307,7 +320,7 @@ class Daemon:
         t0 = time.perf_counter()
         self.stats.events[type(event).__name__] += 1
         risks: list[AccountRisk] = []
-        exchange_events: list[MarginCall | OrderUpdate] = []
+        exchange_events: list[ExchangeEvent] = []
         if isinstance(event, MarkPrices):
             risks = self.engine.on_marks(event)
             self.freshness[f"{event.venue}:marks"] = event.received_ms
@@ -337,6 +350,9 @@ class Daemon:
             risks = [risk] if risk else []
         elif isinstance(event, StreamHealth):
             self._on_health(event)
+        elif isinstance(event, VenueBanned):
+            self.bans[event.venue] = max(event.until_ms, self.bans.get(event.venue, 0))
+            exchange_events.append(event)
         elif isinstance(event, Rejected):
             self.stats.rejected[event.source] += 1
             log.warning("frame rejected", source=event.source, reason=event.reason, excerpt=event.excerpt)

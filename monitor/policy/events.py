@@ -9,14 +9,16 @@ The ids seen are remembered (and persisted) for ``PolicyConfig.event_dedupe_ttl_
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
-from monitor.events import MarginCall, OrderKind, OrderUpdate
+from monitor.events import MarginCall, OrderKind, OrderUpdate, VenueBanned
 from monitor.model import PositionSide
 from monitor.policy import keys
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.work import Work
 
-ExchangeEvent = MarginCall | OrderUpdate
+ExchangeEvent = MarginCall | OrderUpdate | VenueBanned
 
 FORCED_CLOSE_WINDOW_MS = 15 * 60_000
 """How long after a forced order the leg's disappearance is put down to it: the stream carries the
@@ -40,6 +42,8 @@ def forced_close_kind(w: Work, account: str, symbol: str, position_side: str) ->
 def exchange_event(w: Work, event: ExchangeEvent) -> None:
     if isinstance(event, MarginCall):
         _margin_call(w, event)
+    elif isinstance(event, VenueBanned):
+        _ban(w, event)
     elif event.kind in (OrderKind.LIQUIDATION, OrderKind.ADL):
         _forced_order(w, event)
 
@@ -80,6 +84,33 @@ def _margin_call(w: Work, ev: MarginCall) -> None:
             ts_ms=w.now_ms,
             symbol=ev.positions[0].symbol if len(ev.positions) == 1 else None,
             facts=facts,
+        )
+    )
+
+
+def _ban(w: Work, ev: VenueBanned) -> None:
+    """Said once per ban: the adapter reports a ban when it starts, and a replay is deduplicated by
+    its end time."""
+    event_id = f"ban:{ev.venue}:{ev.until_ms}"
+    if w.seen(event_id):
+        return
+    w.mark_seen(event_id)
+    until = datetime.fromtimestamp(ev.until_ms / 1000, tz=UTC).strftime("%H:%M:%S")
+    what = "an IP ban" if ev.status == 418 else "a rate limit" if ev.status == 429 else f"HTTP {ev.status}"
+    w.emit(
+        Alert(
+            key=keys.ban(ev.venue),
+            kind=AlertKind.BAN,
+            level=Level.DANGER,
+            transition=Transition.EVENT,
+            venue=ev.venue,
+            account="",
+            message=(
+                f"{ev.venue}: banned by the exchange until {until} UTC ({what}); REST calls and "
+                "resyncs are paused until then, the streams go on"
+            ),
+            ts_ms=w.now_ms,
+            facts={"until_ms": ev.until_ms, "status": ev.status},
         )
     )
 

@@ -55,6 +55,7 @@ class RestApi:
     def __init__(self, sim: SimExchange) -> None:
         self.sim = sim
         self.requests: list[tuple[str, str]] = []
+        self.request_times: list[int] = []  # the simulator's clock at each request, in step with it
         r: dict[tuple[str, str], tuple[Security, Handler]] = {}
         fapi = "/fapi/v1"
         r["GET", f"{fapi}/ping"] = ("NONE", self.ping)
@@ -96,6 +97,7 @@ class RestApi:
     async def dispatch(self, request: web.Request) -> web.Response:
         method, path = request.method, request.path
         self.requests.append((method, path))
+        self.request_times.append(self.sim.now_ms())
         headers = {"X-MBX-USED-WEIGHT-1M": "1"}
         try:
             failure = self.sim.faults.take_rest_failure(path)

@@ -118,3 +118,14 @@ def test_seen_ids_expire_after_the_ttl() -> None:
     assert kept.seen_events == state.seen_events
     pruned, _ = due_repeats(state, 11 + CFG.event_dedupe_ttl_ms, CFG)
     assert pruned.seen_events == {}
+
+
+def test_a_ban_is_said_once_with_its_end_time() -> None:
+    from monitor.events import VenueBanned
+
+    ban = VenueBanned("binanceusdm", until_ms=3_600_000 + 61_000, status=418, detail="HTTP 418")
+    state, alerts = run(PolicyState(), ban)
+    assert [(a.kind, a.level, a.key) for a in alerts] == [(AlertKind.BAN, Level.DANGER, "ban:binanceusdm")]
+    assert "banned by the exchange until 01:01:01 UTC" in alerts[0].message
+    _, again = run(state, ban)
+    assert again == []

@@ -26,11 +26,21 @@ from monitor.events import (
     Rejected,
     StreamHealth,
     StreamState,
+    VenueBanned,
 )
 from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.tasks import cancel_and_wait
-from monitor.venues.base import Backoff, Endpoints, OrderResult, Sink, VenueAccount, now_ms
+from monitor.venues.base import (
+    Backoff,
+    Ban,
+    Endpoints,
+    OrderResult,
+    RestGate,
+    Sink,
+    VenueAccount,
+    now_ms,
+)
 from monitor.venues.binance import forced, parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
 from monitor.venues.binance.urls import point_at
@@ -83,6 +93,8 @@ class BinanceVenue:
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
         self._legs = forced.OpenLegs()
+        # every client of the venue calls from this host's IP: a 418/429 stops them all
+        self.rest_gate = RestGate(clock, on_ban=self._on_ban)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -145,6 +157,7 @@ class BinanceVenue:
         if self.endpoints is not None:
             point_at(client, self.endpoints.rest, self.endpoints.ws)
         client.on_bad_frame = self._on_bad_frame
+        client.rest_gate = self.rest_gate
         if acct is None:
             client.on_frame = self._on_market_frame
         else:
@@ -206,6 +219,18 @@ class BinanceVenue:
         if isinstance(event, ListenKeyExpired):
             self._renew[account].set()
 
+    def _on_ban(self, ban: Ban) -> None:
+        log.warning(
+            "REST paused: banned by the exchange",
+            venue=self.venue.value,
+            status=ban.status,
+            until=ban.until_text(),
+            detail=scrub(ban.detail)[:200],
+        )
+        self.sink(
+            VenueBanned(self.venue.value, ban.until_ms, ban.status, scrub(ban.detail)[:200], self.clock())
+        )
+
     def _on_bad_frame(self, url: str, frame: Any, exc: BaseException) -> None:
         text = frame if isinstance(frame, str) else repr(frame)
         self.sink(
@@ -228,8 +253,10 @@ class BinanceVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._on_stream_error(stream, exc, self._marks_backoff)
-                await self._safely(self.resync_marks(), stream)
+                # the marks need no REST to resubscribe: a ban only skips the REST marks
+                await self._on_stream_error(stream, exc, self._marks_backoff, needs_rest=False)
+                if self.rest_gate.closed_until() is None:
+                    await self._safely(self.resync_marks(), stream)
 
     async def _user_loop(self, account: str) -> None:
         backoff = Backoff()
@@ -279,7 +306,7 @@ class BinanceVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                delay = retry.next_delay()
+                delay = max(retry.next_delay(), self.rest_gate.remaining_s())
                 detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
                 log.warning("resync failed", stream=stream, error=detail, retry_in_s=round(delay, 2))
             await asyncio.wait({watch}, timeout=delay)
@@ -309,11 +336,16 @@ class BinanceVenue:
             await asyncio.sleep(0.02)
         return False
 
-    async def _on_stream_error(self, stream: str, exc: BaseException, backoff: Backoff) -> None:
+    async def _on_stream_error(
+        self, stream: str, exc: BaseException, backoff: Backoff, *, needs_rest: bool = True
+    ) -> None:
         self._connected[stream] = False
         detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
         self.sink(StreamHealth(stream, StreamState.DISCONNECTED, detail, self.clock()))
+        # a banned venue is not asked again (a listen key, a resync) before its ban is over
         delay = backoff.next_delay()
+        if needs_rest:
+            delay = max(delay, self.rest_gate.remaining_s())
         log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
         await asyncio.sleep(delay)
 
