@@ -117,6 +117,11 @@ class _Tapped:
                 self.on_bad_frame(getattr(client, "url", ""), message, exc)
             return None
 
+    def forget_dial_backoff(self) -> None:
+        """Drop ccxt's per-URL WebSocket dial backoff (``ws_dial_backoff``: 0.1 s doubling to 30 s
+        with each failed dial), once the venue is known to answer again."""
+        self.ws_dial_backoff: dict[str, Any] = {}
+
     def forget_listen_key(self) -> None:
         """Make the next private subscription create a new listenKey (after listenKeyExpired, ccxt
         would otherwise reuse the dead one until its own refresh time)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.engine import MarketInfo
@@ -50,9 +50,23 @@ log = get_logger(__name__)
 # How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
 _CONNECT_WAIT_S = 5.0
 
+# A reconnect wait longer than this probes the venue this often, and ends when it answers.
+_PROBE_EVERY_S = 1.0
+_PROBE_TIMEOUT_S = 2.0
+
 # A failed post-reconnect resync is retried after 0.25-0.5 s, doubling, at most every 5-10 s.
 _RESYNC_RETRY_BASE_S = 0.5
 _RESYNC_RETRY_CAP_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """An account's settings as last read: its position mode (``positionSide/dual``) and, for USD-M,
+    each symbol's margin mode and leverage (``symbolConfig``, what v3 positionRisk lacks)."""
+
+    hedge_mode: bool
+    margin_modes: dict[str, MarginMode] | None
+    leverages: dict[str, float] | None
 
 
 class BinanceVenue:
@@ -93,6 +107,9 @@ class BinanceVenue:
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
         self._legs = forced.OpenLegs()
+        self._settings: dict[str, _Settings] = {}
+        self._probe: asyncio.Future[bool] | None = None
+        self._probe_ms = 0
         # every client of the venue calls from this host's IP: a 418/429 stops them all
         self.rest_gate = RestGate(clock, on_ban=self._on_ban)
 
@@ -129,6 +146,10 @@ class BinanceVenue:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            with contextlib.suppress(BaseException):
+                await self._probe
         for client in [self._public, *self._clients.values()]:
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -301,7 +322,7 @@ class BinanceVenue:
         stream = self._user_stream(account)
         while True:
             try:
-                await self.resync(account)
+                await self.resync(account, refresh_settings=False)
                 return True
             except asyncio.CancelledError:
                 raise
@@ -347,7 +368,48 @@ class BinanceVenue:
         if needs_rest:
             delay = max(delay, self.rest_gate.remaining_s())
         log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
-        await asyncio.sleep(delay)
+        await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait out a reconnect backoff, but not past the moment the venue answers again: a backoff
+        grown through an outage would otherwise keep the daemon blind for up to its cap after the
+        exchange is back. Short waits (a dropped socket) are slept through; longer ones probe the
+        venue once a second (``_venue_answers``)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while (left := end - loop.time()) > 0:
+            if left <= _PROBE_EVERY_S or self.rest_gate.closed_until() is not None:
+                await asyncio.sleep(min(left, _PROBE_EVERY_S))
+                continue
+            await asyncio.sleep(_PROBE_EVERY_S)
+            if await self._venue_answers():
+                return
+
+    async def _venue_answers(self) -> bool:
+        """Whether the venue's REST answers: one GET time (weight 1) at a time for the whole venue,
+        however many streams wait, and at most one every half second. An answer also clears ccxt's
+        own dial backoff (which grows with each failed WebSocket dial up to 30 s), so the next
+        subscription dials at once."""
+        now = self.clock()
+        if self._probe is None or (self._probe.done() and now - self._probe_ms >= 500):
+            self._probe_ms = now
+            self._probe = asyncio.ensure_future(self._ping())
+        if not await asyncio.shield(self._probe):
+            return False
+        for client in [self._public, *self._clients.values()]:
+            client.forget_dial_backoff()
+        return True
+
+    async def _ping(self) -> bool:
+        client = self._public
+        try:
+            call = client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime()
+            await asyncio.wait_for(call, _PROBE_TIMEOUT_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        return True
 
     async def _safely(self, coro: Any, stream: str) -> None:
         try:
@@ -371,26 +433,29 @@ class BinanceVenue:
         if marks.prices:
             self.sink(marks)
 
-    async def resync(self, account: str) -> None:
-        """A full account snapshot from REST raw fields."""
+    async def resync(self, account: str, *, refresh_settings: bool = True) -> None:
+        """A full account snapshot from REST raw fields.
+
+        What changes (positions, balances) is read first. The account's settings (position mode,
+        margin modes, leverages) change only by the user's hand; they are read before the first
+        snapshot and then kept, and a ``refresh_settings`` resync (the scheduled one) reads them again
+        after its snapshot is out, for the next. So the resync after a reconnect is two calls: ccxt's
+        throttle charges ``positionSide/dual`` a weight of 30, 1.5 s before the next call may go."""
         client = self._clients[account]
         requested = self.clock()
         version: parse.PositionRiskVersion
-        margin_modes: dict[str, MarginMode] | None = None
-        leverages: dict[str, float] | None = None
         if self.coin_margined:
             rows = await client.dapiPrivateGetPositionRisk()
             body = await client.dapiPrivateGetAccount()
-            dual = await client.dapiPrivateGetPositionSideDual()
             version = "coinm"
         else:
             rows = await client.fapiPrivateV3GetPositionRisk()
             body = await client.fapiPrivateV3GetAccount()
-            dual = await client.fapiPrivateGetPositionSideDual()
-            margin_modes, leverages = parse.parse_symbol_config(
-                await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
-            )
             version = "v3"
+        settings = self._settings.get(account)
+        first = settings is None
+        if settings is None:
+            settings = self._settings[account] = await self._fetch_settings(account)
         snapshot = parse.parse_account_snapshot(
             body,
             rows,
@@ -399,15 +464,36 @@ class BinanceVenue:
             symbols=self.symbols,
             version=version,
             received_ms=self.clock(),
-            hedge_mode=parse.parse_position_side_dual(dual),
-            margin_modes=margin_modes,
-            leverages=leverages,
+            hedge_mode=settings.hedge_mode,
+            margin_modes=settings.margin_modes,
+            leverages=settings.leverages,
         )
         vanished = self._legs.on_snapshot(account, snapshot.positions, requested)
         if vanished:
             # before the snapshot, so the policy hears "liquidated" first, then the close
             await self._explain_vanished(account, vanished)
         self.sink(replace(snapshot, requested_ms=requested))
+        if refresh_settings and not first:
+            try:
+                self._settings[account] = await self._fetch_settings(account)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+                log.warning(
+                    "account settings refresh failed; the last ones are kept", account=account, error=detail
+                )
+
+    async def _fetch_settings(self, account: str) -> _Settings:
+        client = self._clients[account]
+        if self.coin_margined:
+            dual = await client.dapiPrivateGetPositionSideDual()
+            return _Settings(parse.parse_position_side_dual(dual), None, None)
+        dual = await client.fapiPrivateGetPositionSideDual()
+        margin_modes, leverages = parse.parse_symbol_config(
+            await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
+        )
+        return _Settings(parse.parse_position_side_dual(dual), margin_modes, leverages)
 
     def expect_positions(self, account: str, legs: Mapping[forced.LegKey, bool]) -> None:
         """Legs the account held before a restart (``True`` = long): a first snapshot that lacks one
