@@ -505,6 +505,8 @@ class BinanceVenue:
         lookup that fails leaves them vanished: the next snapshot asks again."""
         client = self._clients[account]
         market_ids = {symbol: market_id for market_id, symbol in self.symbols.items()}
+        # a symbol no longer listed cannot be asked about (and will not be again)
+        self._legs.explained(account, [k for k in vanished if k[0] not in market_ids])
         vanished = {k: leg for k, leg in vanished.items() if k[0] in market_ids}
         if not vanished:
             return
