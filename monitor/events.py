@@ -105,6 +105,9 @@ class OrderUpdate:
     commission: float
     event_ms: int
     received_ms: int
+    # The exchange's order id (ORDER_TRADE_UPDATE ``i``, forceOrders ``orderId``): every ADL order
+    # has the same client id, ``adl_autoclose``, so only this tells two of them apart.
+    order_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,9 @@ def closed_side(order_side: str, position_side: PositionSide) -> str:
 
 def _forced_order(w: Work, ev: OrderUpdate) -> None:
     event_id = f"order:{ev.venue}:{ev.account}:{ev.symbol}:{ev.client_order_id}"
+    if ev.kind is OrderKind.ADL and ev.order_id is not None:
+        # every ADL order is "adl_autoclose": only the exchange's order id tells one from the next
+        event_id += f":{ev.order_id}"
     if w.seen(event_id):
         return
     w.mark_seen(event_id)

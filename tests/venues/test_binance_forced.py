@@ -34,6 +34,7 @@ def test_documented_rows_become_the_order_updates_the_stream_would_carry() -> No
         PositionSide.BOTH,
     )
     assert liq.client_order_id == "autoclose-1596107620040000020"
+    assert (liq.order_id, adl.order_id) == (6071832819, 6072734303)
     assert (liq.status, liq.filled_qty, liq.average_price, liq.event_ms) == (
         "FILLED",
         0.001,

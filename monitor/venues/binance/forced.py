@@ -25,6 +25,7 @@ from monitor.venues.binance.fields import (
     lookup_symbol,
     parse_array,
     parse_client_id,
+    parse_order_id,
 )
 
 LegKey = tuple[str, PositionSide]
@@ -94,6 +95,7 @@ def parse_force_orders(
                 commission=0.0,
                 event_ms=row.ms("updateTime"),
                 received_ms=received_ms,
+                order_id=parse_order_id(row.get("orderId"), source=source, path=row.at("orderId")),
             )
         )
     return tuple(updates)
