@@ -39,6 +39,7 @@ class AlertKind(StrEnum):
     ACTION = "action"  # a de-risk action was planned, sent, filled or refused
     UNTESTED_VERSION = "untested_version"  # the daemon runs a ccxt outside the range its suite passed with
     STARTUP = "startup"  # the monitor could not start (a key refused, the exchange unreachable)
+    BAN = "ban"  # the exchange refuses REST calls for a while (HTTP 418 / 429)
 
 
 class Transition(StrEnum):

@@ -126,6 +126,9 @@ class OrderUpdate:
     commission: float
     event_ms: int
     received_ms: int
+    # The exchange's order id (ORDER_TRADE_UPDATE ``i``, forceOrders ``orderId``): every ADL order
+    # has the same client id, ``adl_autoclose``, so only this tells two of them apart.
+    order_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +172,18 @@ class TierTable:
     received_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueBanned:
+    """The exchange refused REST calls for a while (HTTP 418: the IP is banned; 429: rate limited).
+    The adapter sends none until ``until_ms`` (our clock): each one would extend the ban."""
+
+    venue: str
+    until_ms: int
+    status: int
+    detail: str = ""
+    received_ms: int = 0
+
+
 class StreamState(StrEnum):
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
@@ -204,5 +219,6 @@ Event = (
     | ListenKeyExpired
     | TierTable
     | StreamHealth
+    | VenueBanned
     | Rejected
 )

@@ -36,6 +36,7 @@ from prometheus_client.registry import Collector
 
 from monitor.logs import get_logger
 from monitor.notify.channel import ChannelHealth
+from monitor.venues.base import hhmmss
 
 if TYPE_CHECKING:
     from monitor.service import Daemon
@@ -173,6 +174,11 @@ class HealthView:
         problems += [f"mark {s.venue}:{s.symbol} stale" for s in symbols if s.stale]
         channels = tuple(_call(self.extras.channels) or ())
         problems += [f"alert channel {c.name} {c.state.value}: {c.detail}" for c in channels if not c.ok]
+        problems += [
+            f"{venue} banned by the exchange until {hhmmss(until)} UTC"
+            for venue, until in sorted(d.bans.items())
+            if until > now
+        ]
         return HealthReport(
             ok=not problems,
             ready=ready,

@@ -38,12 +38,14 @@ from monitor.events import (
     StreamHealth,
     StreamState,
     TierTable,
+    VenueBanned,
 )
 from monitor.logs import get_logger
-from monitor.model import AccountRisk, Venue
+from monitor.model import AccountRisk, Side, Venue
 from monitor.policy import episode_store
 from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
+from monitor.policy.events import ExchangeEvent
 from monitor.policy.screen import prepare_layout
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
@@ -128,6 +130,7 @@ class Daemon:
         self._applying = False
         self.freshness: dict[str, int] = {}
         self.connected: set[str] = set()
+        self.bans: dict[str, int] = {}  # venue -> end of the exchange's REST ban (our clock)
         self.conn = open_db(options.state_file)
         self.checkpoint = IdleCheckpoint(self.conn)
         episode_store.ensure_schema(self.conn)
@@ -151,6 +154,7 @@ class Daemon:
         self.stats.started_ms = self.clock()
         self._tasks.append(asyncio.create_task(self._consume(), name="engine"))
         for venue, adapter in self.adapters.items():
+            self._expect_known_positions(venue, adapter)
             await adapter.start()
             self.engine.set_markets(venue.value, adapter.markets)
             for stream in adapter.stream_names():
@@ -178,6 +182,18 @@ class Daemon:
         self.ready.set()
         log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
 
+    def _expect_known_positions(self, venue: Venue, adapter: Adapter) -> None:
+        """Tell the adapter which legs each account held when the daemon last ran: one that is gone
+        at the first snapshot was closed while nobody watched, and the adapter asks the exchange why
+        (a liquidation must not pass for a plain close)."""
+        expect = getattr(adapter, "expect_positions", None)
+        if expect is None:
+            return
+        for acct in self.options.venues[venue]:
+            known = self.policy_state.positions.get(acct.name)
+            if known:
+                expect(acct.name, {key: was.side is Side.LONG for key, was in known.items()})
+
     async def stop(self) -> None:
         if self._scheduler is not None:
             with contextlib.suppress(Exception):
@@ -197,8 +213,15 @@ class Daemon:
         await self.queue.join()
 
     # --- jobs ---------------------------------------------------------------------------------------
+    def banned(self, venue: Venue) -> bool:
+        """Whether the exchange's REST ban on ``venue`` still runs: scheduled jobs wait it out."""
+        return self.bans.get(venue.value, 0) > self.clock()
+
     async def resync_all(self) -> None:
         for venue, adapter in self.adapters.items():
+            if self.banned(venue):
+                log.info("scheduled resync paused: banned by the exchange", venue=venue.value)
+                continue
             for acct in self.options.venues[venue]:
                 try:
                     await adapter.resync(acct.name)
@@ -211,6 +234,9 @@ class Daemon:
 
     async def refresh_tiers(self) -> None:
         for adapter in self.adapters.values():
+            if self.banned(adapter.venue):
+                log.info("tier refresh paused: banned by the exchange", venue=adapter.venue.value)
+                continue
             try:
                 await adapter.refresh_tiers()
             except asyncio.CancelledError:
@@ -306,7 +332,7 @@ class Daemon:
         t0 = time.perf_counter()
         self.stats.events[type(event).__name__] += 1
         risks: list[AccountRisk] = []
-        exchange_events: list[MarginCall | OrderUpdate] = []
+        exchange_events: list[ExchangeEvent] = []
         if isinstance(event, MarkPrices):
             risks = self.engine.on_marks(event)
             self.freshness[f"{event.venue}:marks"] = event.received_ms
@@ -321,10 +347,10 @@ class Daemon:
         elif isinstance(event, AccountUpdate):
             risk = self.engine.on_account_update(event)
             risks = [risk] if risk else []
-            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+            self._user_delivered(event.venue, event.account, event.received_ms)
         elif isinstance(event, MarginCall | OrderUpdate):
             exchange_events.append(event)
-            self.freshness[f"{event.venue}:{event.account}:user"] = event.received_ms
+            self._user_delivered(event.venue, event.account, event.received_ms)
         elif isinstance(event, ListenKeyExpired):
             # the socket stays open and goes silent: the stream is dead from now on
             user = f"{event.venue}:{event.account}:user"
@@ -336,6 +362,9 @@ class Daemon:
             risks = [risk] if risk else []
         elif isinstance(event, StreamHealth):
             self._on_health(event)
+        elif isinstance(event, VenueBanned):
+            self.bans[event.venue] = max(event.until_ms, self.bans.get(event.venue, 0))
+            exchange_events.append(event)
         elif isinstance(event, Rejected):
             self.stats.rejected[event.source] += 1
             log.warning("frame rejected", source=event.source, reason=event.reason, excerpt=event.excerpt)
@@ -349,6 +378,14 @@ class Daemon:
                 listener(risks)
         self.stats.decisions_us.append((time.perf_counter() - t0) * 1e6)
         return alerts
+
+    def _user_delivered(self, venue: str, account: str, received_ms: int) -> None:
+        """A user-stream event refreshes its stream only while the stream is live: after a reconnect
+        frames flow before the resync that covers the gap has succeeded, and until it has the account
+        is not known to be current."""
+        user = f"{venue}:{account}:user"
+        if user in self.connected:
+            self.freshness[user] = received_ms
 
     def _on_health(self, event: StreamHealth) -> None:
         log.info("stream", stream=event.stream, state=event.state.value, detail=event.detail)

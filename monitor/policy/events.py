@@ -9,19 +9,41 @@ The ids seen are remembered (and persisted) for ``PolicyConfig.event_dedupe_ttl_
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
-from monitor.events import MarginCall, OrderKind, OrderUpdate
+from monitor.events import MarginCall, OrderKind, OrderUpdate, VenueBanned
 from monitor.model import PositionSide
 from monitor.policy import keys
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.work import Work
 
-ExchangeEvent = MarginCall | OrderUpdate
+ExchangeEvent = MarginCall | OrderUpdate | VenueBanned
+
+FORCED_CLOSE_WINDOW_MS = 15 * 60_000
+"""How long after a forced order the leg's disappearance is put down to it: the stream carries the
+order and the flat position within milliseconds, a resync finds both at once."""
+
+
+def forced_close_id(account: str, symbol: str, position_side: str) -> str:
+    """The seen-event id that remembers a leg was just liquidated or auto-deleveraged."""
+    return f"forced_close:{account}:{symbol}:{position_side}"
+
+
+def forced_close_kind(w: Work, account: str, symbol: str, position_side: str) -> str | None:
+    """``liquidation`` or ``adl`` when a forced order closed this leg within the window, else None."""
+    for kind in ("liquidation", "adl"):
+        at = w.seen_at(f"{forced_close_id(account, symbol, position_side)}:{kind}")
+        if at is not None and w.now_ms - at <= FORCED_CLOSE_WINDOW_MS:
+            return kind
+    return None
 
 
 def exchange_event(w: Work, event: ExchangeEvent) -> None:
     if isinstance(event, MarginCall):
         _margin_call(w, event)
+    elif isinstance(event, VenueBanned):
+        _ban(w, event)
     elif event.kind in (OrderKind.LIQUIDATION, OrderKind.ADL):
         _forced_order(w, event)
 
@@ -66,6 +88,33 @@ def _margin_call(w: Work, ev: MarginCall) -> None:
     )
 
 
+def _ban(w: Work, ev: VenueBanned) -> None:
+    """Said once per ban: the adapter reports a ban when it starts, and a replay is deduplicated by
+    its end time."""
+    event_id = f"ban:{ev.venue}:{ev.until_ms}"
+    if w.seen(event_id):
+        return
+    w.mark_seen(event_id)
+    until = datetime.fromtimestamp(ev.until_ms / 1000, tz=UTC).strftime("%H:%M:%S")
+    what = "an IP ban" if ev.status == 418 else "a rate limit" if ev.status == 429 else f"HTTP {ev.status}"
+    w.emit(
+        Alert(
+            key=keys.ban(ev.venue),
+            kind=AlertKind.BAN,
+            level=Level.DANGER,
+            transition=Transition.EVENT,
+            venue=ev.venue,
+            account="",
+            message=(
+                f"{ev.venue}: banned by the exchange until {until} UTC ({what}); REST calls and "
+                "resyncs are paused until then, the streams go on"
+            ),
+            ts_ms=w.now_ms,
+            facts={"until_ms": ev.until_ms, "status": ev.status},
+        )
+    )
+
+
 def closed_side(order_side: str, position_side: PositionSide) -> str:
     """The side of the position a forced order closes: a sell closes a long (one-way mode); a hedge
     leg names itself."""
@@ -76,10 +125,15 @@ def closed_side(order_side: str, position_side: PositionSide) -> str:
 
 def _forced_order(w: Work, ev: OrderUpdate) -> None:
     event_id = f"order:{ev.venue}:{ev.account}:{ev.symbol}:{ev.client_order_id}"
+    if ev.kind is OrderKind.ADL and ev.order_id is not None:
+        # every ADL order is "adl_autoclose": only the exchange's order id tells one from the next
+        event_id += f":{ev.order_id}"
     if w.seen(event_id):
         return
     w.mark_seen(event_id)
     liquidation = ev.kind is OrderKind.LIQUIDATION
+    kind = "liquidation" if liquidation else "adl"
+    w.mark_seen(f"{forced_close_id(ev.account, ev.symbol, ev.position_side.value)}:{kind}")
     side = closed_side(ev.side, ev.position_side)
     qty = ev.filled_qty or ev.last_filled_qty
     price = ev.average_price or ev.last_price

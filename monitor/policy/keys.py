@@ -59,3 +59,7 @@ def adl(account: str, symbol: str, position_side: str) -> str:
 
 def margin_call(account: str) -> str:
     return f"margin_call:{account}"
+
+
+def ban(venue: str) -> str:
+    return f"ban:{venue}"

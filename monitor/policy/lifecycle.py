@@ -16,6 +16,7 @@ from __future__ import annotations
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk, Side
 from monitor.policy import keys
+from monitor.policy.events import forced_close_kind
 from monitor.policy.facts import position_basics
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.state import KnownPosition, PositionKey
@@ -129,6 +130,11 @@ def _closed(w: Work, risk: AccountRisk, key: PositionKey, was: KnownPosition) ->
         "margin_mode": was.margin_mode.value,
     }
     message = f"{risk.account} {symbol} {was.side.value} {was.margin_mode.value}: position closed"
+    forced = forced_close_kind(w, risk.account, symbol, position_side)
+    if forced is not None:
+        # the critical alert of the forced order was said; this close must not read as a plain one
+        facts["closed_by"] = forced
+        message += " by liquidation" if forced == "liquidation" else " by auto-deleveraging (ADL)"
     w.emit(
         _alert(
             w,

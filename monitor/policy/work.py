@@ -165,6 +165,10 @@ class Work:
     def seen(self, event_id: str) -> bool:
         return event_id in (self.state.seen_events if self._seen is None else self._seen)
 
+    def seen_at(self, event_id: str) -> int | None:
+        """When ``event_id`` was marked seen (the policy's clock), or ``None``."""
+        return (self.state.seen_events if self._seen is None else self._seen).get(event_id)
+
     def mark_seen(self, event_id: str) -> None:
         if self._seen is None:
             self._seen = dict(self.state.seen_events)

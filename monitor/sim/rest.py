@@ -55,6 +55,7 @@ class RestApi:
     def __init__(self, sim: SimExchange) -> None:
         self.sim = sim
         self.requests: list[tuple[str, str]] = []
+        self.request_times: list[int] = []  # the simulator's clock at each request, in step with it
         r: dict[tuple[str, str], tuple[Security, Handler]] = {}
         fapi = "/fapi/v1"
         r["GET", f"{fapi}/ping"] = ("NONE", self.ping)
@@ -98,6 +99,7 @@ class RestApi:
     async def dispatch(self, request: web.Request) -> web.Response:
         method, path = request.method, request.path
         self.requests.append((method, path))
+        self.request_times.append(self.sim.now_ms())
         headers = {"X-MBX-USED-WEIGHT-1M": "1"}
         try:
             failure = self.sim.faults.take_rest_failure(path)
@@ -389,14 +391,30 @@ class RestApi:
         return [frames.order_query(o, spec) for o in orders[-limit:]]
 
     async def force_orders(self, call: Call) -> Any:
+        """Binance's filters: ``symbol``, ``autoCloseType`` (LIQUIDATION / ADL; the simulator
+        performs no ADL, so ADL lists nothing), ``startTime``/``endTime`` on the order's time (without
+        ``startTime``, the 7 days before ``endTime``), ``limit`` (default 50, at most 100), oldest
+        first."""
         symbol = self._symbol(call)
+        close_type = call.params.get("autoCloseType")
+        if close_type not in (None, "LIQUIDATION", "ADL"):
+            raise errors.invalid_param("autoCloseType")
+        end = _int(call, "endTime", default=call.now_ms)
+        start = _int(call, "startTime", default=end - 7 * 24 * 3600 * 1000)
+        limit = _int(call, "limit", default=50)
+        if not 1 <= limit <= 100:
+            raise errors.invalid_param("limit")
         specs = self.sim.ledger.specs
         orders = [
             o
             for o in call.acct.orders.values()
-            if o.order_type == "LIQUIDATION" and (symbol is None or o.symbol == symbol)
+            if o.order_type == "LIQUIDATION"
+            and close_type != "ADL"
+            and (symbol is None or o.symbol == symbol)
+            and start <= o.time <= end
         ]
-        return [frames.force_order(o, specs[o.symbol]) for o in sorted(orders, key=lambda o: o.order_id)]
+        orders = sorted(orders, key=lambda o: o.order_id)[:limit]
+        return [frames.force_order(o, specs[o.symbol]) for o in orders]
 
     async def user_trades(self, call: Call) -> Any:
         symbol = self._symbol(call, required=True)
@@ -422,6 +440,16 @@ class RestApi:
             }
             for t in trades
         ]
+
+
+def _int(call: Call, name: str, *, default: int) -> int:
+    raw = call.params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.invalid_param(name) from None
 
 
 def _bool(call: Call, name: str, *, required: bool = False) -> bool | None:

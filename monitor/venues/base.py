@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from monitor.events import Event, PositionState
@@ -98,3 +99,51 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """The exchange refused REST until ``until_ms`` (our clock): ``status`` 418 (IP ban) or 429."""
+
+    until_ms: int
+    status: int
+    detail: str = ""
+
+    def until_text(self) -> str:
+        return hhmmss(self.until_ms)
+
+
+def hhmmss(ms: int) -> str:
+    """``HH:MM:SS`` UTC of an epoch-millisecond time."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M:%S")
+
+
+class RestGate:
+    """One venue's REST access, shared by every client of the venue: its accounts call from one IP,
+    and a ban (HTTP 418) or a rate limit (429) is the IP's. While its ``Retry-After`` runs the gate is
+    closed and a request is refused before it leaves: each one sent into a ban extends it.
+
+    ``on_ban`` hears each ban once, when the gate closes (not when a closed gate's time is extended)."""
+
+    DEFAULT_RETRY_AFTER_S = 60
+    """When a 418/429 names no time: Binance's request weights are counted per minute."""
+
+    def __init__(
+        self, clock: Callable[[], int] = now_ms, on_ban: Callable[[Ban], None] | None = None
+    ) -> None:
+        self.clock = clock
+        self.on_ban = on_ban
+        self.until_ms = 0
+
+    def closed_until(self) -> int | None:
+        """The end of the running ban, or ``None`` when requests may go."""
+        return self.until_ms if self.until_ms > self.clock() else None
+
+    def remaining_s(self) -> float:
+        return max(0.0, (self.until_ms - self.clock()) / 1000)
+
+    def close(self, until_ms: int, status: int, detail: str = "") -> None:
+        was_open = self.closed_until() is None
+        self.until_ms = max(self.until_ms, until_ms)
+        if was_open and self.on_ban is not None and self.closed_until() is not None:
+            self.on_ban(Ban(self.until_ms, status, detail))

@@ -13,7 +13,12 @@ CFG = PolicyConfig()
 
 
 def order(
-    status: str, *, kind: OrderKind = OrderKind.LIQUIDATION, cid: str = "autoclose-1", symbol: str = BTC
+    status: str,
+    *,
+    kind: OrderKind = OrderKind.LIQUIDATION,
+    cid: str = "autoclose-1",
+    symbol: str = BTC,
+    order_id: int | None = None,
 ) -> OrderUpdate:
     filled = 0.0 if status == "NEW" else 0.5
     return OrderUpdate(
@@ -36,6 +41,7 @@ def order(
         commission=0.0,
         event_ms=1,
         received_ms=1,
+        order_id=order_id,
     )
 
 
@@ -113,8 +119,28 @@ def test_margin_call_once_per_event_and_never_muted() -> None:
 
 def test_seen_ids_expire_after_the_ttl() -> None:
     state, _ = run(PolicyState(), order("NEW"))
-    assert len(state.seen_events) == 1
+    assert state.seen_events  # the order's id, and that its leg was just force-closed
     kept, _ = due_repeats(state, CFG.event_dedupe_ttl_ms, CFG)
-    assert len(kept.seen_events) == 1
+    assert kept.seen_events == state.seen_events
     pruned, _ = due_repeats(state, 11 + CFG.event_dedupe_ttl_ms, CFG)
     assert pruned.seen_events == {}
+
+
+def test_a_ban_is_said_once_with_its_end_time() -> None:
+    from monitor.events import VenueBanned
+
+    ban = VenueBanned("binanceusdm", until_ms=3_600_000 + 61_000, status=418, detail="HTTP 418")
+    state, alerts = run(PolicyState(), ban)
+    assert [(a.kind, a.level, a.key) for a in alerts] == [(AlertKind.BAN, Level.DANGER, "ban:binanceusdm")]
+    assert "banned by the exchange until 01:01:01 UTC" in alerts[0].message
+    _, again = run(state, ban)
+    assert again == []
+
+
+def test_every_adl_order_is_said_once_though_all_share_one_client_id() -> None:
+    adl = OrderKind.ADL
+    state, first = run(PolicyState(), order("NEW", kind=adl, cid="adl_autoclose", order_id=1))
+    state, same = run(state, order("FILLED", kind=adl, cid="adl_autoclose", order_id=1))
+    state, second = run(state, order("FILLED", kind=adl, cid="adl_autoclose", order_id=2))
+    assert [a.kind for a in first] == [AlertKind.ADL] and same == []
+    assert [a.kind for a in second] == [AlertKind.ADL]

@@ -7,8 +7,10 @@ from dataclasses import replace
 from policy_helpers import BTC, ETH, account, position
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.events import OrderKind, OrderUpdate
 from monitor.model import MarginMode, PositionRisk, PositionSide, Side
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, evaluate
+from monitor.policy.events import FORCED_CLOSE_WINDOW_MS
 
 CFG = PolicyConfig()
 
@@ -104,3 +106,51 @@ def test_losing_the_cross_pool_closes_the_account_episode() -> None:
     ]
     assert alerts[-1].message == "main cross account: no cross positions left (was warn)"
     assert state.tracks == {}
+
+
+def _forced(kind: OrderKind, now: int, side: str = "sell") -> PolicyInputs:
+    cid = "autoclose-7" if kind is OrderKind.LIQUIDATION else "adl_autoclose"
+    return PolicyInputs(
+        risks=[],
+        events=[
+            OrderUpdate(
+                venue="binanceusdm",
+                account="main",
+                symbol=BTC,
+                client_order_id=cid,
+                kind=kind,
+                side=side,
+                position_side=PositionSide.BOTH,
+                order_type="LIMIT",
+                execution_type="TRADE",
+                status="FILLED",
+                reduce_only=False,
+                last_filled_qty=0.5,
+                filled_qty=0.5,
+                last_price=58_000.0,
+                average_price=58_000.0,
+                realized_pnl=0.0,
+                commission=0.0,
+                event_ms=now,
+                received_ms=now,
+            )
+        ],
+    )
+
+
+def test_a_close_right_after_a_forced_order_says_what_closed_it() -> None:
+    for kind, words in ((OrderKind.LIQUIDATION, "by liquidation"), (OrderKind.ADL, "by auto-deleveraging")):
+        state, _ = step(PolicyState(), position(BTC))
+        state, said = evaluate(state, _forced(kind, 10), 10, CFG)
+        assert [(a.kind.value, a.level) for a in said] == [(kind.value, Level.CRITICAL)]
+        state, closed = step(state, now=20)
+        assert kinds(closed) == [("position_closed", BTC)]
+        assert words in closed[0].message and closed[0].facts["closed_by"] == kind.value
+
+
+def test_a_close_long_after_a_forced_order_is_a_plain_close() -> None:
+    state, _ = step(PolicyState(), position(BTC))
+    state, _ = evaluate(state, _forced(OrderKind.LIQUIDATION, 10), 10, CFG)
+    state, _ = step(state, position(BTC), now=11)  # re-opened
+    state, closed = step(state, now=10 + FORCED_CLOSE_WINDOW_MS + 1)
+    assert closed[0].message.endswith("position closed") and "closed_by" not in closed[0].facts

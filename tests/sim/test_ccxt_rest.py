@@ -158,3 +158,25 @@ async def test_stale_timestamp_is_refused(sim: SimExchange, make_ccxt: Any) -> N
     sim.now_ms = lambda: ex.milliseconds() + 60_000  # the server clock runs a minute ahead
     with pytest.raises(ccxt.InvalidNonce, match="-1021"):
         await ex.fetch_balance()
+
+
+async def test_force_orders_list_liquidations_in_binances_shape_and_filters(
+    sim: SimExchange, make_ccxt: Any
+) -> None:
+    ex = make_ccxt(sim, "main", rest_only=True)
+    assert await ex.fapiPrivateGetForceOrders() == []
+    sim.set_mark("SOLUSDT", 100.0)  # the isolated SOL long is liquidated
+    await sim.publish_marks()
+    rows = await ex.fapiPrivateGetForceOrders({"symbol": "SOLUSDT"})
+    assert [(r["symbol"], r["side"], r["positionSide"], r["status"]) for r in rows] == [
+        ("SOLUSDT", "SELL", "BOTH", "FILLED")
+    ]
+    assert rows[0]["clientOrderId"].startswith("autoclose-") and rows[0]["executedQty"] == "100"
+    when = rows[0]["time"]
+    assert await ex.fapiPrivateGetForceOrders({"symbol": "BTCUSDT"}) == []
+    assert await ex.fapiPrivateGetForceOrders({"startTime": when + 1}) == []
+    assert await ex.fapiPrivateGetForceOrders({"endTime": when - 1}) == []
+    assert await ex.fapiPrivateGetForceOrders({"autoCloseType": "ADL"}) == []
+    assert len(await ex.fapiPrivateGetForceOrders({"autoCloseType": "LIQUIDATION", "limit": 1})) == 1
+    with pytest.raises(ccxt.BadRequest):
+        await ex.fapiPrivateGetForceOrders({"limit": 101})

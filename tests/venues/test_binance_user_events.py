@@ -190,6 +190,7 @@ def test_order_update_fixtures(name: str) -> None:
     assert event.realized_pnl == float(o["rp"])
     assert event.commission == float(o["n"])
     assert (event.event_ms, event.received_ms) == (raw["E"], 99)
+    assert event.order_id == o["i"]
 
 
 def test_fill_commission_matches_the_taker_rate_in_the_capture() -> None:
@@ -235,7 +236,17 @@ def test_order_for_unknown_symbol_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("R", "false"), ("S", "HOLD"), ("c", "has space"), ("c", ""), ("L", "-1"), ("z", "-1"), ("X", 3)],
+    [
+        ("R", "false"),
+        ("S", "HOLD"),
+        ("c", "has space"),
+        ("c", ""),
+        ("L", "-1"),
+        ("z", "-1"),
+        ("X", 3),
+        ("i", -1),
+        ("i", "12a"),
+    ],
 )
 def test_order_field_validation(key: str, value: object) -> None:
     raw = load("ws.ORDER_TRADE_UPDATE.fill.observed.json")

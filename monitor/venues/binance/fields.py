@@ -342,3 +342,12 @@ def position_symbol(row: Obj, key: str, amount: float, symbols: Mapping[str, str
     if symbol is None and amount != 0:
         raise row.error(key, "unknown symbol with an open position", market_id)
     return symbol
+
+
+def parse_order_id(value: object, *, source: str, path: str) -> int:
+    """An exchange order id: a non-negative JSON integer or a string of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
+        return int(value)
+    raise FrameError(source, path, "not an order id", excerpt(value))

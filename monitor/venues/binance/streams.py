@@ -49,6 +49,7 @@ from monitor.venues.binance.fields import (
     lookup_symbol,
     parse_array,
     parse_client_id,
+    parse_order_id,
     position_symbol,
     refuse_repeats,
 )
@@ -512,6 +513,9 @@ def _order_update(event: Obj, ctx: _Context) -> OrderUpdate:
         commission=order.decimal("n") if order.has("n") else 0.0,
         event_ms=event.ms("E"),
         received_ms=ctx.received_ms,
+        order_id=parse_order_id(order.get("i"), source=order.source, path=order.at("i"))
+        if order.has("i")
+        else None,
     )
 
 

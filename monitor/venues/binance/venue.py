@@ -14,31 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from monitor.engine import MarketInfo
 from monitor.events import (
+    AccountUpdate,
     ListenKeyExpired,
     PositionState,
     Rejected,
     StreamHealth,
     StreamState,
+    VenueBanned,
 )
 from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.tasks import cancel_and_wait
 from monitor.venues.base import (
     Backoff,
+    Ban,
     Endpoints,
     OrderResult,
+    RestGate,
     Sink,
     StartError,
     VenueAccount,
     now_ms,
 )
-from monitor.venues.binance import parse
+from monitor.venues.binance import forced, parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
 from monitor.venues.binance.urls import point_at
 
@@ -46,6 +50,25 @@ log = get_logger(__name__)
 
 # How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
 _CONNECT_WAIT_S = 5.0
+
+# A reconnect wait longer than this probes the venue this often, and ends when it answers.
+_PROBE_EVERY_S = 1.0
+_PROBE_TIMEOUT_S = 2.0
+
+# A failed post-reconnect resync is retried after 0.25-0.5 s, doubling, at most every 5-10 s.
+_RESYNC_RETRY_BASE_S = 0.5
+_RESYNC_RETRY_CAP_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """An account's settings as last read: its position mode (``positionSide/dual``) and, for USD-M,
+    each symbol's margin mode and leverage (``symbolConfig``, what v3 positionRisk lacks)."""
+
+    hedge_mode: bool
+    margin_modes: dict[str, MarginMode] | None
+    leverages: dict[str, float] | None
+    multi_assets: bool | None  # USD-M: whether every margin asset is in the pool (Multi-Assets mode)
 
 
 class BinanceVenue:
@@ -85,6 +108,12 @@ class BinanceVenue:
         self._connected: dict[str, bool] = {}
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
+        self._legs = forced.OpenLegs()
+        self._settings: dict[str, _Settings] = {}
+        self._probe: asyncio.Future[bool] | None = None
+        self._probe_ms = 0
+        # every client of the venue calls from this host's IP: a 418/429 stops them all
+        self.rest_gate = RestGate(clock, on_ban=self._on_ban)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -125,6 +154,10 @@ class BinanceVenue:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        if self._probe is not None and not self._probe.done():
+            self._probe.cancel()
+            with contextlib.suppress(BaseException):
+                await self._probe
         for client in [self._public, *self._clients.values()]:
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -153,6 +186,7 @@ class BinanceVenue:
         if self.endpoints is not None:
             point_at(client, self.endpoints.rest, self.endpoints.ws)
         client.on_bad_frame = self._on_bad_frame
+        client.rest_gate = self.rest_gate
         if acct is None:
             client.on_frame = self._on_market_frame
         else:
@@ -208,9 +242,23 @@ class BinanceVenue:
             return
         if event is None:
             return
+        if isinstance(event, AccountUpdate):
+            self._legs.on_update(account, event.positions, received)
         self.sink(event)
         if isinstance(event, ListenKeyExpired):
             self._renew[account].set()
+
+    def _on_ban(self, ban: Ban) -> None:
+        log.warning(
+            "REST paused: banned by the exchange",
+            venue=self.venue.value,
+            status=ban.status,
+            until=ban.until_text(),
+            detail=scrub(ban.detail)[:200],
+        )
+        self.sink(
+            VenueBanned(self.venue.value, ban.until_ms, ban.status, scrub(ban.detail)[:200], self.clock())
+        )
 
     def _on_bad_frame(self, url: str, frame: Any, exc: BaseException) -> None:
         text = frame if isinstance(frame, str) else repr(frame)
@@ -234,8 +282,10 @@ class BinanceVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await self._on_stream_error(stream, exc, self._marks_backoff)
-                await self._safely(self.resync_marks(), stream)
+                # the marks need no REST to resubscribe: a ban only skips the REST marks
+                await self._on_stream_error(stream, exc, self._marks_backoff, needs_rest=False)
+                if self.rest_gate.closed_until() is None:
+                    await self._safely(self.resync_marks(), stream)
 
     async def _user_loop(self, account: str) -> None:
         backoff = Backoff()
@@ -244,9 +294,13 @@ class BinanceVenue:
         renew = self._renew[account]
         while True:
             watch = asyncio.ensure_future(client.watch_balance())
-            if not self._connected.get(stream) and await self._wait_private_connected(client, watch):
-                # resync only once subscribed, so nothing falls between the snapshot and the stream
-                await self._safely(self.resync(account), stream)
+            if (
+                not self._connected.get(stream)
+                and await self._wait_private_connected(client, watch)
+                # resync only once subscribed, so nothing falls between the snapshot and the stream;
+                # the stream is live only once that resync succeeded
+                and await self._resync_until_done(account, watch)
+            ):
                 self._connected[stream] = True
                 backoff.reset()
                 self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
@@ -266,6 +320,27 @@ class BinanceVenue:
                 raise
             except Exception as exc:
                 await self._on_stream_error(stream, exc, backoff)
+
+    async def _resync_until_done(self, account: str, watch: asyncio.Future[Any]) -> bool:
+        """Resync after a reconnect, retried with backoff until it succeeds (True) or the new
+        subscription fails meanwhile (False: the stream loop reconnects, then resyncs again). What the
+        account did while the stream was down is known only from this snapshot: until it is taken the
+        stream is not declared live, so the account's freshness ages and staleness says so."""
+        retry = Backoff(base=_RESYNC_RETRY_BASE_S, cap=_RESYNC_RETRY_CAP_S)
+        stream = self._user_stream(account)
+        while True:
+            try:
+                await self.resync(account, refresh_settings=False)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = max(retry.next_delay(), self.rest_gate.remaining_s())
+                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+                log.warning("resync failed", stream=stream, error=detail, retry_in_s=round(delay, 2))
+            await asyncio.wait({watch}, timeout=delay)
+            if watch.done():
+                return False
 
     async def _restart_private(self, account: str, why: str) -> None:
         client = self._clients[account]
@@ -290,13 +365,59 @@ class BinanceVenue:
             await asyncio.sleep(0.02)
         return False
 
-    async def _on_stream_error(self, stream: str, exc: BaseException, backoff: Backoff) -> None:
+    async def _on_stream_error(
+        self, stream: str, exc: BaseException, backoff: Backoff, *, needs_rest: bool = True
+    ) -> None:
         self._connected[stream] = False
         detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
         self.sink(StreamHealth(stream, StreamState.DISCONNECTED, detail, self.clock()))
+        # a banned venue is not asked again (a listen key, a resync) before its ban is over
         delay = backoff.next_delay()
+        if needs_rest:
+            delay = max(delay, self.rest_gate.remaining_s())
         log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
-        await asyncio.sleep(delay)
+        await self._pause(delay)
+
+    async def _pause(self, delay: float) -> None:
+        """Wait out a reconnect backoff, but not past the moment the venue answers again: a backoff
+        grown through an outage would otherwise keep the daemon blind for up to its cap after the
+        exchange is back. Short waits (a dropped socket) are slept through; longer ones probe the
+        venue once a second (``_venue_answers``)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while (left := end - loop.time()) > 0:
+            if left <= _PROBE_EVERY_S or self.rest_gate.closed_until() is not None:
+                await asyncio.sleep(min(left, _PROBE_EVERY_S))
+                continue
+            await asyncio.sleep(_PROBE_EVERY_S)
+            if await self._venue_answers():
+                return
+
+    async def _venue_answers(self) -> bool:
+        """Whether the venue's REST answers: one GET time (weight 1) at a time for the whole venue,
+        however many streams wait, and at most one every half second. An answer also clears ccxt's
+        own dial backoff (which grows with each failed WebSocket dial up to 30 s), so the next
+        subscription dials at once."""
+        now = self.clock()
+        if self._probe is None or (self._probe.done() and now - self._probe_ms >= 500):
+            self._probe_ms = now
+            self._probe = asyncio.ensure_future(self._ping())
+        if not await asyncio.shield(self._probe):
+            return False
+        for client in [self._public, *self._clients.values()]:
+            client.forget_dial_backoff()
+        return True
+
+    async def _ping(self) -> bool:
+        client = self._public
+        try:
+            call = client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime()
+            await asyncio.wait_for(call, _PROBE_TIMEOUT_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return False
+        return True
 
     async def _safely(self, coro: Any, stream: str) -> None:
         try:
@@ -320,32 +441,35 @@ class BinanceVenue:
         if marks.prices:
             self.sink(marks)
 
-    async def resync(self, account: str) -> None:
-        """A full account snapshot from REST raw fields."""
+    async def resync(self, account: str, *, refresh_settings: bool = True) -> None:
+        """A full account snapshot from REST raw fields.
+
+        What changes (positions, balances; in Multi-Assets mode the margin assets' index prices and
+        haircuts) is read first. The account's settings (position mode, margin modes, leverages,
+        Multi-Assets mode) change only by the user's hand; they are read before the first snapshot and
+        then kept, and a ``refresh_settings`` resync (the scheduled one) reads them again after its
+        snapshot is out, for the next. So the resync after a reconnect is two calls (three in
+        Multi-Assets mode): ccxt's throttle charges ``positionSide/dual`` a weight of 30, 1.5 s before
+        the next call may go."""
         client = self._clients[account]
         requested = self.clock()
         version: parse.PositionRiskVersion
-        margin_modes: dict[str, MarginMode] | None = None
-        leverages: dict[str, float] | None = None
-        multi_assets: bool | None = None
-        asset_index: dict[str, parse.AssetIndex] | None = None
         if self.coin_margined:
             rows = await client.dapiPrivateGetPositionRisk()
             body = await client.dapiPrivateGetAccount()
-            dual = await client.dapiPrivateGetPositionSideDual()
             version = "coinm"
         else:
             rows = await client.fapiPrivateV3GetPositionRisk()
             body = await client.fapiPrivateV3GetAccount()
-            dual = await client.fapiPrivateGetPositionSideDual()
-            margin_modes, leverages = parse.parse_symbol_config(
-                await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
-            )
-            # the mode can change between resyncs; in Multi-Assets mode every margin asset is in the pool
-            multi_assets = parse.parse_multi_assets_margin(await client.fapiPrivateGetMultiAssetsMargin())
-            if multi_assets:
-                asset_index = parse.parse_asset_index(await client.fapiPublicGetAssetIndex())
             version = "v3"
+        settings = self._settings.get(account)
+        first = settings is None
+        if settings is None:
+            settings = self._settings[account] = await self._fetch_settings(account)
+        # the pool's assets move with their prices: their index and haircuts are read with every snapshot
+        asset_index = (
+            parse.parse_asset_index(await client.fapiPublicGetAssetIndex()) if settings.multi_assets else None
+        )
         snapshot = parse.parse_account_snapshot(
             body,
             rows,
@@ -354,13 +478,81 @@ class BinanceVenue:
             symbols=self.symbols,
             version=version,
             received_ms=self.clock(),
-            hedge_mode=parse.parse_position_side_dual(dual),
-            margin_modes=margin_modes,
-            leverages=leverages,
-            multi_assets=multi_assets,
+            hedge_mode=settings.hedge_mode,
+            margin_modes=settings.margin_modes,
+            leverages=settings.leverages,
+            multi_assets=settings.multi_assets,
             asset_index=asset_index,
         )
+        vanished = self._legs.on_snapshot(account, snapshot.positions, requested)
+        if vanished:
+            # before the snapshot, so the policy hears "liquidated" first, then the close
+            await self._explain_vanished(account, vanished)
         self.sink(replace(snapshot, requested_ms=requested))
+        if refresh_settings and not first:
+            try:
+                self._settings[account] = await self._fetch_settings(account)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+                log.warning(
+                    "account settings refresh failed; the last ones are kept", account=account, error=detail
+                )
+
+    async def _fetch_settings(self, account: str) -> _Settings:
+        client = self._clients[account]
+        if self.coin_margined:
+            dual = await client.dapiPrivateGetPositionSideDual()
+            return _Settings(parse.parse_position_side_dual(dual), None, None, None)
+        dual = await client.fapiPrivateGetPositionSideDual()
+        margin_modes, leverages = parse.parse_symbol_config(
+            await client.fapiPrivateGetSymbolConfig(), symbols=self.symbols
+        )
+        # the mode can change between resyncs; in Multi-Assets mode every margin asset is in the pool
+        multi_assets = parse.parse_multi_assets_margin(await client.fapiPrivateGetMultiAssetsMargin())
+        return _Settings(parse.parse_position_side_dual(dual), margin_modes, leverages, multi_assets)
+
+    def expect_positions(self, account: str, legs: Mapping[forced.LegKey, bool]) -> None:
+        """Legs the account held before a restart (``True`` = long): a first snapshot that lacks one
+        asks the exchange what closed it, as any later snapshot would."""
+        self._legs.expect(account, legs)
+
+    async def _explain_vanished(self, account: str, vanished: Mapping[forced.LegKey, forced.Leg]) -> None:
+        """Pass on, as the stream would have, every forced order that closed one of these legs. A
+        lookup that fails leaves them vanished: the next snapshot asks again."""
+        client = self._clients[account]
+        market_ids = {symbol: market_id for market_id, symbol in self.symbols.items()}
+        # a symbol no longer listed cannot be asked about (and will not be again)
+        self._legs.explained(account, [k for k in vanished if k[0] not in market_ids])
+        vanished = {k: leg for k, leg in vanished.items() if k[0] in market_ids}
+        if not vanished:
+            return
+        params = forced.lookup_params(vanished, market_ids)
+        try:
+            body = await (
+                client.dapiPrivateGetForceOrders(params)
+                if self.coin_margined
+                else client.fapiPrivateGetForceOrders(params)
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+            log.warning("forced-order lookup failed", account=account, error=detail)
+            return
+        received = self.clock()
+        try:
+            orders = forced.parse_force_orders(
+                body, venue=self.venue.value, account=account, symbols=self.symbols, received_ms=received
+            )
+        except parse.FrameError as exc:
+            self.sink(exc.to_rejected(received))
+            orders = ()
+        closing = [o for o in orders if any(forced.closes_leg(o, k, leg) for k, leg in vanished.items())]
+        for order in sorted(closing, key=lambda o: o.event_ms):
+            self.sink(order)
+        self._legs.explained(account, vanished)
 
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""
