@@ -32,12 +32,21 @@ async def _until(cond: Callable[[], bool], within: float = 10.0) -> None:
 
 
 async def test_the_resync_after_a_reconnect_reads_positions_and_balances_only(sim: SimExchange) -> None:
+    """The settings are read again after a reconnect (the user may have changed them meanwhile), but
+    only once the stream is live: its resync does not wait for them."""
     events: list[Event] = []
+    reads_when_live: list[int] = []  # settings reads counted when each user stream was declared live
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, StreamHealth) and event.state is StreamState.CONNECTED:
+            reads_when_live.append(_count(sim, SETTINGS))
+
     accounts = tuple(VenueAccount(n, k.api_key, k.secret) for n, k in sim.accounts.items())
     venue = BinanceVenue(
         Venue.BINANCE_USDM,
         accounts,
-        events.append,
+        sink,
         endpoints=Endpoints(sim.http_url, sim.ws_url),
         rate_limit=False,
         close_wait_ms=0,
@@ -53,21 +62,27 @@ async def test_the_resync_after_a_reconnect_reads_positions_and_balances_only(si
             return {s for s, st in state.items() if st is StreamState.CONNECTED and s.endswith(":user")}
 
         await _until(lambda: len(live()) == 3)
+        # each account's settings: read before its first snapshot, and again once its stream is live
+        await _until(lambda: _count(sim, SETTINGS) == 2 * len(SETTINGS) * 3)
         settings_reads = _count(sim, SETTINGS)
-        assert settings_reads >= 3  # read once per account, before its first snapshot
-        seen = len(events)
+        seen, live_before = len(events), len(reads_when_live)
         await sim.drop_connections()
         await _until(lambda: len(live()) < 3)
         await _until(lambda: len(live()) == 3)
         after = [e for e in events[seen:] if isinstance(e, AccountSnapshotEvent)]
         assert {e.account for e in after} == {"main", "hedge", "trader"}
-        assert _count(sim, SETTINGS) == settings_reads  # the cached settings served the resyncs
+        # the cached settings served the resyncs: the first stream was live before any settings read,
+        # and each account's are read once more, after its stream is live, not also in its resync
+        assert reads_when_live[live_before] == settings_reads
+        await _until(lambda: _count(sim, SETTINGS) == settings_reads + len(SETTINGS) * 3)
+        await asyncio.sleep(0.2)
+        assert _count(sim, SETTINGS) == settings_reads + len(SETTINGS) * 3
         hedge = [e for e in after if e.account == "hedge"]
         assert all(e.hedge_mode is True for e in hedge)
         assert all(e.hedge_mode is False for e in after if e.account == "main")
         # the scheduled resync reads them again, after its snapshot is out
         await venue.resync("hedge")
-        assert _count(sim, SETTINGS) == settings_reads + 2
+        assert _count(sim, SETTINGS) == settings_reads + len(SETTINGS) * 4
     finally:
         await venue.stop()
 

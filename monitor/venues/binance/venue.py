@@ -304,6 +304,9 @@ class BinanceVenue:
                 self._connected[stream] = True
                 backoff.reset()
                 self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
+                # the settings were cached for a fast resync; the user may have changed them (the
+                # Multi-Assets mode, say) while the stream was down: read them now that it is live
+                await self._refresh_settings(account, resync_if_changed=True)
             renew_wait = asyncio.ensure_future(renew.wait())
             await asyncio.wait({watch, renew_wait}, return_when=asyncio.FIRST_COMPLETED)
             renew_wait.cancel()
@@ -490,15 +493,26 @@ class BinanceVenue:
             await self._explain_vanished(account, vanished)
         self.sink(replace(snapshot, requested_ms=requested))
         if refresh_settings and not first:
-            try:
-                self._settings[account] = await self._fetch_settings(account)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
-                log.warning(
-                    "account settings refresh failed; the last ones are kept", account=account, error=detail
-                )
+            await self._refresh_settings(account, resync_if_changed=False)
+
+    async def _refresh_settings(self, account: str, *, resync_if_changed: bool) -> None:
+        """Read the account's settings again for the next snapshot; with ``resync_if_changed``, take
+        that snapshot at once when they changed (a snapshot judged by old settings, such as a pool
+        read in the wrong margin mode, would otherwise stand until the scheduled resync)."""
+        try:
+            fresh = await self._fetch_settings(account)
+            changed = fresh != self._settings.get(account)
+            self._settings[account] = fresh
+            if changed and resync_if_changed:
+                log.info("account settings changed; resyncing", account=account)
+                await self.resync(account, refresh_settings=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
+            log.warning(
+                "account settings refresh failed; the last ones are kept", account=account, error=detail
+            )
 
     async def _fetch_settings(self, account: str) -> _Settings:
         client = self._clients[account]
