@@ -93,6 +93,17 @@ class HealthReport:
     trading_state: str | None = None
     problems: tuple[str, ...] = field(default=())
     channels: tuple[ChannelHealth, ...] = field(default=())
+    # the problems (also in ``problems``) that no restart of the daemon mends: a dead alert channel,
+    # an exchange's ban. They make the daemon unhealthy to ``/healthz`` and ``monitor status``, but
+    # the watchdog is not withheld for them: a restart would stop the watching and the de-risking
+    # that still work, and under a ban its start-up REST calls would extend the ban
+    external: tuple[str, ...] = field(default=())
+
+    @property
+    def watching(self) -> bool:
+        """Whether the daemon watches with fresh data, whatever is wrong outside it: what the
+        systemd watchdog, the heartbeat and the stale-exit clock follow."""
+        return len(self.problems) == len(self.external)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +111,7 @@ class HealthReport:
             "ready": self.ready,
             "stopping": self.stopping,
             "problems": list(self.problems),
+            "external": list(self.external),
             "time_ms": self.now_ms,
             "uptime_s": round(self.uptime_s, 3),
             "streams": {
@@ -170,15 +182,20 @@ class HealthView:
             problems.append("starting: streams not live yet")
         if self.stopping:
             problems.append("stopping")
-        problems += [f"stream {s.name} stale" for s in streams if s.stale]
+        banned = {venue: until for venue, until in sorted(d.bans.items()) if until > now}
+        # what a restart cannot mend: the exchange's ban (and the REST-fed streams it holds stale: a
+        # restart's start-up calls would only extend it), a dead alert channel
+        external = [
+            f"{venue} banned by the exchange until {hhmmss(until)} UTC" for venue, until in banned.items()
+        ]
+        for s in streams:
+            if s.stale:
+                held = s.name.split(":", 1)[0] in banned
+                (external if held else problems).append(f"stream {s.name} stale")
         problems += [f"mark {s.venue}:{s.symbol} stale" for s in symbols if s.stale]
         channels = tuple(_call(self.extras.channels) or ())
-        problems += [f"alert channel {c.name} {c.state.value}: {c.detail}" for c in channels if not c.ok]
-        problems += [
-            f"{venue} banned by the exchange until {hhmmss(until)} UTC"
-            for venue, until in sorted(d.bans.items())
-            if until > now
-        ]
+        external += [f"alert channel {c.name} {c.state.value}: {c.detail}" for c in channels if not c.ok]
+        problems += external
         return HealthReport(
             ok=not problems,
             ready=ready,
@@ -192,6 +209,7 @@ class HealthView:
             trading_state=_call(self.extras.trading_state),
             problems=tuple(problems),
             channels=channels,
+            external=tuple(external),
         )
 
 

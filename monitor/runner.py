@@ -135,6 +135,9 @@ class Supervisor:
     """One health check per ``period``: watchdog, heartbeat, systemd status line, stale-exit clock.
 
     ``tick`` returns False once the data has been unhealthy for ``stale_exit_s`` (0 = never).
+    Problems outside the daemon (``HealthReport.external``: a dead alert channel, an exchange's ban)
+    show in the status line as DEGRADED and in the log, but do not withhold the watchdog or the
+    heartbeat: restarting cannot mend them and would stop what still works.
     """
 
     def __init__(
@@ -158,11 +161,12 @@ class Supervisor:
         self._last_ping: float | None = None
         self._last_beat: float | None = None
         self._status = ""
+        self._external: tuple[str, ...] = ()
 
     def tick(self) -> bool:
         now = self.clock()
         report = self.assess()
-        if report.ok:
+        if report.watching:
             if self.unhealthy_since is not None:
                 log.info("healthy again", after_s=round(now - self.unhealthy_since, 1))
             self.unhealthy_since = None
@@ -180,6 +184,12 @@ class Supervisor:
             if self.unhealthy_since is None:
                 self.unhealthy_since = now
                 log.warning("unhealthy: watchdog and heartbeat withheld", problems=list(report.problems))
+        if report.external != self._external:
+            if report.external:
+                log.warning("degraded; monitoring continues", problems=list(report.external))
+            else:
+                log.info("no longer degraded")
+            self._external = report.external
         self._set_status(report)
         stale_for = 0.0 if self.unhealthy_since is None else now - self.unhealthy_since
         if self.stale_exit_s > 0 and stale_for >= self.stale_exit_s:
@@ -197,6 +207,8 @@ class Supervisor:
             text = (
                 f"watching: {fresh}/{len(report.streams)} streams fresh, {report.open_episodes} open episodes"
             )
+        elif report.watching:
+            text = "DEGRADED: " + "; ".join(report.external[:3])
         else:
             text = "UNHEALTHY: " + "; ".join(report.problems[:3])
         if text != self._status:

@@ -45,6 +45,8 @@ async def test_a_ban_is_waited_out_with_no_rest_call_and_one_alert(
     assert "banned by the exchange until" in alert.message
     report = health.assess()
     assert not report.ok and any("banned by the exchange until" in p for p in report.problems)
+    # a restart cannot end a ban (its start-up calls would extend it): the watchdog is not withheld
+    assert report.watching and all("banned" in p or "stale" in p for p in report.external), report
     # it resumes by itself: the user streams come back, over new listen keys, once the ban is over
     await asyncio.wait_for(sim.wait_market_subscribers(), 10)
     await run.until(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sqlite3
 import time
@@ -98,6 +99,26 @@ def test_status_line_follows_health(notify: NotifySocket) -> None:
     assert statuses[0].startswith("STATUS=watching")
     assert statuses[1] == "STATUS=UNHEALTHY: stream x:marks stale"
     assert len(statuses) == 2
+
+
+def test_problems_outside_the_daemon_degrade_but_keep_the_watchdog(
+    notify: NotifySocket, tmp_path: Path
+) -> None:
+    """A dead alert channel or an exchange's ban is reported, but no restart would mend it: the
+    watchdog, the heartbeat and the stale-exit clock go on as if healthy."""
+    sd = SdNotifier({"NOTIFY_SOCKET": notify.env_name, "WATCHDOG_USEC": "10000000"})
+    problem = "alert channel telegram rejected: the Bot API rejected the bot token"
+    degraded = dataclasses.replace(report(True), ok=False, problems=(problem,), external=(problem,))
+    assert degraded.watching and not report(False).watching
+    clock = Clock()
+    beat = Heartbeat(tmp_path / "hb")
+    sup = Supervisor(lambda: degraded, sd, heartbeat=beat, stale_exit_s=5, clock=clock)
+    for _ in range(12):
+        assert sup.tick()  # never exits
+        clock.now += 1
+    lines = [line for d in notify.pending() for line in d]
+    assert lines.count("WATCHDOG=1") == 3 and beat.age() is not None
+    assert [line for line in lines if line.startswith("STATUS=")] == [f"STATUS=DEGRADED: {problem}"]
 
 
 def test_stale_exit_after_the_hard_limit_only() -> None:
