@@ -11,10 +11,12 @@ stream look alive.
 Marks are evaluated at most once per window per venue (``DaemonOptions.mark_window_ms``; 0 = each
 update alone, as it comes). The ordering rule, which holds with any window:
 
-- an event is applied after every event that arrived before it, with one exception: a venue's marks
-  that arrive within a window of its last mark evaluation are held and merged (``coalesce.HeldMarks``,
-  the newest price of each symbol by the exchange's time) and evaluated together when the window
-  ends, a window after the last evaluation, so never later than one window after they arrived;
+- a venue's marks that arrive within a window of its last mark evaluation are held and merged
+  (``coalesce.HeldMarks``, the newest price of each symbol by the exchange's time) and evaluated
+  together when the window ends, a window after that evaluation: never later than one window after
+  they arrived, unless the consumer is still busy with what came before them;
+- otherwise an event is applied after every event that arrived before it (another venue's marks may
+  pass held ones: they share no account);
 - the first marks after a quiet window are evaluated at once, not held: a window bounds how often,
   it does not add a wait;
 - any other event (positions, balances, orders, liquidations, margin calls, tiers, stream health)
