@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_margin.py
 	$(BIN)/python benchmarks/bench_engine_policy.py
 	$(BIN)/python benchmarks/bench_pipeline.py --seconds 120
+	$(BIN)/python benchmarks/bench_coalescing.py --seconds 30
 	$(BIN)/python benchmarks/bench_tick_to_telegram.py --rounds 40
 	$(BIN)/python benchmarks/bench_telegram.py
 	$(BIN)/python benchmarks/bench_derisk.py

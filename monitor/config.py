@@ -221,6 +221,8 @@ class ServiceIn(_Strict):
     resync_seconds: float = Field(45, ge=5, le=3600)
     tiers_refresh_hours: float = Field(24, gt=0, le=168)
     stale_exit_seconds: float = Field(0, ge=0)
+    # a venue's marks are evaluated at most once per window, those in between merged (0 = each alone)
+    mark_window_ms: int = Field(50, ge=0, le=1000)
 
 
 class ChatIn(_Strict):

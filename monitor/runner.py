@@ -128,6 +128,7 @@ def build_options(settings: Settings) -> DaemonOptions:
         endpoints=dict(settings.endpoints),
         resync_seconds=svc.resync_seconds,
         tiers_refresh_hours=svc.tiers_refresh_hours,
+        mark_window_ms=svc.mark_window_ms,
     )
 
 

@@ -7,6 +7,22 @@ tier refresh, on APScheduler with a misfire grace that survives loop stalls) fee
 
 Freshness is recorded only after an event was validated and applied: a rejected frame never makes a
 stream look alive.
+
+Marks are evaluated at most once per window per venue (``DaemonOptions.mark_window_ms``; 0 = each
+update alone, as it comes). The ordering rule, which holds with any window:
+
+- a venue's marks that arrive within a window of its last mark evaluation are held and merged
+  (``coalesce.HeldMarks``, the newest price of each symbol by the exchange's time) and evaluated
+  together when the window ends, a window after that evaluation: never later than one window after
+  they arrived, unless the consumer is still busy with what came before them;
+- otherwise an event is applied after every event that arrived before it (another venue's marks may
+  pass held ones: they share no account);
+- the first marks after a quiet window are evaluated at once, not held: a window bounds how often,
+  it does not add a wait;
+- any other event (positions, balances, orders, liquidations, margin calls, tiers, stream health)
+  ends every venue's window: the held marks, which arrived before it, are evaluated first, then it,
+  without waiting for the window; marks arriving after it start a new merge behind it. So a fill is
+  judged with every mark that arrived before it and none that arrived after it.
 """
 
 from __future__ import annotations
@@ -18,12 +34,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import crashpoints
 from monitor.alerts import Alert
+from monitor.coalesce import HeldMarks, hold_for_ms
 from monitor.collector import IdleCollector
 from monitor.engine import Engine
 from monitor.events import (
@@ -86,6 +104,14 @@ class Adapter(Protocol):
     def stream_names(self) -> list[str]: ...
 
 
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+# ``call_later(seconds, callback)``, as ``asyncio.AbstractEventLoop.call_later``
+CallLater = Callable[[float, Callable[[], None]], Cancellable]
+
+
 @dataclass
 class Stats:
     """Counters for the summary, health and metrics."""
@@ -107,6 +133,8 @@ class DaemonOptions:
     tiers_refresh_hours: float = 24.0
     staleness_check_seconds: float = 1.0
     repeat_check_seconds: float = 5.0
+    # evaluate a venue's marks at most once per this many ms, merging those in between (0 = off)
+    mark_window_ms: int = 50
 
 
 class Daemon:
@@ -120,14 +148,23 @@ class Daemon:
             [Venue, tuple[VenueAccount, ...], Callable[[Event], None], Endpoints | None], Adapter
         ]
         | None = None,
+        call_later: CallLater | None = None,
     ) -> None:
         self.options = options
         self.notifiers = list(notifiers)
         self.clock = clock
         self.engine = Engine()
         self.stats = Stats()
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.queue: asyncio.Queue[Event | HeldMarks] = asyncio.Queue()
         self._applying = False
+        # mark coalescing (see the module's docstring): per venue, the marks that later ones may
+        # still join (waiting for their window's end, or queued), the timers of those waiting, and
+        # when (our clock) its marks were last evaluated
+        self._window_ms = max(0, options.mark_window_ms)
+        self._held: dict[str, HeldMarks] = {}
+        self._waiting: dict[str, Cancellable] = {}
+        self._marks_evaluated: dict[str, int] = {}
+        self._call_later = call_later
         self.freshness: dict[str, int] = {}
         self.connected: set[str] = set()
         self.bans: dict[str, int] = {}  # venue -> end of the exchange's REST ban (our clock)
@@ -209,7 +246,9 @@ class Daemon:
         self.collector.stop()
 
     async def drain(self) -> None:
-        """Wait until every queued event has been applied."""
+        """Wait until every event received so far has been applied, marks held for their window
+        included (they are evaluated now)."""
+        self._release_held()
         await self.queue.join()
 
     # --- jobs ---------------------------------------------------------------------------------------
@@ -280,17 +319,74 @@ class Daemon:
         applied at once, in the adapter's callback: queueing it would only wait for the consumer's
         next turn of the event loop, and for the adapter to drop the raw frame first (a mark frame's
         decoded objects take a tenth of a millisecond to free). Order is kept: an event that finds
-        anything pending, or arrives while one is applied, is queued behind it."""
+        anything pending, or arrives while one is applied, is queued behind it. With a mark window,
+        marks go through ``_sink_marks`` and any other event first sends the held marks ahead of it
+        (the ordering rule in the module's docstring)."""
+        if self._window_ms:
+            if isinstance(event, MarkPrices):
+                self._sink_marks(event)
+                return
+            if self._held:
+                self._release_held()
         if self._applying or not self.queue.empty():
             self.queue.put_nowait(event)
             return
         self._apply(event)
 
+    def _sink_marks(self, event: MarkPrices) -> None:
+        """A venue's marks with a window: they join the venue's held marks if any; else they are
+        applied at once when the venue's last mark evaluation is a window old and nothing is
+        pending; else they are held, queued at once when that evaluation is a window old (they wait
+        behind what is pending, taking the marks that arrive meanwhile) or at the window's end."""
+        venue = event.venue
+        held = self._held.get(venue)
+        if held is not None:
+            held.add(event)
+            return
+        wait_ms = hold_for_ms(self._marks_evaluated.get(venue), self.clock(), self._window_ms)
+        busy = self._applying or not self.queue.empty()
+        if not wait_ms and not busy:
+            self._apply(event)
+            return
+        held = self._held[venue] = HeldMarks(event)
+        if not wait_ms:
+            self.queue.put_nowait(held)
+            return
+        call_later = self._call_later or asyncio.get_running_loop().call_later
+        self._waiting[venue] = call_later(wait_ms / 1000, partial(self._window_ended, venue))
+
+    def _window_ended(self, venue: str) -> None:
+        """A venue's held marks are due: applied now if nothing is pending, else queued behind it
+        (and still open to later marks until the consumer takes them)."""
+        if self._waiting.pop(venue, None) is None:
+            return  # already sent on by an event that ended the window early
+        held = self._held[venue]
+        if self._applying or not self.queue.empty():
+            self.queue.put_nowait(held)
+            return
+        del self._held[venue]
+        self._apply(held.event())
+
+    def _release_held(self) -> None:
+        """End every venue's window now: the marks waiting for its end are queued, in the order they
+        started waiting, and no held marks take later ones (those start a new merge behind
+        whatever comes next)."""
+        for venue, timer in self._waiting.items():
+            timer.cancel()
+            self.queue.put_nowait(self._held[venue])
+        self._waiting.clear()
+        self._held.clear()
+
     async def _consume(self) -> None:
         while True:
-            event = await self.queue.get()
+            item = await self.queue.get()
             try:
-                self._apply(event)
+                if isinstance(item, HeldMarks):
+                    if self._held.get(item.venue) is item:
+                        del self._held[item.venue]  # closed: later marks start a new merge
+                    self._apply(item.event())
+                else:
+                    self._apply(item)
             finally:
                 self.queue.task_done()
 
@@ -334,6 +430,8 @@ class Daemon:
         risks: list[AccountRisk] = []
         exchange_events: list[ExchangeEvent] = []
         if isinstance(event, MarkPrices):
+            if self._window_ms:
+                self._marks_evaluated[event.venue] = self.clock()
             risks = self.engine.on_marks(event)
             self.freshness[f"{event.venue}:marks"] = event.received_ms
         elif isinstance(event, AccountSnapshotEvent):

@@ -84,6 +84,16 @@ def test_missing_secret_names_the_variable() -> None:
             "greater than or equal",
         ),
         (
+            lambda d: d.update(service={"mark_window_ms": -1}),
+            "service.mark_window_ms",
+            "greater than or equal",
+        ),
+        (
+            lambda d: d.update(service={"mark_window_ms": "fast"}),
+            "service.mark_window_ms",
+            "whole number",
+        ),
+        (
             lambda d: d.update(telegram={"chats": [{"chat_id": 1, "quiet_hours": "late"}]}),
             "telegram.chats[0].quiet_hours",
             "HH:MM-HH:MM in UTC, e.g. 22:00-07:00",
@@ -427,3 +437,13 @@ def test_ordinary_file_paths_are_accepted(path: str, tmp_path: Path) -> None:
     data["accounts"][0]["api_key_file"] = path
     found = problems(data, {**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path)})
     assert "looks like a secret" not in found.get("accounts[0].api_key_file", "")
+
+
+@pytest.mark.parametrize(
+    ("service", "window"), [({}, 50), ({"mark_window_ms": 0}, 0), ({"mark_window_ms": 200}, 200)]
+)
+def test_the_mark_window_reaches_the_daemon(service: dict[str, Any], window: int) -> None:
+    from monitor.runner import build_options
+
+    settings = parse_config({**minimal(), "service": service}, ENV)
+    assert build_options(settings).mark_window_ms == window

@@ -1,5 +1,8 @@
 """How the daemon takes an event from an adapter: at once when nothing is pending, else in order
-behind what is, and never by raising into the adapter's callback."""
+behind what is, and never by raising into the adapter's callback.
+
+Each update here is evaluated alone (``mark_window_ms=0``, no merging): how marks are merged per window
+is in test_mark_window.py."""
 
 from __future__ import annotations
 
@@ -22,7 +25,9 @@ from tests.daemon.test_between_decisions import BTC, ETH, TIERS, Silent, V, leg,
 @pytest.fixture
 async def daemon(tmp_path: Path) -> Any:
     accounts = (VenueAccount("a", "key", "secret"),)
-    options = DaemonOptions(str(tmp_path / "state.sqlite3"), PolicyConfig(), {Venue.BINANCE_USDM: accounts})
+    options = DaemonOptions(
+        str(tmp_path / "state.sqlite3"), PolicyConfig(), {Venue.BINANCE_USDM: accounts}, mark_window_ms=0
+    )
     d = Daemon(options, [], adapter_factory=Silent)
     await d.start()
     await run(
