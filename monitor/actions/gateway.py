@@ -8,7 +8,7 @@ which runs the same checks in the same order:
 3. caps that need no exchange: the leg's cool-down and the account's actions per hour;
 4. fresh data: acting on a stale mark or a silent user stream halts the gateway;
 5. a fresh position read, and sizing from it: clamped to the position, to the fraction and notional
-   caps, truncated to the market's amount grid (``amount_to_precision``), refused below the minimum;
+   caps, truncated to the market's amount grid (``MarketRules.floor_amount``), refused below the minimum;
 6. reduce-only by construction: the side is the opposite of the live leg, the size never above it;
 7. a client order id journaled (and synced) **before** the request is sent; in dry-run the row is
    the whole story and nothing is sent;
@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ccxt.base.errors import BadResponse, ExchangeError
-
 from monitor.actions.journal import Entry, EntryState, Journal, StateRecord, TradingState
 from monitor.actions.planner import (
     Impact,
@@ -58,6 +56,8 @@ from monitor.logs import get_logger, scrub
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, MarginMode, PositionSide, Side, Venue
 from monitor.venues.base import OrderResult
+from monitor.venues.errors import Refused
+from monitor.venues.markets import MarketRules
 
 log = get_logger(__name__)
 
@@ -94,7 +94,7 @@ class OrderVenue(Protocol):
         self, account: str, symbol: str, amount: float, position_side: PositionSide
     ) -> None: ...
 
-    def client_for(self, account: str) -> Any: ...
+    def market_rules(self, symbol: str) -> MarketRules | None: ...
 
 
 class Origin(StrEnum):
@@ -292,19 +292,17 @@ class Gateway:
 
     # --- markets ----------------------------------------------------------------------------------
     def lot(self, account: str, symbol: str) -> Lot:
-        """The market's amount grid, from the account's ccxt client (``precision``/``limits``)."""
-        try:
-            client = self._venue(account).client_for(account)
-            market = client.market(symbol)
-        except Exception:
+        """The market's amount grid, as the account's venue lists it."""
+        rules = self._rules(account, symbol)
+        if rules is None:
             return Lot()
-        step = (market.get("precision") or {}).get("amount")
-        tick_mode = getattr(client, "precisionMode", None) == _tick_size_mode()
-        step_f = float(step) if step is not None else 0.0
-        if step is not None and not tick_mode:
-            step_f = 10.0 ** -int(step_f)
-        minimum = ((market.get("limits") or {}).get("amount") or {}).get("min")
-        return Lot(step_f, float(minimum) if minimum else step_f)
+        return Lot(rules.amount_step, rules.min_amount or rules.amount_step)
+
+    def _rules(self, account: str, symbol: str) -> MarketRules | None:
+        try:
+            return self._venue(account).market_rules(symbol)
+        except Refusal:
+            return None
 
     def _venue(self, account: str) -> OrderVenue:
         venue = self.accounts.get(account)
@@ -636,21 +634,13 @@ class Gateway:
 
     def _contract_value(self, intent: Intent, mark: float) -> float:
         """Quote value of one contract at ``mark``."""
-        try:
-            market = self._venue(intent.account).client_for(intent.account).market(intent.symbol)
-            size = float(market.get("contractSize") or 1.0)
-            inverse = bool(market.get("inverse"))
-        except Exception:
-            size, inverse = 1.0, False
-        return size if inverse else size * mark
+        rules = self._rules(intent.account, intent.symbol)
+        return rules.contract_value(mark) if rules is not None else mark
 
     def _truncate(self, intent: Intent, qty: float) -> float:
-        """``amount_to_precision`` truncates to the grid; it raises below the smallest step."""
-        try:
-            client = self._venue(intent.account).client_for(intent.account)
-            return float(client.amount_to_precision(intent.symbol, qty))
-        except Exception:
-            return self.lot(intent.account, intent.symbol).floor(qty)
+        """Truncated to the market's amount grid (never rounded up past the position)."""
+        rules = self._rules(intent.account, intent.symbol)
+        return rules.floor_amount(qty) if rules is not None else max(qty, 0.0)
 
     # --- sending ----------------------------------------------------------------------------------
     async def _send_order(
@@ -664,10 +654,8 @@ class Gateway:
             result = await venue.create_reduce_only_market(
                 intent.account, intent.symbol, sized.side, sized.amount, intent.position_side, client_id
             )
-        except ExchangeError as exc:
-            if not isinstance(exc, BadResponse):
-                return EntryState.REJECTED, 0.0, None, _describe(exc)
-            error = _describe(exc)
+        except Refused as exc:  # the venue's "no": nothing was executed
+            return EntryState.REJECTED, 0.0, None, _describe(exc)
         except Exception as exc:
             error = _describe(exc)
         else:
@@ -739,10 +727,8 @@ class Gateway:
     ) -> tuple[EntryState, float, float | None, str]:
         try:
             await venue.add_isolated_margin(intent.account, intent.symbol, sized.amount, intent.position_side)
-        except ExchangeError as exc:
-            if not isinstance(exc, BadResponse):
-                return EntryState.REJECTED, 0.0, None, _describe(exc)
-            error = _describe(exc)
+        except Refused as exc:  # the venue's "no": nothing was executed
+            return EntryState.REJECTED, 0.0, None, _describe(exc)
         except Exception as exc:
             error = _describe(exc)
         else:
@@ -1040,11 +1026,5 @@ def _result_message(outcome: Outcome, sized: Sized, filled: float, price: float 
 
 
 def _describe(exc: BaseException) -> str:
-    """Exception class and a scrubbed, shortened message (ccxt's carry signed URLs)."""
+    """Exception class and a scrubbed, shortened message (a client's may carry signed URLs)."""
     return scrub(f"{type(exc).__name__}: {exc}")[:300]
-
-
-def _tick_size_mode() -> int:
-    from ccxt.base.decimal_to_precision import TICK_SIZE
-
-    return int(TICK_SIZE)

@@ -44,7 +44,10 @@ from monitor.venues.base import (
 )
 from monitor.venues.binance import forced, parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
+from monitor.venues.binance.errors import raises_venue_errors, venue_errors
 from monitor.venues.binance.urls import point_at
+from monitor.venues.errors import OrderNotFound
+from monitor.venues.markets import MarketRules
 
 log = get_logger(__name__)
 
@@ -102,6 +105,7 @@ class BinanceVenue:
         self.close_wait_ms = close_wait_ms
         self.symbols: dict[str, str] = {}  # market id -> unified symbol
         self.markets: list[MarketInfo] = []
+        self._rules: dict[str, MarketRules] = {}
         self._public: Any = None
         self._clients: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -130,7 +134,8 @@ class BinanceVenue:
         """Load markets, take a first REST snapshot of every account, then open the streams."""
         self._public = self._make_client(None)
         try:
-            await self._public.load_markets()
+            with venue_errors(self.rest_gate):
+                await self._public.load_markets()
         except Exception as exc:
             raise StartError(self.venue.value, None) from exc
         self._index_markets(self._public.markets)
@@ -198,6 +203,7 @@ class BinanceVenue:
         want_inverse = self.coin_margined
         self.symbols = {}
         self.markets = []
+        self._rules = {}
         for symbol, m in markets.items():
             if not m.get("contract") or bool(m.get("inverse")) != want_inverse:
                 continue
@@ -205,6 +211,11 @@ class BinanceVenue:
             self.markets.append(
                 MarketInfo(symbol, float(m.get("contractSize") or 1.0), bool(m.get("inverse")))
             )
+            self._rules[symbol] = _market_rules(symbol, m)
+
+    def market_rules(self, symbol: str) -> MarketRules | None:
+        """The market's lot size, tick and minimums, as ``load_markets`` listed them at start."""
+        return self._rules.get(symbol)
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_market_frame(self, url: str, frame: Any) -> None:
@@ -428,6 +439,7 @@ class BinanceVenue:
             log.warning("resync failed", stream=stream, error=scrub(f"{type(exc).__name__}: {exc}")[:200])
 
     # --- REST ---------------------------------------------------------------------------------------
+    @raises_venue_errors
     async def resync_marks(self) -> None:
         """Marks over REST: at start and after the mark stream dropped (what it missed is gone)."""
         client = self._public
@@ -441,6 +453,7 @@ class BinanceVenue:
         if marks.prices:
             self.sink(marks)
 
+    @raises_venue_errors
     async def resync(self, account: str, *, refresh_settings: bool = True) -> None:
         """A full account snapshot from REST raw fields.
 
@@ -554,6 +567,7 @@ class BinanceVenue:
             self.sink(order)
         self._legs.explained(account, vanished)
 
+    @raises_venue_errors
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""
         for name in [account] if account else list(self.accounts):
@@ -574,6 +588,7 @@ class BinanceVenue:
             for table in tables:
                 self.sink(table)
 
+    @raises_venue_errors
     async def fetch_position(
         self, account: str, symbol: str, position_side: PositionSide
     ) -> PositionState | None:
@@ -594,9 +609,10 @@ class BinanceVenue:
         return None
 
     def client_for(self, account: str) -> Any:
-        """The account's ccxt client, for the order gateway."""
+        """The account's ccxt client (tests reach the simulator through it; the gateway does not)."""
         return self._clients[account]
 
+    @raises_venue_errors
     async def create_reduce_only_market(
         self,
         account: str,
@@ -623,13 +639,13 @@ class BinanceVenue:
     ) -> OrderResult | None:
         client = self._clients[account]
         try:
-            order = await client.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
-        except Exception as exc:
-            if type(exc).__name__ == "OrderNotFound":
-                return None
-            raise
+            with venue_errors(self.rest_gate):
+                order = await client.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
+        except OrderNotFound:
+            return None
         return _order_result(client_order_id, order)
 
+    @raises_venue_errors
     async def add_isolated_margin(
         self, account: str, symbol: str, amount: float, position_side: PositionSide
     ) -> None:
@@ -663,4 +679,24 @@ def _order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:
         mapped.get(status, "unknown"),
         float(order.get("filled") or 0.0),
         float(order["average"]) if order.get("average") else None,
+    )
+
+
+def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
+    """A ccxt market's grid. ccxt's Binance lists its precisions as step sizes (``TICK_SIZE`` mode):
+    ``precision.amount`` is the lot size, ``precision.price`` the tick."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+
+    def number(value: Any) -> float:
+        return float(value) if value else 0.0
+
+    return MarketRules(
+        symbol,
+        contract_size=number(market.get("contractSize")) or 1.0,
+        inverse=bool(market.get("inverse")),
+        amount_step=number(precision.get("amount")),
+        min_amount=number((limits.get("amount") or {}).get("min")),
+        price_tick=number(precision.get("price")),
+        min_notional=number((limits.get("cost") or {}).get("min")),
     )
