@@ -188,7 +188,7 @@ def _symbol_map(daemon: Daemon) -> dict[str, str]:
     """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
     out: dict[str, str] = {}
     for adapter in daemon.adapters.values():
-        out.update(getattr(adapter, "symbols", {}))
+        out.update(adapter.symbols)
     return out
 
 

@@ -18,7 +18,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -51,6 +51,7 @@ from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import IdleCheckpoint, open_db, transaction
 from monitor.tasks import cancel_and_wait
+from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
 log = get_logger(__name__)
@@ -69,21 +70,6 @@ class Stager(Protocol):
     def enqueue(self, alerts: Sequence[Alert]) -> None: ...
 
     def stage(self, conn: sqlite3.Connection, alerts: Sequence[Alert]) -> bool: ...
-
-
-class Adapter(Protocol):
-    venue: Venue
-    markets: Any
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def resync(self, account: str) -> None: ...
-
-    async def refresh_tiers(self, account: str | None = None) -> None: ...
-
-    def stream_names(self) -> list[str]: ...
 
 
 @dataclass
@@ -116,10 +102,7 @@ class Daemon:
         notifiers: Sequence[Notifier],
         *,
         clock: Callable[[], int] = now_ms,
-        adapter_factory: Callable[
-            [Venue, tuple[VenueAccount, ...], Callable[[Event], None], Endpoints | None], Adapter
-        ]
-        | None = None,
+        adapter_factory: AdapterFactory | None = None,
     ) -> None:
         self.options = options
         self.notifiers = list(notifiers)
@@ -135,7 +118,7 @@ class Daemon:
         self.checkpoint = IdleCheckpoint(self.conn)
         episode_store.ensure_schema(self.conn)
         self.policy_state: PolicyState = episode_store.load(self.conn)
-        self.adapters: dict[Venue, Adapter] = {}
+        self.adapters: dict[Venue, VenueAdapter] = {}
         factory = adapter_factory or _default_adapter
         for venue, accounts in options.venues.items():
             for acct in accounts:
@@ -182,17 +165,16 @@ class Daemon:
         self.ready.set()
         log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
 
-    def _expect_known_positions(self, venue: Venue, adapter: Adapter) -> None:
+    def _expect_known_positions(self, venue: Venue, adapter: VenueAdapter) -> None:
         """Tell the adapter which legs each account held when the daemon last ran: one that is gone
         at the first snapshot was closed while nobody watched, and the adapter asks the exchange why
         (a liquidation must not pass for a plain close)."""
-        expect = getattr(adapter, "expect_positions", None)
-        if expect is None:
-            return
         for acct in self.options.venues[venue]:
             known = self.policy_state.positions.get(acct.name)
             if known:
-                expect(acct.name, {key: was.side is Side.LONG for key, was in known.items()})
+                adapter.expect_positions(
+                    acct.name, {key: was.side is Side.LONG for key, was in known.items()}
+                )
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -445,7 +427,7 @@ def _default_adapter(
     accounts: tuple[VenueAccount, ...],
     sink: Callable[[Event], None],
     endpoints: Endpoints | None,
-) -> Adapter:
+) -> VenueAdapter:
     from monitor.venues.binance.venue import BinanceVenue
 
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints)

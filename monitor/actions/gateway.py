@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from monitor.actions.journal import Entry, EntryState, Journal, StateRecord, TradingState
 from monitor.actions.planner import (
@@ -55,6 +55,7 @@ from monitor.figures import fmt_pct, fmt_ratio
 from monitor.logs import get_logger, scrub
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, MarginMode, PositionSide, Side, Venue
+from monitor.venues.adapter import VenueAdapter
 from monitor.venues.base import OrderResult
 from monitor.venues.errors import Refused
 from monitor.venues.markets import MarketRules
@@ -65,36 +66,6 @@ log = get_logger(__name__)
 # strings of at most 8 places, parsed to float).
 _SIZE_RTOL = 1e-9
 _CENT = 0.01
-
-
-class OrderVenue(Protocol):
-    """What the gateway needs from a venue adapter (``BinanceVenue`` provides it)."""
-
-    venue: Venue
-
-    async def fetch_position(
-        self, account: str, symbol: str, position_side: PositionSide
-    ) -> PositionState | None: ...
-
-    async def create_reduce_only_market(
-        self,
-        account: str,
-        symbol: str,
-        side: str,
-        amount: float,
-        position_side: PositionSide,
-        client_order_id: str,
-    ) -> OrderResult: ...
-
-    async def fetch_order_by_client_id(
-        self, account: str, symbol: str, client_order_id: str
-    ) -> OrderResult | None: ...
-
-    async def add_isolated_margin(
-        self, account: str, symbol: str, amount: float, position_side: PositionSide
-    ) -> None: ...
-
-    def market_rules(self, symbol: str) -> MarketRules | None: ...
 
 
 class Origin(StrEnum):
@@ -223,7 +194,7 @@ class Gateway:
         self,
         conn: Any,
         settings: DeriskSettings,
-        venues: Mapping[Venue, OrderVenue],
+        venues: Mapping[Venue, VenueAdapter],
         accounts: Mapping[str, Venue],
         *,
         view: Callable[[str], Account | None],
@@ -304,7 +275,7 @@ class Gateway:
         except Refusal:
             return None
 
-    def _venue(self, account: str) -> OrderVenue:
+    def _venue(self, account: str) -> VenueAdapter:
         venue = self.accounts.get(account)
         if venue is None or venue not in self.venues:
             raise Refusal(f"unknown account {account!r}")
@@ -482,7 +453,7 @@ class Gateway:
             state, filled, price, detail = await self._send_order(venue, intent, sized, client_id, entry_id)
         return await self._after(venue, intent, sized, client_id, entry_id, state, filled, price, detail)
 
-    def _journal_open(self, intent: Intent, venue: OrderVenue, sized: Sized, client_id: str) -> int:
+    def _journal_open(self, intent: Intent, venue: VenueAdapter, sized: Sized, client_id: str) -> int:
         return self.journal.open(
             client_id=client_id,
             now_ms=self.clock(),
@@ -644,7 +615,7 @@ class Gateway:
 
     # --- sending ----------------------------------------------------------------------------------
     async def _send_order(
-        self, venue: OrderVenue, intent: Intent, sized: Sized, client_id: str, entry_id: int
+        self, venue: VenueAdapter, intent: Intent, sized: Sized, client_id: str, entry_id: int
     ) -> tuple[EntryState, float, float | None, str]:
         """One submit. The exchange's "no" is final; anything else that is not a final answer (a
         timeout, a dropped connection, a 5xx, an unreadable reply, an ACK) is settled by look-up."""
@@ -671,7 +642,7 @@ class Gateway:
         return state, filled, price, detail
 
     async def _resolve_order(
-        self, venue: OrderVenue, entry: Entry, first_error: str = ""
+        self, venue: VenueAdapter, entry: Entry, first_error: str = ""
     ) -> tuple[EntryState, float, float | None, str]:
         """Look the order up by its client id until its fate is proved.
 
@@ -723,7 +694,7 @@ class Gateway:
         return EntryState.UNKNOWN, 0.0, None, f"not found, but the position moved to {fmt(size)}"
 
     async def _send_transfer(
-        self, venue: OrderVenue, intent: Intent, sized: Sized, entry_id: int
+        self, venue: VenueAdapter, intent: Intent, sized: Sized, entry_id: int
     ) -> tuple[EntryState, float, float | None, str]:
         try:
             await venue.add_isolated_margin(intent.account, intent.symbol, sized.amount, intent.position_side)
@@ -739,7 +710,7 @@ class Gateway:
             state = EntryState.UNKNOWN
         return state, (sized.amount if state is EntryState.DONE else 0.0), None, f"{error}; {detail}"
 
-    async def _settle_transfer(self, venue: OrderVenue, entry: Entry) -> tuple[EntryState, str]:
+    async def _settle_transfer(self, venue: VenueAdapter, entry: Entry) -> tuple[EntryState, str]:
         """Prove a transfer's fate: "done" as soon as the wallet shows it, "not sent" only once the
         request can no longer be executed (``order_settle_s``, as for orders)."""
         anomalies = self.settings.anomalies
@@ -759,7 +730,7 @@ class Gateway:
             await self._sleep(max(0.01, min(delay, settled_at - loop.time())) if unanswered == 0 else delay)
             delay = min(delay * 2, 2.0)
 
-    async def _prove_transfer(self, venue: OrderVenue, entry: Entry) -> tuple[EntryState, str]:
+    async def _prove_transfer(self, venue: VenueAdapter, entry: Entry) -> tuple[EntryState, str]:
         """A transfer has no client id: compare the isolated wallet with the one read before."""
         try:
             live = await venue.fetch_position(entry.account, entry.symbol, PositionSide(entry.position_side))
@@ -781,7 +752,7 @@ class Gateway:
     # --- after ------------------------------------------------------------------------------------
     async def _after(
         self,
-        venue: OrderVenue,
+        venue: VenueAdapter,
         intent: Intent,
         sized: Sized,
         client_id: str,
