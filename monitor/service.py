@@ -51,6 +51,7 @@ from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import IdleCheckpoint, open_db, transaction
 from monitor.tasks import cancel_and_wait
+from monitor.venues import registry
 from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
@@ -119,7 +120,7 @@ class Daemon:
         episode_store.ensure_schema(self.conn)
         self.policy_state: PolicyState = episode_store.load(self.conn)
         self.adapters: dict[Venue, VenueAdapter] = {}
-        factory = adapter_factory or _default_adapter
+        factory = adapter_factory or registry.make_adapter
         for venue, accounts in options.venues.items():
             for acct in accounts:
                 self.engine.add_account(acct.name, venue, acct.taker_fee)
@@ -420,14 +421,3 @@ def prepare_next_tick(engine: Engine, state: PolicyState, config: PolicyConfig) 
     engine.prepare()
     for layout in engine.layouts():
         prepare_layout(layout, state, config)
-
-
-def _default_adapter(
-    venue: Venue,
-    accounts: tuple[VenueAccount, ...],
-    sink: Callable[[Event], None],
-    endpoints: Endpoints | None,
-) -> VenueAdapter:
-    from monitor.venues.binance.venue import BinanceVenue
-
-    return BinanceVenue(venue, accounts, sink, endpoints=endpoints)

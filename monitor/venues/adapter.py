@@ -6,20 +6,22 @@ reads and requests, and raises only the project's errors (:mod:`monitor.venues.e
 outside ``venues/`` knows which client library it is built on. The registry
 (:mod:`monitor.venues.registry`) builds one from its ``AdapterFactory``.
 
-Structural: ``BinanceVenue`` satisfies it without inheriting from it, and mypy checks that where the
-registry returns it as a ``VenueAdapter``.
+Structural: ``BinanceVenue`` satisfies it without inheriting from it, and mypy checks that where its
+factory (``venues/binance/factory.py``) returns it as a ``VenueAdapter``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from monitor.engine import MarketInfo
 from monitor.events import PositionState
 from monitor.model import PositionSide, Venue
 from monitor.venues.base import Endpoints, OrderResult, Sink, VenueAccount
 from monitor.venues.markets import MarketRules
+
+if TYPE_CHECKING:  # the engine (numpy) is not needed to read the registry
+    from monitor.engine import MarketInfo
 
 LegKey = tuple[str, PositionSide]
 """A leg of an account: its unified symbol and position side."""
