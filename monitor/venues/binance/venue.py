@@ -5,7 +5,8 @@
 - One private client per account keeps the user-data stream open (``watch_balance``); the frames
   themselves are read raw through :mod:`monitor.venues.binance.client`.
 - ccxt does not reconnect by itself: every stream runs in a loop that, after an error, waits a jittered
-  backoff, resubscribes and resyncs over REST, because whatever happened while it was down is lost.
+  backoff, resubscribes and resyncs over REST, because whatever happened while it was down is lost
+  (the venue-neutral loop and waits are :mod:`monitor.venues.reconnect`; listen keys are Binance's).
 - REST resyncs read Binance's raw fields (isolatedWallet, crossWalletBalance, maintMargin), never ccxt's
   derived numbers (margin-reference 1.2 and 4).
 """
@@ -24,8 +25,6 @@ from monitor.events import (
     ListenKeyExpired,
     PositionState,
     Rejected,
-    StreamHealth,
-    StreamState,
     VenueBanned,
 )
 from monitor.logs import get_logger, scrub
@@ -48,19 +47,12 @@ from monitor.venues.binance.errors import raises_venue_errors, venue_errors
 from monitor.venues.binance.urls import point_at
 from monitor.venues.errors import OrderNotFound
 from monitor.venues.markets import MarketRules
+from monitor.venues.reconnect import StreamKeeper, keep_subscribed
 
 log = get_logger(__name__)
 
-# How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
+# How long a private subscription may take to connect before the stream loop gives up on it.
 _CONNECT_WAIT_S = 5.0
-
-# A reconnect wait longer than this probes the venue this often, and ends when it answers.
-_PROBE_EVERY_S = 1.0
-_PROBE_TIMEOUT_S = 2.0
-
-# A failed post-reconnect resync is retried after 0.25-0.5 s, doubling, at most every 5-10 s.
-_RESYNC_RETRY_BASE_S = 0.5
-_RESYNC_RETRY_CAP_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +101,13 @@ class BinanceVenue:
         self._public: Any = None
         self._clients: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._connected: dict[str, bool] = {}
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
         self._legs = forced.OpenLegs()
         self._settings: dict[str, _Settings] = {}
-        self._probe: asyncio.Future[bool] | None = None
-        self._probe_ms = 0
         # every client of the venue calls from this host's IP: a 418/429 stops them all
         self.rest_gate = RestGate(clock, on_ban=self._on_ban)
+        self._streams = StreamKeeper(sink, clock, self.rest_gate, self._ping, self._forget_dial_backoff)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -159,10 +149,7 @@ class BinanceVenue:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
-        if self._probe is not None and not self._probe.done():
-            self._probe.cancel()
-            with contextlib.suppress(BaseException):
-                await self._probe
+        await self._streams.stop()
         for client in [self._public, *self._clients.values()]:
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -233,11 +220,10 @@ class BinanceVenue:
             self.sink(Rejected("markPrice", problem, received_ms=received))
         if marks.prices:
             stream = self._marks_stream
-            if not self._connected.get(stream):
+            if not self._streams.is_live(stream):
                 # the first valid frame since (re)subscribing is the proof the stream is live
-                self._connected[stream] = True
+                self._streams.live(stream, received)
                 self._marks_backoff.reset()
-                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=received))
             self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
@@ -294,70 +280,25 @@ class BinanceVenue:
                 raise
             except Exception as exc:
                 # the marks need no REST to resubscribe: a ban only skips the REST marks
-                await self._on_stream_error(stream, exc, self._marks_backoff, needs_rest=False)
+                await self._streams.down(stream, exc, self._marks_backoff, needs_rest=False)
                 if self.rest_gate.closed_until() is None:
                     await self._safely(self.resync_marks(), stream)
 
     async def _user_loop(self, account: str) -> None:
-        backoff = Backoff()
-        stream = self._user_stream(account)
         client = self._clients[account]
-        renew = self._renew[account]
-        while True:
-            watch = asyncio.ensure_future(client.watch_balance())
-            if (
-                not self._connected.get(stream)
-                and await self._wait_private_connected(client, watch)
-                # resync only once subscribed, so nothing falls between the snapshot and the stream;
-                # the stream is live only once that resync succeeded
-                and await self._resync_until_done(account, watch)
-            ):
-                self._connected[stream] = True
-                backoff.reset()
-                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
-            renew_wait = asyncio.ensure_future(renew.wait())
-            await asyncio.wait({watch, renew_wait}, return_when=asyncio.FIRST_COMPLETED)
-            renew_wait.cancel()
-            if renew.is_set():
-                renew.clear()
-                watch.cancel()
-                with contextlib.suppress(BaseException):
-                    await watch
-                await self._restart_private(account, "listenKey expired")
-                continue
-            try:
-                watch.result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._on_stream_error(stream, exc, backoff)
-
-    async def _resync_until_done(self, account: str, watch: asyncio.Future[Any]) -> bool:
-        """Resync after a reconnect, retried with backoff until it succeeds (True) or the new
-        subscription fails meanwhile (False: the stream loop reconnects, then resyncs again). What the
-        account did while the stream was down is known only from this snapshot: until it is taken the
-        stream is not declared live, so the account's freshness ages and staleness says so."""
-        retry = Backoff(base=_RESYNC_RETRY_BASE_S, cap=_RESYNC_RETRY_CAP_S)
-        stream = self._user_stream(account)
-        while True:
-            try:
-                await self.resync(account, refresh_settings=False)
-                return True
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                delay = max(retry.next_delay(), self.rest_gate.remaining_s())
-                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
-                log.warning("resync failed", stream=stream, error=detail, retry_in_s=round(delay, 2))
-            await asyncio.wait({watch}, timeout=delay)
-            if watch.done():
-                return False
+        await keep_subscribed(
+            self._streams,
+            self._user_stream(account),
+            client.watch_balance,
+            opened=lambda watch: self._wait_private_connected(client, watch),
+            resync=lambda: self.resync(account, refresh_settings=False),
+            renew=self._renew[account],
+            restart=lambda: self._restart_private(account, "listenKey expired"),
+        )
 
     async def _restart_private(self, account: str, why: str) -> None:
         client = self._clients[account]
-        stream = self._user_stream(account)
-        self._connected[stream] = False
-        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, why, self.clock()))
+        self._streams.lost(self._user_stream(account), why)
         client.forget_listen_key()
         for url, ws in list(client.clients.items()):
             if "/private" in url or "listenKey" in url:
@@ -376,59 +317,16 @@ class BinanceVenue:
             await asyncio.sleep(0.02)
         return False
 
-    async def _on_stream_error(
-        self, stream: str, exc: BaseException, backoff: Backoff, *, needs_rest: bool = True
-    ) -> None:
-        self._connected[stream] = False
-        detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
-        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, detail, self.clock()))
-        # a banned venue is not asked again (a listen key, a resync) before its ban is over
-        delay = backoff.next_delay()
-        if needs_rest:
-            delay = max(delay, self.rest_gate.remaining_s())
-        log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
-        await self._pause(delay)
+    async def _ping(self) -> None:
+        """GET time (weight 1): the cheapest question the venue answers."""
+        client = self._public
+        await (client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime())
 
-    async def _pause(self, delay: float) -> None:
-        """Wait out a reconnect backoff, but not past the moment the venue answers again: a backoff
-        grown through an outage would otherwise keep the daemon blind for up to its cap after the
-        exchange is back. Short waits (a dropped socket) are slept through; longer ones probe the
-        venue once a second (``_venue_answers``)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        while (left := end - loop.time()) > 0:
-            if left <= _PROBE_EVERY_S or self.rest_gate.closed_until() is not None:
-                await asyncio.sleep(min(left, _PROBE_EVERY_S))
-                continue
-            await asyncio.sleep(_PROBE_EVERY_S)
-            if await self._venue_answers():
-                return
-
-    async def _venue_answers(self) -> bool:
-        """Whether the venue's REST answers: one GET time (weight 1) at a time for the whole venue,
-        however many streams wait, and at most one every half second. An answer also clears ccxt's
-        own dial backoff (which grows with each failed WebSocket dial up to 30 s), so the next
-        subscription dials at once."""
-        now = self.clock()
-        if self._probe is None or (self._probe.done() and now - self._probe_ms >= 500):
-            self._probe_ms = now
-            self._probe = asyncio.ensure_future(self._ping())
-        if not await asyncio.shield(self._probe):
-            return False
+    def _forget_dial_backoff(self) -> None:
+        """The venue answers again: drop ccxt's own dial backoff (which grows with each failed
+        WebSocket dial up to 30 s), so the next subscription dials at once."""
         for client in [self._public, *self._clients.values()]:
             client.forget_dial_backoff()
-        return True
-
-    async def _ping(self) -> bool:
-        client = self._public
-        try:
-            call = client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime()
-            await asyncio.wait_for(call, _PROBE_TIMEOUT_S)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return False
-        return True
 
     async def _safely(self, coro: Any, stream: str) -> None:
         try:
