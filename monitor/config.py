@@ -52,6 +52,7 @@ from monitor.policy.config import (
     StalenessConfig,
     ThresholdOverride,
 )
+from monitor.venues import registry
 from monitor.venues.base import Endpoints, VenueAccount
 
 _SECRET_KEYS = {"api_key", "apikey", "secret", "api_secret", "password", "passphrase", "token", "bot_token"}
@@ -465,7 +466,7 @@ def parse_config(
     venues: dict[Venue, tuple[VenueAccount, ...]] = {}
     for a, acct in zip(raw.accounts, accounts, strict=True):
         venues[a.venue] = (*venues.get(a.venue, ()), acct)
-    unsupported = [v for v in venues if v not in (Venue.BINANCE_USDM, Venue.BINANCE_COINM)]
+    unsupported = [v for v in venues if v not in registry.VENUES]
     if unsupported:
         raise ConfigError(
             [

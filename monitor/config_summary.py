@@ -8,13 +8,7 @@ simulator), whether it may send orders, where alerts go, where health answers.
 from __future__ import annotations
 
 from monitor.config import Settings
-from monitor.model import Venue
-
-# the hosts ccxt uses when [endpoints] leaves a venue alone
-PUBLIC_HOSTS = {
-    Venue.BINANCE_USDM: ("https://fapi.binance.com", "wss://fstream.binance.com"),
-    Venue.BINANCE_COINM: ("https://dapi.binance.com", "wss://dstream.binance.com"),
-}
+from monitor.venues.registry import VENUES
 
 
 def describe(settings: Settings) -> list[str]:
@@ -26,8 +20,8 @@ def describe(settings: Settings) -> list[str]:
         if given is not None:
             lines.append(f"endpoints {venue.value}: {given.rest} and {given.ws} (set in [endpoints])")
         else:
-            rest, ws = PUBLIC_HOSTS.get(venue, ("its public servers", ""))
-            where = f"{rest} and {ws}" if ws else rest
+            spec = VENUES.get(venue)
+            where = f"{spec.public_rest} and {spec.public_ws}" if spec else "its public servers"
             lines.append(f"endpoints {venue.value}: the real exchange, {where}")
     lv = settings.policy.levels
     lines.append(

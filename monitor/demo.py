@@ -35,8 +35,13 @@ from monitor.service import Daemon, DaemonOptions, Notifier
 from monitor.sim.exchange import SimExchange
 from monitor.tables import fit
 from monitor.venues.base import Endpoints, VenueAccount
+from monitor.venues.registry import VENUES
 
 CONNECT_TIMEOUT_S = 30.0
+
+
+DEMO_VENUE = Venue.BINANCE_USDM
+"""The venue the demo's simulator speaks (its registry spec names the dialect)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ async def run_demo(
     telegram: bool = False,
 ) -> DemoResult:
     console = console or Console(highlight=False)
+    spec = VENUES[DEMO_VENUE]
     sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
@@ -91,8 +97,8 @@ async def run_demo(
     options = DaemonOptions(
         state_file=str(Path(state_dir) / "state.sqlite3"),
         policy=demo_policy(speed),
-        venues={Venue.BINANCE_USDM: accounts},
-        endpoints={Venue.BINANCE_USDM: Endpoints(sim.http_url, sim.ws_url)},
+        venues={spec.venue: accounts},
+        endpoints={spec.venue: Endpoints(sim.http_url, sim.ws_url)},
         resync_seconds=max(3.0, 20.0 / speed),
     )
     log = PredictionLog()
@@ -114,7 +120,7 @@ async def run_demo(
     console.rule(
         f"[bold]monitor demo[/bold]: scenario {sim.scenario.name!r}, speed x{speed:g}, {total:.0f} s"
     )
-    console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
+    console.print(f"simulated {spec.title} at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
     try:
         await daemon.start()
         if await connected(daemon, sim):
@@ -188,7 +194,7 @@ def _symbol_map(daemon: Daemon) -> dict[str, str]:
     """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
     out: dict[str, str] = {}
     for adapter in daemon.adapters.values():
-        out.update(getattr(adapter, "symbols", {}))
+        out.update(adapter.symbols)
     return out
 
 

@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -69,6 +69,8 @@ from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import IdleCheckpoint, open_db, transaction
 from monitor.tasks import cancel_and_wait
+from monitor.venues import registry
+from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
 log = get_logger(__name__)
@@ -87,21 +89,6 @@ class Stager(Protocol):
     def enqueue(self, alerts: Sequence[Alert]) -> None: ...
 
     def stage(self, conn: sqlite3.Connection, alerts: Sequence[Alert]) -> bool: ...
-
-
-class Adapter(Protocol):
-    venue: Venue
-    markets: Any
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def resync(self, account: str) -> None: ...
-
-    async def refresh_tiers(self, account: str | None = None) -> None: ...
-
-    def stream_names(self) -> list[str]: ...
 
 
 class Cancellable(Protocol):
@@ -144,10 +131,7 @@ class Daemon:
         notifiers: Sequence[Notifier],
         *,
         clock: Callable[[], int] = now_ms,
-        adapter_factory: Callable[
-            [Venue, tuple[VenueAccount, ...], Callable[[Event], None], Endpoints | None], Adapter
-        ]
-        | None = None,
+        adapter_factory: AdapterFactory | None = None,
         call_later: CallLater | None = None,
     ) -> None:
         self.options = options
@@ -172,8 +156,8 @@ class Daemon:
         self.checkpoint = IdleCheckpoint(self.conn)
         episode_store.ensure_schema(self.conn)
         self.policy_state: PolicyState = episode_store.load(self.conn)
-        self.adapters: dict[Venue, Adapter] = {}
-        factory = adapter_factory or _default_adapter
+        self.adapters: dict[Venue, VenueAdapter] = {}
+        factory = adapter_factory or registry.make_adapter
         for venue, accounts in options.venues.items():
             for acct in accounts:
                 self.engine.add_account(acct.name, venue, acct.taker_fee)
@@ -219,17 +203,16 @@ class Daemon:
         self.ready.set()
         log.info("daemon started", venues=[v.value for v in self.adapters], accounts=list(self.engine.books))
 
-    def _expect_known_positions(self, venue: Venue, adapter: Adapter) -> None:
+    def _expect_known_positions(self, venue: Venue, adapter: VenueAdapter) -> None:
         """Tell the adapter which legs each account held when the daemon last ran: one that is gone
         at the first snapshot was closed while nobody watched, and the adapter asks the exchange why
         (a liquidation must not pass for a plain close)."""
-        expect = getattr(adapter, "expect_positions", None)
-        if expect is None:
-            return
         for acct in self.options.venues[venue]:
             known = self.policy_state.positions.get(acct.name)
             if known:
-                expect(acct.name, {key: was.side is Side.LONG for key, was in known.items()})
+                adapter.expect_positions(
+                    acct.name, {key: was.side is Side.LONG for key, was in known.items()}
+                )
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -536,14 +519,3 @@ def prepare_next_tick(engine: Engine, state: PolicyState, config: PolicyConfig) 
     engine.prepare()
     for layout in engine.layouts():
         prepare_layout(layout, state, config)
-
-
-def _default_adapter(
-    venue: Venue,
-    accounts: tuple[VenueAccount, ...],
-    sink: Callable[[Event], None],
-    endpoints: Endpoints | None,
-) -> Adapter:
-    from monitor.venues.binance.venue import BinanceVenue
-
-    return BinanceVenue(venue, accounts, sink, endpoints=endpoints)

@@ -19,12 +19,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ccxt.base.errors import AuthenticationError, NetworkError
-
 from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.logs import scrub
 from monitor.store import migrate
 from monitor.venues.base import StartError
+from monitor.venues.errors import AuthenticationRefused, VenueUnavailable
 
 MAX_DETAIL = 300
 _QUERY = re.compile(r"\?\S*")
@@ -81,9 +80,9 @@ def describe(exc: BaseException, secrets: Iterable[str | None] = ()) -> StartupF
     if isinstance(exc, StartError):
         venue, account = exc.venue, exc.account
         cause_exc = exc.__cause__ or exc
-    if isinstance(cause_exc, AuthenticationError):
+    if isinstance(cause_exc, AuthenticationRefused):
         cause = "the exchange rejected the API key"
-    elif isinstance(cause_exc, NetworkError | OSError | TimeoutError):
+    elif isinstance(cause_exc, VenueUnavailable | OSError | TimeoutError):
         cause = "the exchange is unreachable"
     else:
         cause = "start-up failed"

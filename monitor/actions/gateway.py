@@ -8,7 +8,7 @@ which runs the same checks in the same order:
 3. caps that need no exchange: the leg's cool-down and the account's actions per hour;
 4. fresh data: acting on a stale mark or a silent user stream halts the gateway;
 5. a fresh position read, and sizing from it: clamped to the position, to the fraction and notional
-   caps, truncated to the market's amount grid (``amount_to_precision``), refused below the minimum;
+   caps, truncated to the market's amount grid (``MarketRules.floor_amount``), refused below the minimum;
 6. reduce-only by construction: the side is the opposite of the live leg, the size never above it;
 7. a client order id journaled (and synced) **before** the request is sent; in dry-run the row is
    the whole story and nothing is sent;
@@ -32,9 +32,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
-
-from ccxt.base.errors import BadResponse, ExchangeError
+from typing import Any
 
 from monitor.actions.journal import Entry, EntryState, Journal, StateRecord, TradingState
 from monitor.actions.planner import (
@@ -57,7 +55,10 @@ from monitor.figures import fmt_pct, fmt_ratio
 from monitor.logs import get_logger, scrub
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, MarginMode, PositionSide, Side, Venue
+from monitor.venues.adapter import VenueAdapter
 from monitor.venues.base import OrderResult
+from monitor.venues.errors import Refused
+from monitor.venues.markets import MarketRules
 
 log = get_logger(__name__)
 
@@ -65,36 +66,6 @@ log = get_logger(__name__)
 # strings of at most 8 places, parsed to float).
 _SIZE_RTOL = 1e-9
 _CENT = 0.01
-
-
-class OrderVenue(Protocol):
-    """What the gateway needs from a venue adapter (``BinanceVenue`` provides it)."""
-
-    venue: Venue
-
-    async def fetch_position(
-        self, account: str, symbol: str, position_side: PositionSide
-    ) -> PositionState | None: ...
-
-    async def create_reduce_only_market(
-        self,
-        account: str,
-        symbol: str,
-        side: str,
-        amount: float,
-        position_side: PositionSide,
-        client_order_id: str,
-    ) -> OrderResult: ...
-
-    async def fetch_order_by_client_id(
-        self, account: str, symbol: str, client_order_id: str
-    ) -> OrderResult | None: ...
-
-    async def add_isolated_margin(
-        self, account: str, symbol: str, amount: float, position_side: PositionSide
-    ) -> None: ...
-
-    def client_for(self, account: str) -> Any: ...
 
 
 class Origin(StrEnum):
@@ -223,7 +194,7 @@ class Gateway:
         self,
         conn: Any,
         settings: DeriskSettings,
-        venues: Mapping[Venue, OrderVenue],
+        venues: Mapping[Venue, VenueAdapter],
         accounts: Mapping[str, Venue],
         *,
         view: Callable[[str], Account | None],
@@ -292,21 +263,19 @@ class Gateway:
 
     # --- markets ----------------------------------------------------------------------------------
     def lot(self, account: str, symbol: str) -> Lot:
-        """The market's amount grid, from the account's ccxt client (``precision``/``limits``)."""
-        try:
-            client = self._venue(account).client_for(account)
-            market = client.market(symbol)
-        except Exception:
+        """The market's amount grid, as the account's venue lists it."""
+        rules = self._rules(account, symbol)
+        if rules is None:
             return Lot()
-        step = (market.get("precision") or {}).get("amount")
-        tick_mode = getattr(client, "precisionMode", None) == _tick_size_mode()
-        step_f = float(step) if step is not None else 0.0
-        if step is not None and not tick_mode:
-            step_f = 10.0 ** -int(step_f)
-        minimum = ((market.get("limits") or {}).get("amount") or {}).get("min")
-        return Lot(step_f, float(minimum) if minimum else step_f)
+        return Lot(rules.amount_step, rules.min_amount or rules.amount_step)
 
-    def _venue(self, account: str) -> OrderVenue:
+    def _rules(self, account: str, symbol: str) -> MarketRules | None:
+        try:
+            return self._venue(account).market_rules(symbol)
+        except Refusal:
+            return None
+
+    def _venue(self, account: str) -> VenueAdapter:
         venue = self.accounts.get(account)
         if venue is None or venue not in self.venues:
             raise Refusal(f"unknown account {account!r}")
@@ -484,7 +453,7 @@ class Gateway:
             state, filled, price, detail = await self._send_order(venue, intent, sized, client_id, entry_id)
         return await self._after(venue, intent, sized, client_id, entry_id, state, filled, price, detail)
 
-    def _journal_open(self, intent: Intent, venue: OrderVenue, sized: Sized, client_id: str) -> int:
+    def _journal_open(self, intent: Intent, venue: VenueAdapter, sized: Sized, client_id: str) -> int:
         return self.journal.open(
             client_id=client_id,
             now_ms=self.clock(),
@@ -636,25 +605,17 @@ class Gateway:
 
     def _contract_value(self, intent: Intent, mark: float) -> float:
         """Quote value of one contract at ``mark``."""
-        try:
-            market = self._venue(intent.account).client_for(intent.account).market(intent.symbol)
-            size = float(market.get("contractSize") or 1.0)
-            inverse = bool(market.get("inverse"))
-        except Exception:
-            size, inverse = 1.0, False
-        return size if inverse else size * mark
+        rules = self._rules(intent.account, intent.symbol)
+        return rules.contract_value(mark) if rules is not None else mark
 
     def _truncate(self, intent: Intent, qty: float) -> float:
-        """``amount_to_precision`` truncates to the grid; it raises below the smallest step."""
-        try:
-            client = self._venue(intent.account).client_for(intent.account)
-            return float(client.amount_to_precision(intent.symbol, qty))
-        except Exception:
-            return self.lot(intent.account, intent.symbol).floor(qty)
+        """Truncated to the market's amount grid (never rounded up past the position)."""
+        rules = self._rules(intent.account, intent.symbol)
+        return rules.floor_amount(qty) if rules is not None else max(qty, 0.0)
 
     # --- sending ----------------------------------------------------------------------------------
     async def _send_order(
-        self, venue: OrderVenue, intent: Intent, sized: Sized, client_id: str, entry_id: int
+        self, venue: VenueAdapter, intent: Intent, sized: Sized, client_id: str, entry_id: int
     ) -> tuple[EntryState, float, float | None, str]:
         """One submit. The exchange's "no" is final; anything else that is not a final answer (a
         timeout, a dropped connection, a 5xx, an unreadable reply, an ACK) is settled by look-up."""
@@ -664,10 +625,8 @@ class Gateway:
             result = await venue.create_reduce_only_market(
                 intent.account, intent.symbol, sized.side, sized.amount, intent.position_side, client_id
             )
-        except ExchangeError as exc:
-            if not isinstance(exc, BadResponse):
-                return EntryState.REJECTED, 0.0, None, _describe(exc)
-            error = _describe(exc)
+        except Refused as exc:  # the venue's "no": nothing was executed
+            return EntryState.REJECTED, 0.0, None, _describe(exc)
         except Exception as exc:
             error = _describe(exc)
         else:
@@ -683,7 +642,7 @@ class Gateway:
         return state, filled, price, detail
 
     async def _resolve_order(
-        self, venue: OrderVenue, entry: Entry, first_error: str = ""
+        self, venue: VenueAdapter, entry: Entry, first_error: str = ""
     ) -> tuple[EntryState, float, float | None, str]:
         """Look the order up by its client id until its fate is proved.
 
@@ -735,14 +694,12 @@ class Gateway:
         return EntryState.UNKNOWN, 0.0, None, f"not found, but the position moved to {fmt(size)}"
 
     async def _send_transfer(
-        self, venue: OrderVenue, intent: Intent, sized: Sized, entry_id: int
+        self, venue: VenueAdapter, intent: Intent, sized: Sized, entry_id: int
     ) -> tuple[EntryState, float, float | None, str]:
         try:
             await venue.add_isolated_margin(intent.account, intent.symbol, sized.amount, intent.position_side)
-        except ExchangeError as exc:
-            if not isinstance(exc, BadResponse):
-                return EntryState.REJECTED, 0.0, None, _describe(exc)
-            error = _describe(exc)
+        except Refused as exc:  # the venue's "no": nothing was executed
+            return EntryState.REJECTED, 0.0, None, _describe(exc)
         except Exception as exc:
             error = _describe(exc)
         else:
@@ -753,7 +710,7 @@ class Gateway:
             state = EntryState.UNKNOWN
         return state, (sized.amount if state is EntryState.DONE else 0.0), None, f"{error}; {detail}"
 
-    async def _settle_transfer(self, venue: OrderVenue, entry: Entry) -> tuple[EntryState, str]:
+    async def _settle_transfer(self, venue: VenueAdapter, entry: Entry) -> tuple[EntryState, str]:
         """Prove a transfer's fate: "done" as soon as the wallet shows it, "not sent" only once the
         request can no longer be executed (``order_settle_s``, as for orders)."""
         anomalies = self.settings.anomalies
@@ -773,7 +730,7 @@ class Gateway:
             await self._sleep(max(0.01, min(delay, settled_at - loop.time())) if unanswered == 0 else delay)
             delay = min(delay * 2, 2.0)
 
-    async def _prove_transfer(self, venue: OrderVenue, entry: Entry) -> tuple[EntryState, str]:
+    async def _prove_transfer(self, venue: VenueAdapter, entry: Entry) -> tuple[EntryState, str]:
         """A transfer has no client id: compare the isolated wallet with the one read before."""
         try:
             live = await venue.fetch_position(entry.account, entry.symbol, PositionSide(entry.position_side))
@@ -795,7 +752,7 @@ class Gateway:
     # --- after ------------------------------------------------------------------------------------
     async def _after(
         self,
-        venue: OrderVenue,
+        venue: VenueAdapter,
         intent: Intent,
         sized: Sized,
         client_id: str,
@@ -1040,11 +997,5 @@ def _result_message(outcome: Outcome, sized: Sized, filled: float, price: float 
 
 
 def _describe(exc: BaseException) -> str:
-    """Exception class and a scrubbed, shortened message (ccxt's carry signed URLs)."""
+    """Exception class and a scrubbed, shortened message (a client's may carry signed URLs)."""
     return scrub(f"{type(exc).__name__}: {exc}")[:300]
-
-
-def _tick_size_mode() -> int:
-    from ccxt.base.decimal_to_precision import TICK_SIZE
-
-    return int(TICK_SIZE)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from monitor.actions.derisker import Derisker
-from monitor.actions.gateway import Gateway, GatewayResult, OrderVenue
+from monitor.actions.gateway import Gateway, GatewayResult
 from monitor.actions.port import GatewayActionPort
 from monitor.actions.settings import DeriskSettings
 from monitor.alerts import Alert
@@ -87,15 +87,11 @@ def build_derisking(
             notifier.enqueue(alerts)
 
     deliver = on_alert or to_notifiers
-    venues: dict[Venue, OrderVenue] = {}
-    for venue, adapter in daemon.adapters.items():
-        if hasattr(adapter, "create_reduce_only_market"):
-            venues[venue] = cast(OrderVenue, adapter)
     accounts = {name: book.venue for name, book in daemon.engine.books.items()}
     gateway = Gateway(
         daemon.conn,
         settings,
-        venues,
+        daemon.adapters,
         accounts,
         view=daemon.engine.account_view,
         staleness=daemon_staleness(daemon),

@@ -1,8 +1,6 @@
-"""The venue boundary: what the service needs from an exchange, whatever the exchange.
-
-An adapter turns one venue's streams and REST calls into :mod:`monitor.events` values, handed to a sink
-(the service's queue). Bybit and OKX slot in as further adapters behind this same surface.
-"""
+"""Values and helpers every venue adapter shares: accounts, endpoints, order results, start-up
+failures, reconnect backoff and the per-venue REST gate. The adapter's surface itself is
+:mod:`monitor.venues.adapter`."""
 
 from __future__ import annotations
 
@@ -11,10 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
-from monitor.events import Event, PositionState
-from monitor.model import PositionSide, Venue
+from monitor.events import Event
 
 Sink = Callable[[Event], None]
 
@@ -62,24 +58,6 @@ class OrderResult:
     filled: float
     average_price: float | None
     detail: str = ""
-
-
-class VenueAdapter(Protocol):
-    venue: Venue
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def resync(self, account: str) -> None: ...
-
-    async def refresh_tiers(self, account: str | None = None) -> None: ...
-
-    def stream_names(self) -> list[str]: ...
-
-    async def fetch_position(
-        self, account: str, symbol: str, position_side: PositionSide
-    ) -> PositionState | None: ...
 
 
 class Backoff:

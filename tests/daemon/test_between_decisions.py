@@ -34,6 +34,7 @@ class Silent:
     ) -> None:
         self.venue = venue
         self.markets = [MarketInfo(BTC), MarketInfo(ETH)]
+        self.symbols = {"BTCUSDT": BTC, "ETHUSDT": ETH}
 
     async def start(self) -> None:
         pass
@@ -49,6 +50,9 @@ class Silent:
 
     def stream_names(self) -> list[str]:
         return []
+
+    def expect_positions(self, account: str, legs: Any) -> None:
+        pass
 
 
 def leg(symbol: str, amount: float) -> PositionState:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ccxt.base.errors import AuthenticationError
-
 from monitor.app import App
 from monitor.config import parse_config
 from monitor.runner import serve
 from monitor.sim.exchange import SimExchange
 from monitor.startup import describe
 from monitor.venues.base import StartError
+from monitor.venues.errors import AuthenticationRefused
 from tests.notify.fake_bot_api import Call, FakeBotApi
 
 from .helpers import free_port
@@ -90,11 +89,11 @@ async def test_a_start_up_failure_is_told_once_per_cause_and_again_after_a_good_
 def test_a_failure_is_described_without_secrets_or_signatures() -> None:
     try:
         try:
-            raise AuthenticationError(
+            raise AuthenticationRefused(
                 f"binanceusdm GET https://fapi.binance.com/fapi/v2/account?timestamp=1&signature=abc "
                 f"key {BAD_KEY} refused"
             )
-        except AuthenticationError as exc:
+        except AuthenticationRefused as exc:
             raise StartError("binanceusdm", "main") from exc
     except StartError as err:
         failure = describe(err, [BAD_KEY, None])
@@ -103,7 +102,7 @@ def test_a_failure_is_described_without_secrets_or_signatures() -> None:
     assert "account main" in failure.alert(0).message
     # the same cause in other words (timestamps, URLs) is the same failure; another account is not
     again = StartError("binanceusdm", "main")
-    again.__cause__ = AuthenticationError("binanceusdm {code: -2015} at 12:00:01")
+    again.__cause__ = AuthenticationRefused("binanceusdm {code: -2015} at 12:00:01")
     other = StartError("binanceusdm", "desk")
     other.__cause__ = again.__cause__
     assert describe(again).key == failure.key != describe(other).key

@@ -6,7 +6,6 @@ import pytest
 
 from monitor.events import OrderKind, PositionState
 from monitor.model import MarginMode, PositionSide
-from monitor.venues.binance.fields import FrameError
 from monitor.venues.binance.forced import (
     CLOCK_SLACK_MS,
     Leg,
@@ -15,6 +14,7 @@ from monitor.venues.binance.forced import (
     lookup_params,
     parse_force_orders,
 )
+from monitor.venues.wire import FrameError
 
 from ._binance import SYMBOLS, load
 

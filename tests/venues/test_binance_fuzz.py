@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from monitor.events import MarkPrices, TierTable
 from monitor.margin.tiers import validate_tiers
 from monitor.model import Tier
-from monitor.venues.binance.fields import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
 from monitor.venues.binance.parse import (
     FrameError,
     parse_account_snapshot,
@@ -37,6 +36,7 @@ from monitor.venues.binance.parse import (
     parse_user_event,
 )
 from monitor.venues.binance.streams import _mark_update, collect_marks, fast_mark, fast_mark_frame
+from monitor.venues.wire import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
 
 from ._binance import SYMBOLS, load
 
@@ -453,9 +453,9 @@ def test_huge_arrays_are_refused(name: str) -> None:
 def test_fast_mark_path_accepts_only_what_the_full_reader_accepts(element: dict[str, object]) -> None:
     """The all-market fast path is an optimisation, never a loosening: whatever it accepts, the full
     reader accepts with the same values."""
-    from monitor.venues.binance.fields import FrameError as Err
     from monitor.venues.binance.fields import Obj
     from monitor.venues.binance.streams import _mark_update, fast_mark
+    from monitor.venues.wire import FrameError as Err
 
     symbols = {"BTCUSDT": "BTC/USDT:USDT"}
     quick = fast_mark(element, symbols)

@@ -19,14 +19,8 @@ from dataclasses import dataclass
 
 from monitor.events import OrderKind, OrderUpdate, PositionState
 from monitor.model import PositionSide
-from monitor.venues.binance.fields import (
-    Obj,
-    index_path,
-    lookup_symbol,
-    parse_array,
-    parse_client_id,
-    parse_order_id,
-)
+from monitor.venues.binance.fields import Obj, lookup_symbol, parse_client_id, parse_order_id
+from monitor.venues.wire import index_path, parse_array
 
 LegKey = tuple[str, PositionSide]
 

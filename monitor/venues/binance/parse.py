@@ -4,7 +4,6 @@ Pure functions, no I/O. The rules live in ``fields`` (values), ``streams`` (WebS
 ``rest`` (REST bodies); this module is the one place callers import from.
 """
 
-from monitor.venues.binance.fields import FrameError, parse_decimal, parse_ms
 from monitor.venues.binance.rest import (
     AccountTotals,
     AssetIndex,
@@ -30,6 +29,7 @@ from monitor.venues.binance.streams import (
     parse_user_event,
     unwrap_combined,
 )
+from monitor.venues.wire import FrameError, parse_decimal, parse_ms
 
 __all__ = [
     "MAX_MARKS",

@@ -13,19 +13,9 @@ from typing import Literal, NamedTuple
 from monitor.events import AccountSnapshotEvent, MarkPrices, PositionState, TierTable
 from monitor.margin.tiers import TierError, validate_tiers
 from monitor.model import Collateral, MarginMode, PositionSide, Tier
-from monitor.venues.binance.fields import (
-    MAX_MAGNITUDE,
-    FrameError,
-    Obj,
-    check_side_sign,
-    entry_price,
-    index_path,
-    lookup_symbol,
-    parse_array,
-    position_symbol,
-    refuse_repeats,
-)
+from monitor.venues.binance.fields import Obj, check_side_sign, entry_price, lookup_symbol, position_symbol
 from monitor.venues.binance.streams import Mark, collect_marks
+from monitor.venues.wire import MAX_MAGNITUDE, FrameError, index_path, parse_array, refuse_repeats
 
 PositionRiskVersion = Literal["v2", "v3", "coinm"]
 

@@ -33,6 +33,15 @@ from monitor.events import (
 )
 from monitor.model import MarginMode, PositionSide
 from monitor.venues.binance.fields import (
+    Obj,
+    check_side_sign,
+    entry_price,
+    lookup_symbol,
+    parse_client_id,
+    parse_order_id,
+    position_symbol,
+)
+from monitor.venues.wire import (
     DECIMAL_CHARS,
     DECIMAL_RE,
     MAX_DECIMAL_TEXT,
@@ -40,17 +49,10 @@ from monitor.venues.binance.fields import (
     MAX_PRICE,
     MIN_PRICE,
     FrameError,
-    Obj,
-    check_side_sign,
-    entry_price,
     excerpt,
     index_path,
     key_path,
-    lookup_symbol,
     parse_array,
-    parse_client_id,
-    parse_order_id,
-    position_symbol,
     refuse_repeats,
 )
 

@@ -5,7 +5,8 @@
 - One private client per account keeps the user-data stream open (``watch_balance``); the frames
   themselves are read raw through :mod:`monitor.venues.binance.client`.
 - ccxt does not reconnect by itself: every stream runs in a loop that, after an error, waits a jittered
-  backoff, resubscribes and resyncs over REST, because whatever happened while it was down is lost.
+  backoff, resubscribes and resyncs over REST, because whatever happened while it was down is lost
+  (the venue-neutral loop and waits are :mod:`monitor.venues.reconnect`; listen keys are Binance's).
 - REST resyncs read Binance's raw fields (isolatedWallet, crossWalletBalance, maintMargin), never ccxt's
   derived numbers (margin-reference 1.2 and 4).
 """
@@ -24,8 +25,6 @@ from monitor.events import (
     ListenKeyExpired,
     PositionState,
     Rejected,
-    StreamHealth,
-    StreamState,
     VenueBanned,
 )
 from monitor.logs import get_logger, scrub
@@ -44,20 +43,16 @@ from monitor.venues.base import (
 )
 from monitor.venues.binance import forced, parse
 from monitor.venues.binance.client import TappedBinanceCoinm, TappedBinanceUsdm
+from monitor.venues.binance.errors import raises_venue_errors, venue_errors
 from monitor.venues.binance.urls import point_at
+from monitor.venues.errors import OrderNotFound
+from monitor.venues.markets import MarketRules
+from monitor.venues.reconnect import StreamKeeper, keep_subscribed
 
 log = get_logger(__name__)
 
-# How long a subscription may take to connect before the post-reconnect resync goes ahead anyway.
+# How long a private subscription may take to connect before the stream loop gives up on it.
 _CONNECT_WAIT_S = 5.0
-
-# A reconnect wait longer than this probes the venue this often, and ends when it answers.
-_PROBE_EVERY_S = 1.0
-_PROBE_TIMEOUT_S = 2.0
-
-# A failed post-reconnect resync is retried after 0.25-0.5 s, doubling, at most every 5-10 s.
-_RESYNC_RETRY_BASE_S = 0.5
-_RESYNC_RETRY_CAP_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,18 +97,17 @@ class BinanceVenue:
         self.close_wait_ms = close_wait_ms
         self.symbols: dict[str, str] = {}  # market id -> unified symbol
         self.markets: list[MarketInfo] = []
+        self._rules: dict[str, MarketRules] = {}
         self._public: Any = None
         self._clients: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._connected: dict[str, bool] = {}
         self._marks_backoff = Backoff()
         self._renew: dict[str, asyncio.Event] = {}
         self._legs = forced.OpenLegs()
         self._settings: dict[str, _Settings] = {}
-        self._probe: asyncio.Future[bool] | None = None
-        self._probe_ms = 0
         # every client of the venue calls from this host's IP: a 418/429 stops them all
         self.rest_gate = RestGate(clock, on_ban=self._on_ban)
+        self._streams = StreamKeeper(sink, clock, self.rest_gate, self._ping, self._forget_dial_backoff)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -130,7 +124,8 @@ class BinanceVenue:
         """Load markets, take a first REST snapshot of every account, then open the streams."""
         self._public = self._make_client(None)
         try:
-            await self._public.load_markets()
+            with venue_errors(self.rest_gate):
+                await self._public.load_markets()
         except Exception as exc:
             raise StartError(self.venue.value, None) from exc
         self._index_markets(self._public.markets)
@@ -154,10 +149,7 @@ class BinanceVenue:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
-        if self._probe is not None and not self._probe.done():
-            self._probe.cancel()
-            with contextlib.suppress(BaseException):
-                await self._probe
+        await self._streams.stop()
         for client in [self._public, *self._clients.values()]:
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -198,6 +190,7 @@ class BinanceVenue:
         want_inverse = self.coin_margined
         self.symbols = {}
         self.markets = []
+        self._rules = {}
         for symbol, m in markets.items():
             if not m.get("contract") or bool(m.get("inverse")) != want_inverse:
                 continue
@@ -205,6 +198,11 @@ class BinanceVenue:
             self.markets.append(
                 MarketInfo(symbol, float(m.get("contractSize") or 1.0), bool(m.get("inverse")))
             )
+            self._rules[symbol] = _market_rules(symbol, m)
+
+    def market_rules(self, symbol: str) -> MarketRules | None:
+        """The market's lot size, tick and minimums, as ``load_markets`` listed them at start."""
+        return self._rules.get(symbol)
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_market_frame(self, url: str, frame: Any) -> None:
@@ -222,11 +220,10 @@ class BinanceVenue:
             self.sink(Rejected("markPrice", problem, received_ms=received))
         if marks.prices:
             stream = self._marks_stream
-            if not self._connected.get(stream):
+            if not self._streams.is_live(stream):
                 # the first valid frame since (re)subscribing is the proof the stream is live
-                self._connected[stream] = True
+                self._streams.live(stream, received)
                 self._marks_backoff.reset()
-                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=received))
             self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
@@ -283,73 +280,28 @@ class BinanceVenue:
                 raise
             except Exception as exc:
                 # the marks need no REST to resubscribe: a ban only skips the REST marks
-                await self._on_stream_error(stream, exc, self._marks_backoff, needs_rest=False)
+                await self._streams.down(stream, exc, self._marks_backoff, needs_rest=False)
                 if self.rest_gate.closed_until() is None:
                     await self._safely(self.resync_marks(), stream)
 
     async def _user_loop(self, account: str) -> None:
-        backoff = Backoff()
-        stream = self._user_stream(account)
         client = self._clients[account]
-        renew = self._renew[account]
-        while True:
-            watch = asyncio.ensure_future(client.watch_balance())
-            if (
-                not self._connected.get(stream)
-                and await self._wait_private_connected(client, watch)
-                # resync only once subscribed, so nothing falls between the snapshot and the stream;
-                # the stream is live only once that resync succeeded
-                and await self._resync_until_done(account, watch)
-            ):
-                self._connected[stream] = True
-                backoff.reset()
-                self.sink(StreamHealth(stream, StreamState.CONNECTED, received_ms=self.clock()))
-                # the settings were cached for a fast resync; the user may have changed them (the
-                # Multi-Assets mode, say) while the stream was down: read them now that it is live
-                await self._refresh_settings(account, resync_if_changed=True)
-            renew_wait = asyncio.ensure_future(renew.wait())
-            await asyncio.wait({watch, renew_wait}, return_when=asyncio.FIRST_COMPLETED)
-            renew_wait.cancel()
-            if renew.is_set():
-                renew.clear()
-                watch.cancel()
-                with contextlib.suppress(BaseException):
-                    await watch
-                await self._restart_private(account, "listenKey expired")
-                continue
-            try:
-                watch.result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self._on_stream_error(stream, exc, backoff)
-
-    async def _resync_until_done(self, account: str, watch: asyncio.Future[Any]) -> bool:
-        """Resync after a reconnect, retried with backoff until it succeeds (True) or the new
-        subscription fails meanwhile (False: the stream loop reconnects, then resyncs again). What the
-        account did while the stream was down is known only from this snapshot: until it is taken the
-        stream is not declared live, so the account's freshness ages and staleness says so."""
-        retry = Backoff(base=_RESYNC_RETRY_BASE_S, cap=_RESYNC_RETRY_CAP_S)
-        stream = self._user_stream(account)
-        while True:
-            try:
-                await self.resync(account, refresh_settings=False)
-                return True
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                delay = max(retry.next_delay(), self.rest_gate.remaining_s())
-                detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
-                log.warning("resync failed", stream=stream, error=detail, retry_in_s=round(delay, 2))
-            await asyncio.wait({watch}, timeout=delay)
-            if watch.done():
-                return False
+        await keep_subscribed(
+            self._streams,
+            self._user_stream(account),
+            client.watch_balance,
+            opened=lambda watch: self._wait_private_connected(client, watch),
+            resync=lambda: self.resync(account, refresh_settings=False),
+            renew=self._renew[account],
+            restart=lambda: self._restart_private(account, "listenKey expired"),
+            # the settings were cached for a fast resync; the user may have changed them (the
+            # Multi-Assets mode, say) while the stream was down: read them once it is live
+            after_live=lambda: self._refresh_settings(account, resync_if_changed=True),
+        )
 
     async def _restart_private(self, account: str, why: str) -> None:
         client = self._clients[account]
-        stream = self._user_stream(account)
-        self._connected[stream] = False
-        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, why, self.clock()))
+        self._streams.lost(self._user_stream(account), why)
         client.forget_listen_key()
         for url, ws in list(client.clients.items()):
             if "/private" in url or "listenKey" in url:
@@ -368,59 +320,16 @@ class BinanceVenue:
             await asyncio.sleep(0.02)
         return False
 
-    async def _on_stream_error(
-        self, stream: str, exc: BaseException, backoff: Backoff, *, needs_rest: bool = True
-    ) -> None:
-        self._connected[stream] = False
-        detail = scrub(f"{type(exc).__name__}: {exc}")[:200]
-        self.sink(StreamHealth(stream, StreamState.DISCONNECTED, detail, self.clock()))
-        # a banned venue is not asked again (a listen key, a resync) before its ban is over
-        delay = backoff.next_delay()
-        if needs_rest:
-            delay = max(delay, self.rest_gate.remaining_s())
-        log.warning("stream down", stream=stream, error=detail, retry_in_s=round(delay, 2))
-        await self._pause(delay)
+    async def _ping(self) -> None:
+        """GET time (weight 1): the cheapest question the venue answers."""
+        client = self._public
+        await (client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime())
 
-    async def _pause(self, delay: float) -> None:
-        """Wait out a reconnect backoff, but not past the moment the venue answers again: a backoff
-        grown through an outage would otherwise keep the daemon blind for up to its cap after the
-        exchange is back. Short waits (a dropped socket) are slept through; longer ones probe the
-        venue once a second (``_venue_answers``)."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        while (left := end - loop.time()) > 0:
-            if left <= _PROBE_EVERY_S or self.rest_gate.closed_until() is not None:
-                await asyncio.sleep(min(left, _PROBE_EVERY_S))
-                continue
-            await asyncio.sleep(_PROBE_EVERY_S)
-            if await self._venue_answers():
-                return
-
-    async def _venue_answers(self) -> bool:
-        """Whether the venue's REST answers: one GET time (weight 1) at a time for the whole venue,
-        however many streams wait, and at most one every half second. An answer also clears ccxt's
-        own dial backoff (which grows with each failed WebSocket dial up to 30 s), so the next
-        subscription dials at once."""
-        now = self.clock()
-        if self._probe is None or (self._probe.done() and now - self._probe_ms >= 500):
-            self._probe_ms = now
-            self._probe = asyncio.ensure_future(self._ping())
-        if not await asyncio.shield(self._probe):
-            return False
+    def _forget_dial_backoff(self) -> None:
+        """The venue answers again: drop ccxt's own dial backoff (which grows with each failed
+        WebSocket dial up to 30 s), so the next subscription dials at once."""
         for client in [self._public, *self._clients.values()]:
             client.forget_dial_backoff()
-        return True
-
-    async def _ping(self) -> bool:
-        client = self._public
-        try:
-            call = client.dapiPublicGetTime() if self.coin_margined else client.fapiPublicGetTime()
-            await asyncio.wait_for(call, _PROBE_TIMEOUT_S)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            return False
-        return True
 
     async def _safely(self, coro: Any, stream: str) -> None:
         try:
@@ -431,6 +340,7 @@ class BinanceVenue:
             log.warning("resync failed", stream=stream, error=scrub(f"{type(exc).__name__}: {exc}")[:200])
 
     # --- REST ---------------------------------------------------------------------------------------
+    @raises_venue_errors
     async def resync_marks(self) -> None:
         """Marks over REST: at start and after the mark stream dropped (what it missed is gone)."""
         client = self._public
@@ -444,6 +354,7 @@ class BinanceVenue:
         if marks.prices:
             self.sink(marks)
 
+    @raises_venue_errors
     async def resync(self, account: str, *, refresh_settings: bool = True) -> None:
         """A full account snapshot from REST raw fields.
 
@@ -568,6 +479,7 @@ class BinanceVenue:
             self.sink(order)
         self._legs.explained(account, vanished)
 
+    @raises_venue_errors
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Brackets can be user specific (notionalCoef), so they are fetched with each account's key."""
         for name in [account] if account else list(self.accounts):
@@ -588,6 +500,7 @@ class BinanceVenue:
             for table in tables:
                 self.sink(table)
 
+    @raises_venue_errors
     async def fetch_position(
         self, account: str, symbol: str, position_side: PositionSide
     ) -> PositionState | None:
@@ -608,9 +521,10 @@ class BinanceVenue:
         return None
 
     def client_for(self, account: str) -> Any:
-        """The account's ccxt client, for the order gateway."""
+        """The account's ccxt client (tests reach the simulator through it; the gateway does not)."""
         return self._clients[account]
 
+    @raises_venue_errors
     async def create_reduce_only_market(
         self,
         account: str,
@@ -637,13 +551,13 @@ class BinanceVenue:
     ) -> OrderResult | None:
         client = self._clients[account]
         try:
-            order = await client.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
-        except Exception as exc:
-            if type(exc).__name__ == "OrderNotFound":
-                return None
-            raise
+            with venue_errors(self.rest_gate):
+                order = await client.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
+        except OrderNotFound:
+            return None
         return _order_result(client_order_id, order)
 
+    @raises_venue_errors
     async def add_isolated_margin(
         self, account: str, symbol: str, amount: float, position_side: PositionSide
     ) -> None:
@@ -677,4 +591,24 @@ def _order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:
         mapped.get(status, "unknown"),
         float(order.get("filled") or 0.0),
         float(order["average"]) if order.get("average") else None,
+    )
+
+
+def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
+    """A ccxt market's grid. ccxt's Binance lists its precisions as step sizes (``TICK_SIZE`` mode):
+    ``precision.amount`` is the lot size, ``precision.price`` the tick."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+
+    def number(value: Any) -> float:
+        return float(value) if value else 0.0
+
+    return MarketRules(
+        symbol,
+        contract_size=number(market.get("contractSize")) or 1.0,
+        inverse=bool(market.get("inverse")),
+        amount_step=number(precision.get("amount")),
+        min_amount=number((limits.get("amount") or {}).get("min")),
+        price_tick=number(precision.get("price")),
+        min_notional=number((limits.get("cost") or {}).get("min")),
     )

@@ -1,0 +1,17 @@
+"""How the registry builds a Binance adapter, without importing ccxt until a daemon needs one (the
+configuration, ``check-config`` and the calculator read the registry too)."""
+
+from __future__ import annotations
+
+from monitor.model import Venue
+from monitor.venues.adapter import VenueAdapter
+from monitor.venues.base import Endpoints, Sink, VenueAccount
+
+
+def make_adapter(
+    venue: Venue, accounts: tuple[VenueAccount, ...], sink: Sink, endpoints: Endpoints | None
+) -> VenueAdapter:
+    """A ``BinanceVenue`` for USD-M or COIN-M (``AdapterFactory``)."""
+    from monitor.venues.binance.venue import BinanceVenue
+
+    return BinanceVenue(venue, accounts, sink, endpoints=endpoints)

@@ -1,0 +1,101 @@
+"""Every venue the daemon can watch, one line each: the one place a new exchange is plugged in.
+
+A ``VenueSpec`` holds what the rest of the code needs to know about a venue without naming it: how to
+build its adapter, the margin rules its maths follows, the name of the simulator dialect that speaks
+its API (a string, so the registry stays free of the simulator), the public hosts it is reached on
+when ``[endpoints]`` leaves it alone, and what it supports. The configuration accepts the venues
+listed here, the daemon builds their adapters from here, ``check-config`` and the demo describe them
+from here: none of them branches on a venue's name.
+
+Adding a venue: its adapter in ``venues/<name>/``, its dialect in ``sim/dialects/<name>``, its rules
+in ``margin/rules.py`` if they are new, and one line in ``VENUES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from monitor.margin.rules import Rules, rules_for
+from monitor.model import Venue
+from monitor.venues.adapter import AdapterFactory, VenueAdapter
+from monitor.venues.base import Endpoints, Sink, VenueAccount
+from monitor.venues.binance import factory as binance
+
+
+@dataclass(frozen=True, slots=True)
+class Supports:
+    """What a venue offers that the daemon or the gateway may use."""
+
+    hedge_mode: bool = False  # long and short legs of one symbol at once
+    isolated_margin: bool = False  # isolated legs, and margin transfers into them
+    reduce_only_orders: bool = False  # the gateway's de-risking orders
+    multi_assets: bool = False  # a pool of several margin assets, each at a haircut
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSpec:
+    venue: Venue
+    title: str  # for people: "Binance USD-M"
+    adapter: AdapterFactory
+    rules: Rules
+    sim_dialect: str  # the simulator dialect speaking this venue's API (``sim/dialects/<name>``)
+    public_rest: str
+    public_ws: str
+    supports: Supports
+
+    @property
+    def public_endpoints(self) -> Endpoints:
+        return Endpoints(self.public_rest, self.public_ws)
+
+
+VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
+    {
+        spec.venue: spec
+        for spec in (
+            VenueSpec(
+                Venue.BINANCE_USDM,
+                "Binance USD-M",
+                binance.make_adapter,
+                rules_for(Venue.BINANCE_USDM),
+                "binanceusdm",
+                "https://fapi.binance.com",
+                "wss://fstream.binance.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True, multi_assets=True),
+            ),
+            VenueSpec(
+                Venue.BINANCE_COINM,
+                "Binance COIN-M",
+                binance.make_adapter,
+                rules_for(Venue.BINANCE_COINM),
+                "binancecoinm",
+                "https://dapi.binance.com",
+                "wss://dstream.binance.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+        )
+    }
+)
+
+
+class UnsupportedVenue(KeyError):
+    """A venue with rules (the calculator knows it) but no adapter in the registry."""
+
+    def __str__(self) -> str:
+        return f"no live adapter yet for {self.args[0]}"
+
+
+def spec_for(venue: Venue) -> VenueSpec:
+    """The venue's spec; ``UnsupportedVenue`` for one the daemon cannot watch."""
+    try:
+        return VENUES[venue]
+    except KeyError:
+        raise UnsupportedVenue(venue.value) from None
+
+
+def make_adapter(
+    venue: Venue, accounts: tuple[VenueAccount, ...], sink: Sink, endpoints: Endpoints | None
+) -> VenueAdapter:
+    """The venue's adapter, as its spec builds it (the daemon's default ``AdapterFactory``)."""
+    return spec_for(venue).adapter(venue, accounts, sink, endpoints)
