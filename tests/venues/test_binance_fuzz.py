@@ -188,6 +188,9 @@ def assert_sane(value: object, field: str = "") -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             assert key in UNIFIED
+            if field == "stamps":  # each symbol's exchange time, when a frame's times differ
+                assert type(item) is int and 0 < item <= MAX_MS, f"{field}: {item!r}"
+                continue
             assert isinstance(item, float)
             assert MIN_PRICE <= item <= MAX_PRICE
         return
@@ -376,6 +379,14 @@ def test_mutated_frames(name: str, data: st.DataObject) -> None:
     for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
         frame = mutate(data, frame)
     check(parser, frame)
+
+
+def test_a_frame_whose_elements_differ_in_time_is_sane() -> None:
+    """A frame whose times differ carries each symbol's time (``MarkPrices.stamps``): times, not
+    prices. The sanity walk once read every mapping as prices and failed on this one."""
+    rows = _multi_mark_array()
+    rows[0]["E"] = 1
+    check(_marks, {"stream": "!markPrice@arr", "data": rows})
 
 
 @pytest.mark.parametrize("name", NAMES)
