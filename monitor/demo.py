@@ -78,9 +78,13 @@ async def run_demo(
     state_dir: str | None = None,
     extra_notifiers: Sequence[Notifier] = (),
     telegram: bool = False,
+    venue: str = "binanceusdm",
 ) -> DemoResult:
+    """``venue``: the simulator's dialect (``monitor.sim.dialects.DIALECTS``); the daemon watches the
+    simulator's accounts as accounts of that venue."""
     console = console or Console(highlight=False)
-    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False)
+    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False, dialect=venue)
+    watched = Venue(sim.dialect.name)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
@@ -91,8 +95,8 @@ async def run_demo(
     options = DaemonOptions(
         state_file=str(Path(state_dir) / "state.sqlite3"),
         policy=demo_policy(speed),
-        venues={Venue.BINANCE_USDM: accounts},
-        endpoints={Venue.BINANCE_USDM: Endpoints(sim.http_url, sim.ws_url)},
+        venues={watched: accounts},
+        endpoints={watched: Endpoints(sim.http_url, sim.ws_url)},
         resync_seconds=max(3.0, 20.0 / speed),
     )
     log = PredictionLog()
@@ -114,7 +118,7 @@ async def run_demo(
     console.rule(
         f"[bold]monitor demo[/bold]: scenario {sim.scenario.name!r}, speed x{speed:g}, {total:.0f} s"
     )
-    console.print(f"simulated Binance USD-M at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
+    console.print(f"simulated {sim.dialect.title} at {sim.http_url} (REST) and {sim.ws_url} (WebSocket)")
     try:
         await daemon.start()
         if await connected(daemon, sim):
@@ -278,6 +282,6 @@ def telegram_for(daemon: Daemon) -> TelegramNotifier | None:
     )
 
 
-def main(duration: float | None, speed: float, scenario: str) -> int:
-    asyncio.run(run_demo(duration=duration, speed=speed, scenario=scenario, telegram=True))
+def main(duration: float | None, speed: float, scenario: str, venue: str = "binanceusdm") -> int:
+    asyncio.run(run_demo(duration=duration, speed=speed, scenario=scenario, telegram=True, venue=venue))
     return 0

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 
 from monitor.margin.tiers import maint_amount
 from monitor.model import MarginMode, PositionSide, Side
-from monitor.sim import errors
+from monitor.sim.rejections import Reason, Rejected
 from monitor.sim.specs import MarginAsset, SymbolSpec, checked_mark, default_margin_assets
 
 BOTH = "BOTH"
@@ -392,7 +392,7 @@ class Ledger:
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
         if spec is None:
-            raise errors.invalid_symbol()
+            raise Rejected(Reason.BAD_SYMBOL, "symbol")
         return spec
 
     def open_position(
@@ -457,11 +457,7 @@ class Ledger:
         """POST /fapi/v1/multiAssetsMargin. Multi-Assets mode has no isolated margin."""
         acct = self.account(account)
         if on and any(acct.config(leg.symbol).margin_mode is MarginMode.ISOLATED for leg in acct.open_legs()):
-            raise errors.BinanceError(
-                -4168,
-                "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under "
-                "isolated-margin mode.",
-            )
+            raise Rejected(Reason.MULTI_ASSETS_WITH_ISOLATED)
         acct.multi_assets = on
 
     def set_asset_balance(self, account: str, asset: str, amount: float, *, now_ms: int = 0) -> AccountUpdate:
@@ -666,34 +662,35 @@ class Ledger:
         client_order_id: str | None = None,
         now_ms: int = 0,
     ) -> tuple[Order, list[LedgerEvent]]:
-        """Fill a MARKET order at mark, or raise ``BinanceError`` the way Binance would refuse it.
+        """Fill a MARKET order at mark, or raise ``Rejected`` for the reason an exchange would refuse it.
 
         ``reduce_only`` is ``None`` when the parameter was not sent. In hedge mode it must not be sent
         (Binance: -1106) and an order that reduces the named leg counts as reduce-only; with the
-        account's ``reduce_only_enforced`` flag every order that is not reduce-only is refused (-2022).
+        account's ``reduce_only_enforced`` flag every order that is not reduce-only is refused
+        (Binance: -2022).
         A reduce-only order larger than the position closes the position and no more."""
         acct = self.account(account)
         spec = self.spec(symbol)
         if side not in (BUY, SELL):
-            raise errors.invalid_side()
+            raise Rejected(Reason.BAD_SIDE, "side")
         if not (quantity > 0 and math.isfinite(quantity)):
-            raise errors.qty_not_positive()
+            raise Rejected(Reason.QTY_NOT_POSITIVE, "quantity")
         steps = quantity / spec.step
         if abs(steps - round(steps)) > 1e-6:
-            raise errors.precision_over()
+            raise Rejected(Reason.QTY_PRECISION, "quantity")
         if quantity < float(spec.min_qty) - _EPS:
-            raise errors.lot_size()
+            raise Rejected(Reason.QTY_BELOW_MIN, "quantity")
         if quantity > float(spec.market_max_qty) + _EPS:
-            raise errors.qty_over_max()
+            raise Rejected(Reason.QTY_ABOVE_MAX, "quantity")
         if acct.hedge_mode:
             if reduce_only is not None:
-                raise errors.param_not_required("reduceOnly")
+                raise Rejected(Reason.PARAM_NOT_ALLOWED, "reduceOnly")
             if position_side not in (LONG, SHORT):
-                raise errors.position_side_mismatch()
+                raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
             ps = position_side
         else:
             if position_side not in (None, BOTH):
-                raise errors.position_side_mismatch()
+                raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
             ps = BOTH
         leg = acct.leg(symbol, ps)
         dq = quantity if side == BUY else -quantity
@@ -701,14 +698,14 @@ class Ledger:
             reduces = leg.amount != 0 and _sign(dq) != _sign(leg.amount)
             is_reduce_only = bool(reduce_only)
             if is_reduce_only and not reduces:
-                raise errors.reduce_only_rejected()
+                raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         else:
             reduces = (ps == LONG) == (side == SELL)
             is_reduce_only = reduces
             if reduces and leg.amount == 0:
-                raise errors.reduce_only_rejected()
+                raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         if not is_reduce_only and acct.reduce_only_enforced:
-            raise errors.reduce_only_rejected()
+            raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         mark = self.marks[symbol]
         cfg = acct.config(symbol)
         if is_reduce_only:
@@ -763,15 +760,15 @@ class Ledger:
         opening = abs(dq) - closing
         notional = abs(dq) * mark
         if notional < spec.min_notional - _EPS:
-            raise errors.min_notional(spec.min_notional)
+            raise Rejected(Reason.NOTIONAL_BELOW_MIN, limit=spec.min_notional)
         if opening <= 0:
             return
         after = abs(leg.amount + dq) * mark
         if after > spec.max_notional_for_leverage(cfg.leverage) + _EPS:
-            raise errors.max_position_at_leverage()
+            raise Rejected(Reason.MAX_POSITION_AT_LEVERAGE)
         required = opening * mark / cfg.leverage + abs(dq) * mark * acct.taker_fee
         if required > self.cross_pool(acct).available + _EPS:
-            raise errors.margin_insufficient()
+            raise Rejected(Reason.INSUFFICIENT_MARGIN)
 
     def _fill(self, acct: Account, leg: Leg, dq: float, price: float, now_ms: int) -> tuple[float, float]:
         """Apply a fill of signed size ``dq`` at ``price``; returns (realised PnL, commission)."""
@@ -829,25 +826,25 @@ class Ledger:
         self.spec(symbol)
         ps = position_side or BOTH
         if acct.hedge_mode and ps not in (LONG, SHORT):
-            raise errors.position_side_mismatch()
+            raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
         if not acct.hedge_mode and ps != BOTH:
-            raise errors.position_side_mismatch()
+            raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
         if not (amount > 0 and math.isfinite(amount)):
-            raise errors.invalid_param("amount")
+            raise Rejected(Reason.INVALID_PARAM, "amount")
         cfg = acct.config(symbol)
         leg = acct.legs.get((symbol, ps))
         if cfg.margin_mode is not MarginMode.ISOLATED or leg is None or leg.amount == 0:
-            raise errors.margin_only_isolated()
+            raise Rejected(Reason.MARGIN_NOT_ISOLATED)
         if add:
             if amount > self.cross_pool(acct).available + _EPS:
-                raise errors.cross_balance_insufficient()
+                raise Rejected(Reason.CROSS_BALANCE_INSUFFICIENT)
             acct.cross_wallet -= amount
             leg.isolated_wallet += amount
         else:
             upnl = self.unrealized(leg)
             removable = leg.isolated_wallet + min(upnl, 0.0) - abs(self.notional(leg)) / cfg.leverage
             if amount > removable + _EPS:
-                raise errors.isolated_balance_insufficient()
+                raise Rejected(Reason.ISOLATED_BALANCE_INSUFFICIENT)
             acct.cross_wallet += amount
             leg.isolated_wallet -= amount
         leg.update_time = now_ms
@@ -858,10 +855,10 @@ class Ledger:
         acct = self.account(account)
         spec = self.spec(symbol)
         if not 1 <= leverage <= spec.max_leverage:
-            raise errors.invalid_leverage()
+            raise Rejected(Reason.BAD_LEVERAGE, "leverage")
         exposure = sum(abs(self.notional(leg)) for leg in acct.open_legs() if leg.symbol == symbol)
         if exposure > spec.max_notional_for_leverage(leverage) + _EPS:
-            raise errors.max_position_at_leverage()
+            raise Rejected(Reason.MAX_POSITION_AT_LEVERAGE)
         cfg = acct.config(symbol)
         cfg.leverage = leverage
         return cfg
@@ -871,18 +868,18 @@ class Ledger:
         self.spec(symbol)
         cfg = acct.config(symbol)
         if cfg.margin_mode is mode:
-            raise errors.no_need_margin_type()
+            raise Rejected(Reason.MARGIN_MODE_UNCHANGED)
         if any(leg.symbol == symbol for leg in acct.open_legs()):
-            raise errors.margin_type_with_position()
+            raise Rejected(Reason.MARGIN_MODE_WITH_POSITION)
         cfg.margin_mode = mode
         return cfg
 
     def set_position_mode(self, account: str, hedge: bool) -> None:
         acct = self.account(account)
         if acct.hedge_mode == hedge:
-            raise errors.no_need_position_side()
+            raise Rejected(Reason.POSITION_MODE_UNCHANGED)
         if acct.open_legs():
-            raise errors.position_side_with_position()
+            raise Rejected(Reason.POSITION_MODE_WITH_POSITION)
         acct.hedge_mode = hedge
 
     # ---- the liquidation engine ---------------------------------------------------------------

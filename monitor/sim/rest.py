@@ -2,7 +2,8 @@
 
 A thin layer: it authenticates the request (``auth``), calls the ledger, publishes the events the
 ledger returns, and shapes the reply (``frames``). Errors are Binance's ``{"code", "msg"}`` bodies with
-Binance's HTTP statuses, so ccxt raises the same exception classes it raises against Binance.
+Binance's HTTP statuses (the ledger's neutral refusals mapped by ``errors.from_rejection``), so ccxt
+raises the same exception classes it raises against Binance.
 
 Only MARKET orders are executed (the simulator keeps no order book); other order types get -1116.
 """
@@ -21,6 +22,7 @@ from monitor.model import MarginMode
 from monitor.sim import auth, errors, frames
 from monitor.sim.errors import BinanceError
 from monitor.sim.ledger import BOTH, LONG, SHORT, Account
+from monitor.sim.rejections import Rejected
 from monitor.sim.specs import decimals_of
 
 if TYPE_CHECKING:
@@ -108,7 +110,7 @@ class RestApi:
             if failure is not None:
                 if failure.retry_after is not None:
                     headers["Retry-After"] = str(failure.retry_after)
-                raise failure.error
+                raise BinanceError(failure.code, failure.msg, failure.status)
             route = self.routes.get((method, path))
             if route is None:
                 raise errors.invalid_path(method, path)
@@ -132,6 +134,9 @@ class RestApi:
                 params = auth.parse_params(query, body)
             result = await handler(Call(params, account, now))
             return web.json_response(result, headers=headers)
+        except Rejected as rejected:
+            exc = errors.from_rejection(rejected)
+            return web.json_response(exc.body(), status=exc.status, headers=headers)
         except BinanceError as exc:
             return web.json_response(exc.body(), status=exc.status, headers=headers)
 
