@@ -47,7 +47,6 @@ from monitor.sim.scenarios import (
     SendRawMarket,
     StallMarks,
     TickContext,
-    make_scenario,
 )
 from monitor.sim.streams import StreamHub
 
@@ -92,7 +91,11 @@ class SimExchange:
         self.dialect = dialect_named(dialect) if isinstance(dialect, str) else dialect
         self.book = self.dialect.make_book(book) if isinstance(book, str) else book
         self.scenario = (
-            make_scenario(scenario) if isinstance(scenario, str) else scenario if scenario else Scenario()
+            self.dialect.make_scenario(scenario)
+            if isinstance(scenario, str)
+            else scenario
+            if scenario
+            else Scenario()
         )
         self.speed = speed
         self.seed = seed

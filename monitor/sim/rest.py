@@ -53,6 +53,14 @@ class Call:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
+class OrderBodies:
+    """How an order is written in replies (USD-M's here; a dialect may substitute its own)."""
+
+    order_result = staticmethod(frames.order_result)
+    order_query = staticmethod(frames.order_query)
+    force_order = staticmethod(frames.force_order)
+
+
 class RestApi:
     def __init__(self, sim: SimExchange) -> None:
         self.sim = sim
@@ -95,6 +103,7 @@ class RestApi:
         r["GET", "/sapi/v1/system/status"] = ("NONE", self.system_status)
         r["GET", "/sapi/v1/capital/config/getall"] = ("SIGNED", self.empty_list)
         self.routes = r
+        self.wire = OrderBodies()
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -351,7 +360,7 @@ class RestApi:
         await self.sim.emit(events)
         if resp_type == "ACK":
             order = replace(order, status="NEW", executed_qty=0.0, avg_price=0.0)
-        return frames.order_result(order, spec)
+        return self.wire.order_result(order, spec)
 
     def _find_order(self, call: Call) -> Any:
         symbol = self._symbol(call, required=True)
@@ -372,7 +381,7 @@ class RestApi:
         order = self._find_order(call)
         if order is None:
             raise errors.order_does_not_exist()
-        return frames.order_query(order, self.sim.ledger.specs[order.symbol])
+        return self.wire.order_query(order, self.sim.ledger.specs[order.symbol])
 
     async def cancel_order(self, call: Call) -> Any:
         self._find_order(call)
@@ -393,7 +402,7 @@ class RestApi:
             (o for o in call.acct.orders.values() if o.symbol == symbol), key=lambda o: o.order_id
         )
         limit = int(call.params.get("limit", "500"))
-        return [frames.order_query(o, spec) for o in orders[-limit:]]
+        return [self.wire.order_query(o, spec) for o in orders[-limit:]]
 
     async def force_orders(self, call: Call) -> Any:
         """Binance's filters: ``symbol``, ``autoCloseType`` (LIQUIDATION / ADL; the simulator
@@ -419,7 +428,7 @@ class RestApi:
             and start <= o.time <= end
         ]
         orders = sorted(orders, key=lambda o: o.order_id)[:limit]
-        return [frames.force_order(o, specs[o.symbol]) for o in orders]
+        return [self.wire.force_order(o, specs[o.symbol]) for o in orders]
 
     async def user_trades(self, call: Call) -> Any:
         symbol = self._symbol(call, required=True)

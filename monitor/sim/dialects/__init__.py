@@ -4,9 +4,10 @@ registry spell it). Adding a venue to the simulator is a module here and a line 
 from __future__ import annotations
 
 from monitor.sim.dialects.base import Dialect
+from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(),)}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm())}
 
 
 def dialect_named(name: str) -> Dialect:

@@ -21,6 +21,7 @@ from monitor.sim.specs import SymbolSpec
 if TYPE_CHECKING:
     from monitor.sim.book import Book
     from monitor.sim.exchange import SimExchange
+    from monitor.sim.scenarios import Scenario
 
 JSON = dict[str, Any]
 
@@ -39,6 +40,13 @@ class Dialect(ABC):
     @abstractmethod
     def make_book(self, name: str) -> Book:
         """A starting book by name (``demo``, ``small``, ``synthetic``) on this venue's symbols."""
+
+    def make_scenario(self, name: str) -> Scenario:
+        """A scenario by name (``scenarios.SCENARIOS``), scripted for this venue's books where the
+        script names symbols (``demo``)."""
+        from monitor.sim.scenarios import make_scenario
+
+        return make_scenario(name)
 
     @abstractmethod
     def install(self, app: web.Application, sim: SimExchange) -> None:
