@@ -26,7 +26,7 @@ class VenueCase:
     isolated: Held  # a one-way isolated long
     hedge: Held  # a hedge-mode account's symbol (LONG and SHORT legs)
     rest: str  # the REST prefix faults are aimed at
-    lot: float  # the smallest order, in the venue's amount unit (base units or contracts)
+    lot: float  # a small order the venue accepts, in its amount unit (base units or contracts)
     transfer: float  # a margin transfer to the isolated leg, in its margin asset
     # another cross symbol in the same pool as ``cross`` (a short), where the book has one
     cross_other: Held | None = None
@@ -39,7 +39,7 @@ CASES: dict[str, VenueCase] = {
         isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
         hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
         rest="/fapi/v1",
-        lot=0.001,
+        lot=0.002,  # 120 USDT at 60,000: above the 100 USDT minimum notional
         transfer=123.45,
         cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,38 @@ async def test_restart_neither_forgets_nor_repeats(
         MarginMode.ISOLATED.value,
         "isolated",
     )
+
+
+async def test_a_fill_reaches_the_daemons_pool_from_the_stream_alone(
+    sim: SimExchange,
+    start_daemon: StartDaemon,
+    dialect: VenueCase,
+    make_ccxt_for: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    """An order placed elsewhere (another client of the account) changes the wallet by its fee and the
+    position by its size: the user stream alone must bring the daemon's pool to the exchange's."""
+    if dialect.venue == "binancecoinm":
+        # the adapter reads ACCOUNT_UPDATE's USDT balance (parse_user_event's default asset), so a
+        # COIN-M pool's wallet waits for the next resync; strict, so the fix shows here
+        reason = "the adapter reads a COIN-M ACCOUNT_UPDATE's USDT row, not the coin's"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    cross = dialect.cross
+    run = await start_daemon(sim)
+    await run.tick()
+    snapshots = run.daemon.stats.events["AccountSnapshotEvent"]
+    client = make_ccxt_for(sim, "trader")
+    await client.load_markets()
+    await client.create_order(
+        cross.unified, "market", "buy", dialect.lot, None, {"newOrderRespType": "RESULT"}
+    )
+    theirs = sim.ledger.cross_pool("trader")
+    await run.until(
+        lambda: any(p.symbol == cross.unified for p in run.daemon.engine.risks["trader"].positions),
+        what="the new position",
+    )
+    await run.tick()
+    assert run.daemon.stats.events["AccountSnapshotEvent"] == snapshots  # no resync helped
+    ours = run.daemon.engine.risks["trader"].cross
+    assert ours is not None
+    assert abs(ours.equity - theirs.equity) <= 1e-9 * max(1.0, abs(theirs.equity)), (ours, theirs)
