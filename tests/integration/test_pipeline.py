@@ -256,3 +256,31 @@ async def test_a_fill_reaches_the_daemons_pool_from_the_stream_alone(
     ours = run.daemon.engine.risks["trader"].cross
     assert ours is not None
     assert abs(ours.equity - theirs.equity) <= 1e-9 * max(1.0, abs(theirs.equity)), (ours, theirs)
+
+
+async def test_an_account_without_positions_is_resynced_like_any_other(
+    sim: SimExchange,
+    start_daemon: StartDaemon,
+    dialect: VenueCase,
+    make_ccxt_for: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Once ``trader`` holds nothing (closed by another client of the account), a reconnect must
+    still resync it and declare its stream live."""
+    if dialect.venue == "binancecoinm":
+        # parse_account_snapshot infers a COIN-M pool's coin from the open positions and refuses an
+        # account with none; strict, so the fix shows here
+        reason = "the adapter cannot resync a COIN-M account that holds no position"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    run = await start_daemon(sim)
+    client = make_ccxt_for(sim, "trader")
+    await client.load_markets()
+    for leg in sim.ledger.account("trader").open_legs():
+        symbol = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols[leg.symbol]  # type: ignore[attr-defined]
+        side = "sell" if leg.amount > 0 else "buy"
+        await client.create_order(symbol, "market", side, abs(leg.amount), None, {"reduceOnly": True})
+    assert not sim.ledger.account("trader").open_legs()
+    await sim.drop_connections()
+    stream = f"{dialect.venue}:trader:user"
+    await run.until(lambda: stream not in run.daemon.connected, what="the drop seen")
+    await run.until(lambda: stream in run.daemon.connected, within=5, what="trader's stream resynced")
