@@ -59,10 +59,9 @@ def invalid_symbol() -> BinanceError:
     return BinanceError(-1121, "Invalid symbol.")
 
 
-def invalid_listen_key() -> BinanceError:
+def invalid_listen_key(path: str = "/fapi/v1/listenKey") -> BinanceError:
     return BinanceError(
-        -1125,
-        "This listenKey does not exist. Please use `POST /fapi/v1/listenKey` to recreate `listenKey`",
+        -1125, f"This listenKey does not exist. Please use `POST {path}` to recreate `listenKey`"
     )
 
 

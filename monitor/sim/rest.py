@@ -144,10 +144,14 @@ class RestApi:
             result = await handler(Call(params, account, now))
             return web.json_response(result, headers=headers)
         except Rejected as rejected:
-            exc = errors.from_rejection(rejected)
+            exc = self.refusal(rejected)
             return web.json_response(exc.body(), status=exc.status, headers=headers)
         except BinanceError as exc:
             return web.json_response(exc.body(), status=exc.status, headers=headers)
+
+    def refusal(self, rejected: Rejected) -> BinanceError:
+        """Binance's reply to a refusal of the core."""
+        return errors.from_rejection(rejected)
 
     def _secret_for(self, api_key: str) -> str | None:
         acct = self.sim.ledger.account_by_key(api_key)

@@ -114,3 +114,10 @@ async def test_marks_and_user_events_arrive_on_dstream(coinm: SimExchange, clien
     assert (await asyncio.wait_for(balance, 5))["BTC"]["total"] == pytest.approx(expected, abs=1e-8)
     (_, frame), *_ = [f for f in coinm.user_frames if f[1]["e"] == "ACCOUNT_UPDATE"]
     assert frame["a"]["B"][0]["a"] == "BTC"
+
+
+async def test_an_unknown_listen_key_is_refused_naming_the_dapi_endpoint(client: Any) -> None:
+    import ccxt
+
+    with pytest.raises(ccxt.ExchangeError, match=r"-1125.*POST /dapi/v1/listenKey"):
+        await client.dapiPrivatePutListenKey()

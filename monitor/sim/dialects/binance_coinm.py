@@ -19,6 +19,7 @@ from monitor.sim.book import COINM_BOOKS, Book, make_book
 from monitor.sim.dialects import coinm_wire
 from monitor.sim.dialects.base import JSON, Dialect
 from monitor.sim.ledger import BOTH, LONG, SHORT, AccountRisk, LedgerEvent
+from monitor.sim.rejections import Reason, Rejected
 from monitor.sim.rest import Call, Handler, OrderBodies, RestApi, Security
 from monitor.sim.scenarios import Scenario, make_scenario
 from monitor.sim.specs import SymbolSpec
@@ -61,6 +62,12 @@ class CoinmRestApi(RestApi):
         r["GET", f"{dapi}/commissionRate"] = ("SIGNED", self.commission_rate)
         self.routes = r
         self.wire = _CoinmBodies()
+
+    def refusal(self, rejected: Rejected) -> errors.BinanceError:
+        """As on USD-M, but the listen-key text names COIN-M's endpoint."""
+        if rejected.reason is Reason.UNKNOWN_LISTEN_KEY:
+            return errors.invalid_listen_key("/dapi/v1/listenKey")
+        return super().refusal(rejected)
 
     def _risks(self, call: Call) -> list[AccountRisk]:
         acct = call.acct
