@@ -1,14 +1,17 @@
 """The simulated exchange's books: accounts, positions, fills, margin, and its own liquidation engine.
 
 Pure Python, no I/O and no clock: every mutating call takes the time it should stamp (``now_ms``) and
-returns the user-stream events Binance would push for it (``AccountUpdate``, ``OrderUpdate``,
-``MarginCall``); the server turns those into frames. That keeps the exchange's behaviour testable on
-its own, and keeps the wire format in one place (``monitor.sim.frames``).
+returns the user-stream events an exchange would push for it (``AccountUpdate``, ``OrderUpdate``,
+``MarginCall``); a refused call raises ``rejections.Rejected`` with a venue-neutral reason. The
+dialect (``monitor.sim.dialects``) turns both into its venue's frames and error replies. That keeps
+the exchange's behaviour testable on its own, and every wire format out of it.
 
-What it models, following Binance USD-M (USDT margin; Multi-Assets mode on request):
+What it models, following Binance USD-M (USDT margin; Multi-Assets mode on request) and COIN-M
+(inverse contracts, ``SymbolSpec.inverse``: values, PnL and margin in the coin):
 
-- A cross wallet per account; one-way (``BOTH``) or hedge mode (``LONG``/``SHORT`` legs); per symbol a
-  margin mode and a leverage shared by both legs.
+- A cross wallet per account and margin asset (USD-M: USDT alone; COIN-M: one per coin, each pool
+  backing only the cross legs settled in it); one-way (``BOTH``) or hedge mode (``LONG``/``SHORT``
+  legs); per symbol a margin mode and a leverage shared by both legs.
 - Market orders fill at the mark price and pay the taker fee. Realised PnL goes to the cross wallet. An
   isolated leg holds its own wallet: opening moves ``notional / leverage`` out of the cross wallet into
   it (the opening fee is taken out of the isolated wallet, as Binance does), and reducing releases the
