@@ -137,7 +137,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"monitor demo: error: {exc} (the TELEGRAM_* environment variables)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        return demo_main(args.duration, args.speed, args.scenario)
+        return demo_main(args.duration, args.speed, args.scenario, args.venue)
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -151,7 +151,15 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     configure("console", "warning")
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_sim(book=args.book, scenario=args.scenario, speed=args.speed, port=args.port))
+            asyncio.run(
+                run_sim(
+                    book=args.book,
+                    scenario=args.scenario,
+                    speed=args.speed,
+                    port=args.port,
+                    venue=args.venue,
+                )
+            )
     except OSError as exc:
         # aiohttp wraps the bind error; the errno says it in the system's words
         reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
@@ -220,6 +228,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from monitor.sim.book import BOOKS
+    from monitor.sim.dialects import DIALECTS
     from monitor.sim.scenarios import SCENARIOS
 
     parser = _Parser(
@@ -284,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=DEMO_SCENARIOS,
         help="what the market does: %(choices)s (default %(default)s)",
     )
+    demo.add_argument(
+        "--venue",
+        default="binanceusdm",
+        choices=sorted(DIALECTS),
+        help="the exchange the simulator speaks: %(choices)s (default %(default)s)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     run = command(
@@ -333,8 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = command(
         "sim",
         "the simulated exchange on its own, for paper-testing a config",
-        "Start the simulated Binance USD-M exchange on 127.0.0.1 and print its URLs and accounts, to "
-        "point 'monitor run' at it. Runs until Ctrl-C.",
+        "Start a simulated exchange (Binance USD-M unless --venue says otherwise) on 127.0.0.1 and "
+        "print its URLs and accounts, to point 'monitor run' at it. Runs until Ctrl-C.",
     )
     sim.add_argument(
         "--book",
@@ -356,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulated seconds per real second (default 1)",
     )
     sim.add_argument("--port", type=port, default=8765, help="TCP port on 127.0.0.1 (default 8765)")
+    sim.add_argument(
+        "--venue",
+        default="binanceusdm",
+        choices=sorted(DIALECTS),
+        help="the exchange it speaks: %(choices)s (default %(default)s)",
+    )
     sim.set_defaults(func=_cmd_sim)
     return parser
 

@@ -40,10 +40,6 @@ from monitor.venues.registry import VENUES
 CONNECT_TIMEOUT_S = 30.0
 
 
-DEMO_VENUE = Venue.BINANCE_USDM
-"""The venue the demo's simulator speaks (its registry spec names the dialect)."""
-
-
 @dataclass(frozen=True)
 class DemoResult:
     alerts: int
@@ -83,10 +79,13 @@ async def run_demo(
     state_dir: str | None = None,
     extra_notifiers: Sequence[Notifier] = (),
     telegram: bool = False,
+    venue: str = "binanceusdm",
 ) -> DemoResult:
+    """``venue``: a registered venue's name (``monitor.venues.registry``); the simulator speaks its
+    dialect and the daemon watches the simulator's accounts as accounts of that venue."""
     console = console or Console(highlight=False)
-    spec = VENUES[DEMO_VENUE]
-    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False)
+    spec = VENUES[Venue(venue)]
+    sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False, dialect=spec.sim_dialect)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
@@ -284,6 +283,6 @@ def telegram_for(daemon: Daemon) -> TelegramNotifier | None:
     )
 
 
-def main(duration: float | None, speed: float, scenario: str) -> int:
-    asyncio.run(run_demo(duration=duration, speed=speed, scenario=scenario, telegram=True))
+def main(duration: float | None, speed: float, scenario: str, venue: str = "binanceusdm") -> int:
+    asyncio.run(run_demo(duration=duration, speed=speed, scenario=scenario, telegram=True, venue=venue))
     return 0

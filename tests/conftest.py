@@ -4,6 +4,10 @@
   ``hedge``, ``trader``; see ``monitor.sim.book.small_book``) with its clock **paused**: move prices
   with ``sim.set_mark(...)`` and push them with ``await sim.publish_marks()``, or ``await sim.step()``.
 - ``make_sim(book=..., scenario=..., **kwargs)``: start another one (stopped at teardown).
+- ``dialect``: each simulator dialect in turn (``tests/dialect_cases.CASES``), and ``venue_sim``: the
+  ``small`` book on its simulator, clock paused: the contract suite runs over these.
+- ``make_ccxt_for(sim, account)``: a ``ccxt.pro`` client of the dialect ``sim`` speaks, logged in
+  as ``account`` and pointed at it; closed at teardown.
 - ``make_ccxt(sim, account, rest_only=False, rate_limit=False, **options)``: a ``ccxt.pro.binanceusdm``
   (or, with ``rest_only``, ``ccxt.async_support.binanceusdm``) logged in as ``account`` on ``sim`` and
   pointed at it with ``point_at``; ccxt's client-side rate limiter is off unless asked for (Binance's
@@ -17,8 +21,10 @@ from typing import Any
 
 import pytest
 
+from monitor.sim.dialects import DIALECTS
 from monitor.sim.exchange import SimExchange
 from monitor.venues.binance.urls import point_at
+from tests.dialect_cases import CASES, VenueCase
 
 SimFactory = Callable[..., Awaitable[SimExchange]]
 CcxtFactory = Callable[..., Any]
@@ -27,6 +33,21 @@ CcxtFactory = Callable[..., Any]
 @pytest.fixture
 async def sim() -> AsyncIterator[SimExchange]:
     async with SimExchange("small", clock=False) as exchange:
+        yield exchange
+
+
+@pytest.fixture(params=sorted(DIALECTS))
+def dialect(request: pytest.FixtureRequest) -> VenueCase:
+    """Each simulator dialect in turn (a dialect without a case fails here, not silently)."""
+    name: str = request.param
+    assert name in CASES, f"the contract suite has no case for the {name} dialect"
+    return CASES[name]
+
+
+@pytest.fixture
+async def venue_sim(dialect: VenueCase) -> AsyncIterator[SimExchange]:
+    """The ``small`` book on ``dialect``'s simulator, clock paused."""
+    async with SimExchange("small", clock=False, dialect=dialect.venue) as exchange:
         yield exchange
 
 
@@ -58,6 +79,25 @@ async def make_ccxt() -> AsyncIterator[CcxtFactory]:
         cls = ccxt.async_support.binanceusdm if rest_only else ccxt.pro.binanceusdm
         client = cls({**sim.ccxt_config(account, **options), "enableRateLimit": rate_limit})
         client.timeout_on_exit = 0  # ccxt sleeps 250 ms on close by default; nothing to drain on loopback
+        point_at(client, sim.http_url, sim.ws_url)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def make_ccxt_for() -> AsyncIterator[CcxtFactory]:
+    import ccxt.pro
+
+    clients: list[Any] = []
+
+    def factory(sim: SimExchange, account: str) -> Any:
+        cls = getattr(ccxt.pro, sim.dialect.ccxt_id)
+        client = cls({**sim.ccxt_config(account), "enableRateLimit": False})
+        client.timeout_on_exit = 0
         point_at(client, sim.http_url, sim.ws_url)
         clients.append(client)
         return client

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from monitor.model import MarginMode
 from monitor.sim.ledger import BOTH, LONG, SHORT, Ledger
-from monitor.sim.specs import SymbolSpec, major_specs, synthetic_spec
+from monitor.sim.specs import SymbolSpec, coinm_specs, major_specs, synthetic_spec
 
 CROSS = MarginMode.CROSS
 ISOLATED = MarginMode.ISOLATED
@@ -40,7 +40,8 @@ class SeedPosition:
 @dataclass(frozen=True, slots=True)
 class AccountSeed:
     """An account a book starts with. ``wallet`` is USDT; ``assets`` (other margin assets, e.g.
-    ``{"BTC": 0.5}``) need ``multi_assets``."""
+    ``{"BTC": 0.5}``) need ``multi_assets``. ``wallets`` (COIN-M: a cross wallet per coin,
+    ``{"BTC": 0.3}``) replaces ``wallet`` when given."""
 
     name: str
     wallet: float
@@ -50,6 +51,7 @@ class AccountSeed:
     taker_fee: float = 0.0005
     multi_assets: bool = False
     assets: Mapping[str, float] = field(default_factory=dict)
+    wallets: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ def build_ledger(book: Book, *, seed: int = 0, now_ms: int = 0) -> Ledger:
             acct.name,
             key,
             secret,
-            acct.wallet,
+            acct.wallets or acct.wallet,
             hedge_mode=acct.hedge_mode,
             reduce_only_enforced=acct.reduce_only_enforced,
             taker_fee=acct.taker_fee,
@@ -235,11 +237,94 @@ def _round_step(value: float, step: float) -> float:
     return round(round(value / step) * step, 10)
 
 
+# ---- Binance COIN-M books ------------------------------------------------------------------------
+
+
+def coinm_demo_book() -> Book:
+    """The ``monitor demo --venue binancecoinm`` book, the USD-M demo restated in coin (see
+    ``scenarios.COINM_DEMO_DRIVES``); each account's positions settle in one coin.
+
+    - ``cross``: one-way, cross, 0.08 BTC: BTCUSD_PERP long 600 contracts (60,000 USD) at 20x.
+    - ``isolated``: one-way, 50,000 DOGE: DOGEUSD_PERP long 500 contracts (5,000 USD) isolated at 25x.
+    - ``hedge``: hedge mode, cross, 3,000 XRP: XRPUSD_PERP LONG 1,200 and SHORT 1,800 contracts.
+    """
+    specs = coinm_specs()
+    return Book(
+        "demo",
+        specs,
+        (
+            AccountSeed("cross", 0.0, (SeedPosition("BTCUSD_PERP", 600, 58_500.0),), wallets={"BTC": 0.08}),
+            AccountSeed(
+                "isolated",
+                0.0,
+                (SeedPosition("DOGEUSD_PERP", 500, 0.2, ISOLATED, leverage=25),),
+                wallets={"DOGE": 50_000.0},
+            ),
+            AccountSeed(
+                "hedge",
+                0.0,
+                (
+                    SeedPosition("XRPUSD_PERP", 1_200, 0.6, position_side=LONG),
+                    SeedPosition("XRPUSD_PERP", -1_800, 0.6, position_side=SHORT),
+                ),
+                hedge_mode=True,
+                wallets={"XRP": 3_000.0},
+            ),
+        ),
+    )
+
+
+def coinm_small_book() -> Book:
+    """A small COIN-M book for tests: both margin modes, both position modes, a pool per coin.
+
+    - ``main``: one-way, 0.1 BTC: BTCUSD_PERP long 300 contracts (30,000 USD) cross 10x @ 60,000.
+    - ``iso``: one-way, 2 ETH: ETHUSD_PERP long 600 contracts (6,000 USD) isolated 10x @ 3,000.
+    - ``hedge``: hedge mode, 0.05 BTC: BTCUSD_PERP LONG 200 and SHORT 100, cross 20x @ 60,000.
+    - ``trader``: one-way, 1 BTC and 10 ETH, ``reduce_only_enforced=False``, a long of one BTC
+      contract (the daemon's COIN-M snapshot names its coin from an open position).
+    """
+    specs = {s: spec for s, spec in coinm_specs().items() if s in ("BTCUSD_PERP", "ETHUSD_PERP")}
+    return Book(
+        "small",
+        specs,
+        (
+            AccountSeed(
+                "main", 0.0, (SeedPosition("BTCUSD_PERP", 300, 60_000.0, leverage=10),), wallets={"BTC": 0.1}
+            ),
+            AccountSeed(
+                "iso",
+                0.0,
+                (SeedPosition("ETHUSD_PERP", 600, 3_000.0, ISOLATED, leverage=10),),
+                wallets={"ETH": 2.0},
+            ),
+            AccountSeed(
+                "hedge",
+                0.0,
+                (
+                    SeedPosition("BTCUSD_PERP", 200, 60_000.0, position_side=LONG),
+                    SeedPosition("BTCUSD_PERP", -100, 60_000.0, position_side=SHORT),
+                ),
+                hedge_mode=True,
+                wallets={"BTC": 0.05},
+            ),
+            AccountSeed(
+                "trader",
+                0.0,
+                (SeedPosition("BTCUSD_PERP", 1, 60_000.0),),
+                reduce_only_enforced=False,
+                wallets={"BTC": 1.0, "ETH": 10.0},
+            ),
+        ),
+    )
+
+
 BOOKS = {"demo": demo_book, "small": small_book, "synthetic": synthetic_book}
+COINM_BOOKS = {"demo": coinm_demo_book, "small": coinm_small_book}
 
 
-def make_book(name: str) -> Book:
-    factory = BOOKS.get(name)
+def make_book(name: str, books: Mapping[str, Callable[[], Book]] = BOOKS) -> Book:
+    """A book by name from ``books`` (USD-M's by default); ``ValueError`` lists the names."""
+    factory = books.get(name)
     if factory is None:
-        raise ValueError(f"unknown book {name!r}; choose one of {', '.join(BOOKS)}")
+        raise ValueError(f"unknown book {name!r}; choose one of {', '.join(books)}")
     return factory()

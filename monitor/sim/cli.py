@@ -21,14 +21,9 @@ DEFAULT_PORT = 8765
 def describe(sim: SimExchange) -> str:
     """The banner ``run_sim`` prints: URLs, a ccxt snippet and the accounts with their keys."""
     lines = [
-        f"simulated Binance USD-M exchange: book {sim.book.name!r}, scenario {sim.scenario.name!r}, "
+        f"simulated {sim.dialect.title} exchange: book {sim.book.name!r}, scenario {sim.scenario.name!r}, "
         f"speed x{sim.speed:g}, seed {sim.seed}",
-        f"  REST       {sim.http_url}/fapi/v1/...",
-        f"  market WS  {sim.ws_url}/market/ws",
-        f"  user WS    {sim.ws_url}/private/ws?listenKey=...",
-        "  ccxt:      ex = ccxt.pro.binanceusdm({'apiKey': KEY, 'secret': SECRET,"
-        " 'options': {'fetchCurrencies': False}})",
-        f"             monitor.venues.binance.urls.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
+        *sim.dialect.describe(sim),
         "  accounts (simulator keys, valid only here):",
     ]
     for name, keys in sim.accounts.items():
@@ -44,10 +39,11 @@ def ready_config(sim: SimExchange) -> str:
     from monitor.config import default_secret_env
 
     lines = ["# --- paste into your config file (e.g. sim.toml) -----------------------------------"]
+    venue = sim.dialect.name
     for name in sim.accounts:
-        lines += ["[[accounts]]", f'name = "{name}"', 'venue = "binanceusdm"', ""]
+        lines += ["[[accounts]]", f'name = "{name}"', f'venue = "{venue}"', ""]
     lines += [
-        "[endpoints.binanceusdm]",
+        f"[endpoints.{venue}]",
         f'rest_url = "{sim.http_url}"',
         f'ws_url = "{sim.ws_url}"',
         "",
@@ -68,6 +64,7 @@ async def run_sim(
     host: str = "127.0.0.1",
     seed: int = 0,
     out: TextIO | None = None,
+    venue: str = "binanceusdm",
 ) -> None:
     """Start the simulator, print its banner, and run until the task is cancelled."""
     stream = out or sys.stdout
@@ -75,7 +72,7 @@ async def run_sim(
     def say(text: str) -> None:
         print(text, file=stream, flush=True)
 
-    sim = SimExchange(book, scenario, speed=speed, seed=seed, host=host, port=port)
+    sim = SimExchange(book, scenario, speed=speed, seed=seed, host=host, port=port, dialect=venue)
     sim.on_note = lambda t, text: say(f"[sim t={t:7.1f}s] {text}")
     await sim.start()
     try:

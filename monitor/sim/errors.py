@@ -1,11 +1,17 @@
 """Binance error replies: ``{"code": <negative int>, "msg": <text>}`` with an HTTP status.
 
-The ledger and the request checks raise ``BinanceError``; the REST layer turns it into the reply. The
-codes and texts are Binance's own (UM error-code page and captured bodies), because ccxt picks its
-exception class from the code and a few handlers match on the text.
+The core raises venue-neutral ``rejections.Rejected``; ``from_rejection`` turns one into Binance's
+reply, and the Binance request checks (signing, parameters) raise ``BinanceError`` directly. The codes
+and texts are Binance's own (UM error-code page and captured bodies,
+``/work/shared/fixtures/binance-usdm/error-codes.json``), shared by USD-M and COIN-M, because ccxt
+picks its exception class from the code and a few handlers match on the text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+from monitor.sim.rejections import Reason, Rejected
 
 
 class BinanceError(Exception):
@@ -53,10 +59,9 @@ def invalid_symbol() -> BinanceError:
     return BinanceError(-1121, "Invalid symbol.")
 
 
-def invalid_listen_key() -> BinanceError:
+def invalid_listen_key(path: str = "/fapi/v1/listenKey") -> BinanceError:
     return BinanceError(
-        -1125,
-        "This listenKey does not exist. Please use `POST /fapi/v1/listenKey` to recreate `listenKey`",
+        -1125, f"This listenKey does not exist. Please use `POST {path}` to recreate `listenKey`"
     )
 
 
@@ -156,3 +161,60 @@ def min_notional(threshold: float) -> BinanceError:
 
 def invalid_path(method: str, path: str) -> BinanceError:
     return BinanceError(-5000, f"Path {path}, Method {method} is invalid", 404)
+
+
+def multi_assets_with_isolated() -> BinanceError:
+    return BinanceError(
+        -4168,
+        "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under isolated-margin mode.",
+    )
+
+
+def rate_limited() -> BinanceError:
+    return BinanceError(-1003, "Too many requests.", 429)
+
+
+def _by_field(make: Callable[[str], BinanceError], default: str) -> Callable[[Rejected], BinanceError]:
+    return lambda r: make(r.field or default)
+
+
+_BY_REASON: dict[Reason, Callable[[Rejected], BinanceError]] = {
+    Reason.UNKNOWN_ERROR: lambda r: unknown_error(),
+    Reason.BAD_SYMBOL: lambda r: invalid_symbol(),
+    Reason.MISSING_PARAM: _by_field(mandatory_param, "symbol"),
+    Reason.PARAM_NOT_ALLOWED: _by_field(param_not_required, "reduceOnly"),
+    Reason.INVALID_PARAM: _by_field(invalid_param, "amount"),
+    Reason.BAD_SIDE: lambda r: invalid_side(),
+    Reason.BAD_ORDER_TYPE: lambda r: invalid_order_type(),
+    Reason.BAD_CLIENT_ORDER_ID: lambda r: BinanceError(-4015, "Client order id is not valid."),
+    Reason.QTY_NOT_POSITIVE: lambda r: qty_not_positive(),
+    Reason.QTY_PRECISION: lambda r: precision_over(),
+    Reason.QTY_BELOW_MIN: lambda r: lot_size(),
+    Reason.QTY_ABOVE_MAX: lambda r: qty_over_max(),
+    Reason.NOTIONAL_BELOW_MIN: lambda r: min_notional(r.limit or 0.0),
+    Reason.POSITION_SIDE_MISMATCH: lambda r: position_side_mismatch(),
+    Reason.REDUCE_ONLY_WOULD_INCREASE: lambda r: reduce_only_rejected(),
+    Reason.INSUFFICIENT_MARGIN: lambda r: margin_insufficient(),
+    Reason.MAX_POSITION_AT_LEVERAGE: lambda r: max_position_at_leverage(),
+    Reason.BAD_LEVERAGE: lambda r: invalid_leverage(),
+    Reason.MARGIN_MODE_UNCHANGED: lambda r: no_need_margin_type(),
+    Reason.MARGIN_MODE_WITH_POSITION: lambda r: margin_type_with_position(),
+    Reason.MARGIN_NOT_ISOLATED: lambda r: margin_only_isolated(),
+    Reason.CROSS_BALANCE_INSUFFICIENT: lambda r: cross_balance_insufficient(),
+    Reason.ISOLATED_BALANCE_INSUFFICIENT: lambda r: isolated_balance_insufficient(),
+    Reason.POSITION_MODE_UNCHANGED: lambda r: no_need_position_side(),
+    Reason.POSITION_MODE_WITH_POSITION: lambda r: position_side_with_position(),
+    Reason.MULTI_ASSETS_WITH_ISOLATED: lambda r: multi_assets_with_isolated(),
+    Reason.UNKNOWN_ORDER: lambda r: order_does_not_exist(),
+    Reason.UNKNOWN_LISTEN_KEY: lambda r: invalid_listen_key(),
+    Reason.AUTH_FAILED: lambda r: bad_api_key(),
+    Reason.BAD_SIGNATURE: lambda r: invalid_signature(),
+    Reason.BAD_TIMESTAMP: lambda r: invalid_timestamp(),
+    Reason.RATE_LIMITED: lambda r: rate_limited(),
+    Reason.UNKNOWN_PATH: lambda r: invalid_path("GET", r.field or "/"),
+}
+
+
+def from_rejection(rejected: Rejected) -> BinanceError:
+    """Binance's reply to a refusal of the core (every ``Reason`` has one)."""
+    return _BY_REASON[rejected.reason](rejected)

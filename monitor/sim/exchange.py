@@ -1,9 +1,10 @@
-"""``SimExchange``: the simulated Binance USD-M exchange on a loopback port.
+"""``SimExchange``: a simulated exchange on a loopback port, speaking one venue's dialect.
 
-One aiohttp server serves REST (``/fapi/...``) and WebSocket (``/market/...``, ``/private/...``) on the
-same port. A clock ticks every ``tick_seconds`` of sim time (``speed`` sim seconds per real second):
-each tick the scenario moves the market, the ledger revalues and runs its liquidation engine, the marks
-are published and the user-stream events are pushed. Tests can pause the clock and drive everything by
+One aiohttp server serves the dialect's REST and WebSocket routes on the same port (Binance USD-M by
+default: ``/fapi/...``, ``/market/...``, ``/private/...``; see ``monitor.sim.dialects``). A clock
+ticks every ``tick_seconds`` of sim time (``speed`` sim seconds per real second): each tick the
+scenario moves the market, the ledger revalues and runs its liquidation engine, the marks are
+published and the user-stream events are pushed. Tests can pause the clock and drive everything by
 hand (``set_mark`` + ``publish_marks``, or ``step``), and switch faults on directly (``faults``,
 ``drop_connections``, ``send_raw_market``, ``expire_listen_key``).
 
@@ -31,13 +32,12 @@ from typing import Any
 
 from aiohttp import web
 
-from monitor.sim import frames
-from monitor.sim.book import Book, build_ledger, make_book
+from monitor.sim.book import Book, build_ledger
+from monitor.sim.dialects import Dialect, dialect_named
 from monitor.sim.faults import Faults
 from monitor.sim.ledger import Ledger, LedgerEvent, LiquidationRecord
 from monitor.sim.listenkeys import DEFAULT_TTL_MS, ListenKeys
 from monitor.sim.market import Market
-from monitor.sim.rest import RestApi
 from monitor.sim.scenarios import (
     Action,
     DropConnections,
@@ -47,7 +47,6 @@ from monitor.sim.scenarios import (
     SendRawMarket,
     StallMarks,
     TickContext,
-    make_scenario,
 )
 from monitor.sim.streams import StreamHub
 
@@ -80,16 +79,23 @@ class SimExchange:
         clock: bool = True,
         ping_interval: float = 180.0,
         listen_key_ttl: float = DEFAULT_TTL_MS / 1000,
+        dialect: Dialect | str = "binanceusdm",
     ) -> None:
         """``book``: a ``Book`` or a name (``demo``, ``small``, ``synthetic``). ``scenario``: a
         ``Scenario``, a name from ``scenarios.SCENARIOS``, or None for a calm random walk. ``clock=False``
         starts paused (ticks only through ``step``). ``ping_interval`` and ``listen_key_ttl`` are in
-        real seconds."""
+        real seconds. ``dialect``: the venue spoken, a ``Dialect`` or a venue name from
+        ``monitor.sim.dialects.DIALECTS``; a book named by a string is that venue's."""
         if speed <= 0 or tick_seconds <= 0:
             raise ValueError("speed and tick_seconds must be positive")
-        self.book = make_book(book) if isinstance(book, str) else book
+        self.dialect = dialect_named(dialect) if isinstance(dialect, str) else dialect
+        self.book = self.dialect.make_book(book) if isinstance(book, str) else book
         self.scenario = (
-            make_scenario(scenario) if isinstance(scenario, str) else scenario if scenario else Scenario()
+            self.dialect.make_scenario(scenario)
+            if isinstance(scenario, str)
+            else scenario
+            if scenario
+            else Scenario()
         )
         self.speed = speed
         self.seed = seed
@@ -119,7 +125,7 @@ class SimExchange:
         self.faults = Faults(lambda: self.sim_time)
         self.listen_keys = ListenKeys(ttl_ms=int(listen_key_ttl * 1000), seed=seed)
         self.streams = StreamHub(ping_interval)
-        self.rest = RestApi(self)
+        self.rest = self.dialect.rest_api(self)
         # The last user-stream frames sent, per account name, for tests and the demo report.
         self.user_frames: deque[tuple[str, dict[str, Any]]] = deque(maxlen=10_000)
 
@@ -129,22 +135,7 @@ class SimExchange:
         if self._runner is not None:
             return self
         app = web.Application()
-        app.router.add_get("/market/ws", self._market_ws)
-        app.router.add_get("/market/ws/{tail:.*}", self._market_ws)
-        app.router.add_get("/market/stream", self._market_stream)
-        for silent in (
-            "/ws",
-            "/ws/{tail:.*}",
-            "/stream",
-            "/public/ws",
-            "/public/ws/{tail:.*}",
-            "/public/stream",
-        ):
-            app.router.add_get(silent, self._silent_ws)
-        app.router.add_get("/private/ws", self._user_ws)
-        app.router.add_get("/private/ws/{key}", self._user_ws)
-        for prefix in ("/fapi", "/sapi", "/api", "/dapi", "/futures", "/papi", "/eapi"):
-            app.router.add_route("*", prefix + "/{tail:.*}", self.rest.dispatch)
+        self.dialect.install(app, self)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
@@ -200,18 +191,10 @@ class SimExchange:
         return {name: AccountKeys(a.api_key, a.secret) for name, a in self._ledger.accounts.items()}
 
     def ccxt_config(self, account: str, **options: Any) -> dict[str, Any]:
-        """Constructor config for ``ccxt.pro.binanceusdm`` / ``ccxt.async_support.binanceusdm``:
-        credentials, URLs on this server, and ``fetchCurrencies`` off (it would call sapi). Still call
-        ``monitor.venues.binance.urls.point_at`` on the instance for ccxt's exception classes (see there)."""
-        from monitor.venues.binance.urls import loopback_urls
-
-        acct = self._ledger.account(account)
-        return {
-            "apiKey": acct.api_key,
-            "secret": acct.secret,
-            "urls": {"api": loopback_urls(self.http_url, self.ws_url)},
-            "options": {"fetchCurrencies": False, "defaultType": "swap", **options},
-        }
+        """Constructor config for the dialect's ccxt class (``ccxt.pro.binanceusdm`` by default):
+        credentials and URLs on this server. Still call ``monitor.venues.binance.urls.point_at`` on
+        the instance for ccxt's exception classes (see there)."""
+        return self.dialect.ccxt_config(self, account, **options)
 
     # ---- state --------------------------------------------------------------------------------
 
@@ -305,8 +288,11 @@ class SimExchange:
         open and silent; keepalive answers -1125 and a new key must be created."""
         key = self.listen_keys.expire(account)
         if key is not None:
-            await self.streams.expire(key, json.dumps(frames.listen_key_expired(key, self.now_ms())))
+            await self._announce_expired(key, self.now_ms())
         return key
+
+    async def _announce_expired(self, key: str, now_ms: int) -> None:
+        await self.streams.expire(key, json.dumps(self.dialect.listen_key_expired(key, now_ms)))
 
     # ---- the clock ----------------------------------------------------------------------------
 
@@ -358,7 +344,7 @@ class SimExchange:
             await self.emit(events)
             await self._run_actions(actions)
             for gone in self.listen_keys.due(now):
-                await self.streams.expire(gone.key, json.dumps(frames.listen_key_expired(gone.key, now)))
+                await self._announce_expired(gone.key, now)
             if scenario.duration is not None and self.sim_time >= scenario.duration:
                 self.finished.set()
         async with self._ticked:
@@ -373,7 +359,7 @@ class SimExchange:
             elif isinstance(action, ExpireListenKey):
                 key = self.listen_keys.expire(action.account)
                 if key is not None:
-                    await self.streams.expire(key, json.dumps(frames.listen_key_expired(key, self.now_ms())))
+                    await self._announce_expired(key, self.now_ms())
 
     def _note(self, text: str) -> None:
         self.notes.append((self.sim_time, text))
@@ -383,31 +369,17 @@ class SimExchange:
     async def _publish_market(self, now: int, *, three_second: bool) -> None:
         if self.faults.marks_stalled or not self.streams.subscribers():
             return
-        updates = {s: frames.mark_price_update(s, p, now) for s, p in self._ledger.marks.items()}
+        mark_update = self.dialect.mark_update
+        updates = {s: mark_update(s, p, now) for s, p in self._ledger.marks.items()}
         await self.streams.publish_marks(updates, three_second=three_second)
 
     async def emit(self, events: Iterable[LedgerEvent]) -> None:
         """Push ledger events to their account's user streams, in order."""
         specs = self._ledger.specs
         for event in events:
-            body = frames.user_frame(event, specs)
+            body = self.dialect.user_frame(event, specs)
             self.user_frames.append((event.account, body))
             await self.streams.send_user(event.account, [json.dumps(body, separators=(",", ":"))])
-
-    # ---- WebSocket routes ---------------------------------------------------------------------
-
-    async def _market_ws(self, request: web.Request) -> web.WebSocketResponse:
-        return await self.streams.serve_market(request, live=True)
-
-    async def _market_stream(self, request: web.Request) -> web.WebSocketResponse:
-        return await self.streams.serve_market(request, live=True, combined=True)
-
-    async def _silent_ws(self, request: web.Request) -> web.WebSocketResponse:
-        return await self.streams.serve_market(request, live=False)
-
-    async def _user_ws(self, request: web.Request) -> web.WebSocketResponse:
-        key = request.match_info.get("key") or request.query.get("listenKey", "")
-        return await self.streams.serve_user(request, self.listen_keys.account_of(key), key)
 
 
 _AFTER = Scenario(vol_scale=0.3)

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.sim.errors import BinanceError
-
 
 @dataclass(slots=True)
 class RestFailure:
-    error: BinanceError
+    """An injected REST failure: the HTTP status, and the venue's own error code and text, which the
+    dialect puts in its error body as they are (a test asks for the code the venue would send)."""
+
+    status: int
+    code: int
+    msg: str
     remaining: int
     path_prefix: str
     retry_after: int | None
@@ -65,9 +68,7 @@ class Faults:
         """Answer the next ``times`` REST requests under ``path_prefix`` with this error instead
         (e.g. ``status=429, code=-1003, retry_after=2`` for a rate limit; the default is Binance's
         503 whose execution status is unknown). Orders are not executed when failed this way."""
-        self._rest_failures.append(
-            RestFailure(BinanceError(code, msg, status), times, path_prefix, retry_after)
-        )
+        self._rest_failures.append(RestFailure(status, code, msg, times, path_prefix, retry_after))
 
     def take_rest_failure(self, path: str) -> RestFailure | None:
         for failure in self._rest_failures:

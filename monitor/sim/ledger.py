@@ -1,14 +1,17 @@
 """The simulated exchange's books: accounts, positions, fills, margin, and its own liquidation engine.
 
 Pure Python, no I/O and no clock: every mutating call takes the time it should stamp (``now_ms``) and
-returns the user-stream events Binance would push for it (``AccountUpdate``, ``OrderUpdate``,
-``MarginCall``); the server turns those into frames. That keeps the exchange's behaviour testable on
-its own, and keeps the wire format in one place (``monitor.sim.frames``).
+returns the user-stream events an exchange would push for it (``AccountUpdate``, ``OrderUpdate``,
+``MarginCall``); a refused call raises ``rejections.Rejected`` with a venue-neutral reason. The
+dialect (``monitor.sim.dialects``) turns both into its venue's frames and error replies. That keeps
+the exchange's behaviour testable on its own, and every wire format out of it.
 
-What it models, following Binance USD-M (USDT margin; Multi-Assets mode on request):
+What it models, following Binance USD-M (USDT margin; Multi-Assets mode on request) and COIN-M
+(inverse contracts, ``SymbolSpec.inverse``: values, PnL and margin in the coin):
 
-- A cross wallet per account; one-way (``BOTH``) or hedge mode (``LONG``/``SHORT`` legs); per symbol a
-  margin mode and a leverage shared by both legs.
+- A cross wallet per account and margin asset (USD-M: USDT alone; COIN-M: one per coin, each pool
+  backing only the cross legs settled in it); one-way (``BOTH``) or hedge mode (``LONG``/``SHORT``
+  legs); per symbol a margin mode and a leverage shared by both legs.
 - Market orders fill at the mark price and pay the taker fee. Realised PnL goes to the cross wallet. An
   isolated leg holds its own wallet: opening moves ``notional / leverage`` out of the cross wallet into
   it (the opening fee is taken out of the isolated wallet, as Binance does), and reducing releases the
@@ -35,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 from monitor.margin.tiers import maint_amount
 from monitor.model import MarginMode, PositionSide, Side
-from monitor.sim import errors
+from monitor.sim.rejections import Reason, Rejected
 from monitor.sim.specs import MarginAsset, SymbolSpec, checked_mark, default_margin_assets
 
 BOTH = "BOTH"
@@ -49,6 +52,13 @@ DEFAULT_TAKER_FEE = 0.0005
 DEFAULT_LEVERAGE = 20
 _CROSS_KEY = ("", "")
 _EPS = 1e-12
+# An inverse contract's liquidation price is looked for within [mark / span, mark * span].
+_INVERSE_SPAN = 1e9
+
+
+def _cross_key(asset: str, home: str) -> tuple[str, str]:
+    """The ``warned`` key of a cross pool: the home pool keeps the old key."""
+    return _CROSS_KEY if asset == home else ("", asset)
 
 
 @dataclass(slots=True)
@@ -118,10 +128,14 @@ class Trade:
 
 @dataclass(slots=True)
 class Account:
+    """One account. ``wallets`` holds a cross wallet per margin asset: USD-M keeps one (``USDT``, the
+    ``home`` asset); COIN-M one per coin, each backing only the cross positions settled in it."""
+
     name: str
     api_key: str
     secret: str
-    cross_wallet: float
+    wallets: dict[str, float]
+    home: str = "USDT"
     hedge_mode: bool = False
     reduce_only_enforced: bool = True
     taker_fee: float = DEFAULT_TAKER_FEE
@@ -154,8 +168,24 @@ class Account:
     def open_legs(self) -> list[Leg]:
         return [leg for leg in self.legs.values() if leg.amount != 0]
 
-    def isolated_wallets(self) -> float:
-        return sum(leg.isolated_wallet for leg in self.legs.values())
+    @property
+    def cross_wallet(self) -> float:
+        """The cross wallet of the home asset (USDT on USD-M)."""
+        return self.wallets.get(self.home, 0.0)
+
+    @cross_wallet.setter
+    def cross_wallet(self, amount: float) -> None:
+        self.wallets[self.home] = amount
+
+    def isolated_wallets(
+        self, asset: str | None = None, specs: Mapping[str, SymbolSpec] | None = None
+    ) -> float:
+        """The isolated wallets of every leg, or of the legs settled in ``asset`` (needs ``specs``)."""
+        if asset is None or specs is None:
+            return sum(leg.isolated_wallet for leg in self.legs.values())
+        return sum(
+            leg.isolated_wallet for leg in self.legs.values() if specs[leg.symbol].margin_asset == asset
+        )
 
 
 # ---- events -------------------------------------------------------------------------------------
@@ -189,6 +219,8 @@ class AccountUpdate:
     time: int
     # other margin assets whose balance changed: (asset, balance, change)
     assets: tuple[tuple[str, float, float], ...] = ()
+    # the asset ``wallet_balance`` and ``cross_wallet`` are in (a coin on COIN-M)
+    asset: str = "USDT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +242,7 @@ class MarginCall:
     cross_wallet: float
     legs: tuple[LegState, ...]
     time: int
+    asset: str = "USDT"
 
 
 LedgerEvent = AccountUpdate | OrderUpdate | MarginCall
@@ -295,6 +328,8 @@ class AccountRisk:
     multi_assets: bool = False
     # Multi-Assets mode: (asset, balance, price) of each other margin asset the account holds
     assets: tuple[tuple[str, float, float], ...] = ()
+    # the margin asset this view is of: its pool, its legs
+    asset: str = "USDT"
 
     @property
     def wallet_balance(self) -> float:
@@ -355,13 +390,18 @@ class Ledger:
         name: str,
         api_key: str,
         secret: str,
-        wallet: float,
+        wallet: float | Mapping[str, float],
         *,
         hedge_mode: bool = False,
         reduce_only_enforced: bool = True,
         taker_fee: float = DEFAULT_TAKER_FEE,
         now_ms: int = 0,
     ) -> Account:
+        """``wallet``: the USDT cross wallet, or a cross wallet per margin asset (``{"BTC": 1.5}``),
+        the first one the home asset."""
+        wallets = {"USDT": float(wallet)} if isinstance(wallet, int | float) else dict(wallet)
+        if not wallets:
+            raise ValueError(f"account {name!r} needs a wallet")
         if name in self.accounts:
             raise ValueError(f"account {name!r} already exists")
         if api_key in self._by_key:
@@ -370,7 +410,8 @@ class Ledger:
             name,
             api_key,
             secret,
-            float(wallet),
+            {asset: float(amount) for asset, amount in wallets.items()},
+            home=next(iter(wallets)),
             hedge_mode=hedge_mode,
             reduce_only_enforced=reduce_only_enforced,
             taker_fee=taker_fee,
@@ -392,7 +433,7 @@ class Ledger:
     def spec(self, symbol: str) -> SymbolSpec:
         spec = self.specs.get(symbol)
         if spec is None:
-            raise errors.invalid_symbol()
+            raise Rejected(Reason.BAD_SYMBOL, "symbol")
         return spec
 
     def open_position(
@@ -438,7 +479,7 @@ class Ledger:
             leg.isolated_wallet = (
                 float(isolated_wallet)
                 if isolated_wallet is not None
-                else abs(amount) * entry_price / leverage
+                else abs(self.specs[symbol].value(amount, entry_price)) / leverage
             )
         return leg
 
@@ -457,11 +498,7 @@ class Ledger:
         """POST /fapi/v1/multiAssetsMargin. Multi-Assets mode has no isolated margin."""
         acct = self.account(account)
         if on and any(acct.config(leg.symbol).margin_mode is MarginMode.ISOLATED for leg in acct.open_legs()):
-            raise errors.BinanceError(
-                -4168,
-                "Unable to adjust to Multi-Assets mode with symbols of USDⓈ-M Futures under "
-                "isolated-margin mode.",
-            )
+            raise Rejected(Reason.MULTI_ASSETS_WITH_ISOLATED)
         acct.multi_assets = on
 
     def set_asset_balance(self, account: str, asset: str, amount: float, *, now_ms: int = 0) -> AccountUpdate:
@@ -501,31 +538,36 @@ class Ledger:
     # ---- valuation ----------------------------------------------------------------------------
 
     def unrealized(self, leg: Leg) -> float:
-        return leg.amount * (self.marks[leg.symbol] - leg.entry_price) if leg.amount else 0.0
+        return self.specs[leg.symbol].pnl(leg.amount, leg.entry_price, self.marks[leg.symbol])
 
     def notional(self, leg: Leg) -> float:
-        return leg.amount * self.marks[leg.symbol]
+        """Signed, in the leg's margin asset (coin for an inverse contract)."""
+        return self.specs[leg.symbol].value(leg.amount, self.marks[leg.symbol])
 
     def maint_margin(self, leg: Leg) -> float:
         if leg.amount == 0:
             return 0.0
         return maint_amount(self.specs[leg.symbol].tiers, self.notional(leg))
 
-    def cross_pool(self, account: str | Account) -> CrossPool:
+    def cross_pool(self, account: str | Account, asset: str | None = None) -> CrossPool:
+        """The cross pool of ``asset`` (default: the account's home asset): its wallet and the cross
+        legs settled in it. Other margin assets join only the home pool, in Multi-Assets mode."""
         acct = account if isinstance(account, Account) else self.account(account)
+        asset = asset or acct.home
         upnl = maint = initial = 0.0
         has = False
         for leg in acct.legs.values():
             if leg.amount == 0:
                 continue
             cfg = acct.config(leg.symbol)
-            if cfg.margin_mode is not MarginMode.CROSS:
+            if cfg.margin_mode is not MarginMode.CROSS or self.specs[leg.symbol].margin_asset != asset:
                 continue
             has = True
             upnl += self.unrealized(leg)
             maint += self.maint_margin(leg)
             initial += abs(self.notional(leg)) / cfg.leverage
-        return CrossPool(acct.cross_wallet, upnl, maint, initial, has, self.collateral(acct))
+        collateral = self.collateral(acct) if asset == acct.home else 0.0
+        return CrossPool(acct.wallets.get(asset, 0.0), upnl, maint, initial, has, collateral)
 
     def isolated_ratio(self, account: str | Account, symbol: str, position_side: str = BOTH) -> float:
         acct = account if isinstance(account, Account) else self.account(account)
@@ -546,17 +588,24 @@ class Ledger:
         finally:
             self.marks = saved
 
-    def risk(self, account: str | Account) -> AccountRisk:
-        """Every open leg valued at mark, with the cross pool and liquidation prices."""
+    def risk(self, account: str | Account, asset: str | None = None) -> AccountRisk:
+        """Every open leg settled in ``asset`` (default: the home asset) valued at mark, with that
+        asset's cross pool and liquidation prices."""
         acct = account if isinstance(account, Account) else self.account(account)
-        pool = self.cross_pool(acct)
-        legs = tuple(self._leg_risk(acct, leg, pool) for leg in acct.open_legs())
+        asset = asset or acct.home
+        pool = self.cross_pool(acct, asset)
+        legs = tuple(
+            self._leg_risk(acct, leg, pool)
+            for leg in acct.open_legs()
+            if self.specs[leg.symbol].margin_asset == asset
+        )
         assets = (
             tuple((a, amount, self.asset_price(a)) for a, amount in sorted(acct.assets.items()))
             if acct.multi_assets
             else ()
         )
-        return AccountRisk(acct.name, pool, acct.isolated_wallets(), legs, acct.multi_assets, assets)
+        isolated = acct.isolated_wallets(asset, self.specs)
+        return AccountRisk(acct.name, pool, isolated, legs, acct.multi_assets, assets, asset)
 
     def leg_risk(
         self, account: str | Account, symbol: str, position_side: str, pool: CrossPool | None = None
@@ -565,7 +614,7 @@ class Ledger:
         account's ``cross_pool`` when valuing many legs of one account."""
         acct = account if isinstance(account, Account) else self.account(account)
         leg = acct.legs.get((symbol, position_side)) or Leg(symbol, position_side)
-        return self._leg_risk(acct, leg, pool or self.cross_pool(acct))
+        return self._leg_risk(acct, leg, pool or self.cross_pool(acct, self.specs[symbol].margin_asset))
 
     def _leg_risk(self, acct: Account, leg: Leg, pool: CrossPool) -> LegRisk:
         cfg = acct.config(leg.symbol)
@@ -616,14 +665,15 @@ class Ledger:
         if leg.amount == 0:
             return None
         cfg = acct.config(leg.symbol)
-        tiers = self.specs[leg.symbol].tiers
+        spec = self.specs[leg.symbol]
+        tiers = spec.tiers
         driven = False  # collateral priced by this symbol moves with it (Multi-Assets mode)
         fixed = 0.0
         if cfg.margin_mode is MarginMode.ISOLATED:
             legs = [leg]
             base = leg.isolated_wallet
         else:
-            pool = pool or self.cross_pool(acct)
+            pool = pool or self.cross_pool(acct, spec.margin_asset)
             legs = [
                 other
                 for other in acct.open_legs()
@@ -631,7 +681,7 @@ class Ledger:
             ]
             own = sum(self.unrealized(other) - self.maint_margin(other) for other in legs)
             base = pool.wallet + pool.collateral + pool.unrealized - pool.maint_margin - own
-            if acct.multi_assets:
+            if acct.multi_assets and spec.margin_asset == acct.home:
                 driven = True
                 fixed = self.collateral(acct, leg.symbol, 0.0)
                 base -= pool.collateral - fixed
@@ -639,17 +689,26 @@ class Ledger:
         def equity_minus_maint(price: float) -> float:
             total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
-                total += other.amount * (price - other.entry_price)
-                total -= maint_amount(tiers, other.amount * price)
+                total += spec.pnl(other.amount, other.entry_price, price)
+                total -= maint_amount(tiers, spec.value(other.amount, price))
             return total
 
         kinks: list[float] = []
+        mark = self.marks[leg.symbol]
+        if spec.inverse:
+            # the coin value falls as the price rises: tier floors are crossed at q * CS / floor, and
+            # between two of them equity minus maintenance is linear in 1 / price
+            for other in legs:
+                face = abs(other.amount) * spec.contract_size
+                kinks.extend(face / t.floor for t in tiers[1:])
+            root = _nearest_root(equity_minus_maint, kinks, mark, mark * _INVERSE_SPAN, inverse=True)
+            return None if root is None else round(root, 8)
         top = math.inf
         for other in legs:
             q = abs(other.amount)
             kinks.extend(t.floor / q for t in tiers[1:])
             top = min(top, tiers[-1].cap / q * (1 - 1e-12))
-        root = _nearest_root(equity_minus_maint, kinks, self.marks[leg.symbol], top)
+        root = _nearest_root(equity_minus_maint, kinks, mark, top)
         return None if root is None else round(root, 8)
 
     # ---- orders -------------------------------------------------------------------------------
@@ -666,34 +725,35 @@ class Ledger:
         client_order_id: str | None = None,
         now_ms: int = 0,
     ) -> tuple[Order, list[LedgerEvent]]:
-        """Fill a MARKET order at mark, or raise ``BinanceError`` the way Binance would refuse it.
+        """Fill a MARKET order at mark, or raise ``Rejected`` for the reason an exchange would refuse it.
 
         ``reduce_only`` is ``None`` when the parameter was not sent. In hedge mode it must not be sent
         (Binance: -1106) and an order that reduces the named leg counts as reduce-only; with the
-        account's ``reduce_only_enforced`` flag every order that is not reduce-only is refused (-2022).
+        account's ``reduce_only_enforced`` flag every order that is not reduce-only is refused
+        (Binance: -2022).
         A reduce-only order larger than the position closes the position and no more."""
         acct = self.account(account)
         spec = self.spec(symbol)
         if side not in (BUY, SELL):
-            raise errors.invalid_side()
+            raise Rejected(Reason.BAD_SIDE, "side")
         if not (quantity > 0 and math.isfinite(quantity)):
-            raise errors.qty_not_positive()
+            raise Rejected(Reason.QTY_NOT_POSITIVE, "quantity")
         steps = quantity / spec.step
         if abs(steps - round(steps)) > 1e-6:
-            raise errors.precision_over()
+            raise Rejected(Reason.QTY_PRECISION, "quantity")
         if quantity < float(spec.min_qty) - _EPS:
-            raise errors.lot_size()
+            raise Rejected(Reason.QTY_BELOW_MIN, "quantity")
         if quantity > float(spec.market_max_qty) + _EPS:
-            raise errors.qty_over_max()
+            raise Rejected(Reason.QTY_ABOVE_MAX, "quantity")
         if acct.hedge_mode:
             if reduce_only is not None:
-                raise errors.param_not_required("reduceOnly")
+                raise Rejected(Reason.PARAM_NOT_ALLOWED, "reduceOnly")
             if position_side not in (LONG, SHORT):
-                raise errors.position_side_mismatch()
+                raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
             ps = position_side
         else:
             if position_side not in (None, BOTH):
-                raise errors.position_side_mismatch()
+                raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
             ps = BOTH
         leg = acct.leg(symbol, ps)
         dq = quantity if side == BUY else -quantity
@@ -701,14 +761,14 @@ class Ledger:
             reduces = leg.amount != 0 and _sign(dq) != _sign(leg.amount)
             is_reduce_only = bool(reduce_only)
             if is_reduce_only and not reduces:
-                raise errors.reduce_only_rejected()
+                raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         else:
             reduces = (ps == LONG) == (side == SELL)
             is_reduce_only = reduces
             if reduces and leg.amount == 0:
-                raise errors.reduce_only_rejected()
+                raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         if not is_reduce_only and acct.reduce_only_enforced:
-            raise errors.reduce_only_rejected()
+            raise Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE)
         mark = self.marks[symbol]
         cfg = acct.config(symbol)
         if is_reduce_only:
@@ -761,52 +821,55 @@ class Ledger:
     ) -> None:
         closing = min(abs(dq), abs(leg.amount)) if _sign(dq) != _sign(leg.amount) else 0.0
         opening = abs(dq) - closing
-        notional = abs(dq) * mark
+        notional = abs(spec.value(dq, mark))
         if notional < spec.min_notional - _EPS:
-            raise errors.min_notional(spec.min_notional)
+            raise Rejected(Reason.NOTIONAL_BELOW_MIN, limit=spec.min_notional)
         if opening <= 0:
             return
-        after = abs(leg.amount + dq) * mark
+        after = abs(spec.value(leg.amount + dq, mark))
         if after > spec.max_notional_for_leverage(cfg.leverage) + _EPS:
-            raise errors.max_position_at_leverage()
-        required = opening * mark / cfg.leverage + abs(dq) * mark * acct.taker_fee
-        if required > self.cross_pool(acct).available + _EPS:
-            raise errors.margin_insufficient()
+            raise Rejected(Reason.MAX_POSITION_AT_LEVERAGE)
+        required = abs(spec.value(opening, mark)) / cfg.leverage + notional * acct.taker_fee
+        if required > self.cross_pool(acct, spec.margin_asset).available + _EPS:
+            raise Rejected(Reason.INSUFFICIENT_MARGIN)
 
     def _fill(self, acct: Account, leg: Leg, dq: float, price: float, now_ms: int) -> tuple[float, float]:
         """Apply a fill of signed size ``dq`` at ``price``; returns (realised PnL, commission)."""
         cfg = acct.config(leg.symbol)
+        spec = self.specs[leg.symbol]
+        wallets, asset = acct.wallets, spec.margin_asset
+        wallets.setdefault(asset, 0.0)
         isolated = cfg.margin_mode is MarginMode.ISOLATED
         realized = 0.0
         closed = 0.0
         if leg.amount != 0 and _sign(dq) != _sign(leg.amount):
             closed = min(abs(dq), abs(leg.amount))
-            realized = closed * (price - leg.entry_price) * _sign(leg.amount)
+            realized = spec.pnl(math.copysign(closed, leg.amount), leg.entry_price, price)
             if isolated:
                 released = leg.isolated_wallet * closed / abs(leg.amount)
                 leg.isolated_wallet -= released
-                acct.cross_wallet += released
-            acct.cross_wallet += realized
+                wallets[asset] += released
+            wallets[asset] += realized
             leg.realized += realized
             leg.amount = _clean(leg.amount + math.copysign(closed, dq))
             if leg.amount == 0:
                 leg.entry_price = 0.0
-                acct.cross_wallet += leg.isolated_wallet
+                wallets[asset] += leg.isolated_wallet
                 leg.isolated_wallet = 0.0
         opened = abs(dq) - closed
-        open_fee = opened * price * acct.taker_fee
-        close_fee = closed * price * acct.taker_fee
+        open_fee = abs(spec.value(opened, price)) * acct.taker_fee
+        close_fee = abs(spec.value(closed, price)) * acct.taker_fee
         if opened > _EPS:
             size = abs(leg.amount)
-            leg.entry_price = (size * leg.entry_price + opened * price) / (size + opened)
+            leg.entry_price = spec.average_entry(size, leg.entry_price, opened, price)
             leg.amount = _clean(leg.amount + math.copysign(opened, dq))
             if isolated:
-                margin = opened * price / cfg.leverage
-                acct.cross_wallet -= margin
+                margin = abs(spec.value(opened, price)) / cfg.leverage
+                wallets[asset] -= margin
                 leg.isolated_wallet += margin - open_fee
             else:
-                acct.cross_wallet -= open_fee
-        acct.cross_wallet -= close_fee
+                wallets[asset] -= open_fee
+        wallets[asset] -= close_fee
         leg.update_time = now_ms
         acct.update_time = now_ms
         return realized, open_fee + close_fee
@@ -829,26 +892,27 @@ class Ledger:
         self.spec(symbol)
         ps = position_side or BOTH
         if acct.hedge_mode and ps not in (LONG, SHORT):
-            raise errors.position_side_mismatch()
+            raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
         if not acct.hedge_mode and ps != BOTH:
-            raise errors.position_side_mismatch()
+            raise Rejected(Reason.POSITION_SIDE_MISMATCH, "positionSide")
         if not (amount > 0 and math.isfinite(amount)):
-            raise errors.invalid_param("amount")
+            raise Rejected(Reason.INVALID_PARAM, "amount")
         cfg = acct.config(symbol)
         leg = acct.legs.get((symbol, ps))
         if cfg.margin_mode is not MarginMode.ISOLATED or leg is None or leg.amount == 0:
-            raise errors.margin_only_isolated()
+            raise Rejected(Reason.MARGIN_NOT_ISOLATED)
+        asset = self.specs[symbol].margin_asset
         if add:
-            if amount > self.cross_pool(acct).available + _EPS:
-                raise errors.cross_balance_insufficient()
-            acct.cross_wallet -= amount
+            if amount > self.cross_pool(acct, asset).available + _EPS:
+                raise Rejected(Reason.CROSS_BALANCE_INSUFFICIENT)
+            acct.wallets[asset] = acct.wallets.get(asset, 0.0) - amount
             leg.isolated_wallet += amount
         else:
             upnl = self.unrealized(leg)
             removable = leg.isolated_wallet + min(upnl, 0.0) - abs(self.notional(leg)) / cfg.leverage
             if amount > removable + _EPS:
-                raise errors.isolated_balance_insufficient()
-            acct.cross_wallet += amount
+                raise Rejected(Reason.ISOLATED_BALANCE_INSUFFICIENT)
+            acct.wallets[asset] = acct.wallets.get(asset, 0.0) + amount
             leg.isolated_wallet -= amount
         leg.update_time = now_ms
         acct.update_time = now_ms
@@ -858,10 +922,10 @@ class Ledger:
         acct = self.account(account)
         spec = self.spec(symbol)
         if not 1 <= leverage <= spec.max_leverage:
-            raise errors.invalid_leverage()
+            raise Rejected(Reason.BAD_LEVERAGE, "leverage")
         exposure = sum(abs(self.notional(leg)) for leg in acct.open_legs() if leg.symbol == symbol)
         if exposure > spec.max_notional_for_leverage(leverage) + _EPS:
-            raise errors.max_position_at_leverage()
+            raise Rejected(Reason.MAX_POSITION_AT_LEVERAGE)
         cfg = acct.config(symbol)
         cfg.leverage = leverage
         return cfg
@@ -871,60 +935,72 @@ class Ledger:
         self.spec(symbol)
         cfg = acct.config(symbol)
         if cfg.margin_mode is mode:
-            raise errors.no_need_margin_type()
+            raise Rejected(Reason.MARGIN_MODE_UNCHANGED)
         if any(leg.symbol == symbol for leg in acct.open_legs()):
-            raise errors.margin_type_with_position()
+            raise Rejected(Reason.MARGIN_MODE_WITH_POSITION)
         cfg.margin_mode = mode
         return cfg
 
     def set_position_mode(self, account: str, hedge: bool) -> None:
         acct = self.account(account)
         if acct.hedge_mode == hedge:
-            raise errors.no_need_position_side()
+            raise Rejected(Reason.POSITION_MODE_UNCHANGED)
         if acct.open_legs():
-            raise errors.position_side_with_position()
+            raise Rejected(Reason.POSITION_MODE_WITH_POSITION)
         acct.hedge_mode = hedge
 
     # ---- the liquidation engine ---------------------------------------------------------------
 
     def check_liquidations(self, *, now_ms: int, sim_time: float, tick_index: int) -> list[LedgerEvent]:
         """Run after every mark update: MARGIN_CALL on first crossing of 0.8, then liquidate every
-        isolated leg and every cross pool whose equity no longer covers its maintenance margin.
+        isolated leg and every cross pool (one per margin asset) whose equity no longer covers its
+        maintenance margin.
 
         Each leg is valued once per call (this runs every tick over every account)."""
         events: list[LedgerEvent] = []
+        specs = self.specs
         for acct in self.accounts.values():
             legs = acct.open_legs()
             if not legs:
                 acct.warned.clear()
                 continue
-            cross: list[Leg] = []
+            pools: dict[str, tuple[list[Leg], float, float]] = {}
             isolated: list[tuple[Leg, float, float]] = []
-            upnl_sum = maint_sum = 0.0
             for leg in legs:
                 upnl, maint = self.unrealized(leg), self.maint_margin(leg)
                 if acct.config(leg.symbol).margin_mode is MarginMode.ISOLATED:
                     isolated.append((leg, leg.isolated_wallet + upnl, maint))
                 else:
+                    cross, upnl_sum, maint_sum = pools.get(specs[leg.symbol].margin_asset, ([], 0.0, 0.0))
                     cross.append(leg)
-                    upnl_sum += upnl
-                    maint_sum += maint
-            cross_equity = acct.cross_wallet + self.collateral(acct) + upnl_sum
+                    pools[specs[leg.symbol].margin_asset] = (cross, upnl_sum + upnl, maint_sum + maint)
+            equities = {
+                asset: acct.wallets.get(asset, 0.0)
+                + (self.collateral(acct) if asset == acct.home else 0.0)
+                + upnl_sum
+                for asset, (_, upnl_sum, _) in pools.items()
+            }
             # MARGIN_CALL first: in a fast market Binance's may arrive only just before (or after) the
             # liquidation it warns about.
-            if cross and _ratio(maint_sum, cross_equity) >= MARGIN_CALL_RATIO:
-                if _CROSS_KEY not in acct.warned:
-                    acct.warned.add(_CROSS_KEY)
-                    states = tuple(self.leg_state(acct, leg) for leg in cross)
-                    events.append(MarginCall(acct.name, acct.cross_wallet, states, now_ms))
-            else:
-                acct.warned.discard(_CROSS_KEY)
+            for asset in {acct.home, *pools}:
+                key = _cross_key(asset, acct.home)
+                cross, _, maint_sum = pools.get(asset, ([], 0.0, 0.0))
+                if cross and _ratio(maint_sum, equities[asset]) >= MARGIN_CALL_RATIO:
+                    if key not in acct.warned:
+                        acct.warned.add(key)
+                        states = tuple(self.leg_state(acct, leg) for leg in cross)
+                        wallet = acct.wallets.get(asset, 0.0)
+                        events.append(MarginCall(acct.name, wallet, states, now_ms, asset))
+                else:
+                    acct.warned.discard(key)
             for leg, equity, maint in isolated:
                 if _ratio(maint, equity) >= MARGIN_CALL_RATIO:
                     if leg.key not in acct.warned:
                         acct.warned.add(leg.key)
                         state = self.leg_state(acct, leg)
-                        events.append(MarginCall(acct.name, acct.cross_wallet, (state,), now_ms))
+                        asset = specs[leg.symbol].margin_asset
+                        wallet = acct.wallets.get(asset, 0.0)
+                        events.append(MarginCall(acct.name, wallet, (state,), now_ms, asset))
                 else:
                     acct.warned.discard(leg.key)
             for leg, equity, maint in isolated:
@@ -932,8 +1008,11 @@ class Ledger:
                     events.extend(
                         self._liquidate(acct, [leg], MarginMode.ISOLATED, now_ms, sim_time, tick_index)
                     )
-            if cross and maint_sum >= cross_equity:
-                events.extend(self._liquidate(acct, cross, MarginMode.CROSS, now_ms, sim_time, tick_index))
+            for asset, (cross, _, maint_sum) in pools.items():
+                if maint_sum >= equities[asset]:
+                    events.extend(
+                        self._liquidate(acct, cross, MarginMode.CROSS, now_ms, sim_time, tick_index)
+                    )
         return events
 
     def _liquidate(
@@ -949,11 +1028,14 @@ class Ledger:
         touched: list[Leg] = []
         realized_total = 0.0
         fee_base = 0.0
-        wallet_before = acct.cross_wallet + acct.isolated_wallets()
+        legs = list(legs)
+        asset = self.specs[legs[0].symbol].margin_asset  # one pool's legs, or one isolated leg
+        wallet_before = acct.wallets.get(asset, 0.0) + acct.isolated_wallets(asset, self.specs)
         for leg in legs:
+            spec = self.specs[leg.symbol]
             mark = self.marks[leg.symbol]
             size = abs(leg.amount)
-            realized = leg.amount * (mark - leg.entry_price)
+            realized = spec.pnl(leg.amount, leg.entry_price, mark)
             side = SELL if leg.amount > 0 else BUY
             self._liq_seq += 1
             order_id = self._next_order_id
@@ -1001,7 +1083,7 @@ class Ledger:
                 OrderUpdate(acct.name, order, "CALCULATED", size, mark, 0.0, realized, trade_id, now_ms)
             )
             realized_total += realized
-            fee_base += size * mark * self.specs[leg.symbol].liquidation_fee
+            fee_base += abs(spec.value(size, mark)) * spec.liquidation_fee
             leg.realized += realized
             leg.amount = 0.0
             leg.entry_price = 0.0
@@ -1009,40 +1091,54 @@ class Ledger:
             leg.update_time = now_ms
             touched.append(leg)
         if mode is MarginMode.CROSS:
-            remaining = acct.cross_wallet + realized_total
-            if acct.multi_assets:
+            remaining = acct.wallets.get(asset, 0.0) + realized_total
+            if acct.multi_assets and asset == acct.home:
                 # the other assets stay; the USDT wallet carries the loss, negative if need be
                 clearance = min(max(remaining + self.collateral(acct), 0.0), fee_base)
-                acct.cross_wallet = remaining - clearance
+                acct.wallets[asset] = remaining - clearance
             else:
                 clearance = min(max(remaining, 0.0), fee_base)
-                acct.cross_wallet = max(0.0, remaining - clearance)
+                acct.wallets[asset] = max(0.0, remaining - clearance)
         acct.warned.difference_update(leg.key for leg in touched)
         acct.update_time = now_ms
-        wallet_after = acct.cross_wallet + acct.isolated_wallets()
-        events.append(
-            self._account_update(acct, "ORDER", touched, now_ms, balance_change=wallet_after - wallet_before)
-        )
+        wallet_after = acct.wallets.get(asset, 0.0) + acct.isolated_wallets(asset, self.specs)
+        change = wallet_after - wallet_before
+        events.append(self._account_update(acct, "ORDER", touched, now_ms, balance_change=change))
         return events
 
     def _account_update(
         self, acct: Account, reason: str, legs: Iterable[Leg], now_ms: int, *, balance_change: float
     ) -> AccountUpdate:
+        """The balance of the legs' margin asset (the home asset when there are none) and the legs."""
+        legs = list(legs)
+        asset = self.specs[legs[0].symbol].margin_asset if legs else acct.home
+        wallet = acct.wallets.get(asset, 0.0)
         return AccountUpdate(
             account=acct.name,
             reason=reason,
-            wallet_balance=acct.cross_wallet + acct.isolated_wallets(),
-            cross_wallet=acct.cross_wallet,
+            wallet_balance=wallet + acct.isolated_wallets(asset, self.specs),
+            cross_wallet=wallet,
             balance_change=balance_change,
             legs=tuple(self.leg_state(acct, leg) for leg in legs),
             time=now_ms,
+            asset=asset,
         )
 
 
+def _between(p0: float, v0: float, p1: float, v1: float, inverse: bool) -> float:
+    """Where the line through (p0, v0) and (p1, v1) crosses zero: in price, or in 1 / price for an
+    inverse contract (whose PnL and coin value are linear in 1 / price)."""
+    if inverse:
+        x0, x1 = 1.0 / p0, 1.0 / p1
+        return 1.0 / (x0 + (x1 - x0) * v0 / (v0 - v1))
+    return p0 + (p1 - p0) * v0 / (v0 - v1)
+
+
 def _nearest_root(
-    f: Callable[[float], float], kinks: Iterable[float], mark: float, top: float
+    f: Callable[[float], float], kinks: Iterable[float], mark: float, top: float, *, inverse: bool = False
 ) -> float | None:
-    """The zero of ``f`` nearest to ``mark`` in (0, top), for ``f`` linear between the kinks.
+    """The zero of ``f`` nearest to ``mark`` in (0, top), for ``f`` linear between the kinks (in
+    1 / price when ``inverse``; there the search stops at ``mark / _INVERSE_SPAN``, not at 0).
 
     At or below zero already means the pool is at its limit now: the mark itself is returned."""
     f_mark = f(mark)
@@ -1051,10 +1147,13 @@ def _nearest_root(
     points = sorted(set(kinks))
     best: float | None = None
     prev_p, prev_v = mark, f_mark
-    for p in [k for k in reversed(points) if 0 < k < mark] + [0.0]:
+    bottom = mark / _INVERSE_SPAN if inverse else 0.0
+    for p in [k for k in reversed(points) if bottom < k < mark] + [bottom]:
         v = f(p)
         if v <= 0:
-            best = p + (prev_p - p) * (-v) / (prev_v - v)
+            best = (
+                _between(prev_p, prev_v, p, v, inverse) if inverse else p + (prev_p - p) * (-v) / (prev_v - v)
+            )
             break
         prev_p, prev_v = p, v
     prev_p, prev_v = mark, f_mark
@@ -1062,7 +1161,7 @@ def _nearest_root(
         for p in [k for k in points if mark < k < top] + [top]:
             v = f(p)
             if v <= 0:
-                up = prev_p + (p - prev_p) * prev_v / (prev_v - v)
+                up = _between(prev_p, prev_v, p, v, inverse)
                 if best is None or up - mark < mark - best:
                     best = up
                 break

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from monitor.sim import errors
+from monitor.sim.rejections import Reason, Rejected
 
 DEFAULT_TTL_MS = 60 * 60 * 1000
 
@@ -47,7 +47,7 @@ class ListenKeys:
     def keepalive(self, account: str, now_ms: int, key: str | None = None) -> str:
         active = self._by_account.get(account)
         if active is None or (key is not None and key != active.key):
-            raise errors.invalid_listen_key()
+            raise Rejected(Reason.UNKNOWN_LISTEN_KEY, "listenKey")
         active.expires_ms = now_ms + self.ttl_ms
         return active.key
 

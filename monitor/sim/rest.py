@@ -2,7 +2,8 @@
 
 A thin layer: it authenticates the request (``auth``), calls the ledger, publishes the events the
 ledger returns, and shapes the reply (``frames``). Errors are Binance's ``{"code", "msg"}`` bodies with
-Binance's HTTP statuses, so ccxt raises the same exception classes it raises against Binance.
+Binance's HTTP statuses (the ledger's neutral refusals mapped by ``errors.from_rejection``), so ccxt
+raises the same exception classes it raises against Binance.
 
 Only MARKET orders are executed (the simulator keeps no order book); other order types get -1116.
 """
@@ -21,6 +22,7 @@ from monitor.model import MarginMode
 from monitor.sim import auth, errors, frames
 from monitor.sim.errors import BinanceError
 from monitor.sim.ledger import BOTH, LONG, SHORT, Account
+from monitor.sim.rejections import Rejected
 from monitor.sim.specs import decimals_of
 
 if TYPE_CHECKING:
@@ -49,6 +51,14 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Any]]
+
+
+class OrderBodies:
+    """How an order is written in replies (USD-M's here; a dialect may substitute its own)."""
+
+    order_result = staticmethod(frames.order_result)
+    order_query = staticmethod(frames.order_query)
+    force_order = staticmethod(frames.force_order)
 
 
 class RestApi:
@@ -93,6 +103,7 @@ class RestApi:
         r["GET", "/sapi/v1/system/status"] = ("NONE", self.system_status)
         r["GET", "/sapi/v1/capital/config/getall"] = ("SIGNED", self.empty_list)
         self.routes = r
+        self.wire = OrderBodies()
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -108,7 +119,7 @@ class RestApi:
             if failure is not None:
                 if failure.retry_after is not None:
                     headers["Retry-After"] = str(failure.retry_after)
-                raise failure.error
+                raise BinanceError(failure.code, failure.msg, failure.status)
             route = self.routes.get((method, path))
             if route is None:
                 raise errors.invalid_path(method, path)
@@ -132,8 +143,15 @@ class RestApi:
                 params = auth.parse_params(query, body)
             result = await handler(Call(params, account, now))
             return web.json_response(result, headers=headers)
+        except Rejected as rejected:
+            exc = self.refusal(rejected)
+            return web.json_response(exc.body(), status=exc.status, headers=headers)
         except BinanceError as exc:
             return web.json_response(exc.body(), status=exc.status, headers=headers)
+
+    def refusal(self, rejected: Rejected) -> BinanceError:
+        """Binance's reply to a refusal of the core."""
+        return errors.from_rejection(rejected)
 
     def _secret_for(self, api_key: str) -> str | None:
         acct = self.sim.ledger.account_by_key(api_key)
@@ -346,7 +364,7 @@ class RestApi:
         await self.sim.emit(events)
         if resp_type == "ACK":
             order = replace(order, status="NEW", executed_qty=0.0, avg_price=0.0)
-        return frames.order_result(order, spec)
+        return self.wire.order_result(order, spec)
 
     def _find_order(self, call: Call) -> Any:
         symbol = self._symbol(call, required=True)
@@ -367,7 +385,7 @@ class RestApi:
         order = self._find_order(call)
         if order is None:
             raise errors.order_does_not_exist()
-        return frames.order_query(order, self.sim.ledger.specs[order.symbol])
+        return self.wire.order_query(order, self.sim.ledger.specs[order.symbol])
 
     async def cancel_order(self, call: Call) -> Any:
         self._find_order(call)
@@ -388,7 +406,7 @@ class RestApi:
             (o for o in call.acct.orders.values() if o.symbol == symbol), key=lambda o: o.order_id
         )
         limit = int(call.params.get("limit", "500"))
-        return [frames.order_query(o, spec) for o in orders[-limit:]]
+        return [self.wire.order_query(o, spec) for o in orders[-limit:]]
 
     async def force_orders(self, call: Call) -> Any:
         """Binance's filters: ``symbol``, ``autoCloseType`` (LIQUIDATION / ADL; the simulator
@@ -414,7 +432,7 @@ class RestApi:
             and start <= o.time <= end
         ]
         orders = sorted(orders, key=lambda o: o.order_id)[:limit]
-        return [frames.force_order(o, specs[o.symbol]) for o in orders]
+        return [self.wire.force_order(o, specs[o.symbol]) for o in orders]
 
     async def user_trades(self, call: Call) -> Any:
         symbol = self._symbol(call, required=True)

@@ -26,7 +26,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.sim.ledger import Ledger
 from monitor.sim.market import Market
@@ -403,6 +403,22 @@ DEMO_EVENTS: tuple[Timed, ...] = (
     Timed(84, Note("relief rally: cross -> 0.45; XRP squeeze: hedge -> 0.55 by t=98")),
     Timed(100, Note("hedge -> 0.76 by t=110")),
     Timed(110, Note("hedge eases to 0.60, cross 0.35 by t=118")),
+)
+
+# The demo on the COIN-M demo book (``book.coinm_demo_book``): the same timeline, each account's
+# symbol standing in for the USD-M ones it drives; every account is margined in its own coin.
+_COINM_SYMBOL = {"cross": "BTCUSD_PERP", "isolated": "DOGEUSD_PERP", "hedge": "XRPUSD_PERP"}
+COINM_DEMO_DRIVES: tuple[Drive, ...] = tuple(
+    replace(
+        d,
+        symbols=(_COINM_SYMBOL[d.account],),
+        leg=(_COINM_SYMBOL[d.account], "BOTH") if d.leg else None,
+    )
+    for d in DEMO_DRIVES
+)
+COINM_DEMO_EVENTS: tuple[Timed, ...] = (
+    Timed(0, Note("demo: calm market; cross (BTC), isolated (DOGE) and hedge (XRP), each in its coin")),
+    *DEMO_EVENTS[1:],
 )
 
 

@@ -50,6 +50,10 @@ class SymbolSpec:
     volatility: float = 0.0004
     beta: float = 1.0
     onboard_ms: int = 1569398400000
+    # An inverse (coin-margined) contract: ``contract_size`` USD of face value per contract, settled,
+    # margined and tiered in the base coin (Binance COIN-M). A linear one trades base units for quote.
+    inverse: bool = False
+    contract_size: float = 1.0
     tiers: tuple[Tier, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -59,6 +63,34 @@ class SymbolSpec:
     @property
     def step(self) -> float:
         return float(self.step_size)
+
+    @property
+    def margin_asset(self) -> str:
+        """The asset the contract settles in and its pool is kept in: the coin for inverse contracts."""
+        return self.base if self.inverse else self.quote
+
+    def value(self, amount: float, price: float) -> float:
+        """The signed value of ``amount`` contracts at ``price`` in the margin asset (notional):
+        ``amount * price`` linear, ``amount * contract_size / price`` inverse (coin)."""
+        if self.inverse:
+            return amount * self.contract_size / price
+        return amount * price
+
+    def pnl(self, amount: float, entry: float, price: float) -> float:
+        """Unrealised PnL of a signed ``amount`` opened at ``entry``, at ``price``, in the margin
+        asset: ``amount * (price - entry)`` linear, ``amount * CS * (1/entry - 1/price)`` inverse."""
+        if not amount:
+            return 0.0
+        if self.inverse:
+            return amount * self.contract_size * (1.0 / entry - 1.0 / price)
+        return amount * (price - entry)
+
+    def average_entry(self, size: float, entry: float, added: float, price: float) -> float:
+        """Entry price after adding ``added`` contracts at ``price`` to ``size`` at ``entry``: the
+        quantity-weighted mean (linear), the harmonic one (inverse: the coin value is what adds up)."""
+        if self.inverse:
+            return (size + added) / (size / entry + added / price) if size else price
+        return (size * entry + added * price) / (size + added)
 
     def max_notional_for_leverage(self, leverage: int) -> float:
         """The largest position notional allowed at ``leverage``: the cap of the last bracket whose
@@ -356,3 +388,55 @@ def default_margin_assets() -> tuple[MarginAsset, ...]:
         MarginAsset("BNB", 0.05, "BNBUSDT"),
         MarginAsset("USDC", 0.0, None, 1.0),
     )
+
+
+# ---- Binance COIN-M: inverse perpetuals --------------------------------------------------------
+
+
+def coin_rows(
+    usd_rows: Sequence[tuple[float, float, float, int]], price: float
+) -> tuple[tuple[float, float, float, int], ...]:
+    """A USD tier table restated in coin at ``price`` (floors and caps to three significant figures),
+    the shape of Binance COIN-M's ``qtyFloor``/``qtyCap`` tables."""
+
+    def coin(x: float) -> float:
+        return float(f"{x / price:.3g}") if x else 0.0
+
+    return tuple((coin(f), coin(c), mmr, lev) for f, c, mmr, lev in usd_rows)
+
+
+def coinm_specs() -> dict[str, SymbolSpec]:
+    """Six COIN-M perpetuals (``BTCUSD_PERP``...): contracts of 100 USD (BTC) or 10 USD (the others),
+    settled and tiered in their coin, each coin its own cross pool."""
+    rows = (
+        ("BTC", 100.0, BTC_ROWS, 60_000.0, 1, "0.1", 0.0004, 1.0),
+        ("ETH", 10.0, ETH_ROWS, 3_000.0, 2, "0.01", 0.0005, 1.15),
+        ("SOL", 10.0, MAJOR_ALT_ROWS, 150.0, 3, "0.001", 0.0007, 1.5),
+        ("BNB", 10.0, MAJOR_ALT_ROWS, 600.0, 3, "0.001", 0.0005, 0.9),
+        ("XRP", 10.0, MAJOR_ALT_ROWS, 0.6, 4, "0.0001", 0.0006, 1.3),
+        ("DOGE", 10.0, SMALL_ALT_ROWS, 0.2, 6, "0.000001", 0.0007, 1.6),
+    )
+    specs = [
+        SymbolSpec(
+            f"{coin}USD_PERP",
+            coin,
+            brackets_from_rows(coin_rows(usd_rows, price)),
+            price,
+            quote="USD",
+            price_precision=precision,
+            quantity_precision=0,
+            tick_size=tick,
+            step_size="1",
+            min_qty="1",
+            max_qty="1000000",
+            market_max_qty="60000",
+            min_notional=0.0,
+            liquidation_fee=0.015,
+            volatility=volatility,
+            beta=beta,
+            inverse=True,
+            contract_size=size,
+        )
+        for coin, size, usd_rows, price, precision, tick, volatility, beta in rows
+    ]
+    return {s.symbol: s for s in specs}

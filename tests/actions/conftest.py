@@ -104,7 +104,7 @@ class Rig:
         return [
             r
             for r in self.sim.rest.requests
-            if r[1] in ("/fapi/v1/order", "/fapi/v1/positionMargin") and r[0] == "POST"
+            if r[1].endswith(("/v1/order", "/v1/positionMargin")) and r[0] == "POST"
         ]
 
     async def stop(self) -> None:
@@ -165,11 +165,12 @@ async def start_rig(
     clock: Callable[[], int] | None = None,
 ) -> Rig:
     accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
+    venue = Venue(sim.dialect.name)
     options = DaemonOptions(
         state_file=str(state_file),
         policy=policy or PolicyConfig(),
-        venues={USDM: accounts},
-        endpoints={USDM: Endpoints(sim.http_url, sim.ws_url)},
+        venues={venue: accounts},
+        endpoints={venue: Endpoints(sim.http_url, sim.ws_url)},
         resync_seconds=3600,
     )
     daemon = Daemon(options, [], adapter_factory=fast_adapter)
@@ -180,7 +181,7 @@ async def start_rig(
             await sim.wait_user_connections(acct.name)
     # and each user stream's first resync (a REST snapshot) has been applied: a snapshot read before
     # a test's first order but applied after it would show the daemon a position that is gone
-    await wait_until(lambda: all(f"{USDM.value}:{a.name}:user" in daemon.connected for a in accounts))
+    await wait_until(lambda: all(f"{venue.value}:{a.name}:user" in daemon.connected for a in accounts))
     await daemon.drain()
     alerts: list[Alert] = []
     derisking = build_derisking(daemon, settings, alerts.extend, clock=clock)

@@ -1,8 +1,11 @@
 """A running daemon against a running simulator, both in this process, talking over loopback sockets.
 
-The daemon reaches the simulator exactly as it reaches Binance: the real ccxt.pro client over HTTP and
-WebSocket. The simulator's clock is paused unless a test asks for a scenario, so prices move only when
-a test moves them.
+The daemon reaches the simulator exactly as it reaches the exchange: the real ccxt.pro client over
+HTTP and WebSocket, for the venue the simulator's dialect speaks. The simulator's clock is paused unless
+a test asks for a scenario, so prices move only when a test moves them.
+
+The contract suite (``test_pipeline``, ``test_acid``) runs over every simulator dialect: a test that
+asks for ``venue_sim`` or ``dialect`` (``tests/conftest.py``) runs once per dialect.
 """
 
 from __future__ import annotations
@@ -91,11 +94,12 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         **opts: Any,
     ) -> Running:
         accounts = tuple(VenueAccount(n, k.api_key, k.secret) for n, k in sim.accounts.items())
+        venue = Venue(sim.dialect.name)
         options = DaemonOptions(
             state_file=str(state_file or tmp_path / "state.sqlite3"),
             policy=policy or fast_policy(),
-            venues={Venue.BINANCE_USDM: accounts},
-            endpoints={Venue.BINANCE_USDM: Endpoints(sim.http_url, sim.ws_url)},
+            venues={venue: accounts},
+            endpoints={venue: Endpoints(sim.http_url, sim.ws_url)},
             resync_seconds=resync_seconds,
             **opts,
         )

@@ -2,7 +2,8 @@
 the monitor at the same price within one tick, and preceded by a critical alert.
 
 The exchange liquidates from its own ledger by the definition (equity <= requirement at the mark); the
-monitor only knows what reached it over the wire. See ``monitor.prediction`` for the three checks.
+monitor only knows what reached it over the wire. See ``monitor.prediction`` for the three checks. Part
+of the contract suite: it runs on every simulator dialect (``conftest.CASES``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import pytest
 
 from monitor.demo import demo_policy
+from monitor.sim.dialects import DIALECTS
 from monitor.sim.exchange import SimExchange
 from monitor.sim.scenarios import make_scenario
+from tests.dialect_cases import VenueCase
 
 from .conftest import StartDaemon
 
@@ -23,14 +26,27 @@ SPEED = 12.0
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("book", "scenario", "cross_expected"),
-    [("demo", "demo", False), ("demo", "cascade", True), ("small", "cascade", False)],
+    [
+        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False}),
+        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True}),
+        # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
+        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True}),
+    ],
 )
 async def test_every_liquidation_was_predicted(
-    make_sim: object, start_daemon: StartDaemon, book: str, scenario: str, cross_expected: bool
+    make_sim: object,
+    start_daemon: StartDaemon,
+    dialect: VenueCase,
+    book: str,
+    scenario: str,
+    cross_expected: dict[str, bool],
 ) -> None:
     # the cascade crashes from t=10 s over 30 s and rebounds for 20 s: 65 s shows all of it
-    plan = make_scenario(scenario) if scenario == "demo" else make_scenario(scenario, duration=65.0)
-    sim: SimExchange = await make_sim(book, plan, speed=SPEED, seed=3, clock=False)  # type: ignore[operator]
+    speaks = DIALECTS[dialect.venue]
+    plan = speaks.make_scenario("demo") if scenario == "demo" else make_scenario(scenario, duration=65.0)
+    sim: SimExchange = await make_sim(  # type: ignore[operator]
+        book, plan, speed=SPEED, seed=3, clock=False, dialect=dialect.venue
+    )
     run = await start_daemon(sim, policy=demo_policy(SPEED), staleness_check_seconds=0.2)
     sim.resume()
     duration = (sim.scenario.duration or 60.0) / SPEED
@@ -51,4 +67,4 @@ async def test_every_liquidation_was_predicted(
         assert v.predicted_at_price, f"not predicted at the exchange's price: {v}"
         assert v.within_one_tick is not False, f"liquidation price off by more than a tick: {v}"
         assert v.critical_first, f"no critical alert before the liquidation: {v}"
-    assert any(r.margin_mode.value == "cross" for r in sim.liquidations) == cross_expected
+    assert any(r.margin_mode.value == "cross" for r in sim.liquidations) == cross_expected[dialect.venue]

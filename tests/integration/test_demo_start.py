@@ -26,3 +26,26 @@ async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monit
         assert verdict.monitor_liquidation_price is not None, text
         assert verdict.critical_first, text
     assert "monitor connected and resynced; the scenario's clock starts" in text
+
+
+async def test_the_coinm_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
+    """``monitor demo --venue binancecoinm``: the daemon watches the COIN-M dialect as COIN-M
+    accounts, and the script's isolated DOGEUSD_PERP liquidation is predicted, critical first."""
+    screen = io.StringIO()
+    result = await run_demo(
+        duration=5.0,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
+        speed=12.0,
+        scenario="demo",
+        console=Console(file=screen, width=160, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+        venue="binancecoinm",
+    )
+    text = screen.getvalue()
+    assert "simulated Binance COIN-M" in text
+    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
+        ("isolated", "DOGE/USD:DOGE", "isolated")
+    ], text
+    (verdict,) = result.liquidations
+    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
+    assert result.rejected == 0, text

@@ -115,3 +115,30 @@ async def test_the_printed_config_block_and_exports_make_a_valid_config(
     }
     (endpoints,) = settings.endpoints.values()
     assert (endpoints.rest, endpoints.ws) == (sim.http_url, sim.ws_url)
+
+
+async def test_run_sim_speaks_the_venue_asked_for_and_its_config_block_names_it(tmp_path: Any) -> None:
+    from monitor.config import load_config
+
+    out = Console()
+    task = asyncio.create_task(run_sim("small", "calm", speed=20, port=0, out=out, venue="binancecoinm"))
+    async with asyncio.timeout(5):
+        await out.banner.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    text = out.getvalue()
+    assert "simulated Binance COIN-M exchange" in text and "/dapi/v1/" in text and "/ws/<listenKey>" in text
+    block = text[text.index("[[accounts]]") : text.index("# --- then")]
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = value
+    config = tmp_path / "sim.toml"
+    config.write_text(f'[service]\nstate_file = "{tmp_path / "state.sqlite3"}"\n\n{block}')
+    settings = load_config(config, env)
+    (venue,) = settings.venues
+    assert venue.value == "binancecoinm"
+    assert {a.name for a in settings.venues[venue]} == {"main", "iso", "hedge", "trader"}
+    assert set(settings.endpoints) == {venue}

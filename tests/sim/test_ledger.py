@@ -9,7 +9,7 @@ import pytest
 from monitor.margin.tiers import maint_amount
 from monitor.model import MarginMode, PositionSide, Side, Tier
 from monitor.sim.book import build_ledger, small_book
-from monitor.sim.errors import BinanceError
+from monitor.sim.errors import from_rejection
 from monitor.sim.ledger import (
     BOTH,
     LONG,
@@ -19,6 +19,7 @@ from monitor.sim.ledger import (
     MarginCall,
     OrderUpdate,
 )
+from monitor.sim.rejections import Rejected
 from monitor.sim.specs import Bracket, SymbolSpec, major_specs
 
 FEE = 0.0005
@@ -36,8 +37,9 @@ def ledger() -> Ledger:
     return led
 
 
-def code_of(exc: pytest.ExceptionInfo[BinanceError]) -> int:
-    return exc.value.code
+def code_of(exc: pytest.ExceptionInfo[Rejected]) -> int:
+    """The Binance code the ledger's neutral refusal is answered with."""
+    return from_rejection(exc.value).code
 
 
 # ---- fills, fees, realised PnL -------------------------------------------------------------------
@@ -137,17 +139,17 @@ def test_add_and_remove_isolated_margin(ledger: Ledger) -> None:
     assert isinstance(events[0], AccountUpdate) and events[0].reason == "MARGIN_TRANSFER"
     ledger.modify_isolated_margin("t", "SOLUSDT", 150, add=False)
     assert leg.isolated_wallet == approx(iw + 50)
-    with pytest.raises(BinanceError) as too_much:
+    with pytest.raises(Rejected) as too_much:
         ledger.modify_isolated_margin("t", "SOLUSDT", 1_000, add=False)
     assert code_of(too_much) == -4051
-    with pytest.raises(BinanceError) as broke:
+    with pytest.raises(Rejected) as broke:
         ledger.modify_isolated_margin("t", "SOLUSDT", 1e9, add=True)
     assert code_of(broke) == -4050
 
 
 def test_margin_change_on_a_cross_position_is_refused(ledger: Ledger) -> None:
     ledger.place_market_order("t", "BTCUSDT", "BUY", 0.1)
-    with pytest.raises(BinanceError) as exc:
+    with pytest.raises(Rejected) as exc:
         ledger.modify_isolated_margin("t", "BTCUSDT", 10, add=True)
     assert code_of(exc) == -4049
 
@@ -158,7 +160,7 @@ def test_margin_change_on_a_cross_position_is_refused(ledger: Ledger) -> None:
 def test_enforced_account_refuses_anything_not_reduce_only() -> None:
     led = build_ledger(small_book())
     for kwargs in ({}, {"reduce_only": False}):
-        with pytest.raises(BinanceError) as exc:
+        with pytest.raises(Rejected) as exc:
             led.place_market_order("main", "BTCUSDT", "SELL", 0.1, **kwargs)  # would even reduce
         assert code_of(exc) == -2022
     led.place_market_order("main", "BTCUSDT", "SELL", 0.1, reduce_only=True)
@@ -170,7 +172,7 @@ def test_reduce_only_that_would_not_reduce_is_rejected(symbol: str, side: str) -
     led = build_ledger(small_book())
     if symbol == "SOLUSDT":
         led.place_market_order("main", symbol, "SELL", 100, reduce_only=True)  # now flat
-    with pytest.raises(BinanceError) as exc:
+    with pytest.raises(Rejected) as exc:
         led.place_market_order("main", symbol, side, 1 if symbol == "SOLUSDT" else 0.1, reduce_only=True)
     assert code_of(exc) == -2022
 
@@ -179,21 +181,21 @@ def test_min_notional_applies_to_opening_orders_only(ledger: Ledger) -> None:
     ledger.set_mark("SOLUSDT", 150)
     ledger.place_market_order("t", "SOLUSDT", "BUY", 1)  # 150 USDT: above 5
     ledger.set_mark("SOLUSDT", 1)
-    with pytest.raises(BinanceError) as exc:
+    with pytest.raises(Rejected) as exc:
         ledger.place_market_order("t", "SOLUSDT", "BUY", 1)
     assert code_of(exc) == -4164
     ledger.place_market_order("t", "SOLUSDT", "SELL", 1, reduce_only=True)
 
 
 def test_insufficient_margin_and_quantity_checks(ledger: Ledger) -> None:
-    with pytest.raises(BinanceError) as margin:
+    with pytest.raises(Rejected) as margin:
         ledger.place_market_order("t", "BTCUSDT", "BUY", 8.0)  # 480k at 20x needs 24k
     assert code_of(margin) == -2019
     for qty, code in ((0.0, -4003), (0.0015, -1111), (500.0, -4005)):
-        with pytest.raises(BinanceError) as exc:
+        with pytest.raises(Rejected) as exc:
             ledger.place_market_order("t", "BTCUSDT", "BUY", qty)
         assert code_of(exc) == code
-    with pytest.raises(BinanceError) as sym:
+    with pytest.raises(Rejected) as sym:
         ledger.place_market_order("t", "NOPEUSDT", "BUY", 1.0)
     assert code_of(sym) == -1121
 
@@ -202,13 +204,13 @@ def test_insufficient_margin_and_quantity_checks(ledger: Ledger) -> None:
 
 
 def test_hedge_mode_needs_a_position_side_and_refuses_reduce_only(ledger: Ledger) -> None:
-    with pytest.raises(BinanceError) as side:
+    with pytest.raises(Rejected) as side:
         ledger.place_market_order("h", "BTCUSDT", "BUY", 0.1)
     assert code_of(side) == -4061
-    with pytest.raises(BinanceError) as param:
+    with pytest.raises(Rejected) as param:
         ledger.place_market_order("h", "BTCUSDT", "BUY", 0.1, position_side=LONG, reduce_only=True)
     assert code_of(param) == -1106
-    with pytest.raises(BinanceError) as one_way:
+    with pytest.raises(Rejected) as one_way:
         ledger.place_market_order("t", "BTCUSDT", "BUY", 0.1, position_side=LONG)
     assert code_of(one_way) == -4061
 
@@ -232,7 +234,7 @@ def test_hedge_mode_enforcement_treats_closing_the_named_leg_as_reduce_only() ->
     led.place_market_order("hedge", "BTCUSDT", "SELL", 0.05, position_side=LONG)
     assert led.account("hedge").legs["BTCUSDT", LONG].amount == approx(0.15)
     for side, ps in (("BUY", LONG), ("SELL", SHORT)):
-        with pytest.raises(BinanceError) as exc:
+        with pytest.raises(Rejected) as exc:
             led.place_market_order("hedge", "BTCUSDT", side, 0.01, position_side=ps)
         assert code_of(exc) == -2022
 
@@ -405,20 +407,20 @@ def test_no_liquidation_price_when_fully_collateralised() -> None:
 
 
 def test_position_and_margin_mode_changes_follow_binance_rules(ledger: Ledger) -> None:
-    with pytest.raises(BinanceError) as same:
+    with pytest.raises(Rejected) as same:
         ledger.set_margin_mode("t", "BTCUSDT", MarginMode.CROSS)
     assert code_of(same) == -4046
     ledger.place_market_order("t", "BTCUSDT", "BUY", 0.1)
-    with pytest.raises(BinanceError) as with_pos:
+    with pytest.raises(Rejected) as with_pos:
         ledger.set_margin_mode("t", "BTCUSDT", MarginMode.ISOLATED)
     assert code_of(with_pos) == -4048
-    with pytest.raises(BinanceError) as mode:
+    with pytest.raises(Rejected) as mode:
         ledger.set_position_mode("t", True)
     assert code_of(mode) == -4068
-    with pytest.raises(BinanceError) as no_need:
+    with pytest.raises(Rejected) as no_need:
         ledger.set_position_mode("h", True)
     assert code_of(no_need) == -4059
-    with pytest.raises(BinanceError) as lev:
+    with pytest.raises(Rejected) as lev:
         ledger.set_leverage("t", "BTCUSDT", 126)
     assert code_of(lev) == -4028
 
@@ -481,7 +483,7 @@ def test_multi_assets_mode_refuses_isolated_positions_and_unknown_assets() -> No
     led = Ledger(major_specs())
     led.add_account("m", "k", "s", 1_000.0)
     led.open_position("m", "SOLUSDT", 10.0, 150, margin_mode=MarginMode.ISOLATED)
-    with pytest.raises(BinanceError) as info:
+    with pytest.raises(Rejected) as info:
         led.set_multi_assets("m", True)
     assert code_of(info) == -4168
     with pytest.raises(ValueError, match="'DOGE' is not a margin asset"):

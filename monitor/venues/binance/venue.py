@@ -304,7 +304,7 @@ class BinanceVenue:
         self._streams.lost(self._user_stream(account), why)
         client.forget_listen_key()
         for url, ws in list(client.clients.items()):
-            if "/private" in url or "listenKey" in url:
+            if _is_private_url(url):
                 with contextlib.suppress(Exception):
                     await ws.close()
                 client.clients.pop(url, None)
@@ -315,7 +315,7 @@ class BinanceVenue:
         deadline = asyncio.get_running_loop().time() + _CONNECT_WAIT_S
         while asyncio.get_running_loop().time() < deadline and not watch.done():
             for url, ws in list(client.clients.items()):
-                if ("/private" in url or "listenKey" in url) and ws.connected.done():
+                if _is_private_url(url) and ws.connected.done():
                     return not (ws.connected.cancelled() or ws.connected.exception() is not None)
             await asyncio.sleep(0.02)
         return False
@@ -575,6 +575,12 @@ class BinanceVenue:
             await client.dapiPrivatePostPositionMargin(request)
         else:
             await client.fapiPrivatePostPositionMargin(request)
+
+
+def _is_private_url(url: str) -> bool:
+    """A user-data socket: USD-M ``.../private/ws?listenKey=K``, COIN-M ``.../ws/K`` (a 64-character
+    key where market sockets have a stream index)."""
+    return "/private" in url or "listenKey" in url or len(url.rstrip("/").rsplit("/", 1)[-1]) == 64
 
 
 def _order_result(client_order_id: str, order: dict[str, Any]) -> OrderResult:

@@ -1,0 +1,77 @@
+"""What a dialect is: how one venue's API is spoken over the simulator's venue-neutral core.
+
+The core (``ledger``, ``market``, ``scenarios``, ``faults``, ``listenkeys``) keeps the books, moves the
+prices, liquidates and refuses with ``rejections.Rejected``. A dialect serves the venue's REST routes
+and WebSocket framing over it, checks the venue's signing, maps each refusal to the venue's error
+reply and names the books its symbols trade in. ``SimExchange(dialect=...)`` takes one by its venue
+name (``DIALECTS`` in ``monitor.sim.dialects``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from monitor.sim.ledger import LedgerEvent
+from monitor.sim.specs import SymbolSpec
+
+if TYPE_CHECKING:
+    from monitor.sim.book import Book
+    from monitor.sim.exchange import SimExchange
+    from monitor.sim.scenarios import Scenario
+
+JSON = dict[str, Any]
+
+
+class Dialect(ABC):
+    """One venue's wire, as the simulator speaks it. Stateless: one instance serves any number of
+    simulators."""
+
+    #: the venue's name in the registry and the config (``binanceusdm``)
+    name: str
+    #: how people call it (``Binance USD-M``)
+    title: str
+    #: the ccxt class that talks to it (``binanceusdm``)
+    ccxt_id: str
+
+    @abstractmethod
+    def make_book(self, name: str) -> Book:
+        """A starting book by name (``demo``, ``small``, ``synthetic``) on this venue's symbols."""
+
+    def make_scenario(self, name: str) -> Scenario:
+        """A scenario by name (``scenarios.SCENARIOS``), scripted for this venue's books where the
+        script names symbols (``demo``)."""
+        from monitor.sim.scenarios import make_scenario
+
+        return make_scenario(name)
+
+    @abstractmethod
+    def install(self, app: web.Application, sim: SimExchange) -> None:
+        """Add the venue's REST and WebSocket routes to the simulator's server."""
+
+    @abstractmethod
+    def rest_api(self, sim: SimExchange) -> Any:
+        """The REST side (kept on ``sim.rest``: ``requests``, ``request_times``, ``routes``)."""
+
+    @abstractmethod
+    def mark_update(self, symbol: str, mark: float, now_ms: int) -> JSON:
+        """One symbol's mark-price payload on the market stream."""
+
+    @abstractmethod
+    def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
+        """The user-stream frame of one ledger event."""
+
+    @abstractmethod
+    def listen_key_expired(self, listen_key: str, now_ms: int) -> JSON:
+        """The frame that tells a user stream its key is gone."""
+
+    @abstractmethod
+    def ccxt_config(self, sim: SimExchange, account: str, **options: Any) -> dict[str, Any]:
+        """Constructor config for the venue's ccxt class, aimed at ``sim``."""
+
+    @abstractmethod
+    def describe(self, sim: SimExchange) -> list[str]:
+        """The lines ``monitor sim`` prints about where and how to connect."""
