@@ -64,3 +64,25 @@ def test_demo_positions_table_keeps_the_numbers_whole(width: int) -> None:
     for risk in risks.values():
         for p in risk.positions:
             assert fmt(p.liquidation_price) in text and pct(p.distance_pct) in text
+
+
+def test_a_column_after_a_dropped_one_is_measured_where_it_now_stands() -> None:
+    """Dropping a middle column must not leave the ones after it measured as if it were still
+    there: the last column then got a middle column's padding, and at 80 columns every minor
+    column was dropped and the liquidation price still cut."""
+    from rich import box
+    from rich.table import Table
+
+    from monitor.tables import fit
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio", "level"):
+        table.add_column(header, no_wrap=True)
+    table.add_row(
+        "main", "BTC/USDT:USDT", "long", "isolated", "60,000", "40,311.235", "25.35 %", "2.61 %", ""
+    )
+    out = console(80)
+    assert fit(table, out, ("mode", "mark", "side")) == ["mode"]
+    out.print(table)
+    text = out.export_text()
+    assert "40,311.235" in text and ELLIPSIS not in text, text
