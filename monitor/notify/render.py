@@ -248,9 +248,10 @@ def _stream_lines(alert: Alert) -> list[str]:
     gap = fact_num(f, "gap_ms")
     bits = []
     if alert.transition is not Transition.CLOSED and age_s is not None:
-        bits.append(f"last data {age_s:.0f} s ago" + (f" (limit {limit / 1000:.0f} s)" if limit else ""))
+        limit_text = f" (limit {figures.fmt_duration(limit)})" if limit else ""
+        bits.append(f"last data {figures.fmt_duration(age_s * 1000)} ago{limit_text}")
     if gap is not None:
-        bits.append(f"silent for {gap / 1000:.0f} s")
+        bits.append(f"silent for {figures.fmt_duration(gap)}")
     return [" · ".join(bits)] if bits else []
 
 
