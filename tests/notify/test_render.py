@@ -278,3 +278,26 @@ def test_a_stale_stream_gives_its_limit_and_age_once_each() -> None:
     bubble = render_alert(recovered)
     assert "after 6 s without data" in recovered.message, recovered.message
     assert "silent for 6 s" in bubble, bubble
+
+
+def test_a_position_closed_by_liquidation_is_not_a_green_resolved() -> None:
+    """The risk episode of a position the exchange liquidated ends with a CLOSED alert (level OK).
+    The bubble said "✅ OK · resolved (was critical)" over the last numbers, past the liquidation
+    price: it says the position closed, and no stale figures."""
+    [position] = [a for a in _policy_alerts(1_000.0, 58_000.0) if a.symbol is not None]
+    closed = dataclasses.replace(
+        position,
+        level=Level.OK,
+        transition=Transition.CLOSED,
+        previous_level=Level.CRITICAL,
+        message="main BTC/USDT:USDT long cross: position closed, risk episode ends (was critical)",
+        facts={**position.facts, "reason": "position_closed"},
+    )
+    bubble = render_alert(closed)
+    headline = bubble.split("\n")[0]
+    assert "position closed" in headline and "(was critical)" in headline, bubble
+    assert "resolved" not in bubble and "✅" not in bubble and "OK" not in headline, bubble
+    assert "past it" not in bubble and "margin ratio" not in bubble, bubble
+    assert "position closed, risk episode ends" in bubble
+    line = render_line(closed)
+    assert line.split()[2] == "ENDED" and "position closed" in line, line
