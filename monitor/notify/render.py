@@ -268,6 +268,12 @@ def _ended_because(alert: Alert) -> str | None:
     return ENDED_BECAUSE.get(fact_str(alert.facts, "reason") or "")
 
 
+def level_word(alert: Alert) -> str:
+    """The word a console line and the demo's summary give an alert's level: its name, or ``ENDED``
+    for an episode that ended because its subject is gone."""
+    return "ENDED" if _ended_because(alert) else alert.level.name
+
+
 def render_alert(alert: Alert) -> str:
     """One alert as a block of lines: headline, subject, numbers, the policy's message, the time.
 
@@ -381,8 +387,7 @@ def _hard_split(text: str, limit: int) -> list[str]:
 def render_line(alert: Alert) -> str:
     """One console line: time, level, then the policy's message, which already names the subject and
     carries the numbers. Without a message, the subject and the key numbers stand in for it."""
-    word = "ENDED" if _ended_because(alert) else alert.level.name
-    head = f"{fmt_time(alert.ts_ms)} {word:<8}"
+    head = f"{fmt_time(alert.ts_ms)} {level_word(alert):<8}"
     if alert.message:
         return f"{head} {alert.message}"
     f = alert.facts
