@@ -21,6 +21,10 @@ COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet --
 
 .PHONY: demo test lint typecheck bench clean lock upgrade-check
 
+# setuptools warns, in a box of asterisks, on every editable install of a flat-layout project; on a
+# first `make demo` that box was the first thing a new user read. Only that warning is silenced.
+EDITABLE := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q --no-deps -e .
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -29,13 +33,13 @@ $(BIN)/python:
 # then pip check: a lock that pyproject.toml's ranges refuse (a ccxt bumped by hand) stops here
 $(RSTAMP): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r $(RUNTIME_LOCK)
-	$(BIN)/pip install -q --no-deps -e .
+	$(EDITABLE)
 	$(BIN)/pip check
 	touch $@
 
 $(STAMP): $(DEV_LOCK) $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
-	$(BIN)/pip install -q --no-deps -e .
+	$(EDITABLE)
 	$(BIN)/pip check
 	touch $@ $(RSTAMP)
 

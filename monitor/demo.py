@@ -24,10 +24,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from monitor.alerts import Level
+from monitor.alerts import Alert, Level
 from monitor.calc import fmt, hedged_symbols, pct, ratio_style, ratio_text
 from monitor.model import AccountRisk, MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
+from monitor.notify.render import level_word
 from monitor.notify.telegram import TelegramNotifier
 from monitor.policy.config import PolicyConfig, RepeatSchedule
 from monitor.prediction import PredictionLog, Verdict
@@ -105,6 +106,15 @@ async def run_demo(
     daemon = Daemon(options, notifiers)
     daemon.risk_listeners.append(log.on_risks)
     daemon.alert_listeners.append(log.on_alerts)
+    # counted by the word each console line shows, so the summary adds up to what was printed
+    levels: dict[str, int] = {}
+
+    def count_levels(alerts: Sequence[Alert]) -> None:
+        for a in alerts:
+            word = level_word(a).lower()
+            levels[word] = levels.get(word, 0) + 1
+
+    daemon.alert_listeners.append(count_levels)
     daemon.health_listeners.append(
         lambda h: console.print(
             f"[dim]  stream {h.stream} {h.state.value}{': ' + h.detail if h.detail else ''}[/dim]"
@@ -155,10 +165,6 @@ async def run_demo(
         )
         for rec in sim.liquidations
     ]
-    levels: dict[str, int] = {}
-    for key, n in daemon.stats.alerts.items():
-        level = key.split(":")[1]
-        levels[level] = levels.get(level, 0) + n
     result = DemoResult(
         alerts=sum(daemon.stats.alerts.values()),
         by_level=levels,
@@ -240,7 +246,7 @@ def summary(result: DemoResult, daemon: Daemon) -> Table:
     t = Table(title="demo summary", box=box.ROUNDED, show_header=False, title_justify="left")
     t.add_column("what")
     t.add_column("value")
-    order = ["critical", "danger", "warn", "info", "ok"]
+    order = ["critical", "danger", "warn", "info", "ok", "ended"]
     levels = ", ".join(f"{k} {result.by_level[k]}" for k in order if k in result.by_level)
     t.add_row("alerts", f"{result.alerts} ({levels})")
     kinds: dict[str, int] = {}

@@ -77,3 +77,15 @@ def fmt_pct_threshold(value: object) -> str:
     if x is None:
         return "n/a"
     return f"{round(x, 10):g} %"
+
+
+def fmt_duration(ms: float) -> str:
+    """``15 s``, ``4 min``, ``2 h 5 min``: coarse enough to read at a glance, and the same wherever a
+    duration is written (a stale feed's age and limit in the policy's message and in the bubble)."""
+    seconds = int(max(0, ms) // 1000)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -34,11 +34,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from monitor.alerts import Level
 from monitor.logs import get_logger
 from monitor.notify.channel import ChannelHealth
+from monitor.policy import keys
 from monitor.venues.base import hhmmss
 
 if TYPE_CHECKING:
+    from monitor.model import AccountRisk
+    from monitor.policy.state import PolicyState
     from monitor.service import Daemon
 
 log = get_logger(__name__)
@@ -80,6 +84,63 @@ class SymbolStatus:
 
 
 @dataclass(frozen=True)
+class LevelStatus:
+    """The alert level a risk subject holds now: its open risk episode's, OK when it has none.
+
+    ``symbol`` None is the account's cross pool. The level is the policy's, with its hysteresis and
+    confirmation, so it is the level of the last alert about the subject, not one recomputed here.
+    """
+
+    venue: str
+    account: str
+    symbol: str | None
+    position_side: str | None
+    side: str | None
+    margin_mode: str | None
+    level: Level
+
+
+def risk_levels(risks: Mapping[str, AccountRisk], state: PolicyState) -> tuple[LevelStatus, ...]:
+    """Every cross pool's and every position's current level, in the order of ``risks``' accounts."""
+    out: list[LevelStatus] = []
+    for name, risk in sorted(risks.items()):
+        venue = risk.venue.value
+        if risk.cross is not None:
+            out.append(
+                LevelStatus(venue, name, None, None, None, "cross", _held(state, keys.account_risk(name)))
+            )
+        for p in risk.positions:
+            side = p.position_side.value
+            level = _held(state, keys.position_risk(name, p.symbol, side))
+            out.append(LevelStatus(venue, name, p.symbol, side, p.side.value, p.margin_mode.value, level))
+    return tuple(out)
+
+
+def _held(state: PolicyState, key: str) -> Level:
+    track = state.find(key)
+    return Level.OK if track is None else track.level
+
+
+def _levels_json(levels: Sequence[LevelStatus]) -> dict[str, Any]:
+    accounts: dict[str, Any] = {}
+    for s in levels:
+        acct = accounts.setdefault(s.account, {"venue": s.venue, "cross_level": None, "positions": []})
+        if s.symbol is None:
+            acct["cross_level"] = s.level.label
+        else:
+            acct["positions"].append(
+                {
+                    "symbol": s.symbol,
+                    "position_side": s.position_side,
+                    "side": s.side,
+                    "margin_mode": s.margin_mode,
+                    "level": s.level.label,
+                }
+            )
+    return accounts
+
+
+@dataclass(frozen=True)
 class HealthReport:
     ok: bool
     ready: bool
@@ -104,6 +165,8 @@ class HealthReport:
         """Whether the daemon watches with fresh data, whatever is wrong outside it: what the
         systemd watchdog, the heartbeat and the stale-exit clock follow."""
         return len(self.problems) == len(self.external)
+
+    levels: tuple[LevelStatus, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +196,7 @@ class HealthReport:
                 for s in self.symbols
             },
             "open_episodes": self.open_episodes,
+            "accounts": _levels_json(self.levels),
             "outbox_pending": self.outbox_pending,
             "trading_state": self.trading_state,
             "channels": {
@@ -210,6 +274,7 @@ class HealthView:
             problems=tuple(problems),
             channels=channels,
             external=tuple(external),
+            levels=risk_levels(d.engine.risks, d.policy_state),
         )
 
 
@@ -253,6 +318,7 @@ class MonitorCollector(Collector):
         yield _gauge("monitor_open_episodes", "Alert episodes open now", report.open_episodes)
         yield from self._streams(report)
         yield from self._risk(d)
+        yield from self._levels(report)
         yield from self._counters(d)
         if report.outbox_pending is not None:
             yield _gauge("monitor_outbox_pending", "Messages waiting in the outbox", report.outbox_pending)
@@ -397,6 +463,28 @@ class MonitorCollector(Collector):
             a_dist,
             a_positions,
         )
+
+    @staticmethod
+    def _levels(report: HealthReport) -> Iterator[Metric]:
+        doc = "Current alert level: 0 ok, 1 info, 2 warn, 3 danger, 4 critical"
+        position = GaugeMetricFamily("monitor_position_alert_level", doc, labels=_POSITION_LABELS)
+        account = GaugeMetricFamily(
+            "monitor_account_alert_level", f"{doc} (the cross pool)", labels=["venue", "account"]
+        )
+        for s in report.levels:
+            if s.symbol is None:
+                account.add_metric([s.venue, s.account], int(s.level))
+            else:
+                labels = [
+                    s.venue,
+                    s.account,
+                    s.symbol,
+                    s.position_side or "",
+                    s.side or "",
+                    s.margin_mode or "",
+                ]
+                position.add_metric(labels, int(s.level))
+        yield from (position, account)
 
     @staticmethod
     def _counters(d: Daemon) -> Iterator[Metric]:

@@ -5,7 +5,9 @@ monitor. Only the standard library talks HTTP here: the command must work when t
 daemon it inspects is the thing that is broken, and start fast.
 
 Besides the health document it reads ``/metrics`` for what a user means by "status": each account's
-positions with their mark, liquidation price, distance and ratio, as ``monitor calc`` prints them.
+positions with their mark, liquidation price, distance and ratio, as ``monitor calc`` prints them, and
+each cross pool's ratio. The level beside each comes from the health document's ``accounts``: the
+level of the daemon's open episode about it (what its last alert said), OK when none is open.
 ``--json`` prints a JSON document in every case, also when the daemon cannot be reached (``ok: false``,
 ``reachable: false`` and the reason), so a script never has to parse an error line.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich import box
@@ -54,9 +56,13 @@ def fetch(url: str, timeout: float = 3.0) -> dict[str, Any]:
     return data
 
 
+CROSS_POOL = ""  # the symbol of an account's cross pool row
+
+
 @dataclass(frozen=True)
 class PositionStatus:
-    """One position as the daemon last evaluated it (from ``/metrics``)."""
+    """One position (or, with symbol ``CROSS_POOL``, an account's cross pool) as the daemon last
+    evaluated it (from ``/metrics``), with its alert level once ``with_levels`` added it."""
 
     account: str
     symbol: str
@@ -67,6 +73,7 @@ class PositionStatus:
     liquidation_price: float | None
     distance_pct: float | None
     margin_ratio: float | None
+    level: str | None = None
 
 
 _POSITION_GAUGES = {
@@ -92,13 +99,17 @@ def fetch_positions(url: str, timeout: float = 3.0) -> list[PositionStatus] | No
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for family in families:
         for sample in family.samples:
-            field = _POSITION_GAUGES.get(sample.name)
-            if field is None:
-                continue
             labels = sample.labels
-            key = tuple(
-                labels.get(k, "") for k in ("account", "symbol", "position_side", "side", "margin_mode")
-            )
+            field = _POSITION_GAUGES.get(sample.name)
+            if sample.name == "monitor_account_margin_ratio":
+                field = "margin_ratio"
+                key: tuple[str, ...] = (labels.get("account", ""), CROSS_POOL, "", "", "cross")
+            elif field is not None:
+                key = tuple(
+                    labels.get(k, "") for k in ("account", "symbol", "position_side", "side", "margin_mode")
+                )
+            else:
+                continue
             rows.setdefault(key, {})[field] = float(sample.value)
     return [
         PositionStatus(
@@ -116,22 +127,52 @@ def fetch_positions(url: str, timeout: float = 3.0) -> list[PositionStatus] | No
     ]
 
 
+def with_levels(positions: list[PositionStatus], health: dict[str, Any]) -> list[PositionStatus]:
+    """``positions`` with the level the health document gives each (None where it names none: an
+    older daemon, or a position that opened between the two requests)."""
+    levels: dict[tuple[str, str, str], str] = {}
+    accounts = health.get("accounts")
+    for account, entry in (accounts if isinstance(accounts, dict) else {}).items():
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("cross_level"), str):
+            levels[(account, CROSS_POOL, "")] = entry["cross_level"]
+        for p in entry.get("positions") or []:
+            if isinstance(p, dict) and isinstance(p.get("level"), str):
+                levels[(account, str(p.get("symbol")), str(p.get("position_side")))] = p["level"]
+    return [replace(p, level=levels.get((p.account, p.symbol, p.position_side))) for p in positions]
+
+
+_LEVEL_STYLE = {
+    "ok": "green",
+    "info": "cyan",
+    "warn": "yellow",
+    "danger": "bold dark_orange",
+    "critical": "bold red",
+}
+
+
 def positions_table(positions: list[PositionStatus], console: Console) -> Table:
-    """The positions as ``monitor calc`` shows them, fitted to the console's width."""
+    """The positions as ``monitor calc`` shows them, each cross pool first, with the alert level of
+    each, fitted to the console's width."""
     from monitor.calc import fmt, pct, ratio_style, ratio_text
     from monitor.tables import fit
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio"):
+    for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio", "level"):
         justify = "right" if col in ("mark", "liq price", "dist", "ratio") else "left"
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in positions:
-        side = p.side if p.position_side == "both" else f"{p.side}*"
+        level = "" if p.level is None else f"[{_LEVEL_STYLE.get(p.level, '')}]{p.level.upper()}[/]"
         ratio = (
             ""
             if p.margin_ratio is None
             else f"[{ratio_style(p.margin_ratio)}]{ratio_text(p.margin_ratio)}[/]"
         )
+        if p.symbol == CROSS_POOL:
+            table.add_row(p.account, "(cross pool)", "", "cross", "", "", "", ratio, level)
+            continue
+        side = p.side if p.position_side == "both" else f"{p.side}*"
         table.add_row(
             p.account,
             p.symbol,
@@ -141,8 +182,9 @@ def positions_table(positions: list[PositionStatus], console: Console) -> Table:
             fmt(p.liquidation_price, 8),
             pct(p.distance_pct),
             ratio,
+            level,
         )
-    if any(p.position_side != "both" for p in positions):
+    if any(p.position_side not in ("both", "") for p in positions):
         table.caption = "* hedge-mode leg"
     fit(table, console, ("mode", "mark", "side"))
     return table
@@ -196,5 +238,8 @@ def main(url: str = DEFAULT_URL, *, as_json: bool = False, timeout: float = 3.0)
     if as_json:
         print(json.dumps(health, indent=2))
     else:
-        render(health, Console(highlight=False), fetch_positions(url, timeout))
+        positions = fetch_positions(url, timeout)
+        render(
+            health, Console(highlight=False), None if positions is None else with_levels(positions, health)
+        )
     return EXIT_HEALTHY if health.get("ok") is True else EXIT_UNHEALTHY

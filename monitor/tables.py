@@ -41,6 +41,11 @@ def fit(table: Table, console: Console, drop_order: Sequence[str]) -> list[str]:
                 del table.columns[i]
                 dropped.append(header)
                 break
+        # rich measures a column's padding by the position it was added at (``Column._index``), and
+        # pads the last one differently: renumber, or the ones after a dropped column are measured
+        # as if it were still there and their numbers are cut in a table narrower than the terminal
+        for i, column in enumerate(table.columns):
+            column._index = i
     if dropped:
         note = f"narrow terminal: {', '.join(dropped)} not shown"
         table.caption = f"{table.caption}; {note}" if table.caption else note

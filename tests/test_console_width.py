@@ -64,3 +64,46 @@ def test_demo_positions_table_keeps_the_numbers_whole(width: int) -> None:
     for risk in risks.values():
         for p in risk.positions:
             assert fmt(p.liquidation_price) in text and pct(p.distance_pct) in text
+
+
+def test_a_column_after_a_dropped_one_is_measured_where_it_now_stands() -> None:
+    """Dropping a middle column must not leave the ones after it measured as if it were still
+    there: the last column then got a middle column's padding, and at 80 columns every minor
+    column was dropped and the liquidation price still cut."""
+    from rich import box
+    from rich.table import Table
+
+    from monitor.tables import fit
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio", "level"):
+        table.add_column(header, no_wrap=True)
+    table.add_row(
+        "main", "BTC/USDT:USDT", "long", "isolated", "60,000", "40,311.235", "25.35 %", "2.61 %", ""
+    )
+    out = console(80)
+    assert fit(table, out, ("mode", "mark", "side")) == ["mode"]
+    out.print(table)
+    text = out.export_text()
+    assert "40,311.235" in text and ELLIPSIS not in text, text
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_status_positions_table_keeps_the_numbers_whole(width: int) -> None:
+    from monitor.status import CROSS_POOL, PositionStatus
+    from monitor.status import positions_table as status_table
+
+    rows = [
+        PositionStatus("main", CROSS_POOL, "", "", "cross", None, None, None, 0.0261, "ok"),
+        PositionStatus(
+            "main", "BTC/USDT:USDT", "long", "both", "cross", 60_000.0, 40_311.2351, 25.35, 0.0261, "ok"
+        ),
+        PositionStatus(
+            "main", "SOL/USDT:USDT", "long", "both", "isolated", 150.0, 135.85859, 9.43, 0.0667, "warn"
+        ),
+    ]
+    out = console(width)
+    out.print(status_table(rows, out))
+    text = out.export_text()
+    assert ELLIPSIS not in text and "40,311.235" in text and "135.85859" in text, text
+    assert "WARN" in text and "(cross pool)" in text

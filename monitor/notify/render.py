@@ -248,14 +248,46 @@ def _stream_lines(alert: Alert) -> list[str]:
     gap = fact_num(f, "gap_ms")
     bits = []
     if alert.transition is not Transition.CLOSED and age_s is not None:
-        bits.append(f"last data {age_s:.0f} s ago" + (f" (limit {limit / 1000:.0f} s)" if limit else ""))
+        limit_text = f" (limit {figures.fmt_duration(limit)})" if limit else ""
+        bits.append(f"last data {figures.fmt_duration(age_s * 1000)} ago{limit_text}")
     if gap is not None:
-        bits.append(f"silent for {gap / 1000:.0f} s")
+        bits.append(f"silent for {figures.fmt_duration(gap)}")
     return [" · ".join(bits)] if bits else []
 
 
+# why an episode ended without its subject getting better: the subject is gone (a position closed,
+# often by a liquidation; the last cross position of an account closed)
+ENDED_BECAUSE = {"position_closed": "position closed", "no_cross_positions": "no cross positions left"}
+ENDED_ICON = "⏹"
+
+
+def _ended_because(alert: Alert) -> str | None:
+    """Why an episode closed without its subject getting better, in words; None for a real recovery."""
+    if alert.transition is not Transition.CLOSED:
+        return None
+    return ENDED_BECAUSE.get(fact_str(alert.facts, "reason") or "")
+
+
+def level_word(alert: Alert) -> str:
+    """The word a console line and the demo's summary give an alert's level: its name, or ``ENDED``
+    for an episode that ended because its subject is gone."""
+    return "ENDED" if _ended_because(alert) else alert.level.name
+
+
 def render_alert(alert: Alert) -> str:
-    """One alert as a block of lines: headline, subject, numbers, the policy's message, the time."""
+    """One alert as a block of lines: headline, subject, numbers, the policy's message, the time.
+
+    An episode that ends because its subject is gone is not "OK · resolved": a position the exchange
+    liquidated would read as a green recovery, over its last numbers past the liquidation price. Its
+    headline says why it ended, with no figures."""
+    ended = _ended_because(alert)
+    if ended:
+        was = f" (was {alert.previous_level.label})" if alert.previous_level is not None else ""
+        lines = [f"{ENDED_ICON} {ended}{was}", subject(alert)]
+        if alert.message:
+            lines.append(alert.message)
+        lines.append(fmt_datetime(alert.ts_ms))
+        return "\n".join(lines)
     bits = [f"{LEVEL_ICON.get(alert.level, '')} {alert.level.name}"]
     if alert.kind is not AlertKind.RISK:
         bits.append(alert.kind.value.replace("_", " "))
@@ -355,7 +387,7 @@ def _hard_split(text: str, limit: int) -> list[str]:
 def render_line(alert: Alert) -> str:
     """One console line: time, level, then the policy's message, which already names the subject and
     carries the numbers. Without a message, the subject and the key numbers stand in for it."""
-    head = f"{fmt_time(alert.ts_ms)} {alert.level.name:<8}"
+    head = f"{fmt_time(alert.ts_ms)} {level_word(alert):<8}"
     if alert.message:
         return f"{head} {alert.message}"
     f = alert.facts

@@ -11,7 +11,7 @@ import math
 
 from monitor import figures
 from monitor.alerts import AlertKind, FactValue, Level, Transition
-from monitor.figures import PCT_DECIMALS, fmt_num, fmt_pct_threshold, fmt_ratio_threshold
+from monitor.figures import PCT_DECIMALS, fmt_duration, fmt_num, fmt_pct_threshold, fmt_ratio_threshold
 from monitor.policy.state import Facts, Subject
 
 
@@ -32,17 +32,6 @@ def fmt_pct(value: FactValue, decimals: int = PCT_DECIMALS) -> str:
     if decimals == PCT_DECIMALS:
         return figures.fmt_pct(value)
     return f"{value:.{decimals}f} %"
-
-
-def fmt_duration(ms: int) -> str:
-    """``15 s``, ``4 min``, ``2 h 5 min``: coarse enough to read at a glance."""
-    seconds = max(0, ms) // 1000
-    if seconds < 120:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def fmt_qty(value: FactValue) -> str:

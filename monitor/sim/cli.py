@@ -5,6 +5,11 @@ Prints where it listens, how to point ccxt at it, and each account's simulator A
 ``[endpoints]`` block and the ``export`` lines for its keys, so pointing ``monitor run`` at it is copy
 and paste. Then runs until cancelled, printing the scenario's timeline notes and every liquidation it
 performs.
+
+The scenario's clock waits for the first client on the market stream, as the demo's waits for the
+monitor: pasting the config and starting ``monitor run`` takes longer than the ten seconds after which
+``--scenario cascade`` crashes the market, and a monitor that starts after the crash has nothing to warn
+about. Until then the market holds its opening marks and REST answers as usual.
 """
 
 from __future__ import annotations
@@ -72,14 +77,20 @@ async def run_sim(
     def say(text: str) -> None:
         print(text, file=stream, flush=True)
 
-    sim = SimExchange(book, scenario, speed=speed, seed=seed, host=host, port=port, dialect=venue)
+    sim = SimExchange(
+        book, scenario, speed=speed, seed=seed, host=host, port=port, dialect=venue, clock=False
+    )
     sim.on_note = lambda t, text: say(f"[sim t={t:7.1f}s] {text}")
     await sim.start()
     try:
         say(describe(sim))
+        say("\n[sim] the market holds still until a client subscribes to the market stream")
         reported = 0
         while True:
             await asyncio.sleep(0.2)
+            if sim.paused and sim.streams.subscribers(None) > 0:
+                sim.resume()
+                say(f"[sim t={sim.sim_time:7.1f}s] a client is on the market stream: the scenario starts")
             for rec in sim.liquidations[reported:]:
                 say(
                     f"[sim t={rec.sim_time:7.1f}s] LIQUIDATED {rec.account} {rec.symbol} "

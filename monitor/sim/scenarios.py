@@ -390,19 +390,19 @@ DEMO_DRIVES: tuple[Drive, ...] = (
 )
 
 DEMO_EVENTS: tuple[Timed, ...] = (
-    Timed(0, Note("demo: calm market; cross 0.07, isolated 0.26, hedge 0.13")),
-    Timed(8, Note("slide: cross -> 0.50, isolated -> 0.55 by t=20")),
-    Timed(20, Note("isolated -> 0.72 by t=28")),
-    Timed(28, Note("cross -> 0.72, isolated -> 0.88 by t=36")),
-    Timed(36, Note("isolated pushed through 1.0: the simulator liquidates it")),
-    Timed(50, Note("mark feed stalls for 20 s; cross -> 0.87 meanwhile (REST only)")),
+    Timed(0, Note("demo: calm market; ratio cross 7 %, isolated 26 %, hedge 13 %")),
+    Timed(8, Note("slide: cross -> 50 %, isolated -> 55 % by t=20")),
+    Timed(20, Note("isolated -> 72 % by t=28")),
+    Timed(28, Note("cross -> 72 %, isolated -> 88 % by t=36")),
+    Timed(36, Note("isolated pushed through 100 %: the simulator liquidates it")),
+    Timed(50, Note("mark feed stalls for 20 s; cross -> 87 % meanwhile (REST only)")),
     Timed(50, StallMarks(20)),
     Timed(70, Note("mark feed resumes")),
     Timed(80, Note("every connection dropped")),
     Timed(80, DropConnections()),
-    Timed(84, Note("relief rally: cross -> 0.45; XRP squeeze: hedge -> 0.55 by t=98")),
-    Timed(100, Note("hedge -> 0.76 by t=110")),
-    Timed(110, Note("hedge eases to 0.60, cross 0.35 by t=118")),
+    Timed(84, Note("relief rally: cross -> 45 %; XRP squeeze: hedge -> 55 % by t=98")),
+    Timed(100, Note("hedge -> 76 % by t=110")),
+    Timed(110, Note("hedge eases to 60 %, cross 35 % by t=118")),
 )
 
 # The demo on the COIN-M demo book (``book.coinm_demo_book``): the same timeline, each account's
@@ -483,7 +483,9 @@ class Demo(Scenario):
             if i not in self._plans:
                 self._plans[i] = self._solve(ctx, drive, self._anchor)
                 if self._plans[i] is None:
-                    actions.append(Note(f"demo: cannot reach {drive.ratio} for {drive.account}; skipped"))
+                    actions.append(
+                        Note(f"demo: cannot reach ratio {drive.ratio * 100:g} % for {drive.account}; skipped")
+                    )
             plan = self._plans[i]
             if plan is None:
                 continue

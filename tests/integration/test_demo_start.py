@@ -49,3 +49,28 @@ async def test_the_coinm_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_p
     (verdict,) = result.liquidations
     assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
     assert result.rejected == 0, text
+
+
+async def test_the_summary_counts_each_level_as_the_console_printed_it(tmp_path: Path) -> None:
+    """The squeeze liquidates the hedge account: its episodes end because the positions are gone.
+    The console says ENDED for those, not OK; the summary's counts are the console's words."""
+    import re
+    from collections import Counter
+
+    screen = io.StringIO()
+    result = await run_demo(
+        speed=8.0,
+        scenario="squeeze",
+        console=Console(file=screen, width=200, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+    )
+    text = screen.getvalue()
+    printed = Counter(
+        m.group(1).lower() for m in re.finditer(r"^\d\d:\d\d:\d\d UTC ([A-Z]+) ", text, re.MULTILINE)
+    )
+    assert printed["ended"] >= 1, text
+    assert result.by_level == dict(printed), (result.by_level, text)
+    assert sum(printed.values()) == result.alerts
+    line = next(x for x in text.splitlines() if x.strip().startswith("│ alerts"))
+    assert f"ended {printed['ended']}" in line, line

@@ -254,3 +254,50 @@ def test_every_channel_writes_a_figure_in_one_rounding() -> None:
             assert any(distance in line for line in facts_lines) and distance in alert.message
             liq = fmt_num(float(alert.facts["liquidation_price"]))
             assert f"liq {liq}" in bubble and f"liq {liq}" in alert.message
+
+
+def test_a_stale_stream_gives_its_limit_and_age_once_each() -> None:
+    """The demo at x4 judges the mark stream by 3.75 s: the bubble said "last data 4 s ago (limit 4 s)"
+    above the policy's "for 4 s >= its limit 3 s". Each duration is written one way."""
+    from monitor.policy import Freshness, check_staleness
+    from monitor.policy.config import StalenessConfig
+
+    config = PolicyConfig(staleness=StalenessConfig(marks_ms=3_750))
+    now = 4_600
+    state, alerts = check_staleness(PolicyState(), Freshness(streams={"binanceusdm:marks": 0}), now, config)
+    [alert] = alerts
+    bubble = render_alert(alert)
+    assert "its limit 3 s" in alert.message and "for 4 s" in alert.message, alert.message
+    assert "(limit 3 s)" in bubble and "last data 4 s ago" in bubble, bubble
+    _, [recovered] = check_staleness(
+        state,
+        Freshness(streams={"binanceusdm:marks": 6_700}),
+        6_700,
+        config,
+    )
+    bubble = render_alert(recovered)
+    assert "after 6 s without data" in recovered.message, recovered.message
+    assert "silent for 6 s" in bubble, bubble
+
+
+def test_a_position_closed_by_liquidation_is_not_a_green_resolved() -> None:
+    """The risk episode of a position the exchange liquidated ends with a CLOSED alert (level OK).
+    The bubble said "✅ OK · resolved (was critical)" over the last numbers, past the liquidation
+    price: it says the position closed, and no stale figures."""
+    [position] = [a for a in _policy_alerts(1_000.0, 58_000.0) if a.symbol is not None]
+    closed = dataclasses.replace(
+        position,
+        level=Level.OK,
+        transition=Transition.CLOSED,
+        previous_level=Level.CRITICAL,
+        message="main BTC/USDT:USDT long cross: position closed, risk episode ends (was critical)",
+        facts={**position.facts, "reason": "position_closed"},
+    )
+    bubble = render_alert(closed)
+    headline = bubble.split("\n")[0]
+    assert "position closed" in headline and "(was critical)" in headline, bubble
+    assert "resolved" not in bubble and "✅" not in bubble and "OK" not in headline, bubble
+    assert "past it" not in bubble and "margin ratio" not in bubble, bubble
+    assert "position closed, risk episode ends" in bubble
+    line = render_line(closed)
+    assert line.split()[2] == "ENDED" and "position closed" in line, line

@@ -331,3 +331,63 @@ async def test_status_json_when_unreachable(watched: Watched, capsys: pytest.Cap
     doc = json.loads(capsys.readouterr().out)
     assert code == 2
     assert doc["ok"] is False and doc["reachable"] is False and doc["url"] == url and doc["error"]
+
+
+@module_loop
+async def test_levels_over_http_and_in_status(watched: Watched, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each position's and each cross pool's current alert level: in /healthz, in /metrics, and in
+    `monitor status` beside the position's numbers, human and --json. A position the market pushed to
+    1.5 % from its liquidation price is CRITICAL; the calm ones, and the calm cross pool, are OK."""
+    import json
+
+    d = watched.daemon
+    sol = next(p for p in d.engine.risks["main"].positions if p.symbol == "SOL/USDT:USDT")
+    assert sol.margin_mode is MarginMode.ISOLATED and sol.liquidation_price is not None
+    before = watched.sim.market.mark("SOLUSDT")
+    watched.sim.set_mark("SOLUSDT", sol.liquidation_price * 1.015)
+    try:
+        await watched.tick()
+        risk = d.engine.risks["main"]
+        assert risk.cross is not None and risk.cross.margin_ratio < 0.4
+        calm = [p for p in risk.positions if p.symbol != sol.symbol]
+        assert calm and all(p.distance_pct is not None and p.distance_pct > 20 for p in calm)
+
+        status, doc = await watched.healthz()
+        assert status == 200
+        accounts = doc["accounts"]
+        assert isinstance(accounts, dict)
+        main = accounts["main"]
+        assert main["venue"] == "binanceusdm" and main["cross_level"] == "ok"
+        levels = {(p["symbol"], p["position_side"]): p["level"] for p in main["positions"]}
+        assert levels[(sol.symbol, "both")] == "critical"
+        assert all(levels[(p.symbol, p.position_side.value)] == "ok" for p in calm)
+        assert len(levels) == len(risk.positions)
+
+        m = await watched.metrics()
+        sol_labels = {
+            "venue": "binanceusdm",
+            "account": "main",
+            "symbol": sol.symbol,
+            "position_side": "both",
+            "side": "long",
+            "margin_mode": "isolated",
+        }
+        assert m[("monitor_position_alert_level", tuple(sorted(sol_labels.items())))] == 4
+        acct = (("account", "main"), ("venue", "binanceusdm"))
+        assert m[("monitor_account_alert_level", acct)] == 0
+
+        code = await asyncio.to_thread(cli.main, ["status", "--url", watched.server.url])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        rows = [line.split() for line in out.splitlines() if line.split()[:1] == ["main"]]
+        assert rows[0][1:3] == ["(cross", "pool)"] and rows[0][-1] == "OK", out
+        by_symbol = {row[1]: row for row in rows[1:]}
+        assert by_symbol[sol.symbol][-1] == "CRITICAL", out
+        assert all(by_symbol[p.symbol][-1] == "OK" for p in calm), out
+
+        code = await asyncio.to_thread(cli.main, ["status", "--url", watched.server.url, "--json"])
+        shown = json.loads(capsys.readouterr().out)
+        assert code == 0 and shown["accounts"] == accounts
+    finally:
+        watched.sim.set_mark("SOLUSDT", before)
+        await watched.tick()
