@@ -458,16 +458,21 @@ def test_snapshot_coinm_infers_the_coin_of_the_open_positions() -> None:
     assert parse_account_snapshot(_coinm_account("ETH", "BTC"), rows, **COINM).cross_wallet_balance == 2.5
 
 
-@pytest.mark.parametrize(("symbol", "found"), [("BCHUSD_241227", "BCH, BTC"), (None, "no open position")])
-def test_snapshot_coinm_refuses_to_guess_between_pools(symbol: str | None, found: str) -> None:
+def test_snapshot_coinm_refuses_to_guess_between_pools() -> None:
     rows = load("coinm.rest.positionRisk.observed.json")
-    if symbol is None:
-        rows = [rows[1]]  # only the flat row
-    else:
-        rows[1]["positionAmt"] = "1"
-        rows[1]["markPrice"] = rows[1]["entryPrice"] = "300"
-    with pytest.raises(ValueError, match=rf"cannot infer it \({found}\)"):
+    rows[1]["positionAmt"] = "1"
+    rows[1]["markPrice"] = rows[1]["entryPrice"] = "300"
+    with pytest.raises(ValueError, match=r"COIN-M positions in BCH, BTC: one account watches one coin"):
         parse_account_snapshot(_coinm_account("BTC", "BCH"), rows, **COINM)
+
+
+def test_snapshot_coinm_without_open_positions_reads_the_last_pools_coin() -> None:
+    """No open position names the pool: the coin that backed the last ones does; with none known
+    there is nothing at risk, and the wallet is 0 rather than a refusal that stops every resync."""
+    rows = [load("coinm.rest.positionRisk.observed.json")[1]]  # only the flat row
+    body = _coinm_account("BTC", "BCH")
+    assert parse_account_snapshot(body, rows, **COINM, pool_coin="BCH").cross_wallet_balance == 2.5
+    assert parse_account_snapshot(body, rows, **COINM).cross_wallet_balance == 0.0
 
 
 @pytest.mark.parametrize(

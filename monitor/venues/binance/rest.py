@@ -328,13 +328,16 @@ def parse_account_snapshot(
     asset: str | None = None,
     multi_assets: bool | None = None,
     asset_index: Mapping[str, AssetIndex] | None = None,
+    pool_coin: str | None = None,
 ) -> AccountSnapshotEvent:
     """A full resync: the account body (v2/v3 for USD-M, /dapi/v1/account for ``coinm``) and the
     positionRisk rows of the same moment.
 
     ``asset`` is the settlement asset of the cross pool: ``USDT`` by default for USD-M. COIN-M keeps
     one pool per coin; without ``asset`` the coin is taken from the open positions' settle currency
-    (``BTC/USD:BTC`` -> ``BTC``), and a ``ValueError`` says so when that is not exactly one coin.
+    (``BTC/USD:BTC`` -> ``BTC``); with none open, from ``pool_coin`` (the coin that backed the last
+    ones), else the pool's wallet is 0 (nothing is at risk); a ``ValueError`` names the coins when
+    positions are open in two.
     ``hedge_mode`` comes from GET positionSide/dual (``parse_position_side_dual``); when not given it
     is ``True`` if a row is a LONG/SHORT leg and otherwise left unknown, since v3 lists only open
     symbols.
@@ -348,7 +351,13 @@ def parse_account_snapshot(
         position_rows, symbols=symbols, version=version, margin_modes=margin_modes, leverages=leverages
     )
     if version == "coinm":
-        totals = parse_account_coinm(account_body, asset=asset or _settle_coin(positions))
+        coin = asset or _settle_coin(positions) or pool_coin
+        # no open position and no coin known: no pool is at risk, so there is no wallet to judge yet
+        totals = (
+            AccountTotals(0.0, 0.0, 0.0, False)
+            if coin is None
+            else parse_account_coinm(account_body, asset=coin)
+        )
     else:
         totals = parse_account_v3(account_body, asset=asset or "USDT", multi_assets=multi_assets)
     if hedge_mode is None and any(p.position_side is not PositionSide.BOTH for p in positions):
@@ -377,12 +386,16 @@ def settle_asset(symbol: str) -> str:
     return symbol.rpartition(":")[2].partition("-")[0]
 
 
-def _settle_coin(positions: tuple[PositionState, ...]) -> str:
+def _settle_coin(positions: tuple[PositionState, ...]) -> str | None:
+    """The one coin whose pool backs the open positions; None with no open position. Positions in
+    two coins are two pools, which one account of the daemon does not model: refused by name."""
     coins = sorted({settle_asset(p.symbol) for p in positions if p.amount != 0})
-    if len(coins) != 1:
-        found = ", ".join(coins) or "no open position"
-        raise ValueError(f"COIN-M snapshot needs the margin asset: cannot infer it ({found})")
-    return coins[0]
+    if len(coins) > 1:
+        raise ValueError(
+            f"COIN-M positions in {', '.join(coins)}: one account watches one coin's pool; "
+            "configure one account per coin"
+        )
+    return coins[0] if coins else None
 
 
 # --- account settings --------------------------------------------------------------------------------

@@ -105,6 +105,8 @@ class BinanceVenue:
         self._renew: dict[str, asyncio.Event] = {}
         self._legs = forced.OpenLegs()
         self._settings: dict[str, _Settings] = {}
+        # COIN-M: the coin whose pool backs each account's positions, from its snapshots and updates
+        self._pool_coin: dict[str, str] = {}
         # every client of the venue calls from this host's IP: a 418/429 stops them all
         self.rest_gate = RestGate(clock, on_ban=self._on_ban)
         self._streams = StreamKeeper(sink, clock, self.rest_gate, self._ping, self._forget_dial_backoff)
@@ -232,18 +234,37 @@ class BinanceVenue:
             return
         try:
             event = parse.parse_user_event(
-                frame, venue=self.venue.value, account=account, symbols=self.symbols, received_ms=received
+                frame,
+                venue=self.venue.value,
+                account=account,
+                symbols=self.symbols,
+                received_ms=received,
+                asset=None if self.coin_margined else "USDT",
             )
         except parse.FrameError as exc:
             self.sink(exc.to_rejected(received))
             return
         if event is None:
             return
+        if self.coin_margined and isinstance(event, AccountUpdate):
+            event = self._with_pool_wallet(account, event)
         if isinstance(event, AccountUpdate):
             self._legs.on_update(account, event.positions, received)
         self.sink(event)
         if isinstance(event, ListenKeyExpired):
             self._renew[account].set()
+
+    def _with_pool_wallet(self, account: str, event: AccountUpdate) -> AccountUpdate:
+        """COIN-M: the wallet of the coin whose pool backs the account's positions (named by the
+        update's own legs, else the last snapshot's), out of the balances an ACCOUNT_UPDATE lists."""
+        coins = {parse.settle_asset(p.symbol) for p in event.positions}
+        coin = next(iter(coins)) if len(coins) == 1 else self._pool_coin.get(account)
+        balances = dict(event.other_balances)
+        if coin is None or coin not in balances:
+            return event
+        self._pool_coin[account] = coin
+        others = tuple((name, cw) for name, cw in event.other_balances if name != coin)
+        return replace(event, cross_wallet_balance=balances[coin], other_balances=others)
 
     def _on_ban(self, ban: Ban) -> None:
         log.warning(
@@ -397,7 +418,12 @@ class BinanceVenue:
             leverages=settings.leverages,
             multi_assets=settings.multi_assets,
             asset_index=asset_index,
+            pool_coin=self._pool_coin.get(account),
         )
+        if self.coin_margined:
+            coins = {parse.settle_asset(p.symbol) for p in snapshot.positions if p.amount != 0}
+            if len(coins) == 1:
+                self._pool_coin[account] = coins.pop()
         vanished = self._legs.on_snapshot(account, snapshot.positions, requested)
         if vanished:
             # before the snapshot, so the policy hears "liquidated" first, then the close
@@ -617,4 +643,6 @@ def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
         min_amount=number((limits.get("amount") or {}).get("min")),
         price_tick=number(precision.get("price")),
         min_notional=number((limits.get("cost") or {}).get("min")),
+        # COIN-M moves margin in the coin, to 8 decimals; USD-M in USDT, to the cent
+        margin_step=1e-8 if market.get("inverse") else 0.01,
     )
