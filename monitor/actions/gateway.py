@@ -65,7 +65,6 @@ log = get_logger(__name__)
 # Sizes read back from the exchange are compared with this relative tolerance (they are decimal
 # strings of at most 8 places, parsed to float).
 _SIZE_RTOL = 1e-9
-_CENT = 0.01
 
 
 class Origin(StrEnum):
@@ -570,14 +569,15 @@ class Gateway:
         if amount > allowed:
             amount = allowed
             notes.append(f"capped at {fmt(allowed)} (caps and free cross balance)")
-        amount = math.floor(amount / _CENT + 1e-9) * _CENT
-        if amount < _CENT:
+        rules = self._rules(intent.account, intent.symbol) or MarketRules(intent.symbol)
+        amount = rules.floor_margin(amount)
+        if amount < rules.margin_step:
             raise Refusal("no margin can be moved: free cross balance or caps leave nothing")
         impact = margin_impact(account_before, (intent.symbol, intent.position_side), amount)
         return Sized(
             IntentKind.ADD_MARGIN,
             None,
-            round(amount, 2),
+            amount,
             size,
             wallet,
             live.margin_mode,
@@ -740,9 +740,11 @@ class Gateway:
         before = entry.wallet_before or 0.0
         if wallet is None:
             return EntryState.UNKNOWN, "the position is gone"
-        if abs(wallet - (before + entry.amount)) <= _CENT:
+        # within one step of the transfer's grid (a cent of USDT, a satoshi of a coin)
+        step = (self._rules(entry.account, entry.symbol) or MarketRules(entry.symbol)).margin_step
+        if abs(wallet - (before + entry.amount)) <= step:
             return EntryState.DONE, "isolated wallet shows the transfer"
-        if abs(wallet - before) <= _CENT:
+        if abs(wallet - before) <= step:
             return EntryState.NOT_SENT, "isolated wallet unchanged"
         return (
             EntryState.UNKNOWN,

@@ -17,7 +17,9 @@ class MarketRules:
     """One market's order grid. A step, tick or minimum of 0 means the venue sets none.
 
     ``contract_size`` is in the base asset for a linear contract and in the quote (USD) for an
-    inverse one, where ``inverse`` is true."""
+    inverse one, where ``inverse`` is true. ``margin_step`` is the grid of a margin transfer in the
+    margin asset: a cent of a stablecoin, a far smaller step of a coin (0.01 BTC is hundreds of
+    dollars)."""
 
     symbol: str
     contract_size: float = 1.0
@@ -26,6 +28,13 @@ class MarketRules:
     min_amount: float = 0.0
     price_tick: float = 0.0
     min_notional: float = 0.0
+    margin_step: float = 0.01
+
+    def floor_margin(self, amount: float) -> float:
+        """The largest multiple of the margin grid not above ``amount`` (0 when it is not positive)."""
+        if amount <= 0:
+            return 0.0
+        return _to_grid(amount, self.margin_step, ROUND_DOWN)
 
     def floor_amount(self, amount: float) -> float:
         """The largest multiple of the lot size not above ``amount``, computed on the decimal text

@@ -29,15 +29,6 @@ def live(sim: SimExchange) -> DeriskSettings:
     )
 
 
-def cent_rounding_in_coin(request: pytest.FixtureRequest, dialect: VenueCase) -> None:
-    """The gateway sizes margin transfers in whole cents (``actions.gateway._CENT``), right for USDT,
-    not for a coin: 0.0123 ETH goes out as 0.01 ETH. Known, to be fixed in the gateway; the test still
-    runs and must fail (strict), so the fix shows here."""
-    if dialect.venue == "binancecoinm":
-        reason = "the gateway rounds a coin-margined transfer to 0.01 of the coin"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def amount(r: Rig, account: str, symbol: str, side: str = BOTH) -> float:
     return r.sim.ledger.account(account).legs[symbol, side].amount
 
@@ -90,9 +81,8 @@ async def test_the_exchange_refuses_any_order_that_is_not_reduce_only(
 
 
 async def test_margin_transfer_with_exact_amount_and_proof(
-    rig: RigFactory, venue_sim: SimExchange, dialect: VenueCase, request: pytest.FixtureRequest
+    rig: RigFactory, venue_sim: SimExchange, dialect: VenueCase
 ) -> None:
-    cent_rounding_in_coin(request, dialect)
     r = await rig(venue_sim, live(venue_sim))
     iso, cross = dialect.isolated, dialect.cross
     leg = r.sim.ledger.account(iso.account).legs[iso.symbol, BOTH]
@@ -113,9 +103,8 @@ async def test_margin_transfer_with_exact_amount_and_proof(
 
 
 async def test_a_timed_out_transfer_is_proved_from_the_wallet_not_repeated(
-    rig: RigFactory, venue_sim: SimExchange, dialect: VenueCase, request: pytest.FixtureRequest
+    rig: RigFactory, venue_sim: SimExchange, dialect: VenueCase
 ) -> None:
-    cent_rounding_in_coin(request, dialect)
     r = await rig(venue_sim, live(venue_sim))
     iso = dialect.isolated
     r.daemon.adapters[Venue(dialect.venue)].client_for(iso.account).timeout = 150  # type: ignore[attr-defined]
