@@ -5,7 +5,7 @@ WebSocket on loopback) and the de-risking bundle from ``build_derisking``. ``Rig
 simulated market one step and returns once the daemon has applied the new marks and every de-risk pass
 they started has finished, so a test reads like a timeline.
 
-ccxt's client-side rate limiter is switched off (``FastBinanceVenue``): Binance's request weights
+ccxt's client-side rate limiter is switched off (``fast_adapter``): Binance's request weights
 would make every start wait seconds, and every order a quarter of a second, for a limit that loopback
 does not have.
 """
@@ -137,23 +137,14 @@ async def wait_until(predicate: Callable[[], object], seconds: float = 5.0) -> N
         await asyncio.sleep(0.005)
 
 
-class FastBinanceVenue(BinanceVenue):
-    """The real adapter with ccxt's client-side throttle off and no linger on close."""
-
-    def _make_client(self, acct: VenueAccount | None) -> Any:
-        client = super()._make_client(acct)
-        client.enableRateLimit = False
-        client.timeout_on_exit = 0
-        return client
-
-
 def fast_adapter(
     venue: Venue,
     accounts: tuple[VenueAccount, ...],
     sink: Callable[[Event], None],
     endpoints: Endpoints | None,
 ) -> Any:
-    return FastBinanceVenue(venue, accounts, sink, endpoints=endpoints)
+    """The real adapter with ccxt's client-side throttle off and no linger on close."""
+    return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
 
 async def start_rig(

@@ -375,7 +375,7 @@ async def test_an_order_reply_carries_the_unified_fields_the_gateway_reads(
     order = await client.create_order(SOL, "market", "sell", 10, None, params)
     read = {key: order.get(key) for key in ("status", "filled", "average")}
     assert read["status"] == "closed" and read["filled"] == 10 and read["average"], (
-        f"ccxt's unified order lost what venues/binance/venue._order_result reads: {read}"
+        f"ccxt's unified order lost what venues/binance/venue.py reads of an order: {read}"
     )
     fetched = await client.fetch_order(None, SOL, {"origClientOrderId": "contract-1"})
     assert (fetched["status"], fetched["filled"]) == ("closed", 10), (

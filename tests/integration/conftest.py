@@ -28,6 +28,9 @@ from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 
+USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
+"""The daemon's event kinds that come from a user data stream."""
+
 
 @dataclass
 class Recorder:
@@ -56,17 +59,40 @@ class Running:
             await asyncio.sleep(0.01)
 
     async def settle(self) -> None:
-        """Let frames in flight arrive and every queued event be applied."""
+        """Let frames in flight arrive and every queued event be applied. A grace period, not a
+        condition: for checks that something did *not* happen; ``tick`` and ``deliver`` wait for what
+        they sent."""
         for _ in range(3):
             await asyncio.sleep(0.05)
             await self.daemon.drain()
 
+    def user_events(self) -> int:
+        """User-stream events the daemon has applied (each frame the simulator sends is one)."""
+        return sum(self.daemon.stats.events[kind] for kind in USER_EVENTS)
+
+    async def deliver(self, send: Awaitable[object], *, marks: bool = False) -> None:
+        """Await ``send`` (a simulator call that pushes frames), then wait until the daemon has
+        applied every user frame it pushed (to live streams: the caller knows they are up) and, with
+        ``marks``, a mark frame after it."""
+        marks_seen = self.daemon.stats.events["MarkPrices"]
+        frames, applied = len(self.sim.user_frames), self.user_events()
+        await send
+        sent = len(self.sim.user_frames) - frames
+        await self.until(
+            lambda: (
+                self.user_events() >= applied + sent
+                and (not marks or self.daemon.stats.events["MarkPrices"] > marks_seen)
+            ),
+            what=f"{sent} user frame(s){' and the marks' if marks else ''} applied",
+        )
+        await self.daemon.drain()
+
     async def tick(self, marks: dict[str, float] | None = None) -> None:
-        """Move marks (Binance ids) and publish one tick, then wait until the daemon has applied it."""
+        """Move marks (Binance ids) and publish one tick, then wait until the daemon has applied it:
+        its mark frame and the user frames it caused (fills, liquidations)."""
         for symbol, price in (marks or {}).items():
             self.sim.set_mark(symbol, price)
-        await self.sim.publish_marks()
-        await self.settle()
+        await self.deliver(self.sim.publish_marks(), marks=True)
 
 
 def fast_policy(**staleness_ms: int) -> PolicyConfig:

@@ -51,12 +51,12 @@ async def test_every_liquidation_was_predicted(
     sim.resume()
     duration = (sim.scenario.duration or 60.0) / SPEED
     await asyncio.wait_for(sim.finished.wait(), duration + 20)
-    await run.settle()
-    await asyncio.sleep(0.3)  # the liquidation events of the last ticks
-    await run.settle()
-
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
+    # the liquidation events of the last ticks: every liquidation's alert has reached the log
+    legs = {(r.account, symbols[r.symbol], r.position_side.value) for r in sim.liquidations}
+    await run.until(lambda: legs <= run.log.liquidation_seq.keys(), within=10, what="liquidation alerts")
+    await run.daemon.drain()
     verdicts = [
         run.log.verdict(
             r.account, symbols[r.symbol], r.position_side.value, r.margin_mode.value, r.mark_price

@@ -174,8 +174,7 @@ async def test_balance_updates_and_mode_changes_reach_the_pool(
 ) -> None:
     run = await start_daemon(sim)
     await run.tick()
-    await sim.set_asset_balance("ma", "USDC", 9_000.0)  # a deposit: ACCOUNT_UPDATE with the USDC row
-    await run.settle()
+    await run.deliver(sim.set_asset_balance("ma", "USDC", 9_000.0))  # a deposit: ACCOUNT_UPDATE, USDC row
     assert_agree(run, "ma", tmp_path)
     # "plain" switches to Multi-Assets mode and deposits BTC: the next resync reads the mode
     sim.ledger.set_multi_assets("plain", True)

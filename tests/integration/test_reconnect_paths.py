@@ -7,6 +7,8 @@ import asyncio
 import socket
 from collections.abc import Callable
 
+from structlog.testing import capture_logs
+
 from monitor.events import AccountSnapshotEvent, Event, StreamHealth, StreamState
 from monitor.model import Venue
 from monitor.sim.exchange import SimExchange
@@ -98,9 +100,21 @@ async def test_after_an_outage_the_venue_is_probed_and_the_backoff_cut_short(
 ) -> None:
     sim: SimExchange = await make_sim("small", clock=False, port=_free_port())  # type: ignore[operator]
     run: Running = await start_daemon(sim)
-    await sim.stop()  # the exchange is down: every dial and every REST call fails
-    await run.until(lambda: not run.daemon.connected, what="all streams down")
-    await asyncio.sleep(4.0)  # long enough for the backoff to grow past a second
+    users = set(run.daemon.connected)
+
+    def waits(longer_than: float) -> set[str]:
+        """The streams that logged a reconnect wait longer than ``longer_than`` seconds."""
+        return {
+            e["stream"] for e in logs if e["event"] == "stream down" and e.get("retry_in_s", 0) > longer_than
+        }
+
+    with capture_logs() as logs:
+        await sim.stop()  # the exchange is down: every dial and every REST call fails
+        await run.until(lambda: not run.daemon.connected, what="all streams down")
+        # until every stream down (the marks' too) waits longer than a second: such waits probe
+        await run.until(
+            lambda: users <= waits(0) and waits(1) == waits(0), within=30, what="every backoff past a second"
+        )
     served = len(sim.rest.requests)
     await sim.start()
     await run.until(

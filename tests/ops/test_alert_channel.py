@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import socket
 import time
 from pathlib import Path
 
@@ -112,7 +113,13 @@ async def test_a_rejected_bot_token_makes_health_and_status_unhealthy_but_keeps_
             await asyncio.sleep(0.05)
         stop.set()
         assert await asyncio.wait_for(runner, 15) == 0
-        await asyncio.sleep(0.05)
+        # a datagram of our own after everything the run sent: once it is read, so is all the rest
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as end:
+            end.sendto(b"END-OF-TEST", path_socket.sock.getsockname())
+        while datagrams[-1:] != [["END-OF-TEST"]]:
+            assert time.monotonic() < deadline, datagrams
+            await asyncio.sleep(0.01)
+        datagrams.pop()
     finally:
         stop.set()
         for task in (listener, runner):

@@ -214,7 +214,9 @@ def test_build_stage_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
     build = [i for i in INSTRUCTIONS if i.stage == 0]
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
+    # the base interpreter, as the image has it, not the python of the venv running these tests
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (bindir / "python").symlink_to(Path(sys.base_prefix) / "bin" / f"python{version}")
 
     def mapped(path: str) -> Path:
         return root / path.lstrip("/")

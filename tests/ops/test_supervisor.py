@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -204,6 +205,7 @@ class Gate:
 
 
 GATES: list[Gate] = []
+END = "END-OF-TEST"
 
 
 async def test_serve_speaks_sd_notify_through_a_whole_run(
@@ -246,6 +248,14 @@ async def test_serve_speaks_sd_notify_through_a_whole_run(
     def seen(line: str, since: float = 0.0) -> int:
         return sum(line in d for t, d in datagrams if t >= since)
 
+    async def until(condition: Callable[[], bool], what: str, running: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while not condition():
+            assert not (running and runner.done()), f"serve ended while waiting for {what}: {runner}"
+            assert loop.time() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.02)
+
     feeder = asyncio.create_task(feed())
     listener = asyncio.create_task(listen())
     GATES.clear()
@@ -261,24 +271,40 @@ async def test_serve_speaks_sd_notify_through_a_whole_run(
             assert (await resp.json())["trading_state"] == "HALTED"
         ready_at = time.monotonic()
         feeding.set()
-        await asyncio.sleep(1.5)
-        assert seen("WATCHDOG=1", ready_at) >= 2
+        await until(lambda: seen("WATCHDOG=1", ready_at) >= 2, "two watchdog pings while marks flow")
 
         feeding.clear()  # the feed goes silent: pings stop once the 1 s threshold passes
-        await asyncio.sleep(1.2)
-        quiet_from = time.monotonic()
-        await asyncio.sleep(1.0)
-        assert seen("WATCHDOG=1", quiet_from) == 0
-        assert any(line.startswith("STATUS=UNHEALTHY") for _, d in datagrams for line in d)
+        stalled = len(datagrams)
 
-        feeding.set()
+        def unhealthy_since_stall() -> int | None:
+            return next(
+                (
+                    i
+                    for i in range(stalled, len(datagrams))
+                    if any(line.startswith("STATUS=UNHEALTHY") for line in datagrams[i][1])
+                ),
+                None,
+            )
+
+        await until(lambda: unhealthy_since_stall() is not None, "the status line to say UNHEALTHY")
+        unhealthy = unhealthy_since_stall()
+        assert unhealthy is not None
+        quiet_from = datagrams[unhealthy][0]
+        # no ping for the whole stall: kept silent past two watchdog intervals (0.4 s each)
+        await asyncio.sleep(max(0.0, quiet_from + 1.0 - time.monotonic()))
         resumed = time.monotonic()
-        await asyncio.sleep(1.0)
-        assert seen("WATCHDOG=1", resumed) >= 1
+        feeding.set()
+        await until(lambda: seen("WATCHDOG=1", resumed) >= 1, "a watchdog ping once marks resume")
+        first_ping_after_stall = next(t for t, d in datagrams[unhealthy:] if "WATCHDOG=1" in d)
+        assert first_ping_after_stall >= resumed, "a watchdog ping while the marks were stale"
 
         stop.set()
         code = await asyncio.wait_for(runner, 10)
-        await asyncio.sleep(0.05)
+        # a datagram of our own after everything the run sent: once it is read, so is all the rest
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as end:
+            end.sendto(END.encode(), notify.sock.getsockname())
+        await until(lambda: seen(END) > 0, "the listener to read every datagram", running=False)
+        assert datagrams.pop()[1] == [END]
     finally:
         stop.set()
         for task in (feeder, listener, runner):

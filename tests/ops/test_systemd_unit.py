@@ -16,11 +16,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import runner
 from monitor.cli import build_parser
@@ -280,10 +282,14 @@ async def test_daemon_runs_under_the_units_restrictions(
     await daemon.start()
     try:
         await daemon.wait_healthy()
-        await asyncio.sleep(1.0)  # a few mark ticks, a metrics scrape, under the filter
-        async with aiohttp.ClientSession() as http, http.get(daemon.health_url + "/metrics") as resp:
-            assert resp.status == 200
-            assert "monitor_position_margin_ratio" in await resp.text()
+        # a few mark ticks and metrics scrapes, under the filter
+        async with aiohttp.ClientSession() as http:
+            first, _ = await _scrape(http, daemon.health_url)
+            deadline = time.monotonic() + 20
+            while (scraped := await _scrape(http, daemon.health_url))[0] < first + 3:
+                assert time.monotonic() < deadline, f"mark frames applied: {scraped[0]}, at start {first}"
+                await asyncio.sleep(0.1)
+        assert "monitor_position_margin_ratio" in scraped[1]
         code, took = await daemon.signal_and_wait()
     finally:
         await daemon.kill()
@@ -291,3 +297,17 @@ async def test_daemon_runs_under_the_units_restrictions(
     assert code == 0, out[-3000:]
     assert took < 10
     assert "Operation not permitted" not in out and "PermissionError" not in out, out[-3000:]
+
+
+async def _scrape(http: aiohttp.ClientSession, health_url: str) -> tuple[float, str]:
+    """The mark frames the daemon has applied, by its ``/metrics``, and the whole page."""
+    async with http.get(health_url + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    frames = sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "monitor_events_total" and sample.labels.get("type") == "MarkPrices"
+    )
+    return frames, text

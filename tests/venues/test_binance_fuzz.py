@@ -35,7 +35,7 @@ from monitor.venues.binance.parse import (
     parse_symbol_config,
     parse_user_event,
 )
-from monitor.venues.binance.streams import _mark_update, collect_marks, fast_mark, fast_mark_frame
+from monitor.venues.binance.streams import collect_marks, fast_mark, fast_mark_frame, read_mark_update
 from monitor.venues.wire import MAX_MAGNITUDE, MAX_MS, MAX_PRICE, MIN_PRICE
 
 from ._binance import SYMBOLS, load
@@ -465,7 +465,7 @@ def test_fast_mark_path_accepts_only_what_the_full_reader_accepts(element: dict[
     """The all-market fast path is an optimisation, never a loosening: whatever it accepts, the full
     reader accepts with the same values."""
     from monitor.venues.binance.fields import Obj
-    from monitor.venues.binance.streams import _mark_update, fast_mark
+    from monitor.venues.binance.streams import fast_mark, read_mark_update
     from monitor.venues.wire import FrameError as Err
 
     symbols = {"BTCUSDT": "BTC/USDT:USDT"}
@@ -473,7 +473,7 @@ def test_fast_mark_path_accepts_only_what_the_full_reader_accepts(element: dict[
     if quick is None:
         return
     try:
-        full = _mark_update(Obj(element, source="markPrice", path="[0]"), symbols)
+        full = read_mark_update(Obj(element, source="markPrice", path="[0]"), symbols)
     except Err as exc:
         raise AssertionError(f"fast path accepted what the reader refuses: {exc}") from exc
     assert (full.market_id, full.symbol, full.price, full.event_ms) == quick
@@ -571,7 +571,7 @@ def _collected(frame: object, *, whole: bool, symbols: dict[str, str] = FRAME_SY
                 venue="binanceusdm",
                 symbols=symbols,
                 received_ms=1,
-                read=_mark_update,
+                read=read_mark_update,
                 fast=fast_mark,
                 whole=fast_mark_frame if whole else None,
             )

@@ -126,7 +126,7 @@ def parse_mark_prices(
         venue=venue,
         symbols=symbols,
         received_ms=received_ms,
-        read=_mark_update,
+        read=read_mark_update,
         fast=fast_mark,
         whole=fast_mark_frame,
     )
@@ -136,7 +136,7 @@ def fast_mark(element: object, symbols: Mapping[str, str]) -> tuple[str, str, fl
     """``(market_id, symbol, price, event_ms)`` of an element that is plainly well formed, else ``None``.
 
     An all-market frame carries some 500 elements every second, and nearly all are perfect. This
-    accepts only what ``_mark_update`` accepts (a known id, a decimal string within the price bounds, an
+    accepts only what ``read_mark_update`` accepts (a known id, a decimal string within the price bounds, an
     integer timestamp in range), with none of its path bookkeeping; anything else returns ``None`` and
     goes through the full reader for its exact error. ``tests/venues`` checks the two agree.
     """
@@ -252,7 +252,11 @@ def fast_mark_frame(elements: list[object], symbols: Mapping[str, str]) -> Whole
     return dict(zip(unified, prices, strict=True)), oldest, own
 
 
-def _mark_update(row: Obj, symbols: Mapping[str, str]) -> Mark:
+def read_mark_update(row: Obj, symbols: Mapping[str, str]) -> Mark:
+    """The full reader of one ``markPriceUpdate`` element, with an exact error for anything wrong.
+
+    Public because it is the reference the fast paths (``fast_mark``, ``fast_mark_frame``) must agree
+    with: whatever they accept, this accepts with the same values."""
     kind = row.get("e")
     if kind != "markPriceUpdate":
         raise row.error("e", "not a markPriceUpdate", kind)
