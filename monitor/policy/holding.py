@@ -26,11 +26,10 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from monitor.alerts import Level
-from monitor.model import Layout, LayoutPart
+from monitor.alerts import AlertKind, Level
+from monitor.model import Layout, LayoutPart, MarginMode
 from monitor.policy import keys
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
-from monitor.policy.hot import CRITICAL, CROSS, DANGER, DEVIATION, INFO, OK, RISK, WARN
 from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.state import NO_STREAK, Track
 
@@ -65,15 +64,24 @@ def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[flo
     d_warn, d_danger, d_critical = thr.distance_warn_pct, thr.distance_danger_pct, thr.distance_critical_pct
     factor = 1.0 + thr.distance_band
     # at OK, what ``leaves_ok`` compares with (the thresholds are ordered: warn comes first)
-    above = {OK: warn, INFO: min(warn, danger, critical), WARN: min(danger, critical), DANGER: critical}
-    floor = {WARN: warn - band, DANGER: danger - band, CRITICAL: critical - band}
-    d_above = {
-        OK: d_warn,
-        INFO: max(d_warn, d_danger, d_critical),
-        WARN: max(d_danger, d_critical),
-        DANGER: d_critical,
+    above = {
+        Level.OK: warn,
+        Level.INFO: min(warn, danger, critical),
+        Level.WARN: min(danger, critical),
+        Level.DANGER: critical,
     }
-    d_floor = {WARN: d_warn * factor, DANGER: d_danger * factor, CRITICAL: d_critical * factor}
+    floor = {Level.WARN: warn - band, Level.DANGER: danger - band, Level.CRITICAL: critical - band}
+    d_above = {
+        Level.OK: d_warn,
+        Level.INFO: max(d_warn, d_danger, d_critical),
+        Level.WARN: max(d_danger, d_critical),
+        Level.DANGER: d_critical,
+    }
+    d_floor = {
+        Level.WARN: d_warn * factor,
+        Level.DANGER: d_danger * factor,
+        Level.CRITICAL: d_critical * factor,
+    }
     return (
         [above.get(lv, _NEVER) for lv in Level],
         [floor.get(lv, _NEVER) for lv in Level],
@@ -105,7 +113,9 @@ def _part_tables(part: LayoutPart, config: PolicyConfig) -> Tables:
         kept: Tables = hit[1]
         return kept
     cross_by_account = config.cross_positions_use_account_ratio
-    judged = np.array([cross_by_account or mode is not CROSS for mode in part.modes], dtype=np.bool_)
+    judged = np.array(
+        [cross_by_account or mode is not MarginMode.CROSS for mode in part.modes], dtype=np.bool_
+    )
     if not part.symbols:
         out = _empty_tables()
     else:
@@ -160,13 +170,13 @@ def tracked(layout: Layout, tracks: Mapping[str, Track], repeat: RepeatSchedule,
     dev: list[tuple[int, int, float, bool]] = []
     for track in tracks.values():
         i = row_of.get(track.key)
-        if i is None or (track.kind is not RISK and track.kind is not DEVIATION):
+        if i is None or (track.kind is not AlertKind.RISK and track.kind is not AlertKind.DEVIATION):
             continue
         level = track.level
         interval = repeat.interval_ms(level)
         due = track.last_alert_ms + interval if track.acked_ms is None and interval > 0 else math.inf
-        entry = (i, int(level), float(due), level > OK and track.streak == NO_STREAK)
-        (risk if track.kind is RISK else dev).append(entry)
+        entry = (i, int(level), float(due), level > Level.OK and track.streak == NO_STREAK)
+        (risk if track.kind is AlertKind.RISK else dev).append(entry)
     out = Tracked(*_columns(risk), *_columns(dev))
     if memo:
         layout.memo["tracked"] = (tracks, repeat, out)
@@ -224,7 +234,7 @@ def deviation_holds(cfg: DeviationConfig, deviation: Floats, levels: Ints) -> Bo
     level."""
     gap = np.abs(deviation)
     beyond = gap > cfg.tolerance_pct
-    within_band = (levels > int(OK)) & (gap >= cfg.tolerance_pct - cfg.band_pct)
+    within_band = (levels > int(Level.OK)) & (gap >= cfg.tolerance_pct - cfg.band_pct)
     out: Bools = np.isnan(deviation) | np.where(beyond, levels == int(cfg.level), within_band)
     return out
 
@@ -245,7 +255,7 @@ def news(
     e = episodes
     ratio = np.where(t.judged, margin_ratio, -np.inf)
     distance = np.where(np.isnan(distance_pct), np.inf, distance_pct)
-    risk_hot = (ratio >= t.ratio_above[:, OK]) | (distance <= t.distance_above[:, OK])
+    risk_hot = (ratio >= t.ratio_above[:, Level.OK]) | (distance <= t.distance_above[:, Level.OK])
     has_deviation = np.zeros(len(ratio), dtype=np.bool_)
     has_deviation[list(deviated)] = True
     held = risk_holds(t, ratio, distance, e.risk_rows, e.risk_levels) & e.risk_steady & (now_ms < e.risk_due)

@@ -33,7 +33,6 @@ from monitor.model import (
 )
 from monitor.policy import holding
 from monitor.policy.config import PolicyConfig
-from monitor.policy.hot import CROSS
 from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.state import KnownPosition, PolicyState, PositionKey
 from monitor.policy.work import Work
@@ -69,7 +68,7 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     for k, (symbol, margin_mode) in enumerate(zip(cols.symbol, cols.margin_mode, strict=True)):
         # the thresholds and ratio ``risk._position`` judges the position by
         thr = shared or config.thresholds_for(account, symbol)
-        ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not CROSS else None
+        ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not MarginMode.CROSS else None
         distance = cols.distance_pct[k]
         if (
             symbol in with_tracks
