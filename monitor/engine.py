@@ -26,11 +26,11 @@ from monitor.events import (
 )
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable
+from monitor.margin.rows import Layout
 from monitor.model import (
     Account,
     AccountRisk,
     Collateral,
-    Layout,
     MarginMode,
     Position,
     PositionSide,
@@ -366,6 +366,10 @@ class Engine:
         tenth of its time. The daemon calls this when nothing is queued, as it runs the garbage
         collector. Without calls, no more than a few ticks' worth is kept."""
         self._spent.clear()
+
+    def unreleased(self) -> int:
+        """How many replaced objects (mark mappings, risks) wait for ``release``."""
+        return len(self._spent)
 
     # --- internals ----------------------------------------------------------------------------------
     def _spend(self, *replaced: object) -> None:

@@ -30,22 +30,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.margin.account import deviation_pct
+from monitor.margin.rows import Layout, LayoutPart, RiskRows, RowColumns, Sheet, concatenated
 from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
 from monitor.margin.solver import PRICE_FLOOR
-from monitor.model import (
-    Account,
-    AccountRisk,
-    CrossRisk,
-    Layout,
-    LayoutPart,
-    MarginMode,
-    PositionSide,
-    RiskRows,
-    RowColumns,
-    Sheet,
-    Side,
-    concatenated,
-)
+from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, Side
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]

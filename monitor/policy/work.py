@@ -19,6 +19,7 @@ from monitor.policy.episodes import Change, advance
 from monitor.policy.facts import live_facts
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import (
     Facts,
     KnownPosition,
@@ -41,6 +42,7 @@ class Work:
         "_symbols",
         "_tracks",
         "alerts",
+        "cache",
         "config",
         "evaluation",
         "now_ms",
@@ -49,8 +51,12 @@ class Work:
         "state",
     )
 
-    def __init__(self, state: PolicyState, now_ms: int, config: PolicyConfig) -> None:
+    def __init__(
+        self, state: PolicyState, now_ms: int, config: PolicyConfig, cache: ScreenCache | None = None
+    ) -> None:
         self.state = state
+        # what the batch screen keeps between steps (a fresh one: this step's alone)
+        self.cache = ScreenCache() if cache is None else cache
         self.now_ms = now_ms
         self.config = config
         self.seq = state.seq
