@@ -350,7 +350,7 @@ class Engine:
 
         Why: a fill or a liquidation changes one account, and joining the venue's columns again cost
         the next all-market tick about as much as evaluating them. The daemon calls this when nothing
-        is queued, as it runs the garbage collector; without it the tick joins them itself."""
+        is queued (``monitor.idle``); without it the tick joins them itself."""
         held = {book.venue.value for book in self.books.values() if book.account is not None}
         return [self._batch(venue)[0].layout for venue in sorted(held - self._batches.keys())]
 
@@ -361,10 +361,10 @@ class Engine:
     def release(self) -> None:
         """Free what ticks replaced (the previous marks and risks).
 
-        Why: freeing a tick's predecessors means visiting each of their objects, some 2,000 per
-        all-market frame, none of them in the processor's cache any more; inside the tick that was a
-        tenth of its time. The daemon calls this when nothing is queued, as it runs the garbage
-        collector. Without calls, no more than a few ticks' worth is kept."""
+        Why: freeing a tick's predecessors means visiting each of their objects, thousands per
+        all-market frame, none of them in the processor's cache any more (docs/performance.md).
+        ``monitor.idle`` calls this when nothing is queued. Without calls, no more than a few ticks'
+        worth is kept."""
         self._spent.clear()
 
     def unreleased(self) -> int:

@@ -305,8 +305,8 @@ class Daemon:
     def _sink(self, event: Event) -> None:
         """Where the adapters deliver. An event that finds nothing queued and nothing being applied is
         applied at once, in the adapter's callback: queueing it would only wait for the consumer's
-        next turn of the event loop, and for the adapter to drop the raw frame first (a mark frame's
-        decoded objects take a tenth of a millisecond to free). Order is kept: an event that finds
+        next turn of the event loop, and for the adapter to drop the raw frame first (freeing a mark
+        frame's decoded objects is not free: docs/performance.md). Order is kept: an event that finds
         anything pending, or arrives while one is applied, is queued behind it. With a mark window,
         marks go through ``_sink_marks`` and any other event first sends the held marks ahead of it
         (the ordering rule in the module's docstring)."""

@@ -62,14 +62,14 @@ class IdleCheckpoint:
     """Copies the WAL into the database file when the caller is idle, not inside a commit.
 
     Why: under SQLite's automatic checkpoint, the commit that takes the WAL past 1,000 pages copies
-    them into the database file before it returns. Every few hundred of the daemon's commits, one
-    decision paid a few milliseconds for it. Called when nothing is queued, this checkpoints what
+    them into the database file before it returns, so every few hundred of the daemon's commits one
+    decision paid for it (docs/performance.md). Called when nothing is queued, this checkpoints what
     accumulated since its last run (no more often than ``every_s``), so the WAL restarts small and
     the automatic checkpoint, kept as the backstop for a writer that is never idle, does not fire.
 
-    The write that restarts the WAL syncs its new header (``synchronous=NORMAL`` does that much),
-    about a quarter of a millisecond. So when the checkpoint copied everything, that write is made
-    here too: ``user_version`` rewritten with its own value, which changes nothing else.
+    The write that restarts the WAL syncs its new header (``synchronous=NORMAL`` does that much).
+    So when the checkpoint copied everything, that write is made here too: ``user_version``
+    rewritten with its own value, which changes nothing else.
     PASSIVE: it never waits for a reader (``monitor status``); what a reader holds is copied next
     time.
     """

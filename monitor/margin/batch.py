@@ -1,8 +1,8 @@
 """Risk of many accounts at once: the Binance closed forms over columns.
 
 Why: an all-market mark frame moves every symbol each second, so every watched account is revalued on
-every frame. Position by position in Python that is some 5 µs a leg, 5 ms for 1,000 legs, most of the
-latency budget. Here the same numbers are computed column by column with numpy, and only the rare legs
+every frame. Position by position in Python that is most of the latency budget at a thousand legs
+(docs/performance.md). Here the same numbers are computed column by column with numpy, and only the rare legs
 the columns cannot settle are handed to the scalar code in :mod:`monitor.margin.rules`.
 
 What the columns settle, per leg: notional, tier at the mark, requirement, PnL; per account: the cross

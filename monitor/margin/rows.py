@@ -124,10 +124,10 @@ class RowColumns:
     ``RiskRows`` of all its accounts. A column is a list, or a float64 array (NaN standing for
     ``None`` in an optional field) whose values become Python floats only for the rows read.
 
-    Why arrays: turning every number of 1,000 legs into a Python float each tick allocated some 6,000
-    objects that nothing read, and in a daemon that idles between ticks those allocations land on
-    cold memory (about half a millisecond of every tick); the policy reads whole rows for the hundred
-    or so positions with something to say."""
+    Why arrays: turning every number of every leg into a Python float each tick allocated objects
+    that nothing read, and in a daemon that idles between ticks those allocations land on cold
+    memory (docs/performance.md); the policy reads whole rows only for the few positions with
+    something to say."""
 
     __slots__ = ("_get", "_nan", "columns")
 

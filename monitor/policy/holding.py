@@ -126,7 +126,7 @@ def _part_tables(cache: ScreenCache, part: LayoutPart, config: PolicyConfig) -> 
         out = _empty_tables()
     else:
         # the accounts' symbols mostly share a few threshold sets: one table row per distinct set,
-        # then one gather (building the arrays from a list per position cost ten times as much)
+        # then one gather, rather than a list per position
         shared = config.account_wide_thresholds(part.account)
         distinct: dict[int, int] = {}
         rows: list[tuple[list[float], list[float], list[float], list[float]]] = []

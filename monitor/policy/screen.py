@@ -66,7 +66,7 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
         if (
             symbol in with_tracks
             or cols.deviation_pct[k] is not None
-            # ``leaves_ok(ratio, distance, thr)``, written out: the call cost a tenth of the screen
+            # ``leaves_ok(ratio, distance, thr)``, written out (the call was a visible share of it)
             or (ratio is not None and ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO))
             or (distance is not None and distance <= thr.distance_warn_pct)
         ):
@@ -142,9 +142,9 @@ def prepare_layout(cache: ScreenCache, layout: Layout, state: PolicyState, confi
     """Fill now what the next tick on ``layout`` would otherwise fill inside its decision: the
     thresholds of its rows (those of an unchanged account are kept with its part), their keys, and
     ``state``'s episodes on them. The first two are made once per layout; the episodes again after
-    any step that changed the tracks (an alert, a repeat, a confirmation counting), which made the
-    tick after an alert pay a quarter of a millisecond for them. Optional: the screen fills
-    whatever is missing itself, and what is already there costs two lookups."""
+    any step that changed the tracks (an alert, a repeat, a confirmation counting), which the tick
+    after an alert would otherwise pay for. Optional: the screen fills whatever is missing itself,
+    and what is already there costs two lookups."""
     holding.tables(cache, layout, config)
     holding.tracked(cache, layout, state.tracks, config.repeat, keep=True)
 
