@@ -17,7 +17,7 @@ policy and the commit), untimed; the frame after it is timed, and such frames ar
 their own, since they are the ones that meet rebuilt columns.
 
 After each delta and each frame the daemon's idle step runs, untimed, as when nothing is queued:
-``monitor.service.prepare_next_tick`` (``--lazy`` leaves it all to the next tick).
+``monitor.idle.IdleStep.run`` (``--lazy`` leaves all but freeing the replaced marks to the next tick).
 
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
@@ -42,12 +42,13 @@ from dataclasses import dataclass
 from monitor.alerts import Alert
 from monitor.engine import Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
+from monitor.idle import IdleStep
 from monitor.model import AccountRisk, PositionSide, Venue
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_store, evaluate
-from monitor.service import prepare_next_tick
+from monitor.policy.screen_cache import ScreenCache
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
-from monitor.store import open_db
+from monitor.store import IdleCheckpoint, open_db
 
 VENUE = Venue.BINANCE_USDM
 FRAME_MS = 1_000
@@ -163,6 +164,8 @@ def run(
 ) -> tuple[Timings, str, str]:
     conn = open_db(":memory:")  # the daemon's kind of connection, in memory
     episode_store.ensure_schema(conn)
+    cache = ScreenCache()
+    idle = IdleStep(engine, cache, IdleCheckpoint(conn))
     state = PolicyState()
     # the start-up resyncs are a baseline, as in the daemon
     state, _ = evaluate(state, PolicyInputs(list(engine.risks.values())), START_MS, config)
@@ -175,19 +178,19 @@ def run(
         if delta is not None:
             changed = engine.on_account_update(delta)
             new, alerts = evaluate(
-                state, PolicyInputs([changed] if changed else []), delta.received_ms, config
+                state, PolicyInputs([changed] if changed else []), delta.received_ms, config, cache
             )
             episode_store.save(conn, state, new)
             state = new
             t.after_delta.append(i)
             digest_alerts(alert_hash, alerts)
             if prepare:
-                prepare_next_tick(engine, state, config)
+                idle.run(state, config, after_marks=False)
         c0 = cpu_clock()
         t0 = clock()
         risks = engine.on_marks(frame)
         t1 = clock()
-        new, alerts = evaluate(state, PolicyInputs(risks), frame.received_ms, config)
+        new, alerts = evaluate(state, PolicyInputs(risks), frame.received_ms, config, cache)
         t2 = clock()
         if new is not state:
             t.state_changes += 1
@@ -202,9 +205,11 @@ def run(
         t.positions = sum(len(r.positions) for r in risks)
         digest_risks(risk_hash, risks)
         digest_alerts(alert_hash, alerts)
-        engine.release()  # untimed, as the daemon frees what a tick replaced between decisions
+        # untimed, as the daemon does between decisions (without its garbage collector)
         if prepare:
-            prepare_next_tick(engine, state, config)  # as the daemon does when idle
+            idle.run(state, config, after_marks=True)
+        else:
+            engine.release()
     open_tracks = sum(1 for tr in state.tracks.values() if tr.is_open)
     print(f"open episodes at the end: {open_tracks} of {len(state.tracks)} tracks")
     return t, risk_hash.hexdigest()[:16], alert_hash.hexdigest()[:16]
@@ -249,6 +254,7 @@ def report(t: Timings, n: int, risk_digest: str, alert_digest: str) -> None:
 def profile(frames: list[MarkPrices], engine: Engine, config: PolicyConfig, what: str) -> None:
     state, _ = evaluate(PolicyState(), PolicyInputs(list(engine.risks.values())), START_MS, config)
     batches = [engine.on_marks(f) for f in frames] if what == "policy" else []
+    cache = ScreenCache()
     prof = cProfile.Profile()
     step: Callable[[int], None]
     if what == "engine":
@@ -260,7 +266,7 @@ def profile(frames: list[MarkPrices], engine: Engine, config: PolicyConfig, what
 
         def step(i: int) -> None:
             nonlocal state
-            state, _ = evaluate(state, PolicyInputs(batches[i]), frames[i].received_ms, config)
+            state, _ = evaluate(state, PolicyInputs(batches[i]), frames[i].received_ms, config, cache)
 
     prof.enable()
     for i in range(len(frames)):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
 
 from monitor.events import (
     AccountSnapshotEvent,
@@ -27,11 +26,11 @@ from monitor.events import (
 )
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable
+from monitor.margin.rows import Layout
 from monitor.model import (
     Account,
     AccountRisk,
     Collateral,
-    Layout,
     MarginMode,
     Position,
     PositionSide,
@@ -124,19 +123,6 @@ def _newest(ev: MarkPrices) -> int:
     return ev.event_ms if ev.stamps is None else max(ev.stamps.values())
 
 
-class _WholePlan(NamedTuple):
-    """What a frame with every known symbol of a venue touches (every account holding any, which
-    it is made only when that is all the venue's accounts with positions) and their places in the
-    batch. It holds while ``batch`` is the venue's: any change to an account drops the batch, and the
-    venue's marks only gain symbols, so a later such frame covers every symbol this one did.
-    Finding the accounts afresh is a set of the frame and a test per account, on every frame."""
-
-    batch: Batch
-    touched: list[AccountBook]
-    names: list[str]
-    which: list[int]
-
-
 class Engine:
     """Accounts of any number of venues; marks are per venue."""
 
@@ -154,9 +140,6 @@ class Engine:
         # (rebuilt at the first tick after any of them changed)
         self._columns: dict[str, AccountColumns] = {}
         self._batches: dict[str, tuple[Batch, dict[str, int]]] = {}
-        # per venue, what a frame with every known symbol touches, while the batch it was made for
-        # stands (see ``_WholePlan``)
-        self._whole_plans: dict[str, _WholePlan] = {}
         # what ticks replaced, kept alive until ``release`` (see there)
         self._spent: list[object] = []
 
@@ -193,27 +176,19 @@ class Engine:
             marks.update(ev.prices)
             stamps.update(dict.fromkeys(ev.prices, ev.received_ms))
             times.some(ev)
-        plan = self._whole_plans.get(ev.venue) if whole else None
-        if plan is not None and plan.batch is self._batches.get(ev.venue, (None,))[0]:
-            batch, touched, names, which = plan
-        else:
-            # a set, so that each account's test walks its own few symbols rather than the whole frame
-            ticked = set(ev.prices)
-            touched = [
-                book
-                for book in self.books.values()
-                if book.venue == ev.venue and book.account is not None and not book.symbols.isdisjoint(ticked)
-            ]
-            if not touched:
-                return []
-            # an all-market frame touches every account: one pass over columns rather than one each
-            batch, index = self._batch(ev.venue)
-            names = [book.name for book in touched if book.name in index]
-            which = [index[name] for name in names]
-            if whole and len(touched) == sum(
-                1 for b in self.books.values() if b.venue == ev.venue and b.account is not None and b.symbols
-            ):
-                self._whole_plans[ev.venue] = _WholePlan(batch, touched, names, which)
+        # a set, so that each account's test walks its own few symbols rather than the whole frame
+        ticked = set(ev.prices)
+        touched = [
+            book
+            for book in self.books.values()
+            if book.venue == ev.venue and book.account is not None and not book.symbols.isdisjoint(ticked)
+        ]
+        if not touched:
+            return []
+        # an all-market frame touches every account: one pass over columns rather than one each
+        batch, index = self._batch(ev.venue)
+        names = [book.name for book in touched if book.name in index]
+        which = [index[name] for name in names]
         batched = dict(zip(names, batch.evaluate(marks, which), strict=True))
         self._spend([self.risks.get(name) for name in names])  # their rows hold the old marks
         out = []
@@ -375,7 +350,7 @@ class Engine:
 
         Why: a fill or a liquidation changes one account, and joining the venue's columns again cost
         the next all-market tick about as much as evaluating them. The daemon calls this when nothing
-        is queued, as it runs the garbage collector; without it the tick joins them itself."""
+        is queued (``monitor.idle``); without it the tick joins them itself."""
         held = {book.venue.value for book in self.books.values() if book.account is not None}
         return [self._batch(venue)[0].layout for venue in sorted(held - self._batches.keys())]
 
@@ -386,11 +361,15 @@ class Engine:
     def release(self) -> None:
         """Free what ticks replaced (the previous marks and risks).
 
-        Why: freeing a tick's predecessors means visiting each of their objects, some 2,000 per
-        all-market frame, none of them in the processor's cache any more; inside the tick that was a
-        tenth of its time. The daemon calls this when nothing is queued, as it runs the garbage
-        collector. Without calls, no more than a few ticks' worth is kept."""
+        Why: freeing a tick's predecessors means visiting each of their objects, thousands per
+        all-market frame, none of them in the processor's cache any more (docs/performance.md).
+        ``monitor.idle`` calls this when nothing is queued. Without calls, no more than a few ticks'
+        worth is kept."""
         self._spent.clear()
+
+    def unreleased(self) -> int:
+        """How many replaced objects (mark mappings, risks) wait for ``release``."""
+        return len(self._spent)
 
     # --- internals ----------------------------------------------------------------------------------
     def _spend(self, *replaced: object) -> None:

@@ -58,13 +58,14 @@ from monitor.events import (
     TierTable,
     VenueBanned,
 )
+from monitor.idle import IdleStep
 from monitor.logs import get_logger
 from monitor.model import AccountRisk, Side, Venue
 from monitor.policy import episode_store
 from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
 from monitor.policy.events import ExchangeEvent
-from monitor.policy.screen import prepare_layout
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
 from monitor.store import IdleCheckpoint, open_db, transaction
@@ -169,6 +170,9 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: AsyncIOScheduler | None = None
         self.collector = IdleCollector()
+        # what the policy's batch screen keeps between ticks, and the work done between decisions
+        self.screen_cache = ScreenCache()
+        self.idle = IdleStep(self.engine, self.screen_cache, self.checkpoint, self.collector)
 
     # --- lifecycle ----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -294,14 +298,15 @@ class Daemon:
             except Exception:
                 log.exception("timer failed", job=getattr(fn, "__name__", "?"))
             if self.policy_state is not before and not self._applying and self.queue.empty():
-                self._prepare_next_tick()  # a repeat or a staleness alert changed the tracks
+                # a repeat or a staleness alert changed the tracks
+                self.idle.run(self.policy_state, self.options.policy, after_marks=False)
 
     # --- the event path -----------------------------------------------------------------------------
     def _sink(self, event: Event) -> None:
         """Where the adapters deliver. An event that finds nothing queued and nothing being applied is
         applied at once, in the adapter's callback: queueing it would only wait for the consumer's
-        next turn of the event loop, and for the adapter to drop the raw frame first (a mark frame's
-        decoded objects take a tenth of a millisecond to free). Order is kept: an event that finds
+        next turn of the event loop, and for the adapter to drop the raw frame first (freeing a mark
+        frame's decoded objects is not free: docs/performance.md). Order is kept: an event that finds
         anything pending, or arrives while one is applied, is queued behind it. With a mark window,
         marks go through ``_sink_marks`` and any other event first sends the held marks ahead of it
         (the ordering rule in the module's docstring)."""
@@ -386,25 +391,9 @@ class Daemon:
             self._between_decisions(event)
 
     def _between_decisions(self, event: Event) -> None:
-        """Nothing is queued: do now what the next decision would otherwise do inside it. Columns a
-        change left stale are joined, the policy's tables for the layouts are filled (and its
-        episode arrays, which every change to the tracks makes anew), and after a mark frame the
-        marks and risks it replaced are freed and garbage is collected, not mid-tick. The state file's
-        WAL is checkpointed here too, not by whichever commit takes it past SQLite's mark."""
-        self._prepare_next_tick()
-        if isinstance(event, MarkPrices):
-            self.engine.release()
-            self.collector.idle()
-        try:
-            self.checkpoint()
-        except sqlite3.Error:
-            log.exception("WAL checkpoint failed")  # the automatic one remains
-
-    def _prepare_next_tick(self) -> None:
-        try:
-            prepare_next_tick(self.engine, self.policy_state, self.options.policy)
-        except Exception:
-            log.exception("preparing the next tick failed")  # the tick will do it itself, and say why
+        """Nothing is queued: do now what the next decision would otherwise do inside it
+        (``monitor.idle``)."""
+        self.idle.run(self.policy_state, self.options.policy, after_marks=isinstance(event, MarkPrices))
 
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""
@@ -452,7 +441,11 @@ class Daemon:
         alerts: list[Alert] = []
         if risks or exchange_events:
             state, alerts = evaluate(
-                self.policy_state, PolicyInputs(risks, exchange_events), self.clock(), self.options.policy
+                self.policy_state,
+                PolicyInputs(risks, exchange_events),
+                self.clock(),
+                self.options.policy,
+                self.screen_cache,
             )
             self._commit(state, alerts)
             for listener in self.risk_listeners:
@@ -510,12 +503,3 @@ class Daemon:
         """Commands (mute, ack) change the policy state from outside the event path; persist it the
         same way."""
         self._commit(state, [])
-
-
-def prepare_next_tick(engine: Engine, state: PolicyState, config: PolicyConfig) -> None:
-    """What the next tick would otherwise do inside its decision: join the columns a change left
-    stale, and fill the policy's tables and episode arrays for the current layouts (each is kept,
-    so what is already there costs a lookup)."""
-    engine.prepare()
-    for layout in engine.layouts():
-        prepare_layout(layout, state, config)

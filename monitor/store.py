@@ -15,17 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
-from typing import Any
 
 _savepoints = count()
-
-
-class StateConnection(sqlite3.Connection):
-    """A connection that remembers which schema versions it has seen applied (see ``migrate``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.migrated: set[tuple[str, int]] = set()
 
 
 def open_db(path: str | Path) -> sqlite3.Connection:
@@ -38,7 +29,7 @@ def open_db(path: str | Path) -> sqlite3.Connection:
     p = Path(path)
     if str(p) != ":memory:":
         p.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, factory=StateConnection)
+    conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -71,14 +62,14 @@ class IdleCheckpoint:
     """Copies the WAL into the database file when the caller is idle, not inside a commit.
 
     Why: under SQLite's automatic checkpoint, the commit that takes the WAL past 1,000 pages copies
-    them into the database file before it returns. Every few hundred of the daemon's commits, one
-    decision paid a few milliseconds for it. Called when nothing is queued, this checkpoints what
+    them into the database file before it returns, so every few hundred of the daemon's commits one
+    decision paid for it (docs/performance.md). Called when nothing is queued, this checkpoints what
     accumulated since its last run (no more often than ``every_s``), so the WAL restarts small and
     the automatic checkpoint, kept as the backstop for a writer that is never idle, does not fire.
 
-    The write that restarts the WAL syncs its new header (``synchronous=NORMAL`` does that much),
-    about a quarter of a millisecond. So when the checkpoint copied everything, that write is made
-    here too: ``user_version`` rewritten with its own value, which changes nothing else.
+    The write that restarts the WAL syncs its new header (``synchronous=NORMAL`` does that much).
+    So when the checkpoint copied everything, that write is made here too: ``user_version``
+    rewritten with its own value, which changes nothing else.
     PASSIVE: it never waits for a reader (``monitor status``); what a reader holds is copied next
     time.
     """
@@ -139,13 +130,8 @@ def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> 
     Each component passes its full ordered list of DDL statements; the ones already applied (counted in
     ``schema_versions``) are skipped, so adding a statement at the end is a migration.
 
-    Writers call this before each write. A connection from ``open_db`` remembers the versions it
-    has seen applied (outside a transaction of the caller's, whose rollback could undo them): two
-    statements against the file cost a tick's commit about a quarter of its time.
+    Writers call this before each write: two statements when nothing is to be applied.
     """
-    seen: set[tuple[str, int]] | None = getattr(conn, "migrated", None)
-    if seen is not None and (component, len(statements)) in seen:
-        return
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
     )
@@ -153,8 +139,6 @@ def migrate(conn: sqlite3.Connection, component: str, statements: list[str]) -> 
     done = int(row["version"]) if row else 0
     if done < len(statements):
         _apply(conn, component, statements, done)
-    if seen is not None and not conn.in_transaction:
-        seen.add((component, len(statements)))
 
 
 def _apply(conn: sqlite3.Connection, component: str, statements: list[str], done: int) -> None:

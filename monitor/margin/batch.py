@@ -1,8 +1,8 @@
 """Risk of many accounts at once: the Binance closed forms over columns.
 
 Why: an all-market mark frame moves every symbol each second, so every watched account is revalued on
-every frame. Position by position in Python that is some 5 µs a leg, 5 ms for 1,000 legs, most of the
-latency budget. Here the same numbers are computed column by column with numpy, and only the rare legs
+every frame. Position by position in Python that is most of the latency budget at a thousand legs
+(docs/performance.md). Here the same numbers are computed column by column with numpy, and only the rare legs
 the columns cannot settle are handed to the scalar code in :mod:`monitor.margin.rules`.
 
 What the columns settle, per leg: notional, tier at the mark, requirement, PnL; per account: the cross
@@ -23,7 +23,6 @@ check :func:`batchable` and keep the scalar path for the rest.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import cast
 
@@ -31,23 +30,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.margin.account import deviation_pct
+from monitor.margin.rows import Layout, LayoutPart, RiskRows, RowColumns, Sheet, concatenated
 from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
 from monitor.margin.solver import PRICE_FLOOR
-from monitor.model import (
-    Account,
-    AccountRisk,
-    CrossRisk,
-    Layout,
-    LayoutPart,
-    MarginMode,
-    PositionSide,
-    RiskRows,
-    RowColumns,
-    Sheet,
-    Side,
-    Tier,
-    concatenated,
-)
+from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, Side
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -59,34 +45,6 @@ _COMPILED_RULES = (BinanceUsdm, BinanceCoinm)
 def batchable(account: Account) -> bool:
     """Whether the columns compute this account exactly as ``evaluate_account`` does."""
     return not account.collateral and type(rules_for(account.venue)) in _COMPILED_RULES
-
-
-@dataclass(frozen=True, slots=True)
-class _TierRows:
-    """One tier table as rows of a matrix: floors (then ``inf``), rates and deductions."""
-
-    floors: Floats
-    mmr: Floats
-    cum: Floats
-
-
-_ROWS: dict[int, tuple[tuple[Tier, ...], _TierRows]] = {}
-
-
-def _tier_rows(tiers: tuple[Tier, ...]) -> _TierRows:
-    # Keyed by identity with the table kept alive in the entry (the engine interns equal tables).
-    entry = _ROWS.get(id(tiers))
-    if entry is not None and entry[0] is tiers:
-        return entry[1]
-    rows = _TierRows(
-        np.array([t.floor for t in tiers], dtype=np.float64),
-        np.array([t.mmr for t in tiers], dtype=np.float64),
-        np.array([t.cum for t in tiers], dtype=np.float64),
-    )
-    if len(_ROWS) > 4096:
-        _ROWS.clear()
-    _ROWS[id(tiers)] = (tiers, rows)
-    return rows
 
 
 class AccountColumns:
@@ -132,11 +90,10 @@ class AccountColumns:
         self.mmr = np.zeros((len(ps), width))
         self.cum = np.zeros((len(ps), width))
         for row, p in enumerate(ps):
-            t = _tier_rows(p.tiers)
-            k = len(t.floors)
-            self.floors[row, :k] = t.floors
-            self.mmr[row, :k] = t.mmr
-            self.cum[row, :k] = t.cum
+            k = len(p.tiers)
+            self.floors[row, :k] = [t.floor for t in p.tiers]
+            self.mmr[row, :k] = [t.mmr for t in p.tiers]
+            self.cum[row, :k] = [t.cum for t in p.tiers]
         self._padded: dict[int, tuple[Floats, Floats, Floats]] = {}
         # what a PositionRisk repeats from its position, as columns; those that identify a row also
         # make this account's part of the layout (one object for as long as these columns live)
@@ -223,8 +180,6 @@ class Batch:
         self._lower: Floats = lower.ravel()
         self._upper: Floats = np.concatenate([self.floors[:, 1:], np.full((n, 1), np.inf)], axis=1).ravel()
         self._offsets: Ints = self.rows * width
-        # the tiers at the last evaluation's marks, and their terms (see ``_tiers_at_mark``)
-        self._last_tiers: tuple[Ints, Floats, Floats, Floats, Floats] | None = None
         self.has_cross = [c.has_cross for c in columns]
         self.shared = [
             (k, [self.starts[k] + i for i in idx]) for k, c in enumerate(columns) for idx in c.shared
@@ -340,30 +295,10 @@ class Batch:
         return self._lower.take(flat), self._upper.take(flat)
 
     def _tiers_at_mark(self, value: Floats) -> tuple[Floats, Floats, tuple[Floats, Floats]]:
-        """Rate, deduction and bounds of every row's tier at the mark (``_tier_index``'s).
-
-        A leg's notional mostly stays in its tier from one tick to the next, so the last evaluation's
-        tiers are tried first, with their terms and bounds kept as columns: the check reads two
-        columns, not the tier tables. Rows that left their tier are looked up again; the answer is
-        ``_tier_index``'s either way."""
-        last = self._last_tiers
-        if last is None:
-            idx = self._tier_index(value)
-            mmr, cum = self._tier_terms(self.rows, idx)
-            lower, upper = self._bounds(None, idx)
-        else:
-            idx, mmr, cum, lower, upper = last
-            moved = np.flatnonzero(~((lower <= value) & (value < upper)))
-            if not len(moved):
-                return mmr, cum, (lower, upper)
-            idx, mmr, cum, lower, upper = idx.copy(), mmr.copy(), cum.copy(), lower.copy(), upper.copy()
-            idx[moved] = self._tier_index(value[moved], moved)
-            mmr[moved], cum[moved] = self._tier_terms(moved, idx[moved])
-            lower[moved], upper[moved] = self._bounds(moved, idx[moved])
-        for column in (idx, mmr, cum, lower, upper):
-            column.flags.writeable = False  # kept for the next evaluation: shared, never changed
-        self._last_tiers = (idx, mmr, cum, lower, upper)
-        return mmr, cum, (lower, upper)
+        """Rate, deduction and bounds of every row's tier at the mark (``_tier_index``'s)."""
+        idx = self._tier_index(value)
+        mmr, cum = self._tier_terms(self.rows, idx)
+        return mmr, cum, self._bounds(None, idx)
 
     def _single_leg(
         self,

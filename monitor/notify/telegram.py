@@ -109,19 +109,6 @@ from monitor.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-COMMANDS = (
-    "status",
-    "positions",
-    "risk",
-    "mute",
-    "unmute",
-    "ack",
-    "levels",
-    "halt",
-    "resume",
-    "help",
-    "start",
-)
 MAX_UNCERTAIN_ATTEMPTS = 5  # an unexplained TelegramError is retried this often, then marked failed
 PURGE_AFTER_MS = 7 * 86_400_000
 

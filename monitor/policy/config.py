@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 
 from monitor.alerts import Level
-from monitor.policy.hot import CRITICAL, DANGER
 
 MINUTE_MS = 60_000
 
@@ -113,9 +112,9 @@ class RepeatSchedule:
     critical_ms: int = 1 * MINUTE_MS
 
     def interval_ms(self, level: Level) -> int:
-        if level >= CRITICAL:
+        if level >= Level.CRITICAL:
             return self.critical_ms
-        if level >= DANGER:
+        if level >= Level.DANGER:
             return self.danger_ms
         return self.warn_ms
 

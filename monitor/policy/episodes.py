@@ -16,21 +16,9 @@ from dataclasses import dataclass, replace
 
 from monitor.alerts import Level, Transition
 from monitor.policy.config import RepeatSchedule
-from monitor.policy.hot import (
-    CLOSED,
-    CRITICAL,
-    DANGER,
-    DEESCALATED,
-    ESCALATED,
-    INFO,
-    OK,
-    OPENED,
-    REPEATED,
-    WARN,
-)
 from monitor.policy.state import NO_STREAK, Track
 
-_CONFIRMABLE = (INFO, WARN, DANGER)
+_CONFIRMABLE = (Level.INFO, Level.WARN, Level.DANGER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +68,7 @@ def advance(
     """
     current = track.level
     streak = track.streak
-    if candidate > current and candidate < CRITICAL and confirm_ticks > 1:
+    if candidate > current and candidate < Level.CRITICAL and confirm_ticks > 1:
         streak = _bump(streak, candidate, current, confirm_ticks)
         target = current
         for level, seen in zip(_CONFIRMABLE, streak, strict=True):
@@ -92,15 +80,15 @@ def advance(
         target = candidate
 
     if target == current:
-        if current == OK:
+        if current == Level.OK:
             return (None if streak == NO_STREAK else _with_streak(track, streak)), None
         if track.acked_ms is None and _repeat_due(track, now_ms, repeat):
-            return replace(track, last_alert_ms=now_ms, streak=streak), Change(REPEATED, None)
+            return replace(track, last_alert_ms=now_ms, streak=streak), Change(Transition.REPEATED, None)
         return _with_streak(track, streak), None
 
-    if target == OK:
-        return None, Change(CLOSED, current)
-    if current == OK:
+    if target == Level.OK:
+        return None, Change(Transition.CLOSED, current)
+    if current == Level.OK:
         opened = replace(
             track,
             level=target,
@@ -111,14 +99,14 @@ def advance(
             acked_ms=None,
             streak=streak,
         )
-        return opened, Change(OPENED, OK)
+        return opened, Change(Transition.OPENED, Level.OK)
     if target > current:
         escalated = replace(
             track, level=target, changed_ms=now_ms, last_alert_ms=now_ms, acked_ms=None, streak=streak
         )
-        return escalated, Change(ESCALATED, current)
+        return escalated, Change(Transition.ESCALATED, current)
     lowered = replace(track, level=target, changed_ms=now_ms, last_alert_ms=now_ms, streak=streak)
-    return lowered, Change(DEESCALATED, current)
+    return lowered, Change(Transition.DEESCALATED, current)
 
 
 def repeat_if_due(track: Track, now_ms: int, repeat: RepeatSchedule) -> Track | None:

@@ -1,8 +1,8 @@
 """The policy's entry points for the engine: evaluate a tick, repeat on a timer, acknowledge.
 
 ``evaluate`` is called on every mark tick with only the accounts that tick changed, so its cost is the
-positions of those accounts (plus one pass over the tracks when they are not the ones the step before
-returned, see ``Work.symbols_with_tracks``), not of everything watched. Anything that must happen
+positions of those accounts (plus one pass over the tracks, see ``Work.symbols_with_tracks``), not of
+everything watched. Anything that must happen
 while nothing ticks (repeats of an episode whose numbers hold still, staleness) runs from a timer
 through ``due_repeats`` and ``monitor.policy.staleness.check_staleness``.
 """
@@ -21,6 +21,7 @@ from monitor.policy.lifecycle import track_positions
 from monitor.policy.mutes import prune_mutes
 from monitor.policy.risk import evaluate_account
 from monitor.policy.screen import screen_positions
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import PolicyState, Track
 from monitor.policy.work import Work
 
@@ -38,15 +39,22 @@ class PolicyInputs:
 
 
 def evaluate(
-    state: PolicyState, inputs: PolicyInputs, now_ms: int, config: PolicyConfig
+    state: PolicyState,
+    inputs: PolicyInputs,
+    now_ms: int,
+    config: PolicyConfig,
+    cache: ScreenCache | None = None,
 ) -> tuple[PolicyState, list[Alert]]:
     """Apply one batch of changes. Returns the new state (the same object when nothing changed) and
     the alerts to send, in order: exchange events, then per account its lifecycle and risk.
 
     A first look at an account's positions (``screen_positions``) tells whether lifecycle has any
     news (not when they are the known ones) and which positions are worth evaluating (all of them
-    when they are not the known ones)."""
-    w = Work(state, now_ms, config)
+    when they are not the known ones).
+
+    ``cache`` holds what the batch screen derives from the engine's layouts between steps (the
+    daemon passes its own; without one, each step derives it afresh: the same answers)."""
+    w = Work(state, now_ms, config, cache)
     for event in inputs.events:
         exchange_event(w, event)
     for risk in inputs.risks:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 
-from monitor.alerts import FactValue, Level
+from monitor.alerts import AlertKind, FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig
-from monitor.policy.hot import CROSS, DEVIATION, OK, RISK
 from monitor.policy.levels import (
     distance_level,
     distance_release,
@@ -35,7 +34,7 @@ def live_facts(latest: Mapping[str, Seen], track: Track) -> Facts:
     when they came from it, when the subject is not a risk or deviation episode, or when the
     evaluation no longer holds the subject (a position closed, an account with no cross pool)."""
     facts = track.facts
-    if not track.is_open or (track.kind is not RISK and track.kind is not DEVIATION):
+    if not track.is_open or (track.kind is not AlertKind.RISK and track.kind is not AlertKind.DEVIATION):
         return facts
     seen = latest.get(track.subject.account)
     if seen is None or (isinstance(facts, LazyFacts) and facts.source is seen):
@@ -48,13 +47,13 @@ def _facts_at(risk: AccountRisk, config: PolicyConfig, track: Track) -> Facts | 
     """What ``monitor.policy.risk`` builds for ``track`` when a tick leaves it at its level."""
     subject, level = track.subject, track.level
     if subject.symbol is None:
-        if track.kind is not RISK or risk.cross is None:
+        if track.kind is not AlertKind.RISK or risk.cross is None:
             return None
         return cross_facts(risk, config.thresholds_for(risk.account, None), config.top_positions, level)
     p = _position_of(risk, subject)
     if p is None:
         return None
-    if track.kind is DEVIATION:
+    if track.kind is AlertKind.DEVIATION:
         return deviation_facts(p, config.deviation, level)
     thr = config.thresholds_for(risk.account, p.symbol)
     ratio = judged_ratio(p.margin_ratio, p.margin_mode, config)
@@ -76,7 +75,7 @@ def _position_of(risk: AccountRisk, subject: Subject) -> PositionRisk | None:
 def judged_ratio(margin_ratio: float, margin_mode: MarginMode, config: PolicyConfig) -> float | None:
     """The ratio a position is judged by: its own, except a cross position's when the config says
     the account's ratio speaks for it (its own cross ratio is the account's: judged twice otherwise)."""
-    if margin_mode is CROSS and not config.cross_positions_use_account_ratio:
+    if margin_mode is MarginMode.CROSS and not config.cross_positions_use_account_ratio:
         return None
     return margin_ratio
 
@@ -89,10 +88,10 @@ def cross_facts(risk: AccountRisk, thr: LevelThresholds, top: int, level: Level)
         "margin_ratio": cross.margin_ratio,
         "equity": cross.equity,
         "maint_margin": cross.maint_margin,
-        "ratio_threshold": ratio_threshold(thr, level) if level > OK else None,
+        "ratio_threshold": ratio_threshold(thr, level) if level > Level.OK else None,
         # why the level: entered at the threshold, held down to the release, calm below warn
-        "ratio_release": ratio_release(thr, level) if level > OK else None,
-        "ratio_warn": ratio_threshold(thr, OK),
+        "ratio_release": ratio_release(thr, level) if level > Level.OK else None,
+        "ratio_warn": ratio_threshold(thr, Level.OK),
     }
     out.update(top_positions(risk, top))
     return out
@@ -104,7 +103,7 @@ def top_positions(risk: AccountRisk, n: int) -> dict[str, FactValue]:
     cross = risk.cross
     if cross is None or n <= 0 or cross.maint_margin <= 0:
         return {}
-    members = [p for p in risk.positions if p.margin_mode is CROSS]
+    members = [p for p in risk.positions if p.margin_mode is MarginMode.CROSS]
     out: dict[str, FactValue] = {"cross_positions": len(members)}
     parts = []
     for i, p in enumerate(heapq.nlargest(n, members, key=lambda p: p.maint_margin), start=1):
@@ -121,8 +120,8 @@ def position_facts(
     p: PositionRisk, thr: LevelThresholds, by_ratio: Level, by_distance: Level, level: Level
 ) -> Facts:
     """What a message about a position needs. ``trigger`` names the metric(s) holding ``level``."""
-    at_ratio = level > OK and by_ratio >= level
-    at_distance = level > OK and by_distance >= level
+    at_ratio = level > Level.OK and by_ratio >= level
+    at_distance = level > Level.OK and by_distance >= level
     trigger = (
         "margin_ratio+distance"
         if at_ratio and at_distance
@@ -137,16 +136,16 @@ def position_facts(
         "maint_margin": p.maint_margin,
         "unrealized_pnl": p.unrealized_pnl,
         "ratio_level": by_ratio.label,
-        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > OK else None,
+        "ratio_threshold": ratio_threshold(thr, by_ratio) if by_ratio > Level.OK else None,
         "distance_level": by_distance.label,
-        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > OK else None,
+        "distance_threshold_pct": distance_threshold(thr, by_distance) if by_distance > Level.OK else None,
         "trigger": trigger,
         # why the level, in the message: a metric at its level entered at the threshold or is held
         # down (up) to the release; at ok, both are short of warn's
-        "ratio_release": ratio_release(thr, by_ratio) if by_ratio > OK else None,
-        "distance_release_pct": distance_release(thr, by_distance) if by_distance > OK else None,
-        "ratio_warn": ratio_threshold(thr, OK),
-        "distance_warn_pct": distance_threshold(thr, OK),
+        "ratio_release": ratio_release(thr, by_ratio) if by_ratio > Level.OK else None,
+        "distance_release_pct": distance_release(thr, by_distance) if by_distance > Level.OK else None,
+        "ratio_warn": ratio_threshold(thr, Level.OK),
+        "distance_warn_pct": distance_threshold(thr, Level.OK),
     }
 
 

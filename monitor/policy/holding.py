@@ -6,9 +6,13 @@ Building each such position's row and stepping it, row by row, was most of what 
 cost the policy. Here the same question is asked over arrays: a per-row, per-level table of the
 thresholds (kept per layout and config), the open episodes as arrays of rows, levels and repeat
 times (kept per tracks mapping: a state replaces it, never mutates it), and a handful of numpy
-comparisons per tick. What depends on one account's rows only is kept with that account's part of
-the layout, so that a change to one account recomputes its own rows' tables and keys, not all of
-them.
+comparisons per tick. What is kept lives in the policy's ``ScreenCache``; what depends on one
+account's rows only is keyed by that account's part of the layout, so that a change to one account
+recomputes its own rows' tables and keys, not all of them.
+
+This is the accelerated twin of ``levels.py`` (the one implementation of levels and hysteresis):
+it answers only "does every tracked row hold its level, and does no untracked row leave OK?",
+and anything else goes through ``levels.py`` row by row.
 
 The comparisons are ``levels.ratio_level``, ``distance_level`` and ``deviation_level`` asked one
 question only: is the candidate the level held? Property tests check them against those functions
@@ -26,12 +30,13 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from monitor.alerts import Level
-from monitor.model import Layout, LayoutPart
+from monitor.alerts import AlertKind, Level
+from monitor.margin.rows import Layout, LayoutPart
+from monitor.model import MarginMode
 from monitor.policy import keys
 from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
-from monitor.policy.hot import CRITICAL, CROSS, DANGER, DEVIATION, INFO, OK, RISK, WARN
 from monitor.policy.levels import LIQUIDATION_RATIO
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import NO_STREAK, Track
 
 Floats = npt.NDArray[np.float64]
@@ -65,15 +70,24 @@ def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[flo
     d_warn, d_danger, d_critical = thr.distance_warn_pct, thr.distance_danger_pct, thr.distance_critical_pct
     factor = 1.0 + thr.distance_band
     # at OK, what ``leaves_ok`` compares with (the thresholds are ordered: warn comes first)
-    above = {OK: warn, INFO: min(warn, danger, critical), WARN: min(danger, critical), DANGER: critical}
-    floor = {WARN: warn - band, DANGER: danger - band, CRITICAL: critical - band}
-    d_above = {
-        OK: d_warn,
-        INFO: max(d_warn, d_danger, d_critical),
-        WARN: max(d_danger, d_critical),
-        DANGER: d_critical,
+    above = {
+        Level.OK: warn,
+        Level.INFO: min(warn, danger, critical),
+        Level.WARN: min(danger, critical),
+        Level.DANGER: critical,
     }
-    d_floor = {WARN: d_warn * factor, DANGER: d_danger * factor, CRITICAL: d_critical * factor}
+    floor = {Level.WARN: warn - band, Level.DANGER: danger - band, Level.CRITICAL: critical - band}
+    d_above = {
+        Level.OK: d_warn,
+        Level.INFO: max(d_warn, d_danger, d_critical),
+        Level.WARN: max(d_danger, d_critical),
+        Level.DANGER: d_critical,
+    }
+    d_floor = {
+        Level.WARN: d_warn * factor,
+        Level.DANGER: d_danger * factor,
+        Level.CRITICAL: d_critical * factor,
+    }
     return (
         [above.get(lv, _NEVER) for lv in Level],
         [floor.get(lv, _NEVER) for lv in Level],
@@ -82,35 +96,37 @@ def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[flo
     )
 
 
-def tables(layout: Layout, config: PolicyConfig) -> Tables:
-    """The layout's tables for ``config``, kept in its memo: its parts' tables end to end."""
-    hit = layout.memo.get("levels")
+def tables(cache: ScreenCache, layout: Layout, config: PolicyConfig) -> Tables:
+    """The layout's tables for ``config``, kept in ``cache``: its parts' tables end to end."""
+    entry = cache.layout(layout)
+    hit = entry.tables
     if hit is not None and hit[0] is config:
-        kept: Tables = hit[1]
-        return kept
-    parts = [_part_tables(part, config) for part in layout.parts]
+        return hit[1]
+    parts = [_part_tables(cache, part, config) for part in layout.parts]
     if parts:
         out = Tables(*(np.concatenate(column) for column in zip(*parts, strict=True)))
     else:
         out = _empty_tables()
-    layout.memo["levels"] = (config, out)
+    entry.tables = (config, out)
     return out
 
 
-def _part_tables(part: LayoutPart, config: PolicyConfig) -> Tables:
-    """One account's tables for ``config``, kept in its part's memo: an account that did not change
-    keeps them when another one does."""
-    hit = part.memo.get("levels")
+def _part_tables(cache: ScreenCache, part: LayoutPart, config: PolicyConfig) -> Tables:
+    """One account's tables for ``config``, kept in ``cache`` with its part: an account that did not
+    change keeps them when another one does."""
+    entry = cache.part(part)
+    hit = entry.tables
     if hit is not None and hit[0] is config:
-        kept: Tables = hit[1]
-        return kept
+        return hit[1]
     cross_by_account = config.cross_positions_use_account_ratio
-    judged = np.array([cross_by_account or mode is not CROSS for mode in part.modes], dtype=np.bool_)
+    judged = np.array(
+        [cross_by_account or mode is not MarginMode.CROSS for mode in part.modes], dtype=np.bool_
+    )
     if not part.symbols:
         out = _empty_tables()
     else:
         # the accounts' symbols mostly share a few threshold sets: one table row per distinct set,
-        # then one gather (building the arrays from a list per position cost ten times as much)
+        # then one gather, rather than a list per position
         shared = config.account_wide_thresholds(part.account)
         distinct: dict[int, int] = {}
         rows: list[tuple[list[float], list[float], list[float], list[float]]] = []
@@ -124,7 +140,7 @@ def _part_tables(part: LayoutPart, config: PolicyConfig) -> Tables:
             which.append(j)
         picked = np.array(which, dtype=np.intp)
         out = Tables(judged, *(np.array([r[c] for r in rows], dtype=np.float64)[picked] for c in range(4)))
-    part.memo["levels"] = (config, out)
+    entry.tables = (config, out)
     return out
 
 
@@ -148,28 +164,30 @@ class Tracked(NamedTuple):
     dev_steady: Bools
 
 
-def tracked(layout: Layout, tracks: Mapping[str, Track], repeat: RepeatSchedule, memo: bool) -> Tracked:
-    """The episodes of ``tracks`` on the layout's rows. With ``memo`` the answer is kept for this
-    very mapping (a state's, which is never mutated)."""
-    hit = layout.memo.get("tracked")
-    if memo and hit is not None and hit[0] is tracks and hit[1] is repeat:
-        kept: Tracked = hit[2]
-        return kept
-    row_of = _row_of_key(layout)
+def tracked(
+    cache: ScreenCache, layout: Layout, tracks: Mapping[str, Track], repeat: RepeatSchedule, keep: bool
+) -> Tracked:
+    """The episodes of ``tracks`` on the layout's rows. With ``keep`` the answer is kept in ``cache``
+    for this very mapping (a state's, which is never mutated)."""
+    kept = cache.layout(layout)
+    hit = kept.tracked
+    if keep and hit is not None and hit[0] is tracks and hit[1] is repeat:
+        return hit[2]
+    row_of = _row_of_key(cache, layout)
     risk: list[tuple[int, int, float, bool]] = []
     dev: list[tuple[int, int, float, bool]] = []
     for track in tracks.values():
         i = row_of.get(track.key)
-        if i is None or (track.kind is not RISK and track.kind is not DEVIATION):
+        if i is None or (track.kind is not AlertKind.RISK and track.kind is not AlertKind.DEVIATION):
             continue
         level = track.level
         interval = repeat.interval_ms(level)
         due = track.last_alert_ms + interval if track.acked_ms is None and interval > 0 else math.inf
-        entry = (i, int(level), float(due), level > OK and track.streak == NO_STREAK)
-        (risk if track.kind is RISK else dev).append(entry)
+        entry = (i, int(level), float(due), level > Level.OK and track.streak == NO_STREAK)
+        (risk if track.kind is AlertKind.RISK else dev).append(entry)
     out = Tracked(*_columns(risk), *_columns(dev))
-    if memo:
-        layout.memo["tracked"] = (tracks, repeat, out)
+    if keep:
+        kept.tracked = (tracks, repeat, out)
     return out
 
 
@@ -183,27 +201,29 @@ def _columns(entries: list[tuple[int, int, float, bool]]) -> tuple[Ints, Ints, F
     )
 
 
-def _row_of_key(layout: Layout) -> dict[str, int]:
+def _row_of_key(cache: ScreenCache, layout: Layout) -> dict[str, int]:
     """Each row's risk and deviation keys, to its row (batch index)."""
-    hit: dict[str, int] | None = layout.memo.get("row_of_key")
+    entry = cache.layout(layout)
+    hit = entry.row_of_key
     if hit is None:
-        keys_by_part = [_part_keys(part) for part in layout.parts]
+        keys_by_part = [_part_keys(cache, part) for part in layout.parts]
         rows = range(layout.starts[-1])
         hit = dict(zip(chain.from_iterable(risk for risk, _ in keys_by_part), rows, strict=True))
         hit.update(zip(chain.from_iterable(deviation for _, deviation in keys_by_part), rows, strict=True))
-        layout.memo["row_of_key"] = hit
+        entry.row_of_key = hit
     return hit
 
 
-def _part_keys(part: LayoutPart) -> tuple[list[str], list[str]]:
-    """One account's risk and deviation keys, row by row, kept in its part's memo."""
-    hit: tuple[list[str], list[str]] | None = part.memo.get("keys")
+def _part_keys(cache: ScreenCache, part: LayoutPart) -> tuple[list[str], list[str]]:
+    """One account's risk and deviation keys, row by row, kept in ``cache`` with its part."""
+    entry = cache.part(part)
+    hit = entry.keys
     if hit is None:
         pairs = [
             keys.position_subjects(part.account, symbol, position_side)
             for symbol, position_side in zip(part.symbols, part.position_sides, strict=True)
         ]
-        hit = part.memo["keys"] = ([risk for risk, _ in pairs], [deviation for _, deviation in pairs])
+        hit = entry.keys = ([risk for risk, _ in pairs], [deviation for _, deviation in pairs])
     return hit
 
 
@@ -224,7 +244,7 @@ def deviation_holds(cfg: DeviationConfig, deviation: Floats, levels: Ints) -> Bo
     level."""
     gap = np.abs(deviation)
     beyond = gap > cfg.tolerance_pct
-    within_band = (levels > int(OK)) & (gap >= cfg.tolerance_pct - cfg.band_pct)
+    within_band = (levels > int(Level.OK)) & (gap >= cfg.tolerance_pct - cfg.band_pct)
     out: Bools = np.isnan(deviation) | np.where(beyond, levels == int(cfg.level), within_band)
     return out
 
@@ -245,7 +265,7 @@ def news(
     e = episodes
     ratio = np.where(t.judged, margin_ratio, -np.inf)
     distance = np.where(np.isnan(distance_pct), np.inf, distance_pct)
-    risk_hot = (ratio >= t.ratio_above[:, OK]) | (distance <= t.distance_above[:, OK])
+    risk_hot = (ratio >= t.ratio_above[:, Level.OK]) | (distance <= t.distance_above[:, Level.OK])
     has_deviation = np.zeros(len(ratio), dtype=np.bool_)
     has_deviation[list(deviated)] = True
     held = risk_holds(t, ratio, distance, e.risk_rows, e.risk_levels) & e.risk_steady & (now_ms < e.risk_due)

@@ -9,8 +9,6 @@ keys are names, not something to split.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 
 def position_risk(account: str, symbol: str, position_side: str) -> str:
     return f"risk:{account}:{symbol}:{position_side}"
@@ -24,15 +22,9 @@ def deviation(account: str, symbol: str, position_side: str) -> str:
     return f"deviation:{account}:{symbol}:{position_side}"
 
 
-@lru_cache(maxsize=65_536)
 def position_subjects(account: str, symbol: str, position_side: str) -> tuple[str, str]:
-    """``(position_risk, deviation)`` keys of one position, built once and then looked up.
-
-    The policy needs both for every position on every tick, and formatting them (with the enum's
-    ``.value``) cost more than the rest of a calm position's evaluation. The cache is bounded (an
-    entry per position ever held, up to the limit), and equal arguments give equal keys however
-    they are spelled: ``PositionSide.BOTH`` and ``"both"`` are the same key.
-    """
+    """``(position_risk, deviation)`` keys of one position. Equal arguments give equal keys however
+    they are spelled: ``PositionSide.BOTH`` and ``"both"`` are the same key."""
     side = str(position_side)
     return position_risk(account, symbol, side), deviation(account, symbol, side)
 

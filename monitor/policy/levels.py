@@ -18,9 +18,8 @@ import math
 
 from monitor.alerts import Level
 from monitor.policy.config import DeviationConfig, LevelThresholds
-from monitor.policy.hot import CRITICAL, DANGER, OK, WARN
 
-_DESCENDING = (CRITICAL, DANGER, WARN)
+_DESCENDING = (Level.CRITICAL, Level.DANGER, Level.WARN)
 
 # Requirement equal to equity: what the exchange liquidates at. A ratio there is critical whatever
 # the thresholds say (they may be set up to 2): no configuration makes a liquidatable account calm.
@@ -29,9 +28,9 @@ LIQUIDATION_RATIO = 1.0
 
 def ratio_threshold(thr: LevelThresholds, level: Level) -> float:
     """The ratio at which ``level`` is entered: the configured one, or liquidation if that is lower."""
-    if level >= CRITICAL:
+    if level >= Level.CRITICAL:
         return min(thr.ratio_critical, LIQUIDATION_RATIO)
-    if level >= DANGER:
+    if level >= Level.DANGER:
         return min(thr.ratio_danger, LIQUIDATION_RATIO)
     return min(thr.ratio_warn, LIQUIDATION_RATIO)
 
@@ -47,9 +46,9 @@ def distance_release(thr: LevelThresholds, level: Level) -> float:
 
 
 def distance_threshold(thr: LevelThresholds, level: Level) -> float:
-    if level >= CRITICAL:
+    if level >= Level.CRITICAL:
         return thr.distance_critical_pct
-    if level >= DANGER:
+    if level >= Level.DANGER:
         return thr.distance_danger_pct
     return thr.distance_warn_pct
 
@@ -59,17 +58,17 @@ def ratio_level(ratio: float | None, current: Level, thr: LevelThresholds) -> Le
     it is critical; ``None`` says nothing (OK); NaN is a broken input and holds the current level
     rather than closing an episode."""
     if ratio is None:
-        return OK
+        return Level.OK
     if math.isnan(ratio):
         return current
     if ratio >= thr.ratio_critical or ratio >= LIQUIDATION_RATIO:
-        return CRITICAL
+        return Level.CRITICAL
     if ratio >= min(thr.ratio_danger, LIQUIDATION_RATIO):
-        raw = DANGER
+        raw = Level.DANGER
     elif ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO):
-        raw = WARN
+        raw = Level.WARN
     else:
-        raw = OK
+        raw = Level.OK
     if raw >= current:
         return raw
     band = thr.ratio_band
@@ -84,17 +83,17 @@ def distance_level(distance_pct: float | None, current: Level, thr: LevelThresho
     liquidation price, critical since every threshold is at least 0). ``None`` means no price
     liquidates the position: OK. NaN holds, as for the ratio."""
     if distance_pct is None:
-        return OK
+        return Level.OK
     if math.isnan(distance_pct):
         return current
     if distance_pct <= thr.distance_critical_pct:
-        raw = CRITICAL
+        raw = Level.CRITICAL
     elif distance_pct <= thr.distance_danger_pct:
-        raw = DANGER
+        raw = Level.DANGER
     elif distance_pct <= thr.distance_warn_pct:
-        raw = WARN
+        raw = Level.WARN
     else:
-        raw = OK
+        raw = Level.OK
     if raw >= current:
         return raw
     factor = 1.0 + thr.distance_band
@@ -132,6 +131,6 @@ def deviation_level(deviation_pct: float | None, current: Level, cfg: DeviationC
     gap = abs(deviation_pct)
     if gap > cfg.tolerance_pct:
         return cfg.level
-    if current > OK and gap >= cfg.tolerance_pct - cfg.band_pct:
+    if current > Level.OK and gap >= cfg.tolerance_pct - cfg.band_pct:
         return current
-    return OK
+    return Level.OK

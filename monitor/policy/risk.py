@@ -14,13 +14,13 @@ Subjects, for an ``AccountRisk``:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache, partial
+from functools import partial
 
-from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side, Venue
+from monitor.alerts import AlertKind, Level
+from monitor.model import AccountRisk, MarginMode, PositionRisk, Venue
 from monitor.policy import keys
 from monitor.policy.config import LevelThresholds
 from monitor.policy.facts import cross_facts, deviation_facts, judged_ratio, position_facts
-from monitor.policy.hot import CROSS, DEVIATION, OK, RISK
 from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
 from monitor.policy.state import Subject
 from monitor.policy.work import Work
@@ -46,22 +46,20 @@ def _cross_account(w: Work, risk: AccountRisk) -> None:
     cross = risk.cross
     if cross is None:
         if track is not None:
-            w.close(key, RISK, {"reason": "no_cross_positions"})
+            w.close(key, AlertKind.RISK, {"reason": "no_cross_positions"})
         return
     thr = w.config.thresholds_for(risk.account, None)
-    current = OK if track is None else track.level
+    current = Level.OK if track is None else track.level
     candidate = ratio_level(cross.margin_ratio, current, thr)
-    if track is None and candidate == OK:
+    if track is None and candidate == Level.OK:
         return
     facts = partial(cross_facts, risk, thr, w.config.top_positions)
     subject = _cross_subject(risk.venue, risk.account)
-    w.step(key, track, RISK, candidate, thr.confirm_ticks, subject, facts, source=w.evaluation)
+    w.step(key, track, AlertKind.RISK, candidate, thr.confirm_ticks, subject, facts, source=w.evaluation)
 
 
-@lru_cache(maxsize=4_096)
 def _cross_subject(venue: Venue, account: str) -> Subject:
-    """One shared ``Subject`` per cross pool, for the same reason as ``_position_subject``."""
-    return Subject(venue=venue.value, account=account, margin_mode=CROSS.value)
+    return Subject(venue=venue.value, account=account, margin_mode=MarginMode.CROSS.value)
 
 
 def _position(
@@ -71,42 +69,39 @@ def _position(
     key: str,
     thr: LevelThresholds,
 ) -> None:
-    """A calm position without an episode stops at ``leaves_ok``. The subject is a cached value
-    (see ``_position_subject``); the facts a partial over immutable values (they may be kept unbuilt
-    in the state, see ``LazyFacts``)."""
+    """A calm position without an episode stops at ``leaves_ok``. The facts are a partial over
+    immutable values (they may be kept unbuilt in the state, see ``LazyFacts``)."""
     track = w.track(key)
     ratio = judged_ratio(p.margin_ratio, p.margin_mode, w.config)
     if track is None and not leaves_ok(ratio, p.distance_pct, thr):
         return
-    current = OK if track is None else track.level
+    current = Level.OK if track is None else track.level
     by_ratio = ratio_level(ratio, current, thr)
     by_distance = distance_level(p.distance_pct, current, thr)
     candidate = max(by_ratio, by_distance)
-    if track is None and candidate == OK:
+    if track is None and candidate == Level.OK:
         return
     facts = partial(position_facts, p, thr, by_ratio, by_distance)
     w.step(
-        key, track, RISK, candidate, thr.confirm_ticks, position_subject(risk, p), facts, source=w.evaluation
+        key,
+        track,
+        AlertKind.RISK,
+        candidate,
+        thr.confirm_ticks,
+        position_subject(risk, p),
+        facts,
+        source=w.evaluation,
     )
 
 
 def position_subject(risk: AccountRisk, p: PositionRisk) -> Subject:
-    return _position_subject(risk.venue, risk.account, p.symbol, p.position_side, p.margin_mode, p.side)
-
-
-@lru_cache(maxsize=65_536)
-def _position_subject(
-    venue: Venue, account: str, symbol: str, position_side: PositionSide, margin_mode: MarginMode, side: Side
-) -> Subject:
-    """One shared ``Subject`` per position: an open episode asks for its subject on every tick, and an
-    unchanged subject is then the very same object (``Subject`` is immutable, so sharing is safe)."""
     return Subject(
-        venue=venue.value,
-        account=account,
-        symbol=symbol,
-        position_side=position_side.value,
-        margin_mode=margin_mode.value,
-        side=side.value,
+        venue=risk.venue.value,
+        account=risk.account,
+        symbol=p.symbol,
+        position_side=p.position_side.value,
+        margin_mode=p.margin_mode.value,
+        side=p.side.value,
     )
 
 
@@ -115,15 +110,15 @@ def _deviation(w: Work, risk: AccountRisk, p: PositionRisk, key: str) -> None:
     if track is None and p.deviation_pct is None:
         return
     cfg = w.config.deviation
-    current = OK if track is None else track.level
+    current = Level.OK if track is None else track.level
     candidate = deviation_level(p.deviation_pct, current, cfg)
-    if track is None and candidate == OK:
+    if track is None and candidate == Level.OK:
         return
     facts = partial(deviation_facts, p, cfg)
     w.step(
         key,
         track,
-        DEVIATION,
+        AlertKind.DEVIATION,
         candidate,
         cfg.confirm_ticks,
         position_subject(risk, p),

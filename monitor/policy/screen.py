@@ -7,11 +7,12 @@ them could have something to say. The others are not looked at again this tick: 
 and deviation subjects would find no track and stay at OK, so skipping them changes nothing.
 
 When the positions come from a batch evaluation (``RiskRows`` with a ``Sheet``), the same questions
-are asked of every row of every account at once: the thresholds per row are kept with the batch's
+are asked of every row of every account at once: the thresholds per row are kept per batch
 ``Layout`` (they change only with it or with the config), one vectorised pass finds the rows that
 could leave OK or whose episodes would not hold their level (``monitor.policy.holding``), and
-whether an account's positions are the known ones is remembered with the account's part of the
-layout for as long as neither its positions nor the known ones change.
+whether an account's positions are the known ones is kept per account part of the layout for as
+long as neither its positions nor the known ones change; all of it in the policy's
+``ScreenCache`` (``monitor.policy.screen_cache``).
 """
 
 from __future__ import annotations
@@ -20,21 +21,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from monitor.model import (
-    AccountRisk,
-    Layout,
-    MarginMode,
-    PositionRisk,
-    PositionSide,
-    RiskRows,
-    Sheet,
-    Side,
-    position_columns,
-)
+from monitor.margin.rows import Layout, RiskRows, Sheet, position_columns
+from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side
 from monitor.policy import holding
 from monitor.policy.config import PolicyConfig
-from monitor.policy.hot import CROSS
 from monitor.policy.levels import LIQUIDATION_RATIO
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import KnownPosition, PolicyState, PositionKey
 from monitor.policy.work import Work
 
@@ -69,12 +61,12 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     for k, (symbol, margin_mode) in enumerate(zip(cols.symbol, cols.margin_mode, strict=True)):
         # the thresholds and ratio ``risk._position`` judges the position by
         thr = shared or config.thresholds_for(account, symbol)
-        ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not CROSS else None
+        ratio = cols.margin_ratio[k] if cross_by_account or margin_mode is not MarginMode.CROSS else None
         distance = cols.distance_pct[k]
         if (
             symbol in with_tracks
             or cols.deviation_pct[k] is not None
-            # ``leaves_ok(ratio, distance, thr)``, written out: the call cost a tenth of the screen
+            # ``leaves_ok(ratio, distance, thr)``, written out (the call was a visible share of it)
             or (ratio is not None and ratio >= min(thr.ratio_warn, LIQUIDATION_RATIO))
             or (distance is not None and distance <= thr.distance_warn_pct)
         ):
@@ -83,7 +75,7 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
 
 
 def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> list[PositionRisk] | None:
-    """``screen_positions`` for rows of a batch: the same answer, from per-layout memos and one
+    """``screen_positions`` for rows of a batch: the same answer, from the step's ``ScreenCache`` and one
     vectorised pass per batch and step (``monitor.policy.holding``), which also leaves out the rows
     whose episodes hold their level.
 
@@ -93,7 +85,7 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
     that) has all its rows evaluated the second time: always correct, merely slower."""
     layout = sheet.layout
     k = layout.index[risk.account]
-    if not _known(layout, k, w.known_positions(risk.account)):
+    if not _known(w.cache, layout, k, w.known_positions(risk.account)):
         return None
     seen = w.sheets.get(id(sheet))
     if seen is None or seen[0] is not sheet:
@@ -105,17 +97,20 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
     return [rows[i - start] for i in seen[1][k]]
 
 
-def _known(layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None) -> bool:
-    """``_are_known`` for account ``k``'s rows of a batch, remembered in the account's part of the
-    layout per known mapping: the state replaces it, never mutates it."""
+def _known(
+    cache: ScreenCache, layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None
+) -> bool:
+    """``_are_known`` for account ``k``'s rows of a batch, kept in ``cache`` with the account's part
+    of the layout per known mapping: the state replaces it, never mutates it."""
     if known is None:
         return False
     part = layout.parts[k]
-    hit: tuple[Mapping[PositionKey, KnownPosition], bool] | None = part.memo.get("known")
+    entry = cache.part(part)
+    hit = entry.known
     if hit is not None and hit[0] is known:
         return hit[1]
     same = _are_known(known, part.symbols, part.position_sides, part.sides, part.modes)
-    part.memo["known"] = (known, same)
+    entry.known = (known, same)
     return same
 
 
@@ -143,24 +138,24 @@ def _are_known(
     )
 
 
-def prepare_layout(layout: Layout, state: PolicyState, config: PolicyConfig) -> None:
+def prepare_layout(cache: ScreenCache, layout: Layout, state: PolicyState, config: PolicyConfig) -> None:
     """Fill now what the next tick on ``layout`` would otherwise fill inside its decision: the
     thresholds of its rows (those of an unchanged account are kept with its part), their keys, and
     ``state``'s episodes on them. The first two are made once per layout; the episodes again after
-    any step that changed the tracks (an alert, a repeat, a confirmation counting), which made the
-    tick after an alert pay a quarter of a millisecond for them. Optional: the screen fills
-    whatever is missing itself, and what is already there costs two lookups."""
-    holding.tables(layout, config)
-    holding.tracked(layout, state.tracks, config.repeat, memo=True)
+    any step that changed the tracks (an alert, a repeat, a confirmation counting), which the tick
+    after an alert would otherwise pay for. Optional: the screen fills whatever is missing itself,
+    and what is already there costs two lookups."""
+    holding.tables(cache, layout, config)
+    holding.tracked(cache, layout, state.tracks, config.repeat, keep=True)
 
 
 def _rows_with_news(w: Work, sheet: Sheet) -> list[list[int]]:
     """Per account, the rows (batch indices, ascending) that could say or change anything."""
     layout, config = sheet.layout, w.config
     current = w.current_tracks()
-    episodes = holding.tracked(layout, current, config.repeat, memo=current is w.state.tracks)
+    episodes = holding.tracked(w.cache, layout, current, config.repeat, keep=current is w.state.tracks)
     mask = holding.news(
-        holding.tables(layout, config),
+        holding.tables(w.cache, layout, config),
         episodes,
         config,
         w.now_ms,

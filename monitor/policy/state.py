@@ -15,12 +15,10 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from monitor.alerts import AlertKind, FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionSide, Side
 from monitor.policy.config import PolicyConfig
-from monitor.policy.hot import OK
 
 Facts = Mapping[str, FactValue]
 MuteScope = tuple[str | None, str | None]
@@ -126,56 +124,27 @@ class Track:
 
     @property
     def is_open(self) -> bool:
-        return self.level > OK
+        return self.level > Level.OK
 
     def refreshed(self, subject: Subject, facts: Facts) -> Track:
-        """The same episode with the latest subject and numbers.
-
-        This runs for every track a tick changes (an episode that holds its level is left as it is),
-        so it fills the new track's slots itself (see ``_slot_setter``): the generated ``__init__``
-        costs half as much again."""
-        new: Track = _new_object(Track)
-        _set_key(new, self.key)
-        _set_kind(new, self.kind)
-        _set_subject(new, subject)
-        _set_level(new, self.level)
-        _set_episode_id(new, self.episode_id)
-        _set_opened_ms(new, self.opened_ms)
-        _set_changed_ms(new, self.changed_ms)
-        _set_last_alert_ms(new, self.last_alert_ms)
-        _set_acked_ms(new, self.acked_ms)
-        _set_streak(new, self.streak)
-        _set_facts(new, facts)
-        return new
+        """The same episode with the latest subject and numbers."""
+        return Track(
+            self.key,
+            self.kind,
+            subject,
+            self.level,
+            self.episode_id,
+            self.opened_ms,
+            self.changed_ms,
+            self.last_alert_ms,
+            self.acked_ms,
+            self.streak,
+            facts,
+        )
 
     @property
     def acked(self) -> bool:
         return self.acked_ms is not None
-
-
-def _slot_setter(name: str) -> Callable[[Track, Any], None]:
-    """The setter of one of ``Track``'s slots, for ``Track.refreshed``.
-
-    A frozen dataclass can fill its fields only through ``object.__setattr__`` (its own
-    ``__setattr__`` refuses), a generic lookup with two argument tuples per field; the slot's own
-    setter stores the value directly. A field added to ``Track`` must be added to ``refreshed``
-    too: ``test_refreshed_is_replace`` fails until it is."""
-    setter: Callable[[Track, Any], None] = getattr(Track, name).__set__
-    return setter
-
-
-_new_object = object.__new__
-_set_key = _slot_setter("key")
-_set_kind = _slot_setter("kind")
-_set_subject = _slot_setter("subject")
-_set_level = _slot_setter("level")
-_set_episode_id = _slot_setter("episode_id")
-_set_opened_ms = _slot_setter("opened_ms")
-_set_changed_ms = _slot_setter("changed_ms")
-_set_last_alert_ms = _slot_setter("last_alert_ms")
-_set_acked_ms = _slot_setter("acked_ms")
-_set_streak = _slot_setter("streak")
-_set_facts = _slot_setter("facts")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
-from monitor.alerts import Alert, AlertKind, Level
+from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.model import AccountRisk
 from monitor.policy import keys
 from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, advance
 from monitor.policy.facts import live_facts
-from monitor.policy.hot import CLOSED, CRITICAL, OK, OPENED
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import (
     Facts,
     KnownPosition,
@@ -40,9 +40,9 @@ class Work:
         "_positions",
         "_seen",
         "_symbols",
-        "_symbols_shared",
         "_tracks",
         "alerts",
+        "cache",
         "config",
         "evaluation",
         "now_ms",
@@ -51,8 +51,12 @@ class Work:
         "state",
     )
 
-    def __init__(self, state: PolicyState, now_ms: int, config: PolicyConfig) -> None:
+    def __init__(
+        self, state: PolicyState, now_ms: int, config: PolicyConfig, cache: ScreenCache | None = None
+    ) -> None:
         self.state = state
+        # what the batch screen keeps between steps (a fresh one: this step's alone)
+        self.cache = ScreenCache() if cache is None else cache
         self.now_ms = now_ms
         self.config = config
         self.seq = state.seq
@@ -64,7 +68,6 @@ class Work:
         self.evaluation: Seen | None = None  # the account risk being judged (see ``judge``)
         self._seen: dict[str, int] | None = None
         self._symbols: dict[str, dict[str, int]] | None = None
-        self._symbols_shared = False  # carried over from the step before: copied before a change
         # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows with
         # news, grouped by account, and the accounts screened so far (see ``screen``)
         self.sheets: dict[int, tuple[object, list[list[int]], set[int]]] = {}
@@ -88,18 +91,12 @@ class Work:
         The row-by-row screen asks this of every position of a ticked account, nearly all calm and
         without a track, and ``judged`` of every account: one lookup spares each of them the key and
         track lookups. The index counts the tracks per account and symbol, and ``set_track`` keeps
-        it exact. It is built with one pass over all the tracks (about 0.1 us a track), or carried
-        over from the step that returned these very tracks (the tick before, nearly always: see
-        ``_carried_index``), which spares the pass.
+        it exact. It is built with one pass over all the tracks, at the first question of a step.
         """
         if self._symbols is None:
-            carried = _carried_index(self._current)
-            if carried is not None:
-                self._symbols, self._symbols_shared = carried, True
-            else:
-                self._symbols = {}
-                for track in self._current.values():
-                    _count(self._symbols, track.subject, 1)
+            self._symbols = {}
+            for track in self._current.values():
+                _count(self._symbols, track.subject, 1)
         return self._symbols.get(account, ())
 
     def set_track(self, key: str, track: Track | None) -> None:
@@ -113,9 +110,6 @@ class Work:
             before = None if old is None else old.subject
             after = None if track is None else track.subject
             if _where(before) != _where(after):
-                if self._symbols_shared:
-                    self._symbols = {a: dict(counts) for a, counts in self._symbols.items()}
-                    self._symbols_shared = False
                 if before is not None:
                     _count(self._symbols, before, -1)
                 if after is not None:
@@ -180,8 +174,6 @@ class Work:
             self._seen = {k: v for k, v in table.items() if v >= older_than_ms}
 
     def result(self) -> PolicyState:
-        if self._symbols is not None:
-            _carry_index(self._current, self._symbols)
         if (
             self._tracks is None
             and self._positions is None
@@ -226,7 +218,7 @@ class Work:
         latest evaluation, see ``monitor.policy.facts``). Without it the track takes the new facts.
         """
         if track is None:
-            if candidate == OK:
+            if candidate == Level.OK:
                 return
             track = Track(key=key, kind=kind, subject=subject if isinstance(subject, Subject) else subject())
         new, change = advance(
@@ -237,7 +229,7 @@ class Work:
             repeat=self.config.repeat,
             seq=self.seq,
         )
-        if change is not None and change.transition is OPENED:
+        if change is not None and change.transition is Transition.OPENED:
             self.seq += 1
         if new is not None and new.is_open:
             fresh = subject if isinstance(subject, Subject) else subject()
@@ -249,7 +241,7 @@ class Work:
         if change is None:
             return
         if new is None:
-            self.announce(track, closed_kind or kind, OK, change, facts(OK))
+            self.announce(track, closed_kind or kind, Level.OK, change, facts(Level.OK))
         else:
             self.announce(new, kind, new.level, change, new.facts)
 
@@ -261,7 +253,7 @@ class Work:
         self.set_track(key, None)
         if track.is_open:
             facts = {**self.facts(track), **extra}
-            self.announce(track, kind, OK, Change(CLOSED, track.level), facts)
+            self.announce(track, kind, Level.OK, Change(Transition.CLOSED, track.level), facts)
 
     def announce(self, track: Track, kind: AlertKind, level: Level, change: Change, facts: Facts) -> None:
         facts = materialised(facts)
@@ -289,8 +281,8 @@ class Work:
     def emit(self, alert: Alert) -> None:
         """Send an alert unless its subject is muted; critical, and the way out of critical, never are."""
         if (
-            alert.level < CRITICAL
-            and alert.previous_level != CRITICAL
+            alert.level < Level.CRITICAL
+            and alert.previous_level != Level.CRITICAL
             and is_muted(self.state.mutes, alert.account or None, alert.symbol, self.now_ms)
         ):
             return
@@ -325,20 +317,3 @@ def _count(index: dict[str, dict[str, int]], subject: Subject, step: int) -> Non
         del counts[symbol]
         if not counts:
             del index[account]
-
-
-_CARRIED: list[tuple[Mapping[str, Track], dict[str, dict[str, int]]]] = []
-"""The index of symbols with tracks (``Work.symbols_with_tracks``) that the last step ended with and
-the tracks mapping it counts (kept alive with it, compared by identity: a state's mappings are
-replaced, never changed). One entry: the daemon's steps follow one another. A step that takes it
-over copies it before its first change, so it stays right for these tracks whatever that step does."""
-
-
-def _carried_index(tracks: Mapping[str, Track]) -> dict[str, dict[str, int]] | None:
-    if _CARRIED and _CARRIED[0][0] is tracks:
-        return _CARRIED[0][1]
-    return None
-
-
-def _carry_index(tracks: Mapping[str, Track], index: dict[str, dict[str, int]]) -> None:
-    _CARRIED[:] = [(tracks, index)]

@@ -5,7 +5,6 @@ head start. It frees what ticks replaced and checkpoints the state file's WAL th
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +14,10 @@ import pytest
 
 from monitor.engine import MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, MarkPrices, PositionState, TierTable
+from monitor.margin.rows import Layout
 from monitor.model import MarginMode, PositionSide, Tier, Venue
 from monitor.policy import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
-from monitor.tasks import cancel_and_wait
 from monitor.venues.base import Endpoints, VenueAccount
 
 V = "binanceusdm"
@@ -87,14 +86,19 @@ async def daemon(tmp_path: Path) -> Any:
         await d.stop()
 
 
+def ready(daemon: Daemon, layout: Layout) -> bool:
+    """Whether the next tick on ``layout`` finds the policy's tables and episode arrays made."""
+    return daemon.screen_cache.ready(layout, daemon.options.policy, daemon.policy_state.tracks)
+
+
 async def test_a_change_is_joined_while_idle_not_by_the_next_tick(daemon: Daemon) -> None:
     await run(daemon, AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))
     assert daemon.engine.prepare() == []  # the consumer did it when the queue ran empty
-    batch, _ = daemon.engine._batches[V]
-    assert batch.layout.symbols == [BTC, BTC]
-    assert batch.layout.memo["levels"][0] is daemon.options.policy  # the policy's tables too
+    (layout,) = daemon.engine.layouts()
+    assert layout.symbols == [BTC, BTC]
+    assert ready(daemon, layout)  # the policy's tables too
     await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
-    assert daemon.engine._batches[V][0] is batch  # the tick used it
+    assert daemon.engine.layouts() == [layout]  # the tick used it
     assert daemon.engine.risks["a"].positions[0].mark_price == 58_000.0
 
 
@@ -106,7 +110,7 @@ async def test_a_failure_while_idle_is_logged_and_the_tick_joins_them_itself(
 
     monkeypatch.setattr(daemon.engine, "prepare", broken)
     await run(daemon, AccountUpdate(V, "a", "ORDER", 9_900.0, (leg(ETH, 0.0),), 20, 20))
-    assert V not in daemon.engine._batches
+    assert daemon.engine.layouts() == []
     await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
     assert daemon.stats.events["MarkPrices"] == 2
     assert [p.symbol for p in daemon.engine.risks["a"].positions] == [BTC]
@@ -115,7 +119,7 @@ async def test_a_failure_while_idle_is_logged_and_the_tick_joins_them_itself(
 
 async def test_what_a_tick_replaced_is_freed_when_idle(daemon: Daemon) -> None:
     await run(daemon, MarkPrices(V, {BTC: 58_000.0, ETH: 2_800.0}, 30, 30))
-    assert daemon.engine._spent == []  # released after the decision, not kept for the next tick
+    assert daemon.engine.unreleased() == 0  # released after the decision, not kept for the next tick
 
 
 @pytest.mark.parametrize("due", [True, False])
@@ -140,29 +144,34 @@ async def test_the_episodes_of_a_changed_state_are_laid_out_when_idle(daemon: Da
     tracks = daemon.policy_state.tracks
     assert tracks is not before and any(t.is_open for t in tracks.values())
     (layout,) = daemon.engine.layouts()
-    hit = layout.memo["tracked"]
-    assert hit[0] is tracks  # the next tick finds them, rather than laying them out itself
-    assert hit[1] is daemon.options.policy.repeat
+    assert ready(daemon, layout)  # the next tick finds them, rather than laying them out itself
 
 
-async def test_the_episodes_are_laid_out_after_a_timer_changed_the_tracks(daemon: Daemon) -> None:
+async def test_the_episodes_are_laid_out_after_a_timer_changed_the_tracks(tmp_path: Path) -> None:
     """A repeat or a staleness alert changes the tracks outside the event path: the timer that made
     the change lays them out for the next tick, as the consumer does after an event."""
-    await run(daemon, MarkPrices(V, {BTC: 41_000.0, ETH: 2_600.0}, 30, 30))
-    state = daemon.policy_state
-
-    sent = asyncio.Event()
-
-    def repeat_sent() -> None:  # as check_repeats does when a repeat is due: a new tracks mapping
-        if not sent.is_set():
-            daemon.replace_policy_state(dataclasses.replace(state, tracks=dict(state.tracks)))
-            sent.set()
-
-    timer = asyncio.create_task(daemon._every(0.001, repeat_sent))
+    now = [0]
+    accounts = (VenueAccount("a", "key", "secret"),)
+    options = DaemonOptions(
+        str(tmp_path / "state.sqlite3"),
+        PolicyConfig(),
+        {Venue.BINANCE_USDM: accounts},
+        repeat_check_seconds=0.01,
+    )
+    d = Daemon(options, [], adapter_factory=Silent, clock=lambda: now[0])
+    await d.start()
     try:
-        await asyncio.wait_for(sent.wait(), 5)
-        await asyncio.sleep(0.01)  # the timer's turn has ended
+        await run(
+            d,
+            *(TierTable(V, "a", symbol, TIERS, 0) for symbol in (BTC, ETH)),
+            AccountSnapshotEvent(V, "a", 10_000.0, (leg(BTC, 0.5), leg(ETH, 2)), 1),
+            MarkPrices(V, {BTC: 41_000.0, ETH: 2_600.0}, 30, 30),  # critical: repeats every minute
+        )
+        repeated = asyncio.Event()
+        d.alert_listeners.append(lambda alerts: repeated.set() if alerts else None)
+        now[0] = 10 * 60_000  # the repeat is due at the timer's next turn
+        await asyncio.wait_for(repeated.wait(), 5)
+        (layout,) = d.engine.layouts()
+        assert ready(d, layout)
     finally:
-        await cancel_and_wait([timer])
-    (layout,) = daemon.engine.layouts()
-    assert layout.memo["tracked"][0] is daemon.policy_state.tracks
+        await d.stop()

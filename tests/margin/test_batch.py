@@ -16,17 +16,8 @@ from hypothesis import strategies as st
 
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable, evaluate_accounts
-from monitor.model import (
-    Account,
-    Collateral,
-    MarginMode,
-    Position,
-    RiskRows,
-    Side,
-    Tier,
-    Venue,
-    position_columns,
-)
+from monitor.margin.rows import RiskRows, position_columns
+from monitor.model import Account, Collateral, MarginMode, Position, Side, Tier, Venue
 from tests.margin.test_properties import accounts
 
 BINANCE = [Venue.BINANCE_USDM, Venue.BINANCE_COINM]

@@ -5,73 +5,89 @@ and subjects built per call and both levels always computed, and lifecycle build
 ``KnownPosition`` per position. No screen either: every account goes through lifecycle and every one
 of its positions through its subjects. Nor a latest evaluation kept in the state: every track carries
 its own numbers, refreshed on every tick (``step`` accepts the ``source`` it is now given, and ignores
-it). ``install`` swaps them in for a test.
+it). ``evaluate`` is the policy's ``evaluate`` made of them, for a test to compare with.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
-import pytest
-
-from monitor.alerts import AlertKind, FactValue, Level, Transition
+from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk
-from monitor.policy import keys
+from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, keys
 from monitor.policy.episodes import advance
+from monitor.policy.events import exchange_event
 from monitor.policy.facts import position_facts, top_positions
 from monitor.policy.levels import deviation_level, distance_level, ratio_level, ratio_release, ratio_threshold
 from monitor.policy.lifecycle import _closed, _flipped, _opened
-from monitor.policy.state import Facts, KnownPosition, Subject, Track
+from monitor.policy.state import Facts, KnownPosition, Seen, Subject, Track
 from monitor.policy.work import Work
 
-
-def install(mp: pytest.MonkeyPatch) -> None:
-    # the module, not the ``evaluate`` function the package re-exports under the same dotted name
-    evaluate_module = sys.modules["monitor.policy.evaluate"]
-    mp.setattr(Work, "step", step)
-    mp.setattr(Work, "judged", lambda self, seen: None)
-    mp.setattr(evaluate_module, "screen_positions", lambda w, risk: None)
-    mp.setattr(evaluate_module, "evaluate_account", lambda w, risk, positions: evaluate_account(w, risk))
-    mp.setattr(evaluate_module, "track_positions", track_positions)
+Evaluate = Callable[[PolicyState, PolicyInputs, int, PolicyConfig], tuple[PolicyState, list[Alert]]]
+"""What ``monitor.policy.evaluate`` and this module's ``evaluate`` both are."""
 
 
-def step(
-    self: Work,
-    key: str,
-    track: Track | None,
-    kind: AlertKind,
-    candidate: Level,
-    confirm_ticks: int,
-    subject: Callable[[], Subject],
-    facts: Callable[[Level], Facts],
-    closed_kind: AlertKind | None = None,
-    source: object = None,
-) -> None:
-    if track is None:
-        if candidate == Level.OK:
+class ReferenceWork(Work):
+    """``Work`` with the step it had before its shortcuts, keeping no latest evaluation."""
+
+    __slots__ = ()
+
+    def judged(self, seen: Seen) -> None:
+        pass
+
+    def step(
+        self,
+        key: str,
+        track: Track | None,
+        kind: AlertKind,
+        candidate: Level,
+        confirm_ticks: int,
+        subject: Subject | Callable[[], Subject],
+        facts: Callable[[Level], Facts],
+        closed_kind: AlertKind | None = None,
+        source: Seen | None = None,
+    ) -> None:
+        if track is None:
+            if candidate == Level.OK:
+                return
+            track = Track(key=key, kind=kind, subject=subject if isinstance(subject, Subject) else subject())
+        new, change = advance(
+            track,
+            candidate,
+            self.now_ms,
+            confirm_ticks=confirm_ticks,
+            repeat=self.config.repeat,
+            seq=self.seq,
+        )
+        if change is not None and change.transition is Transition.OPENED:
+            self.seq += 1
+        if new is not None and new.is_open:
+            fresh_subject = subject if isinstance(subject, Subject) else subject()
+            new = new.refreshed(
+                new.subject if fresh_subject == new.subject else fresh_subject, facts(new.level)
+            )
+        self.set_track(key, new)
+        if change is None:
             return
-        track = Track(key=key, kind=kind, subject=subject())
-    new, change = advance(
-        track,
-        candidate,
-        self.now_ms,
-        confirm_ticks=confirm_ticks,
-        repeat=self.config.repeat,
-        seq=self.seq,
-    )
-    if change is not None and change.transition is Transition.OPENED:
-        self.seq += 1
-    if new is not None and new.is_open:
-        fresh_subject = subject()
-        new = new.refreshed(new.subject if fresh_subject == new.subject else fresh_subject, facts(new.level))
-    self.set_track(key, new)
-    if change is None:
-        return
-    if new is None:
-        self.announce(track, closed_kind or kind, Level.OK, change, facts(Level.OK))
-    else:
-        self.announce(new, kind, new.level, change, new.facts)
+        if new is None:
+            self.announce(track, closed_kind or kind, Level.OK, change, facts(Level.OK))
+        else:
+            self.announce(new, kind, new.level, change, new.facts)
+
+
+def evaluate(
+    state: PolicyState, inputs: PolicyInputs, now_ms: int, config: PolicyConfig
+) -> tuple[PolicyState, list[Alert]]:
+    """``monitor.policy.evaluate`` without its shortcuts: every account through lifecycle, every
+    position through its subjects, every track refreshed with its numbers."""
+    w = ReferenceWork(state, now_ms, config)
+    for event in inputs.events:
+        exchange_event(w, event)
+    for risk in inputs.risks:
+        w.judge(risk)
+        track_positions(w, risk)
+        evaluate_account(w, risk)
+    return w.result(), w.alerts
 
 
 def track_positions(w: Work, risk: AccountRisk) -> None:

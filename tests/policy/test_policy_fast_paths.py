@@ -25,9 +25,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position, thresholds
+from policy_reference import Evaluate
 
 from monitor.alerts import Alert, FactValue, Level
-from monitor.model import MarginMode, PositionSide, Side, Venue
+from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy import (
     LevelThresholds,
     PolicyConfig,
@@ -139,7 +140,9 @@ def risk_of(tick: Tick) -> Any:
     )
 
 
-def replay(history: list[Tick | Timer | Restart], cfg: PolicyConfig) -> tuple[list[Any], list[Any]]:
+def replay(
+    history: list[Tick | Timer | Restart], cfg: PolicyConfig, evaluate: Evaluate = evaluate
+) -> tuple[list[Any], list[Any]]:
     """Alerts (every field, facts as plain dicts) and, after each step, every track with its facts."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.row_factory = sqlite3.Row
@@ -169,9 +172,7 @@ def replay(history: list[Tick | Timer | Restart], cfg: PolicyConfig) -> tuple[li
 def test_shortcuts_change_nothing(history: list[Tick | Timer | Restart], cfg: PolicyConfig) -> None:
     """Every alert (facts included) and every state (facts included) equal the slow path's."""
     fast = replay(history, cfg)
-    with pytest.MonkeyPatch.context() as mp:
-        policy_reference.install(mp)
-        slow = replay(history, cfg)
+    slow = replay(history, cfg, policy_reference.evaluate)
     assert fast == slow
 
 
@@ -286,29 +287,20 @@ def test_unread_facts_do_not_keep_earlier_states_alive() -> None:
     assert [o for o in objs if isinstance(o, PolicyState)] == [state]
 
 
-# --- cached keys and subjects -----------------------------------------------------------------------
+# --- keys and subjects ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("side", list(PositionSide))
-def test_cached_keys_equal_the_key_functions(side: PositionSide) -> None:
+def test_position_keys_equal_the_key_functions(side: PositionSide) -> None:
     expected = (keys.position_risk("a", BTC, side.value), keys.deviation("a", BTC, side.value))
     assert keys.position_subjects("a", BTC, side) == expected
     assert keys.position_subjects("a", BTC, side.value) == expected
     assert all(type(k) is str for k in keys.position_subjects("a", BTC, side))
 
 
-def test_cached_subject_equals_a_built_one() -> None:
+def test_a_position_subject_holds_plain_strings() -> None:
     risk = account(position(ETH, side=Side.SHORT, position_side=PositionSide.SHORT))
-    p = risk.positions[0]
-    subject = policy_risk.position_subject(risk, p)
+    subject = policy_risk.position_subject(risk, risk.positions[0])
     assert subject == Subject("binanceusdm", "main", ETH, "short", "isolated", "short")
-    assert policy_risk.position_subject(risk, p) is subject
     fields: list[FactValue] = [subject.venue, subject.position_side, subject.margin_mode, subject.side]
     assert all(type(f) is str for f in fields)
-
-
-def test_cached_cross_subject_equals_a_built_one() -> None:
-    subject = policy_risk._cross_subject(Venue.BINANCE_USDM, "main")
-    assert subject == Subject("binanceusdm", "main", margin_mode="cross")
-    assert policy_risk._cross_subject(Venue.BINANCE_USDM, "main") is subject
-    assert all(type(f) is str for f in (subject.venue, subject.margin_mode))

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, thresholds
 
 from monitor.alerts import AlertKind, Level
-from monitor.model import Layout, LayoutPart, MarginMode, PositionSide, Side
+from monitor.margin.rows import Layout, LayoutPart
+from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy import (
     DeviationConfig,
     LevelThresholds,
@@ -34,6 +35,7 @@ from monitor.policy.holding import (
     tracked,
 )
 from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
+from monitor.policy.screen_cache import ScreenCache
 
 
 def one_row(thr: LevelThresholds, judged: bool = True) -> Tables:
@@ -182,8 +184,8 @@ def test_a_row_without_news_is_one_advance_leaves_as_it_is(
     )
     column = math.nan if ratio is None else ratio  # a batch's ratio column has no None
     mask = news(
-        tables(layout, cfg),
-        tracked(layout, {risk_key: track}, cfg.repeat, memo=False),
+        tables(ScreenCache(), layout, cfg),
+        tracked(ScreenCache(), layout, {risk_key: track}, cfg.repeat, keep=False),
         cfg,
         now_ms,
         np.array([column]),

@@ -14,6 +14,7 @@ import policy_reference
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from policy_reference import Evaluate
 
 from monitor.alerts import Alert, AlertKind, Level
 from monitor.margin.account import evaluate_account
@@ -33,7 +34,7 @@ def bankrupt(wallet: float) -> Account:
     return Account(Venue.BINANCE_USDM, wallet, (p,), "main")
 
 
-def risk_alerts(risk: AccountRisk, config: PolicyConfig) -> list[Alert]:
+def risk_alerts(risk: AccountRisk, config: PolicyConfig, evaluate: Evaluate = evaluate) -> list[Alert]:
     """The risk alerts of one evaluation from a fresh state."""
     _, alerts = evaluate(PolicyState(), PolicyInputs(risks=[risk]), 1_000, config)
     return [a for a in alerts if a.kind is AlertKind.RISK]
@@ -81,9 +82,7 @@ def test_every_position_past_liquidation_is_critical_on_both_paths(
     past = {p.key for p in risk.positions if p.distance_pct is not None and p.distance_pct < 0}
     assume(past)
     fast = risk_alerts(risk, config)
-    with pytest.MonkeyPatch.context() as mp:
-        policy_reference.install(mp)
-        slow = risk_alerts(evaluate_account(account), config)
+    slow = risk_alerts(evaluate_account(account), config, policy_reference.evaluate)
     for alerts in (fast, slow):
         levels = {(a.symbol, a.position_side): a.level for a in alerts if a.symbol is not None}
         for symbol, position_side in past:

@@ -8,29 +8,22 @@ listed twice), every alert and every state must be what evaluating every positio
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import policy_reference
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position
+from policy_reference import Evaluate
 
 from monitor.alerts import AlertKind, Level, Transition
 from monitor.margin.batch import AccountColumns
 from monitor.margin.batch import Batch as BatchOfAccounts
-from monitor.model import (
-    Account,
-    AccountRisk,
-    MarginMode,
-    Position,
-    PositionSide,
-    RiskRows,
-    Side,
-    Tier,
-    Venue,
-)
+from monitor.margin.rows import RiskRows
+from monitor.model import Account, AccountRisk, MarginMode, Position, PositionSide, Side, Tier, Venue
 from monitor.policy import (
     DeviationConfig,
     LevelThresholds,
@@ -45,6 +38,7 @@ from monitor.policy import (
 )
 from monitor.policy.facts import live_facts
 from monitor.policy.screen import prepare_layout, screen_positions
+from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
 from tests.margin.test_batch import named
@@ -135,7 +129,9 @@ def risk_of(name: str, cross_ratio: float | None, legs: tuple[Leg, ...]) -> Acco
     return account(*positions, name=name, cross_ratio=cross_ratio)
 
 
-def replay(history: list[Batch | Timer], cfg: PolicyConfig) -> tuple[list[Any], list[Any]]:
+def replay(
+    history: list[Batch | Timer], cfg: PolicyConfig, evaluate: Evaluate = evaluate
+) -> tuple[list[Any], list[Any]]:
     """Every alert (facts as plain dicts) and, after each step, every track with its facts and every
     known position."""
     state = PolicyState()
@@ -159,9 +155,7 @@ def replay(history: list[Batch | Timer], cfg: PolicyConfig) -> tuple[list[Any], 
 @given(histories, configs)
 def test_screen_changes_nothing(history: list[Batch | Timer], cfg: PolicyConfig) -> None:
     fast = replay(history, cfg)
-    with pytest.MonkeyPatch.context() as mp:
-        policy_reference.install(mp)
-        slow = replay(history, cfg)
+    slow = replay(history, cfg, policy_reference.evaluate)
     assert fast == slow
 
 
@@ -250,6 +244,7 @@ def test_the_batch_screen_says_what_the_row_screen_says(
     columns = [AccountColumns(a) for a in accts]
     batch = BatchOfAccounts(columns)
     fast_state = slow_state = PolicyState()
+    cache = ScreenCache()
     for tick, (move, some, change) in enumerate(moves):
         if change != "none" and tick:
             j = tick % n
@@ -257,12 +252,12 @@ def test_the_batch_screen_says_what_the_row_screen_says(
             columns[j] = AccountColumns(accts[j])
             batch = BatchOfAccounts(columns)
             if change == "prepared":
-                prepare_layout(batch.layout, fast_state, cfg)
+                prepare_layout(cache, batch.layout, fast_state, cfg)
         marks = {p.symbol: p.mark_price * move for a in accts for p in a.positions}
         risks = batch.evaluate(marks, list(range(0, n, 2)) if some else None)
         assert all(isinstance(r.positions, RiskRows) and r.positions.sheet for r in risks)
         now = tick * 30 * SEC
-        fast_state, fast = evaluate(fast_state, PolicyInputs(risks), now, cfg)
+        fast_state, fast = evaluate(fast_state, PolicyInputs(risks), now, cfg, cache)
         slow_state, slow = evaluate(slow_state, PolicyInputs([plain(r) for r in risks]), now, cfg)
         assert [(a, dict(a.facts)) for a in fast] == [(a, dict(a.facts)) for a in slow]
         assert sorted(
@@ -273,7 +268,7 @@ def test_the_batch_screen_says_what_the_row_screen_says(
 
 def test_the_batch_screen_keeps_what_could_speak() -> None:
     """Calm rows are skipped, hot and deviating rows kept, and the known-positions answer follows the
-    state's mapping, not the memo of an earlier one."""
+    state's mapping, not what the cache kept for an earlier one."""
     tiers = (Tier(0.0, 1e9, 0.01),)
     calm = Position(BTC, Side.LONG, MarginMode.ISOLATED, 1.0, 100.0, 100.0, tiers, isolated_wallet=20.0)
     accts = [Account(Venue.BINANCE_USDM, 10_000.0, (calm,), "x")]
@@ -281,15 +276,16 @@ def test_the_batch_screen_keeps_what_could_speak() -> None:
     cfg = PolicyConfig()
     (risk,) = batch.evaluate({BTC: 100.0})
     state, _ = evaluate(PolicyState(), PolicyInputs([risk]), 0, cfg)
-    w = Work(state, SEC, cfg)
+    cache = ScreenCache()  # shared by every look below, as the daemon's is
+    w = Work(state, SEC, cfg, cache)
     assert screen_positions(w, risk) == []
     assert screen_positions(Work(PolicyState(), SEC, cfg), risk) is None  # not known: lifecycle looks
     hot = PolicyConfig(levels=LevelThresholds(distance_warn_pct=99.0, distance_danger_pct=98.0))
-    assert screen_positions(Work(state, SEC, hot), risk) == list(risk.positions)
-    # the state knows other positions for "x": the memo of the known ones must not answer
+    assert screen_positions(Work(state, SEC, hot, cache), risk) == list(risk.positions)
+    # the state knows other positions for "x": what the cache kept for the known ones must not answer
     other, _ = evaluate(PolicyState(), PolicyInputs([account(position(ETH), name="x")]), 0, cfg)
-    assert screen_positions(Work(other, SEC, cfg), risk) is None
-    assert screen_positions(Work(state, SEC, cfg), risk) == []
+    assert screen_positions(Work(other, SEC, cfg, cache), risk) is None
+    assert screen_positions(Work(state, SEC, cfg, cache), risk) == []
     # a second look at an account within one step sees every row: its episodes may have moved
     assert screen_positions(w, risk) == list(risk.positions)
     # a track opened at a wider threshold keeps a calm row in: it may still have to close
@@ -299,12 +295,12 @@ def test_the_batch_screen_keeps_what_could_speak() -> None:
     tracked, alerts = evaluate(state, PolicyInputs([risk]), SEC, wide)
     assert [a.transition for a in alerts] == [Transition.OPENED]
     narrow = PolicyConfig(levels=LevelThresholds(distance_warn_pct=17.0))  # past its band: closes
-    assert screen_positions(Work(tracked, 2 * SEC, narrow), risk) == list(risk.positions)
+    assert screen_positions(Work(tracked, 2 * SEC, narrow, cache), risk) == list(risk.positions)
     # inside its band the episode holds and has nothing to say: its row is not even built
     held = PolicyConfig(levels=LevelThresholds(distance_warn_pct=19.0))
-    assert screen_positions(Work(tracked, 2 * SEC, held), risk) == []
+    assert screen_positions(Work(tracked, 2 * SEC, held, cache), risk) == []
     # ... unless a repeat is due (warn repeats after 30 minutes by default)
-    assert screen_positions(Work(tracked, 31 * 60 * SEC, held), risk) == list(risk.positions)
+    assert screen_positions(Work(tracked, 31 * 60 * SEC, held, cache), risk) == list(risk.positions)
 
 
 def test_a_row_is_kept_when_either_of_its_episodes_would_change() -> None:
@@ -397,3 +393,21 @@ def test_refreshed_is_replace() -> None:
         f.name: getattr(expected, f.name) for f in fields(Track)
     }
     assert new.facts is facts and new == expected and track.subject is subject
+
+
+def test_the_screen_cache_keeps_no_layout_alive() -> None:
+    """What the policy keeps per layout goes with the layout: the margin engine drops a venue's
+    layout when an account changes, and the cache must not hold it (or its arrays) past that."""
+    tiers = (Tier(0.0, 1e9, 0.01),)
+    leg = Position(BTC, Side.LONG, MarginMode.ISOLATED, 1.0, 100.0, 100.0, tiers, isolated_wallet=20.0)
+    batch = BatchOfAccounts([AccountColumns(Account(Venue.BINANCE_USDM, 10_000.0, (leg,), "x"))])
+    cfg = PolicyConfig()
+    cache = ScreenCache()
+    state = PolicyState()
+    assert not cache.ready(batch.layout, cfg, state.tracks)
+    prepare_layout(cache, batch.layout, state, cfg)
+    assert cache.ready(batch.layout, cfg, state.tracks)
+    gone = weakref.ref(batch.layout)
+    del batch
+    gc.collect()
+    assert gone() is None

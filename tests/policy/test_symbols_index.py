@@ -1,5 +1,5 @@
-"""The index of symbols with tracks (``Work.symbols_with_tracks``): exact after every step, whether a
-step builds it from the tracks or carries it over from the step before."""
+"""The index of symbols with tracks (``Work.symbols_with_tracks``): exact after every step, and a
+step that changes it leaves the state it started from as it was."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, ETH, SEC, account, position
 
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, evaluate
-from monitor.policy import work as work_module
 from monitor.policy.state import Track
 from monitor.policy.work import Work
 
@@ -44,7 +43,7 @@ def index_of(state: PolicyState, now_ms: int, cfg: PolicyConfig) -> dict[str, se
 )
 def test_the_index_is_exact_after_every_step(ticks: list[tuple[str, list[float], bool]]) -> None:
     """Episodes open, escalate, close and positions go away (a symbol's last track ends, or one of
-    its two ends); after each step the index a step starts from, carried over or not, is the tracks'."""
+    its two ends); after each step the index a step starts from is the tracks'."""
     cfg = PolicyConfig()
     state = PolicyState()
     for i, (name, ratios, drop_sol) in enumerate(ticks):
@@ -52,19 +51,17 @@ def test_the_index_is_exact_after_every_step(ticks: list[tuple[str, list[float],
         legs = [position(s, ratio=r) for s, r in zip(symbols, ratios, strict=False)]
         state, _ = evaluate(state, PolicyInputs([account(*legs, name=name)]), i * SEC, cfg)
         want = {a: s for a, s in fresh_index(state.tracks).items() if a in NAMES}
-        assert index_of(state, (i + 1) * SEC, cfg) == want  # carried over from this step
-        work_module._CARRIED.clear()
-        assert index_of(state, (i + 1) * SEC, cfg) == want  # built from the tracks
+        assert index_of(state, (i + 1) * SEC, cfg) == want
 
 
-def test_a_carried_index_is_copied_before_a_step_changes_it() -> None:
-    """A step that takes the index over and ends a track, then never returns (it raised): the next
-    step from the same state must still find the index of that state's tracks."""
+def test_a_step_that_changes_the_index_leaves_the_next_step_its_own() -> None:
+    """A step that ends a track, then never returns (it raised): the next step from the same state
+    must still find the index of that state's tracks."""
     cfg = PolicyConfig()
     hot = account(position(BTC, ratio=0.75), position(ETH, ratio=0.75))
     state, _ = evaluate(PolicyState(), PolicyInputs([hot]), 0, cfg)
     w = Work(state, SEC, cfg)
-    assert set(w.symbols_with_tracks("main")) == {BTC, ETH}  # carried over
+    assert set(w.symbols_with_tracks("main")) == {BTC, ETH}
     btc = next(key for key, t in state.tracks.items() if t.subject.symbol == BTC)
     w.set_track(btc, None)
     assert set(w.symbols_with_tracks("main")) == {ETH}
