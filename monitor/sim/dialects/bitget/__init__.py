@@ -22,7 +22,7 @@ from monitor.sim.dialects.bitget import wire
 from monitor.sim.dialects.bitget.errors import passphrase_of
 from monitor.sim.dialects.bitget.rest import BitgetRestApi
 from monitor.sim.dialects.bitget.ws import marker, serve_private, serve_public
-from monitor.sim.ledger import AccountUpdate, LedgerEvent, OrderUpdate
+from monitor.sim.ledger import Account, AccountUpdate, LedgerEvent, OrderUpdate
 from monitor.sim.specs import SymbolSpec, brackets_from_rows
 
 TAKER_FEE = 0.0006
@@ -47,6 +47,9 @@ class Bitget(Dialect):
     name = "bitget"
     title = "Bitget USDT-M"
     ccxt_id = "bitget"
+
+    def passphrase(self, account: Account) -> str:
+        return passphrase_of(account)
 
     def make_book(self, name: str) -> Book:
         return bitget_book(name)
