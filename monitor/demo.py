@@ -88,7 +88,9 @@ async def run_demo(
     sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False, dialect=spec.sim_dialect)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
-    accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
+    accounts = tuple(
+        VenueAccount(name, k.api_key, k.secret, passphrase=k.passphrase) for name, k in sim.accounts.items()
+    )
     tmp = None
     if state_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="monitor-demo-")
