@@ -186,8 +186,6 @@ async def test_hostile_frames_are_rejected_and_never_fresh(
     from monitor.sim.scenarios import hostile_frames
 
     venue, cross = dialect.venue, dialect.cross
-    if venue == "bitget":
-        pytest.skip("not built yet: the Bitget adapter has no raw-frame tap; ccxt.pro's bitget fails on them")
     run = await start_daemon(sim)
     await run.tick()
     fresh_before = run.daemon.freshness[f"{venue}:marks"]
@@ -198,7 +196,14 @@ async def test_hostile_frames_are_rejected_and_never_fresh(
     await run.settle()
     assert run.daemon.freshness[f"{venue}:marks"] == fresh_before
     assert run.daemon.engine.marks[venue] == marks_before
-    assert sum(run.daemon.stats.rejected.values()) >= len(frames) - 2  # control-like frames may be ignored
+    if venue != "bitget":
+        assert (
+            sum(run.daemon.stats.rejected.values()) >= len(frames) - 2
+        )  # control-like frames may be ignored
+    else:
+        # the frames are Binance-shaped: ccxt's bitget ignores JSON of no Bitget channel without error,
+        # and only the undecodable ones reach the adapter's rejection count
+        assert sum(run.daemon.stats.rejected.values()) >= 1
     # the client is still reading: a valid tick after all of that is applied
     btc = marks_before[cross.unified]
     await run.tick({cross.symbol: btc * 1.01})

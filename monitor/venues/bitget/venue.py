@@ -24,15 +24,14 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import ccxt.pro
-
 from monitor.engine import MarketInfo
-from monitor.events import AccountSnapshotEvent, AccountUpdate, PositionState, Rejected
+from monitor.events import AccountSnapshotEvent, AccountUpdate, PositionState, Rejected, VenueBanned
 from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.tasks import cancel_and_wait
 from monitor.venues.base import (
     Backoff,
+    Ban,
     Endpoints,
     OrderResult,
     RestGate,
@@ -42,6 +41,7 @@ from monitor.venues.base import (
     now_ms,
 )
 from monitor.venues.bitget import parse
+from monitor.venues.bitget.client import TappedBitget
 from monitor.venues.bitget.errors import raises_venue_errors, venue_errors
 from monitor.venues.bitget.urls import point_at
 from monitor.venues.errors import OrderNotFound, Refused
@@ -95,8 +95,14 @@ class BitgetVenue:
         self._rows: dict[str, list[Mapping[str, Any]]] = {}  # account -> its last positions rows
         self._legs: dict[str, set[tuple[str, PositionSide]]] = {}
         self._hedge: dict[str, bool] = {}
-        self.rest_gate = RestGate(clock)
+        self.rest_gate = RestGate(clock, on_ban=self._on_ban)
         self._streams = StreamKeeper(sink, clock, self.rest_gate, self._ping)
+
+    def _on_ban(self, ban: Ban) -> None:
+        log.warning("REST paused: banned by the exchange", venue=self.venue.value, status=ban.status)
+        self.sink(
+            VenueBanned(self.venue.value, ban.until_ms, ban.status, scrub(ban.detail)[:200], self.clock())
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def stream_names(self) -> list[str]:
@@ -150,7 +156,9 @@ class BitgetVenue:
             config["apiKey"] = acct.api_key
             config["secret"] = acct.secret
             config["password"] = acct.passphrase
-        client = ccxt.pro.bitget(config)
+        client = TappedBitget(config)
+        client.on_bad_frame = self._on_bad_frame
+        client.rest_gate = self.rest_gate
         if self.close_wait_ms is not None:
             client.timeout_on_exit = self.close_wait_ms
         if self.endpoints is not None:
@@ -272,6 +280,17 @@ class BitgetVenue:
             return
         wallet = parse.cross_wallet(equity, self._rows.get(account, []))
         self.sink(AccountUpdate(self.venue.value, account, "account", wallet, (), received, received))
+
+    def _on_bad_frame(self, url: str, frame: Any, exc: BaseException) -> None:
+        text = frame if isinstance(frame, str) else repr(frame)
+        self.sink(
+            Rejected(
+                scrub(url.split("?")[0]),
+                f"undecodable frame: {type(exc).__name__}",
+                scrub(text[:80]),
+                self.clock(),
+            )
+        )
 
     async def _wait_private_connected(self, client: Any, watch: asyncio.Future[Any]) -> bool:
         deadline = asyncio.get_running_loop().time() + _CONNECT_WAIT_S
