@@ -172,6 +172,9 @@ class AccountIn(_Strict):
     api_key_file: str | None = None
     api_secret_env: str | None = None
     api_secret_file: str | None = None
+    # Bitget's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE); not read elsewhere
+    api_passphrase_env: str | None = None
+    api_passphrase_file: str | None = None
     taker_fee: float = Field(0.0005, ge=0, lt=0.01)
 
     @field_validator("name")
@@ -181,8 +184,8 @@ class AccountIn(_Strict):
             raise ValueError("use 1-40 letters, digits, '_', '-' or '.'")
         return v
 
-    _env = field_validator("api_key_env", "api_secret_env")(_env_name)
-    _file = field_validator("api_key_file", "api_secret_file")(_file_name)
+    _env = field_validator("api_key_env", "api_secret_env", "api_passphrase_env")(_env_name)
+    _file = field_validator("api_key_file", "api_secret_file", "api_passphrase_file")(_file_name)
 
 
 def _url(value: str, schemes: tuple[str, ...], example: str) -> str:
@@ -448,8 +451,20 @@ def parse_config(
             missing,
         )
         sources[a.name] = f"key from {key_from}, secret from {sec_from}"
-        if key and sec:
-            accounts.append(VenueAccount(a.name, key, sec, a.taker_fee))
+        phrase: str | None = ""
+        if a.venue is Venue.BITGET:
+            phrase, phrase_from = _secret(
+                a.name,
+                "API_PASSPHRASE",
+                a.api_passphrase_env,
+                a.api_passphrase_file,
+                env,
+                f"accounts[{i}].api_passphrase",
+                missing,
+            )
+            sources[a.name] += f", passphrase from {phrase_from}"
+        if key and sec and (phrase or a.venue is not Venue.BITGET):
+            accounts.append(VenueAccount(a.name, key, sec, a.taker_fee, phrase or ""))
         elif allow_missing:
             accounts.append(VenueAccount(a.name, "", "", a.taker_fee))
     _account_names(raw, problems)

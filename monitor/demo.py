@@ -89,7 +89,11 @@ async def run_demo(
     sim = SimExchange("demo", scenario, speed=speed, seed=7, clock=False, dialect=spec.sim_dialect)
     await sim.start()
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
-    accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
+    # each account with the simulated venue's taker fee (Bitget's 0.06 % is in its maintenance margin)
+    fees = {name: sim.ledger.account(name).taker_fee for name in sim.accounts}
+    accounts = tuple(
+        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase) for name, k in sim.accounts.items()
+    )
     tmp = None
     if state_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="monitor-demo-")

@@ -479,4 +479,5 @@ def _to_position(
         position_side=state.position_side,
         isolated_wallet=(state.isolated_wallet or 0.0) if isolated else None,
         leverage=state.leverage,
+        opened_at=state.opened_ms / 1000 if state.opened_ms else None,
     )

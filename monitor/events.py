@@ -59,6 +59,8 @@ class PositionState:
     maint_margin: float | None = None
     leverage: float | None = None
     update_ms: int = 0
+    # when the position was opened (epoch ms), 0 = unknown: Bitget's maintenance rule depends on it
+    opened_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ class Venue(StrEnum):
     BINANCE_COINM = "binancecoinm"
     BYBIT = "bybit"
     OKX = "okx"
+    BITGET = "bitget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,9 @@ class Position:
     isolated_wallet: float | None = None
     leverage: float | None = None
     exchange_liquidation_price: float | None = None
+    # When the position was opened (epoch seconds), for venues whose rule depends on it (Bitget's
+    # tiered maintenance margin applies to positions opened after a cut-over instant).
+    opened_at: float | None = None
 
     @property
     def key(self) -> tuple[str, PositionSide]:

@@ -24,6 +24,7 @@ import pytest
 from monitor.sim.dialects import DIALECTS
 from monitor.sim.exchange import SimExchange
 from monitor.venues.binance.urls import point_at
+from monitor.venues.bitget.urls import point_at as point_at_bitget
 from tests.dialect_cases import CASES, VenueCase
 
 SimFactory = Callable[..., Awaitable[SimExchange]]
@@ -98,7 +99,7 @@ async def make_ccxt_for() -> AsyncIterator[CcxtFactory]:
         cls = getattr(ccxt.pro, sim.dialect.ccxt_id)
         client = cls({**sim.ccxt_config(account), "enableRateLimit": False})
         client.timeout_on_exit = 0
-        point_at(client, sim.http_url, sim.ws_url)
+        (point_at_bitget if sim.dialect.ccxt_id == "bitget" else point_at)(client, sim.http_url, sim.ws_url)
         clients.append(client)
         return client
 

@@ -30,6 +30,12 @@ class VenueCase:
     transfer: float  # a margin transfer to the isolated leg, in its margin asset
     # another cross symbol in the same pool as ``cross`` (a short), where the book has one
     cross_other: Held | None = None
+    # the user stream hangs on a listen key taken over REST (Binance); Bitget logs in on the socket
+    listen_keys: bool = True
+    # the margin-transfer route under ``rest``, and how the venue refuses an order that is not
+    # reduce-only (ccxt's exception class, and the venue's code in its text)
+    margin_path: str = "/positionMargin"
+    not_reduce_only: tuple[str, str] = ("InvalidOrder", "-2022")
 
 
 CASES: dict[str, VenueCase] = {
@@ -51,5 +57,19 @@ CASES: dict[str, VenueCase] = {
         rest="/dapi/v1",
         lot=1,
         transfer=0.0123,
+    ),
+    "bitget": VenueCase(
+        "bitget",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v2/mix",
+        lot=0.002,
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/account/set-margin",
+        # Bitget's "No position to close", which ccxt does not map: a bare ExchangeError
+        not_reduce_only=("ExchangeError", "22002"),
     ),
 }

@@ -15,6 +15,7 @@ one symbol that share its mark (a one-way position, or the long and short legs o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import pairwise
 
 from monitor.margin import solver
@@ -367,11 +368,83 @@ class Okx(Rules):
         return lp
 
 
+# Bitget's tiered maintenance margin applies to positions opened at or after this instant (epoch s):
+# 2025-11-10 08:00 UTC, support article 12560603841952.
+BITGET_TIERED_FROM = 1762761600.0
+
+
+class Bitget(TieredClosedForm):
+    """Bitget classic USDT-FUTURES (venues note 1.4).
+
+    Tiers by position value in USDT (``startUnit``/``endUnit``); the published ``keepMarginRate`` leaves
+    out the taker fee, which Bitget adds to every maintenance margin: ``MM = value x (MMR + taker)``.
+    Positions opened at or after ``BITGET_TIERED_FROM`` are charged piecewise (each slice of value at its
+    own tier's rate); older ones, and a position whose open time is unknown, keep the old rule (the
+    whole value at the tier reached). Bitget publishes no deduction, so the piecewise sum is written as
+    ``value x (mmr + taker) - cum`` with ``cum`` from the tier table (Binance's recurrence): then
+    the isolated closed form is Bitget's published one, the "pre-calculated offset" being ``cum``:
+    ``LP = (margin + cum - s q EP) / (q (MMR + taker) - s q)``.
+
+    The cross liquidation formula is published but unreadable: the exchange's figure is used when the
+    position carries one, else the numeric solver over the same requirement (ours, an estimate).
+    """
+
+    venue = Venue.BITGET
+    inverse_default = False
+
+    def effective(self, p: Position, taker_fee: float) -> Position:
+        """``p`` with tiers whose ``mmr`` includes the fee and whose ``cum`` follows its open time's rule."""
+        piecewise = p.opened_at is not None and p.opened_at >= BITGET_TIERED_FROM
+        key = (id(p.tiers), taker_fee, piecewise)
+        hit = _BITGET_TIERS.get(key)
+        if hit is None or hit[0] is not p.tiers:
+            hit = (p.tiers, bitget_tiers(p.tiers, taker_fee, piecewise))
+            if len(_BITGET_TIERS) > 4096:
+                _BITGET_TIERS.clear()
+            _BITGET_TIERS[key] = hit
+        return replace(p, tiers=hit[1])
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        return super().requirement(self.effective(p, taker_fee), price, taker_fee)
+
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        return super().isolated_liquidation_price(self.effective(p, taker_fee), taker_fee, mark)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        theirs = legs[0].exchange_liquidation_price
+        if theirs:
+            return theirs
+        return super().cross_liquidation_price(
+            [self.effective(leg, taker_fee) for leg in legs], base, taker_fee, mark
+        )
+
+
+def bitget_tiers(tiers: Sequence[Tier], taker_fee: float, piecewise: bool) -> tuple[Tier, ...]:
+    """Bitget's table as ``value x mmr - cum`` tiers: the fee added to every rate; ``cum`` continuous
+    (the piecewise sum) or zero (the old whole-value rule)."""
+    out: list[Tier] = []
+    for t in tiers:
+        cum = 0.0
+        if piecewise and out:
+            prev = out[-1]
+            cum = t.floor * (t.mmr + taker_fee - prev.mmr) + prev.cum
+        out.append(Tier(t.floor, t.cap, t.mmr + taker_fee, cum))
+    return tuple(out)
+
+
+_BITGET_TIERS: dict[tuple[int, float, bool], tuple[Sequence[Tier], tuple[Tier, ...]]] = {}
+
+
 RULES: dict[Venue, Rules] = {
     Venue.BINANCE_USDM: BinanceUsdm(),
     Venue.BINANCE_COINM: BinanceCoinm(),
     Venue.BYBIT: Bybit(),
     Venue.OKX: Okx(),
+    Venue.BITGET: Bitget(),
 }
 
 

@@ -59,6 +59,7 @@ class AccountKeys:
 
     api_key: str
     secret: str
+    passphrase: str = ""  # only for venues that ask for one (Bitget)
 
 
 def wall_ms() -> int:
@@ -188,7 +189,8 @@ class SimExchange:
 
     @property
     def accounts(self) -> dict[str, AccountKeys]:
-        return {name: AccountKeys(a.api_key, a.secret) for name, a in self._ledger.accounts.items()}
+        keys = self.dialect.passphrase
+        return {name: AccountKeys(a.api_key, a.secret, keys(a)) for name, a in self._ledger.accounts.items()}
 
     def ccxt_config(self, account: str, **options: Any) -> dict[str, Any]:
         """Constructor config for the dialect's ccxt class (``ccxt.pro.binanceusdm`` by default):

@@ -38,6 +38,7 @@ class VenueAccount:
     api_key: str
     secret: str
     taker_fee: float = 0.0005
+    passphrase: str = ""  # a third credential some venues require (Bitget); never shown either
 
     def __repr__(self) -> str:
         return f"VenueAccount(name={self.name!r}, api_key=***, secret=***)"

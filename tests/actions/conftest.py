@@ -34,6 +34,7 @@ from monitor.sim.scenarios import Scenario
 from monitor.sim.specs import major_specs
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
+from monitor.venues.bitget.venue import BitgetVenue
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -143,7 +144,9 @@ def fast_adapter(
     sink: Callable[[Event], None],
     endpoints: Endpoints | None,
 ) -> Any:
-    """The real adapter with ccxt's client-side throttle off and no linger on close."""
+    """The real adapter with its client-side throttle off and no linger on close."""
+    if venue is Venue.BITGET:
+        return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
 
@@ -155,7 +158,10 @@ async def start_rig(
     policy: PolicyConfig | None = None,
     clock: Callable[[], int] | None = None,
 ) -> Rig:
-    accounts = tuple(VenueAccount(name, k.api_key, k.secret) for name, k in sim.accounts.items())
+    accounts = tuple(
+        VenueAccount(name, k.api_key, k.secret, sim.ledger.account(name).taker_fee, k.passphrase)
+        for name, k in sim.accounts.items()
+    )
     venue = Venue(sim.dialect.name)
     options = DaemonOptions(
         state_file=str(state_file),

@@ -447,3 +447,19 @@ def test_the_mark_window_reaches_the_daemon(service: dict[str, Any], window: int
 
     settings = parse_config({**minimal(), "service": service}, ENV)
     assert build_options(settings).mark_window_ms == window
+
+
+def test_a_bitget_account_needs_its_passphrase_and_never_shows_it() -> None:
+    data = {"accounts": [{"name": "main", "venue": "bitget"}]}
+    missing = problems(data)
+    assert "MONITOR_MAIN_API_PASSPHRASE is not set" in missing["accounts[0].api_passphrase_env"]
+    s = parse_config(data, {**ENV, "MONITOR_MAIN_API_PASSPHRASE": "p" * 16})
+    (acct,) = s.accounts
+    assert acct.passphrase == "p" * 16
+    assert s.secret_sources["main"].endswith("passphrase from $MONITOR_MAIN_API_PASSPHRASE")
+    assert "p" * 16 not in repr(acct)
+
+
+def test_other_venues_ask_for_no_passphrase() -> None:
+    (acct,) = parse_config(minimal(), ENV).accounts
+    assert acct.passphrase == ""

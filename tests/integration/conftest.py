@@ -27,6 +27,7 @@ from monitor.service import Daemon, DaemonOptions
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
+from monitor.venues.bitget.venue import BitgetVenue
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -119,7 +120,10 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         state_file: Path | None = None,
         **opts: Any,
     ) -> Running:
-        accounts = tuple(VenueAccount(n, k.api_key, k.secret) for n, k in sim.accounts.items())
+        accounts = tuple(
+            VenueAccount(n, k.api_key, k.secret, sim.ledger.account(n).taker_fee, k.passphrase)
+            for n, k in sim.accounts.items()
+        )
         venue = Venue(sim.dialect.name)
         options = DaemonOptions(
             state_file=str(state_file or tmp_path / "state.sqlite3"),
@@ -137,7 +141,9 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
             accts: tuple[VenueAccount, ...],
             sink: Callable[[Event], None],
             endpoints: Endpoints | None,
-        ) -> BinanceVenue:
+        ) -> Any:
+            if venue is Venue.BITGET:
+                return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
         daemon = Daemon(options, [recorder], adapter_factory=adapter)

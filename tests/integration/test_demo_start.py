@@ -74,3 +74,26 @@ async def test_the_summary_counts_each_level_as_the_console_printed_it(tmp_path:
     assert sum(printed.values()) == result.alerts
     line = next(x for x in text.splitlines() if x.strip().startswith("│ alerts"))
     assert f"ended {printed['ended']}" in line, line
+
+
+async def test_the_bitget_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
+    """``monitor demo --venue bitget``: the daemon watches the Bitget dialect through ccxt's bitget,
+    and the script's isolated DOGE liquidation is predicted at the exchange's price, critical first."""
+    screen = io.StringIO()
+    result = await run_demo(
+        duration=5.0,
+        speed=12.0,
+        scenario="demo",
+        console=Console(file=screen, width=160, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+        venue="bitget",
+    )
+    text = screen.getvalue()
+    assert "simulated Bitget USDT-M" in text
+    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
+        ("isolated", "DOGE/USDT:USDT", "isolated")
+    ], text
+    (verdict,) = result.liquidations
+    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
+    assert result.rejected == 0, text

@@ -15,7 +15,12 @@ from monitor.model import Venue
 from monitor.venues.base import VenueAccount
 from monitor.venues.registry import VENUES, UnsupportedVenue, make_adapter, spec_for
 
-ENV = {"MONITOR_MAIN_API_KEY": "k" * 64, "MONITOR_MAIN_API_SECRET": "s" * 64}
+# every credential a registered venue may ask for (Bitget also wants a passphrase)
+ENV = {
+    "MONITOR_MAIN_API_KEY": "k" * 64,
+    "MONITOR_MAIN_API_SECRET": "s" * 64,
+    "MONITOR_MAIN_API_PASSPHRASE": "p" * 16,
+}
 REGISTERED = sorted(VENUES, key=str)
 UNREGISTERED = sorted(set(Venue) - set(VENUES), key=str)
 

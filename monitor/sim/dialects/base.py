@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from monitor.sim.ledger import LedgerEvent
+from monitor.sim.ledger import Account, LedgerEvent
 from monitor.sim.specs import SymbolSpec
 
 if TYPE_CHECKING:
@@ -36,6 +36,10 @@ class Dialect(ABC):
     title: str
     #: the ccxt class that talks to it (``binanceusdm``)
     ccxt_id: str
+
+    def passphrase(self, account: Account) -> str:
+        """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""
+        return ""
 
     @abstractmethod
     def make_book(self, name: str) -> Book:

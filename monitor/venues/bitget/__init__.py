@@ -1,0 +1,1 @@
+"""Bitget classic USDT-FUTURES on ccxt / ccxt.pro ``bitget``."""
