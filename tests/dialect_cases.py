@@ -36,6 +36,9 @@ class VenueCase:
     # reduce-only (ccxt's exception class, and the venue's code in its text)
     margin_path: str = "/positionMargin"
     not_reduce_only: tuple[str, str] = ("InvalidOrder", "-2022")
+    # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
+    # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
+    reports_liquidations: bool = True
 
 
 CASES: dict[str, VenueCase] = {
@@ -71,5 +74,6 @@ CASES: dict[str, VenueCase] = {
         margin_path="/account/set-margin",
         # Bitget's "No position to close", which ccxt does not map: a bare ExchangeError
         not_reduce_only=("ExchangeError", "22002"),
+        reports_liquidations=False,
     ),
 }
