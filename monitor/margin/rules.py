@@ -285,7 +285,10 @@ class Bybit(TieredClosedForm):
     LP = EP -/+ (WB - MM_entry) / q. Isolated inverse follows the 2026 UTA revision: MM at the
     liquidation price and added margin counted net of the close fee, ``extra / (1 + taker)``; the
     initial margin needs ``leverage`` (without it the whole wallet counts as initial margin). Cross has
-    no published closed form and goes to the solver, with the requirement at mark.
+    no published closed form and goes to the solver, with the requirement at mark (MM from the mark
+    since 2025-09-02). Every linear requirement includes the estimated fee to close (``fee_to_close``),
+    as Bybit's ``positionMM`` does; an isolated wallet is ``positionIM`` plus added margin, which holds
+    the same fee, so the isolated closed form is unchanged by it.
     """
 
     venue = Venue.BYBIT
@@ -297,7 +300,24 @@ class Bybit(TieredClosedForm):
     def requirement(self, p: Position, price: float, taker_fee: float) -> float:
         at = p.entry_price if self._isolated_at_entry(p) else price
         t = p.tiers[tier_index(p.tiers, notional(p, at))]
-        return notional(p, at) * t.mmr - t.cum
+        return notional(p, at) * t.mmr - t.cum + self.fee_to_close(p, taker_fee)
+
+    def fee_to_close(self, p: Position, taker_fee: float) -> float:
+        """Bybit's "estimated fee to close", part of both IM and MM (formulas 2.5, verified on a real
+        position to 8e-7): a taker close at the bankruptcy price, ``q x EP x (1 -/+ 1/lev) x taker``.
+
+        It is fixed by the entry and the leverage, so it moves no liquidation price by itself; leaving
+        it out under-states Bybit's requirement by about ``q x bust x taker``. Without a leverage the
+        bankruptcy price is taken at the entry (the fee of a close at entry). Inverse positions count
+        it through ``_inverse_base`` (the 2026 form nets it out of the added margin) and get none here.
+        """
+        if p.inverse:
+            return 0.0
+        q = p.contracts * p.contract_size
+        bust = 1.0
+        if p.leverage:
+            bust = 1.0 - 1.0 / p.leverage if p.side == "long" else 1.0 + 1.0 / p.leverage
+        return q * p.entry_price * bust * taker_fee
 
     def breakpoints(self, p: Position) -> list[float]:
         return [] if self._isolated_at_entry(p) else super().breakpoints(p)
