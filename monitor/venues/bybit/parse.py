@@ -334,3 +334,23 @@ __all__ = [
     "parse_wallet",
     "parse_wallet_topic",
 ]
+
+
+def ticker_rows(body: object, *, source: str = "market/tickers") -> list[tuple[str, float]]:
+    """``market/tickers`` as (market id, mark) pairs."""
+    out = []
+    for row in _rows(body, source):
+        out.append((row.symbol_id("symbol"), row.price("markPrice")))
+    return out
+
+
+def envelope_time(body: object, *, source: str = "envelope") -> int:
+    return BybitObj(body, source=source, path="").ms("time")
+
+
+def parse_all_tiers(
+    body: object, symbols: Mapping[str, str], *, source: str = "risk-limit"
+) -> dict[str, tuple[Tier, ...]]:
+    """Every listed symbol's tiers (``parse_tiers`` per symbol), by unified symbol."""
+    ids = {r.symbol_id("symbol") for r in _rows(body, source)}
+    return {symbols[i]: parse_tiers(body, i, source=source) for i in sorted(ids) if i in symbols}

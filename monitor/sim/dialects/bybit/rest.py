@@ -266,17 +266,20 @@ class BybitRestApi(RestApi):
             raise BybitError(
                 110072, "OrderLinkedID is duplicate" if len(link) <= 36 else "orderLinkId invalid"
             )
-        reduce_raw = call.params.get("reduceOnly", "false").lower()
+        reduce_only = call.params.get("reduceOnly", "false").lower() == "true"
         acct = call.acct
+        position_side = self._position_side(acct, call.params.get("positionIdx"))
+        # Bybit: a reduce-only order on a hedge leg must be on the side that closes it; the
+        # ledger's hedge legs (Binance's) close by naming the leg, without the flag
+        if acct.hedge_mode and reduce_only and (side == "Buy") == (position_side == LONG):
+            raise from_rejection(Rejected(Reason.REDUCE_ONLY_WOULD_INCREASE))
         order, events = self.sim.ledger.place_market_order(
             acct.name,
             symbol,
             side.upper(),
             quantity,
-            position_side=self._position_side(acct, call.params.get("positionIdx"))
-            if acct.hedge_mode
-            else None,
-            reduce_only=reduce_raw == "true",
+            position_side=position_side if acct.hedge_mode else None,
+            reduce_only=None if acct.hedge_mode else reduce_only,
             client_order_id=link,
             now_ms=call.now_ms,
         )

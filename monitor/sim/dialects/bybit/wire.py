@@ -123,12 +123,7 @@ def risk_limits(spec: SymbolSpec) -> list[JSON]:
 def position(row: LegRisk, spec: SymbolSpec, now_ms: int) -> JSON:
     """One ``/v5/position/list`` row (or a ``position`` topic item)."""
     amount = abs(row.amount)
-    if row.amount > 0 or (row.amount == 0 and row.position_side == LONG):
-        side = "Buy" if row.amount else ""
-    elif row.amount < 0:
-        side = "Sell"
-    else:
-        side = ""
+    side = "Buy" if row.amount > 0 else "Sell" if row.amount < 0 else ""
     pp = spec.price_precision
     flat = row.amount == 0
     isolated = row.margin_mode is MarginMode.ISOLATED
@@ -149,7 +144,8 @@ def position(row: LegRisk, spec: SymbolSpec, now_ms: int) -> JSON:
         "markPrice": dec(row.mark_price, pp),
         "liqPrice": "" if flat or liq is None or liq <= 0 else dec(liq, pp),
         "bustPrice": "",
-        "positionIM": dec(row.initial_margin, 8),
+        # an isolated leg's positionIM is its whole margin, added margin included (add-margin example)
+        "positionIM": dec(row.isolated_wallet if isolated else row.initial_margin, 8),
         "positionMM": dec(row.maint_margin, 8),
         "positionBalance": dec(row.isolated_wallet if isolated else row.initial_margin, 8),
         "takeProfit": "",
