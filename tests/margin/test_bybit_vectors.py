@@ -61,13 +61,13 @@ def test_fee_to_close_is_a_close_at_the_bankruptcy_price() -> None:
 
 
 def test_isolated_liquidation_with_the_fee_in_wallet_and_requirement() -> None:
-    """The wallet Bybit reports (positionIM) holds the fee too, so the 2024 closed form is unchanged:
-    LP_long = EP (1 - 1/lev + MMR)."""
+    """The wallet Bybit reports (positionIM) holds the fee too, and so does MM: the fee cancels, and
+    with MM from the mark LP_long = EP (1 - 1/lev) / (1 - MMR)."""
     row = captured_row()
     p = position_from(row, MarginMode.ISOLATED)
     lp = RULES[Venue.BYBIT].isolated_liquidation_price(p, TAKER)
     ep, lev = p.entry_price, p.leverage or 0.0
-    assert lp == pytest.approx(ep * (1 - 1 / lev + 0.01), abs=1e-5)
+    assert lp == pytest.approx(ep * (1 - 1 / lev) / (1 - 0.01), abs=1e-5)
 
 
 def test_cross_liquidation_counts_the_fee() -> None:
