@@ -3,8 +3,8 @@
 with their ops (``ws``), and the bodies in the shapes of the recorded payloads (``wire``).
 
 Linear USDT perpetuals on the simulator's USD-M books (the same ``small``/``demo`` books: one-way and
-hedge accounts, cross and isolated legs). The ledger's margin is the core's (no fee to close, tiers with
-a deduction): what the contract suite checks is that the daemon reads Bybit's wire correctly.
+hedge accounts, cross and isolated legs). The ledger's maintenance requirement includes Bybit's fee to
+close; tiers, the cross pool and liquidation are the core's.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ class Bybit(Dialect):
         return make_book(name)
 
     def rest_api(self, sim: SimExchange) -> BybitRestApi:
+        """The REST side; built once per simulator, with its ledger, which takes Bybit's rule here:
+        the maintenance requirement includes the fee to close."""
+        sim.ledger.close_fee_in_maintenance = True
         return BybitRestApi(sim)
 
     def install(self, app: web.Application, sim: SimExchange) -> None:
