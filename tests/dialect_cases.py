@@ -30,6 +30,12 @@ class VenueCase:
     transfer: float  # a margin transfer to the isolated leg, in its margin asset
     # another cross symbol in the same pool as ``cross`` (a short), where the book has one
     cross_other: Held | None = None
+    # the venue's error code for an order refused as not reduce-only
+    reduce_only_code: str = "-2022"
+    # the REST path of a margin transfer into an isolated leg (default: ``rest`` + /positionMargin)
+    transfer_path: str = ""
+    # whether the venue's user stream hangs on a listen key (Binance) rather than a signed login
+    listen_keys: bool = True
 
 
 CASES: dict[str, VenueCase] = {
@@ -51,5 +57,18 @@ CASES: dict[str, VenueCase] = {
         rest="/dapi/v1",
         lot=1,
         transfer=0.0123,
+    ),
+    "bybit": VenueCase(
+        "bybit",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/v5",
+        lot=0.002,
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        reduce_only_code="110017",
+        transfer_path="/v5/position/add-margin",
+        listen_keys=False,
     ),
 }

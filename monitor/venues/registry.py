@@ -22,6 +22,7 @@ from monitor.model import Venue
 from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import Endpoints, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
+from monitor.venues.bybit import factory as bybit
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "binancecoinm",
                 "https://dapi.binance.com",
                 "wss://dstream.binance.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.BYBIT,
+                "Bybit",
+                bybit.make_adapter,
+                rules_for(Venue.BYBIT),
+                "bybit",
+                "https://api.bybit.com",
+                "wss://stream.bybit.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
         )

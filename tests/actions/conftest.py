@@ -34,6 +34,7 @@ from monitor.sim.scenarios import Scenario
 from monitor.sim.specs import major_specs
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
+from monitor.venues.bybit.venue import BybitVenue
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -153,6 +154,8 @@ def fast_adapter(
     sink: Callable[[Event], None],
     endpoints: Endpoints | None,
 ) -> Any:
+    if venue is Venue.BYBIT:
+        return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     return FastBinanceVenue(venue, accounts, sink, endpoints=endpoints)
 
 

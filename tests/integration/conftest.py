@@ -27,6 +27,7 @@ from monitor.service import Daemon, DaemonOptions
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
+from monitor.venues.bybit.venue import BybitVenue
 
 
 @dataclass
@@ -111,7 +112,9 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
             accts: tuple[VenueAccount, ...],
             sink: Callable[[Event], None],
             endpoints: Endpoints | None,
-        ) -> BinanceVenue:
+        ) -> BinanceVenue | BybitVenue:
+            if venue is Venue.BYBIT:
+                return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
         daemon = Daemon(options, [recorder], adapter_factory=adapter)

@@ -27,10 +27,10 @@ SPEED = 12.0
 @pytest.mark.parametrize(
     ("book", "scenario", "cross_expected"),
     [
-        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False}),
-        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True}),
+        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False, "bybit": False}),
+        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True, "bybit": True}),
         # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
-        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True}),
+        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True, "bybit": False}),
     ],
 )
 async def test_every_liquidation_was_predicted(

@@ -6,8 +6,9 @@ from __future__ import annotations
 from monitor.sim.dialects.base import Dialect
 from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
+from monitor.sim.dialects.bybit import Bybit
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm())}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bybit())}
 
 
 def dialect_named(name: str) -> Dialect:

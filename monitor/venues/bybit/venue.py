@@ -181,8 +181,8 @@ class BybitVenue:
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_market_frame(self, url: str, frame: Any) -> None:
-        if not (isinstance(frame, dict) and "topic" in frame):
-            return  # subscribe acks, pongs
+        if _is_control_reply(frame):
+            return
         received = self.clock()
         try:
             marks = parse.merge_ticker(self._marks, frame, self.symbols, received, self.venue.value)
@@ -197,12 +197,12 @@ class BybitVenue:
         self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
-        if not (isinstance(frame, dict) and "topic" in frame):
+        if _is_control_reply(frame):
             return
         received = self.clock()
-        topic = frame.get("topic")
         v = self.venue.value
         try:
+            topic = parse.BybitObj(frame, source="private", path="").get("topic")
             if topic == "position":
                 update = parse.parse_position_topic(
                     frame,
@@ -226,6 +226,10 @@ class BybitVenue:
                     frame, venue=v, account=account, symbols=self.symbols, received_ms=received
                 ):
                     self.sink(order)
+            elif topic != "execution":  # fills are read from the order and position topics
+                self.sink(
+                    Rejected("private", f"topic: not one the monitor reads: {str(topic)[:40]}", "", received)
+                )
         except parse.FrameError as exc:
             self.sink(exc.to_rejected(received))
 
@@ -483,6 +487,11 @@ class BybitVenue:
                 "positionIdx": parse.IDX_OF_SIDE[position_side],
             }
         )
+
+
+def _is_control_reply(frame: Any) -> bool:
+    """An op's answer (subscribe, auth, pong): ``op`` or ``success`` and no ``topic``."""
+    return isinstance(frame, dict) and "topic" not in frame and ("op" in frame or "success" in frame)
 
 
 def _market_rules(symbol: str, market: Mapping[str, Any]) -> MarketRules:
