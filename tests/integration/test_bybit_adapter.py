@@ -134,3 +134,23 @@ async def test_a_portfolio_margin_account_is_refused_naming_it(sim: SimExchange)
         await venue.start()
     assert "portfolio margin" in str(failed.value.__cause__)
     await venue.stop()
+
+
+async def test_the_wallet_topic_gives_the_cross_pool_without_isolated_margin(
+    sim: SimExchange, running: tuple[BybitVenue, list[Event]]
+) -> None:
+    """A UTA's walletBalance holds the isolated legs' margin too; the pool is the rest."""
+    venue, events = running
+    await until(lambda: sim.streams.user_connections("main") > 0)
+    await venue.add_isolated_margin("main", "SOL/USDT:USDT", 25.0, PositionSide.BOTH)
+
+    def wallet_updates() -> list[AccountUpdate]:
+        return [
+            e
+            for e in events
+            if isinstance(e, AccountUpdate) and e.account == "main" and e.cross_wallet_balance is not None
+        ]
+
+    await until(wallet_updates)
+    expected = sim.ledger.account("main").wallets["USDT"]
+    assert wallet_updates()[-1].cross_wallet_balance == pytest.approx(expected, rel=1e-12)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from monitor.engine import MarketInfo
@@ -87,6 +88,8 @@ class BybitVenue:
         self._held_changed = asyncio.Event()
         self._modes: dict[str, MarginMode] = {}
         self._hedge: dict[str, bool] = {}
+        # account -> isolated leg -> its margin (positionIM): a UTA's walletBalance includes it
+        self._isolated: dict[str, dict[tuple[str, PositionSide], float]] = {}
         self.rest_gate = RestGate(clock, on_ban=self._on_ban)
         self._streams = StreamKeeper(sink, clock, self.rest_gate, self._ping, self._forget_dial_backoff)
 
@@ -213,14 +216,16 @@ class BybitVenue:
                     received_ms=received,
                 )
                 self._note_held(account, update.positions)
+                self._note_isolated(account, update.positions, replace_all=False)
                 self.sink(update)
             elif topic == "wallet":
                 wallet = parse.parse_wallet_topic(
                     frame, venue=v, account=account, coin=_SETTLE, received_ms=received
                 )
-                if wallet is not None:
+                if wallet is not None and wallet.cross_wallet_balance is not None:
                     # the topic's walletBalance includes isolated margin; the pool is the rest
-                    self.sink(wallet)
+                    isolated = sum(self._isolated.get(account, {}).values())
+                    self.sink(replace(wallet, cross_wallet_balance=wallet.cross_wallet_balance - isolated))
             elif topic == "order":
                 for order in parse.parse_order_topic(
                     frame, venue=v, account=account, symbols=self.symbols, received_ms=received
@@ -241,6 +246,17 @@ class BybitVenue:
                 held.add(p.symbol)
         if self._all_held() != before:
             self._held_changed.set()
+
+    def _note_isolated(self, account: str, positions: Sequence[PositionState], *, replace_all: bool) -> None:
+        """Remember each isolated leg's margin (a snapshot replaces them all, a delta its legs)."""
+        legs = {} if replace_all else self._isolated.get(account, {})
+        for p in positions:
+            key = (p.symbol, p.position_side)
+            if p.amount != 0 and p.margin_mode is MarginMode.ISOLATED and p.isolated_wallet is not None:
+                legs[key] = p.isolated_wallet
+            else:
+                legs.pop(key, None)
+        self._isolated[account] = legs
 
     def _all_held(self) -> set[str]:
         return set().union(*self._held.values()) if self._held else set()
@@ -378,6 +394,7 @@ class BybitVenue:
             self._hedge[account] = hedge
         self._held[account] = set()
         self._note_held(account, positions)
+        self._note_isolated(account, positions, replace_all=True)
         self.sink(
             AccountSnapshotEvent(
                 self.venue.value,
