@@ -316,13 +316,16 @@ class BybitVenue:
                 asyncio.ensure_future(client.watch_orders()),
             ]
             try:
-                done, _ = await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
-                for w in done:
-                    w.result()
+                await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for w in watches:
                     if not w.done():
                         w.cancel()
+                # every watch's outcome is retrieved: one socket's failure ends them all at once
+                outcomes = await asyncio.shield(asyncio.gather(*watches, return_exceptions=True))
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise outcome
 
         await keep_subscribed(
             self._streams,
