@@ -290,7 +290,8 @@ class Bybit(TieredClosedForm):
     19,698.49 here, ``(EP - IM/q) / (1 - MMR)``. Isolated
     inverse follows the 2026 UTA revision: added margin counted net of the close fee,
     ``extra / (1 + taker)``; the initial margin needs ``leverage`` (without it the whole wallet counts
-    as initial margin). Cross has no published closed form and goes to the solver.
+    as initial margin). Cross has no published closed form: linear cross uses the tiered one over the
+    base net of the fees (the solver's root), inverse cross the solver.
     """
 
     venue = Venue.BYBIT
@@ -341,7 +342,13 @@ class Bybit(TieredClosedForm):
     def cross_liquidation_price(
         self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        return solve_cross(self, legs, base, taker_fee, mark)
+        """Bybit publishes no cross form, but its linear requirement is Binance's (tiers at the mark,
+        a deduction) plus a fee fixed per leg: the tiered closed form over the base net of the legs'
+        fees is the root the solver finds (a test compares them), at a fraction of its cost."""
+        if any(leg.inverse for leg in legs):
+            return solve_cross(self, legs, base, taker_fee, mark)
+        fees = sum(self.fee_to_close(leg, taker_fee) for leg in legs)
+        return self.tiered_liquidation_price(legs, base - fees, legs[0].mark_price if mark is None else mark)
 
     def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
         needed = self.requirement(p, price, taker_fee) - upnl(p, price)

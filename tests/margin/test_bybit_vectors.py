@@ -79,3 +79,33 @@ def test_cross_liquidation_counts_the_fee() -> None:
     requirement_at_lp = p.contracts * lp * 0.01 + fee  # MM from the mark since 2025-09-02
     base = requirement_at_lp - (lp - p.entry_price) * p.contracts
     assert solve_cross(RULES[Venue.BYBIT], [p], base, TAKER) == pytest.approx(lp, rel=1e-9)
+
+
+BTC_TIERS = (
+    Tier(0, 2_000_000, 0.005, 0.0),
+    Tier(2_000_000, 4_000_000, 0.01, 10_000.0),
+    Tier(4_000_000, 6_000_000, 0.015, 30_000.0),
+)
+
+
+@pytest.mark.parametrize(
+    ("legs", "base"),
+    [
+        ([("long", 40.0, 60_000.0, 10.0)], 100_000.0),  # crosses a tier on its way down
+        ([("short", 30.0, 60_000.0, 20.0)], 50_000.0),
+        ([("long", 20.0, 60_000.0, 10.0), ("short", 5.0, 61_000.0, 25.0)], 30_000.0),  # hedge legs
+    ],
+)
+def test_cross_closed_form_is_the_solvers_root(
+    legs: list[tuple[str, float, float, float]], base: float
+) -> None:
+    """The closed form over the base net of the fees finds the solver's root, tier changes included."""
+    rules = RULES[Venue.BYBIT]
+    positions = [
+        Position("BTC/USDT:USDT", Side(side), MarginMode.CROSS, q, ep, 60_000.0, BTC_TIERS, leverage=lev)
+        for side, q, ep, lev in legs
+    ]
+    closed = rules.cross_liquidation_price(positions, base, TAKER)
+    oracle = solve_cross(rules, positions, base, TAKER)
+    assert closed is not None and oracle is not None
+    assert closed == pytest.approx(oracle, rel=1e-9)
