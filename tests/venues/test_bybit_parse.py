@@ -61,7 +61,10 @@ def test_recorded_unified_wallet() -> None:
 
 def test_account_info_margin_mode_and_portfolio_margin_refused() -> None:
     body = load("rest.account.info.documented.json")
+    body["result"]["unifiedMarginStatus"] = 5  # the documented example is a UTA 1.0 pro (4)
     assert parse.parse_margin_mode(body, "main") is MarginMode.CROSS
+    body["result"]["marginMode"] = "ISOLATED_MARGIN"
+    assert parse.parse_margin_mode(body, "main") is MarginMode.ISOLATED
     body["result"]["marginMode"] = "PORTFOLIO_MARGIN"
     with pytest.raises(parse.UnsupportedAccount, match="Bybit account 'pm': portfolio margin"):
         parse.parse_margin_mode(body, "pm")
@@ -105,3 +108,11 @@ def test_a_bad_position_index_names_the_field() -> None:
 def test_an_error_envelope_is_refused() -> None:
     with pytest.raises(FrameError, match="retCode"):
         parse.parse_positions(load("rest.error.10001.observed.json"), SYMBOLS, MarginMode.CROSS)
+
+
+@pytest.mark.parametrize(("status", "says"), [(1, "classic account"), (4, "UTA 1.0"), (3, "UTA 1.0")])
+def test_classic_and_uta_1_accounts_are_refused_naming_them(status: int, says: str) -> None:
+    body = load("rest.account.info.documented.json")
+    body["result"]["unifiedMarginStatus"] = status
+    with pytest.raises(parse.UnsupportedAccount, match=f"Bybit account 'old': .*{says}"):
+        parse.parse_margin_mode(body, "old")

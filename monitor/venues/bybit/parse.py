@@ -146,10 +146,18 @@ def parse_wallet(body: object, coin: str = "USDT", *, source: str = "wallet-bala
 
 
 def parse_margin_mode(body: object, account: str, *, source: str = "account/info") -> MarginMode:
-    """The account-wide margin mode. Portfolio margin is refused, naming the account: its
-    requirement is a portfolio stress test no per-position rule reproduces."""
+    """The account-wide margin mode. Refused, naming the account: portfolio margin (its requirement
+    is a portfolio stress test no per-position rule reproduces), classic accounts and UTA 1.0
+    (``unifiedMarginStatus`` 1, 3, 4: other endpoints and margin rules, not built)."""
     top = BybitObj(body, source=source, path="")
     result = top.obj("result")
+    status = result.get("unifiedMarginStatus") if result.has("unifiedMarginStatus") else None
+    if status in (1, "1"):
+        raise UnsupportedAccount(
+            account, "a classic account is not supported: upgrade it to a Unified Trading Account"
+        )
+    if status in (3, 4, "3", "4"):
+        raise UnsupportedAccount(account, "UTA 1.0 is not supported: upgrade it to UTA 2.0")
     mode = result.get("marginMode")
     if mode == "REGULAR_MARGIN":
         return MarginMode.CROSS
