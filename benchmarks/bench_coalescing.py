@@ -24,6 +24,10 @@ the measured process and is counted in its CPU.
 
 Targets (issue): CPU under 15 % of one core, p99 under the window + 10 ms.
 Run: ``make bench`` or ``python benchmarks/bench_coalescing.py [--seconds 30] [--window-ms 50]``.
+
+``--venue bybit`` runs Bybit's rules (the scalar path: the solver for cross legs, the fee to close)
+and builds each push as Bybit's ticker delta read by the adapter's parser (``merge_ticker``), so the
+parse of each frame is in the measured CPU (the JSON decoding still is not).
 """
 
 from __future__ import annotations
@@ -39,13 +43,14 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench_engine_policy import snapshot, unified
 
 from monitor.engine import MarketInfo
-from monitor.events import Event, MarkPrices, TierTable
+from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
 from monitor.logs import configure
 from monitor.model import Venue
 from monitor.policy.config import PolicyConfig
@@ -113,6 +118,29 @@ class TimedDaemon(Daemon):
         return out
 
 
+def bybit_sink(sink: Callable[[MarkPrices], None], ids: dict[str, str]) -> Callable[[MarkPrices], None]:
+    """Each push as Bybit's ticker delta, read back by the adapter's parser."""
+    from monitor.venues.bybit.parse import merge_ticker
+
+    known: dict[str, float] = {}
+    by_id = {market_id: symbol for symbol, market_id in ids.items()}
+
+    def push(ev: MarkPrices) -> None:
+        ((symbol, price),) = ev.prices.items()
+        frame = {
+            "topic": f"tickers.{ids[symbol]}",
+            "type": "delta",
+            "data": {"symbol": ids[symbol], "markPrice": repr(price)},
+            "cs": ev.event_ms,
+            "ts": ev.event_ms,
+        }
+        marks = merge_ticker(known, frame, by_id, ev.received_ms, VENUE.value)
+        if marks is not None:
+            sink(marks)
+
+    return push
+
+
 async def drive(
     sink: Callable[[MarkPrices], None],
     marks: dict[str, float],
@@ -169,6 +197,7 @@ async def run(mode: str, window_ms: int, seconds: float, state_dir: str) -> dict
         await drive(lambda ev: None, marks, seconds, None, rng)  # pushes are built, then dropped
         return {"cpu_pct": (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100}
     markets, events = load(ledger)
+    events = [replace(e, venue=VENUE.value) if isinstance(e, AccountSnapshotEvent) else e for e in events]
     venues: list[InProcessVenue] = []
 
     def factory(
@@ -193,10 +222,13 @@ async def run(mode: str, window_ms: int, seconds: float, state_dir: str) -> dict
     for event in events:
         venue.sink(event)
     await daemon.drain()
-    await drive(venue.sink, marks, WARMUP_S, daemon.pending, rng)
+    push: Callable[[MarkPrices], None] = venue.sink
+    if VENUE is Venue.BYBIT:
+        push = bybit_sink(venue.sink, {unified(ledger, s): s for s in ledger.specs})
+    await drive(push, marks, WARMUP_S, daemon.pending, rng)
     decisions0 = daemon.stats.events["MarkPrices"]
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    pushed, drove = await drive(venue.sink, marks, seconds, daemon.pending, rng, measured=True)
+    pushed, drove = await drive(push, marks, seconds, daemon.pending, rng, measured=True)
     await asyncio.sleep(max(0.2, 2 * window_ms / 1000))  # the last window ends
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     decisions = daemon.stats.events["MarkPrices"] - decisions0
@@ -225,6 +257,7 @@ async def run(mode: str, window_ms: int, seconds: float, state_dir: str) -> dict
 
 def in_subprocess(mode: str, window_ms: int, seconds: float) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--only", mode, "--window-ms", str(window_ms), "--seconds", str(seconds)]
+    cmd += ["--venue", VENUE.value]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -233,7 +266,10 @@ def in_subprocess(mode: str, window_ms: int, seconds: float) -> dict[str, Any]:
 def main(seconds: float, window_ms: int) -> None:
     driver = in_subprocess("driver", window_ms, seconds)["cpu_pct"]
     rate = SYMBOLS * RATE_HZ
-    print(f"daemon: 50 accounts x 20 positions over {SYMBOLS} symbols; marks pushed per symbol")
+    print(
+        f"daemon: 50 accounts x 20 positions over {SYMBOLS} symbols, {VENUE.value} rules;"
+        " marks pushed per symbol"
+    )
     print(
         f"  {RATE_HZ:.0f}/s per symbol = {rate:.0f} updates/s,"
         f" for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up"
@@ -265,7 +301,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--window-ms", type=int, default=50)
     parser.add_argument("--only", choices=("off", "on", "driver"), help=argparse.SUPPRESS)
+    parser.add_argument("--venue", choices=(Venue.BINANCE_USDM.value, Venue.BYBIT.value), default=VENUE.value)
     args = parser.parse_args()
+    VENUE = Venue(args.venue)
     if args.only:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(asyncio.run(run(args.only, args.window_ms, args.seconds, tmp))))

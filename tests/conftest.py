@@ -80,7 +80,8 @@ async def make_ccxt() -> AsyncIterator[CcxtFactory]:
         cls = ccxt.async_support.binanceusdm if rest_only else ccxt.pro.binanceusdm
         client = cls({**sim.ccxt_config(account, **options), "enableRateLimit": rate_limit})
         client.timeout_on_exit = 0  # ccxt sleeps 250 ms on close by default; nothing to drain on loopback
-        point_at(client, sim.http_url, sim.ws_url)
+        if sim.dialect.ccxt_id.startswith("binance"):  # Bybit's URLs are all in its ccxt_config
+            point_at(client, sim.http_url, sim.ws_url)
         clients.append(client)
         return client
 
@@ -99,7 +100,10 @@ async def make_ccxt_for() -> AsyncIterator[CcxtFactory]:
         cls = getattr(ccxt.pro, sim.dialect.ccxt_id)
         client = cls({**sim.ccxt_config(account), "enableRateLimit": False})
         client.timeout_on_exit = 0
-        (point_at_bitget if sim.dialect.ccxt_id == "bitget" else point_at)(client, sim.http_url, sim.ws_url)
+        if sim.dialect.ccxt_id == "bitget":
+            point_at_bitget(client, sim.http_url, sim.ws_url)
+        elif sim.dialect.ccxt_id.startswith("binance"):  # Bybit's URLs are all in its ccxt_config
+            point_at(client, sim.http_url, sim.ws_url)
         clients.append(client)
         return client
 

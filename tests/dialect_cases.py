@@ -76,4 +76,17 @@ CASES: dict[str, VenueCase] = {
         not_reduce_only=("ExchangeError", "22002"),
         reports_liquidations=False,
     ),
+    "bybit": VenueCase(
+        "bybit",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/v5",
+        lot=0.002,
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/position/add-margin",
+        not_reduce_only=("InvalidOrder", "110017"),
+    ),
 }

@@ -20,7 +20,7 @@ from itertools import pairwise
 
 from monitor.margin import solver
 from monitor.margin.tiers import tier_index_extended as tier_index
-from monitor.model import MarginMode, Position, Tier, Venue
+from monitor.model import Position, Tier, Venue
 
 # How many times tier re-selection may move before the exhaustive per-segment scan takes over.
 FIXED_POINT_ROUNDS = 6
@@ -282,26 +282,42 @@ class BinanceCoinm(TieredClosedForm):
 class Bybit(TieredClosedForm):
     """Bybit v5 (reference section 2).
 
-    Isolated linear follows the 2024 documents: the requirement is evaluated at entry, so
-    LP = EP -/+ (WB - MM_entry) / q. Isolated inverse follows the 2026 UTA revision: MM at the
-    liquidation price and added margin counted net of the close fee, ``extra / (1 + taker)``; the
-    initial margin needs ``leverage`` (without it the whole wallet counts as initial margin). Cross has
-    no published closed form and goes to the solver, with the requirement at mark.
+    Since 2025-09-02 the maintenance requirement is computed from the mark price in cross and isolated
+    margin alike (formulas 2.5), and every linear requirement includes the estimated fee to close
+    (``fee_to_close``), as Bybit's ``positionMM`` does. The fee is fixed by the entry and the leverage,
+    so isolated linear has the tiered closed form over a wallet net of it (an isolated wallet is
+    ``positionIM`` plus added margin, which holds the same fee). The 2024 documents evaluated it at
+    entry instead: their long 1 BTC @ 20,000 at 50x (MMR 0.5 %) liquidates at 19,700 there and at
+    19,698.49 here, ``(EP - IM/q) / (1 - MMR)``. Isolated
+    inverse follows the 2026 UTA revision: added margin counted net of the close fee,
+    ``extra / (1 + taker)``; the initial margin needs ``leverage`` (without it the whole wallet counts
+    as initial margin). Cross has no published closed form: linear cross uses the tiered one over the
+    base net of the fees (the solver's root), inverse cross the solver.
     """
 
     venue = Venue.BYBIT
     inverse_default = False
 
-    def _isolated_at_entry(self, p: Position) -> bool:
-        return p.margin_mode is MarginMode.ISOLATED and not p.inverse
-
     def requirement(self, p: Position, price: float, taker_fee: float) -> float:
-        at = p.entry_price if self._isolated_at_entry(p) else price
-        t = p.tiers[tier_index(p.tiers, notional(p, at))]
-        return notional(p, at) * t.mmr - t.cum
+        t = p.tiers[tier_index(p.tiers, notional(p, price))]
+        return notional(p, price) * t.mmr - t.cum + self.fee_to_close(p, taker_fee)
 
-    def breakpoints(self, p: Position) -> list[float]:
-        return [] if self._isolated_at_entry(p) else super().breakpoints(p)
+    def fee_to_close(self, p: Position, taker_fee: float) -> float:
+        """Bybit's "estimated fee to close", part of both IM and MM (formulas 2.5, verified on a real
+        position to 8e-7): a taker close at the bankruptcy price, ``q x EP x (1 -/+ 1/lev) x taker``.
+
+        It is fixed by the entry and the leverage, so it moves no liquidation price by itself; leaving
+        it out under-states Bybit's requirement by about ``q x bust x taker``. Without a leverage the
+        bankruptcy price is taken at the entry (the fee of a close at entry). Inverse positions count
+        it through ``_inverse_base`` (the 2026 form nets it out of the added margin) and get none here.
+        """
+        if p.inverse:
+            return 0.0
+        q = p.contracts * p.contract_size
+        bust = 1.0
+        if p.leverage:
+            bust = 1.0 - 1.0 / p.leverage if p.side == "long" else 1.0 + 1.0 / p.leverage
+        return q * p.entry_price * bust * taker_fee
 
     def _inverse_base(self, p: Position, taker_fee: float) -> float:
         wallet = p.isolated_wallet or 0.0
@@ -318,19 +334,22 @@ class Bybit(TieredClosedForm):
     def isolated_liquidation_price(
         self, p: Position, taker_fee: float, mark: float | None = None
     ) -> float | None:
+        m = p.mark_price if mark is None else mark
         if p.inverse:
-            m = p.mark_price if mark is None else mark
             return self.tiered_liquidation_price((p,), self._inverse_base(p, taker_fee), m)
-        q = p.contracts * p.contract_size
-        mm = self.requirement(p, p.entry_price, taker_fee)
-        wallet = p.isolated_wallet or 0.0
-        lp = p.entry_price - (wallet - mm) / q if p.side == "long" else p.entry_price + (wallet - mm) / q
-        return lp if lp > (p.mark_price if mark is None else mark) * solver.PRICE_FLOOR else None
+        wallet = (p.isolated_wallet or 0.0) - self.fee_to_close(p, taker_fee)
+        return self.tiered_liquidation_price((p,), wallet, m)
 
     def cross_liquidation_price(
         self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        return solve_cross(self, legs, base, taker_fee, mark)
+        """Bybit publishes no cross form, but its linear requirement is Binance's (tiers at the mark,
+        a deduction) plus a fee fixed per leg: the tiered closed form over the base net of the legs'
+        fees is the root the solver finds (a test compares them), at a fraction of its cost."""
+        if any(leg.inverse for leg in legs):
+            return solve_cross(self, legs, base, taker_fee, mark)
+        fees = sum(self.fee_to_close(leg, taker_fee) for leg in legs)
+        return self.tiered_liquidation_price(legs, base - fees, legs[0].mark_price if mark is None else mark)
 
     def wallet_for_liquidation_at(self, p: Position, price: float, taker_fee: float) -> float:
         needed = self.requirement(p, price, taker_fee) - upnl(p, price)

@@ -379,9 +379,9 @@ class SimExchange:
         """Push ledger events to their account's user streams, in order."""
         specs = self._ledger.specs
         for event in events:
-            body = self.dialect.user_frame(event, specs)
-            self.user_frames.append((event.account, body))
-            await self.streams.send_user(event.account, [json.dumps(body, separators=(",", ":"))])
+            for body in self.dialect.user_frames(event, specs, self):
+                self.user_frames.append((event.account, body))
+                await self.streams.send_user(event.account, [json.dumps(body, separators=(",", ":"))])
 
 
 _AFTER = Scenario(vol_scale=0.3)

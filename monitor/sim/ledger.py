@@ -17,7 +17,7 @@ What it models, following Binance USD-M (USDT margin; Multi-Assets mode on reque
   it (the opening fee is taken out of the isolated wallet, as Binance does), and reducing releases the
   isolated wallet in proportion to the size closed.
 - Maintenance margin is ``|notional| * mmr - cum`` of the covering tier at mark
-  (``monitor.margin.tiers.maint_amount``).
+  (``monitor.margin.tiers.maint_amount``), plus, on Bybit, the estimated fee to close (``close_fee``).
 - Liquidation is decided from the definition, never from a liquidation-price formula: an isolated leg
   when ``isolatedWallet + UPNL <= MM``; the cross pool when ``sum MM >= crossWallet + sum UPNL``. It
   closes the affected legs at mark, forfeits the isolated wallet (or charges the cross pool's remaining
@@ -382,6 +382,8 @@ class Ledger:
         self._next_order_id = 4_000_000_001
         self._next_trade_id = 200_000_001
         self._liq_seq = 0
+        # Bybit's rule: the maintenance requirement includes the fee to close (``close_fee``)
+        self.close_fee_in_maintenance = False
 
     # ---- setup --------------------------------------------------------------------------------
 
@@ -544,10 +546,22 @@ class Ledger:
         """Signed, in the leg's margin asset (coin for an inverse contract)."""
         return self.specs[leg.symbol].value(leg.amount, self.marks[leg.symbol])
 
-    def maint_margin(self, leg: Leg) -> float:
+    def maint_margin(self, leg: Leg, acct: Account | None = None) -> float:
         if leg.amount == 0:
             return 0.0
-        return maint_amount(self.specs[leg.symbol].tiers, self.notional(leg))
+        fee = self.close_fee(acct, leg) if acct is not None else 0.0
+        return maint_amount(self.specs[leg.symbol].tiers, self.notional(leg)) + fee
+
+    def close_fee(self, acct: Account, leg: Leg) -> float:
+        """Bybit's estimated fee to close, part of its maintenance requirement (when
+        ``close_fee_in_maintenance`` is set): a taker close of a linear leg at its bankruptcy price,
+        ``q x EP x (1 -/+ 1/lev) x taker``. Fixed by the entry and the leverage."""
+        spec = self.specs[leg.symbol]
+        if not self.close_fee_in_maintenance or leg.amount == 0 or spec.inverse:
+            return 0.0
+        lev = acct.config(leg.symbol).leverage
+        bust = 1 - 1 / lev if leg.amount > 0 else 1 + 1 / lev
+        return abs(leg.amount) * spec.contract_size * leg.entry_price * bust * acct.taker_fee
 
     def cross_pool(self, account: str | Account, asset: str | None = None) -> CrossPool:
         """The cross pool of ``asset`` (default: the account's home asset): its wallet and the cross
@@ -564,7 +578,7 @@ class Ledger:
                 continue
             has = True
             upnl += self.unrealized(leg)
-            maint += self.maint_margin(leg)
+            maint += self.maint_margin(leg, acct)
             initial += abs(self.notional(leg)) / cfg.leverage
         collateral = self.collateral(acct) if asset == acct.home else 0.0
         return CrossPool(acct.wallets.get(asset, 0.0), upnl, maint, initial, has, collateral)
@@ -574,7 +588,7 @@ class Ledger:
         leg = acct.legs.get((symbol, position_side))
         if leg is None or leg.amount == 0:
             return 0.0
-        return _ratio(self.maint_margin(leg), leg.isolated_wallet + self.unrealized(leg))
+        return _ratio(self.maint_margin(leg, acct), leg.isolated_wallet + self.unrealized(leg))
 
     def ratio_at(self, account: str, marks: Mapping[str, float], leg: tuple[str, str] | None = None) -> float:
         """What the cross ratio of ``account`` (or the ratio of its isolated ``leg``) would be at
@@ -630,7 +644,7 @@ class Ledger:
             mark_price=mark,
             notional=notional,
             unrealized=self.unrealized(leg),
-            maint_margin=self.maint_margin(leg),
+            maint_margin=self.maint_margin(leg, acct),
             initial_margin=abs(notional) / cfg.leverage,
             margin_mode=cfg.margin_mode,
             leverage=cfg.leverage,
@@ -652,7 +666,7 @@ class Ledger:
             margin_mode=acct.config(leg.symbol).margin_mode,
             isolated_wallet=leg.isolated_wallet,
             mark_price=self.marks[leg.symbol],
-            maint_margin=self.maint_margin(leg),
+            maint_margin=self.maint_margin(leg, acct),
         )
 
     def liquidation_price(self, acct: Account, leg: Leg, pool: CrossPool | None = None) -> float | None:
@@ -679,7 +693,7 @@ class Ledger:
                 for other in acct.open_legs()
                 if other.symbol == leg.symbol and acct.config(other.symbol).margin_mode is MarginMode.CROSS
             ]
-            own = sum(self.unrealized(other) - self.maint_margin(other) for other in legs)
+            own = sum(self.unrealized(other) - self.maint_margin(other, acct) for other in legs)
             base = pool.wallet + pool.collateral + pool.unrealized - pool.maint_margin - own
             if acct.multi_assets and spec.margin_asset == acct.home:
                 driven = True
@@ -690,7 +704,7 @@ class Ledger:
             total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
                 total += spec.pnl(other.amount, other.entry_price, price)
-                total -= maint_amount(tiers, spec.value(other.amount, price))
+                total -= maint_amount(tiers, spec.value(other.amount, price)) + self.close_fee(acct, other)
             return total
 
         kinks: list[float] = []
@@ -967,7 +981,7 @@ class Ledger:
             pools: dict[str, tuple[list[Leg], float, float]] = {}
             isolated: list[tuple[Leg, float, float]] = []
             for leg in legs:
-                upnl, maint = self.unrealized(leg), self.maint_margin(leg)
+                upnl, maint = self.unrealized(leg), self.maint_margin(leg, acct)
                 if acct.config(leg.symbol).margin_mode is MarginMode.ISOLATED:
                     isolated.append((leg, leg.isolated_wallet + upnl, maint))
                 else:

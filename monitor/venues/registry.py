@@ -23,6 +23,7 @@ from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import Endpoints, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
+from monitor.venues.bybit import factory as bybit
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "bitget",
                 "https://api.bitget.com",
                 "wss://ws.bitget.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.BYBIT,
+                "Bybit",
+                bybit.make_adapter,
+                rules_for(Venue.BYBIT),
+                "bybit",
+                "https://api.bybit.com",
+                "wss://stream.bybit.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
         )

@@ -145,7 +145,7 @@ async def test_listen_key_expiry_is_renewed_and_resynced(
     """ccxt has no handler for listenKeyExpired; the daemon reads the raw event, takes a new key,
     resubscribes and resyncs over REST."""
     if not dialect.listen_keys:
-        pytest.skip(f"{dialect.venue} has no listen keys")
+        pytest.skip(f"{dialect.venue}'s private stream has no listen key (a signed login instead)")
     run = await start_daemon(sim)
     old_key = sim.listen_key("main")
     snapshots = run.daemon.stats.events["AccountSnapshotEvent"]
@@ -161,7 +161,7 @@ async def test_silent_user_stream_raises_stale_within_the_threshold(
     """When the key cannot be renewed the user stream stays silent: staleness must say so within its
     threshold, and recovery must follow once the exchange answers again."""
     if not dialect.listen_keys:
-        pytest.skip(f"{dialect.venue} has no listen key to withhold")
+        pytest.skip(f"{dialect.venue}'s private stream has no listen key (a signed login instead)")
     run = await start_daemon(sim, policy=fast_policy(user_ms=1_000), staleness_check_seconds=0.1)
     sim.faults.fail_rest(times=10_000, path_prefix=f"{dialect.rest}/listenKey")
     await sim.expire_listen_key("main")

@@ -139,8 +139,14 @@ def test_coinm_binance_calculator_example() -> None:
     ],
 )
 def test_bybit_isolated_linear_doc_examples(side: str, entry: float, lev: float, expected: float) -> None:
+    """The documents' figures evaluate MM at entry (before 2025-09-02). Since then MM follows the mark:
+    LP = (EP -/+ IM/q) / (1 -/+ MMR), which moves each example by MM's change between entry and LP."""
     p = isolated(side, 1, entry, entry / lev, (Tier(0, 2_000_000, 0.005, 0),), leverage=lev)
-    assert RULES[Venue.BYBIT].isolated_liquidation_price(p, 0.0) == pytest.approx(expected, rel=REL)
+    sign = 1.0 if side == "long" else -1.0
+    at_entry = entry - sign * (entry / lev - entry * 0.005)
+    assert at_entry == pytest.approx(expected, rel=REL)  # the documents' form, reproduced
+    at_mark = (entry - sign * entry / lev) / (1 - sign * 0.005)
+    assert RULES[Venue.BYBIT].isolated_liquidation_price(p, 0.0) == pytest.approx(at_mark, rel=REL)
 
 
 def test_bybit_bankruptcy_relation() -> None:

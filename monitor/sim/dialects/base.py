@@ -68,6 +68,13 @@ class Dialect(ABC):
     def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
         """The user-stream frame of one ledger event."""
 
+    def user_frames(
+        self, event: LedgerEvent, specs: Mapping[str, SymbolSpec], sim: SimExchange
+    ) -> list[JSON]:
+        """Every user-stream frame of one ledger event, in order: one for most venues; a venue whose
+        topics split an event (Bybit's position and wallet) overrides this."""
+        return [self.user_frame(event, specs)]
+
     @abstractmethod
     def listen_key_expired(self, listen_key: str, now_ms: int) -> JSON:
         """The frame that tells a user stream its key is gone."""

@@ -1,0 +1,1 @@
+"""Bybit v5 (Unified Trading Account) on ccxt / ccxt.pro ``bybit``."""
