@@ -253,6 +253,8 @@ def order(o: Order, spec: SymbolSpec) -> JSON:
         "cumExecFee": dec(o.commission, 8),
         "timeInForce": "IOC",
         "orderType": "Market",
+        # who made it: the user, or the liquidation engine (Bybit's BustTrade orders)
+        "createType": "CreateByLiq" if o.order_type == "LIQUIDATION" else "CreateByUser",
         "stopOrderType": "UNKNOWN",
         "orderIv": "",
         "triggerPrice": "0",
