@@ -1,80 +1,22 @@
-"""ccxt's exception classes -> the project's (``monitor.venues.errors``), at the adapter's edge.
-
-ccxt sorts Binance's replies into its classes by error code (``-2015`` AuthenticationError, ``-2019``
-InsufficientFunds, ``-2022`` InvalidOrder, ``-2013`` OrderNotFound, 418/429 DDoSProtection, 5xx and
-timeouts NetworkError). What matters to the caller is kept: an ``ExchangeError`` is the venue's "no"
-(``Refused``); a ``NetworkError``, a ``BadResponse`` or any other ``OperationFailed`` leaves the outcome
-unknown. The mapped error's message starts with ccxt's class name and keeps its text (the venue's code
-and words); the ccxt exception stays reachable as ``__cause__``.
-"""
+"""Binance's error mapping: ccxt's classes by ``monitor.venues.ccxt_errors``, with Binance's code for a
+rejected reduce-only order (``-2022``, "ReduceOnly Order is rejected.")."""
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from ccxt.base import errors as ccxt_errors
 
 from monitor.venues import errors
 from monitor.venues.base import RestGate
+from monitor.venues.ccxt_errors import ErrorMapping, by_class
 
-_REDUCE_ONLY_REJECTED = "-2022"  # {"code":-2022,"msg":"ReduceOnly Order is rejected."}
+_REDUCE_ONLY_REJECTED = "-2022"
 
 
 def to_venue_error(exc: ccxt_errors.BaseError, gate: RestGate | None = None) -> errors.VenueError:
-    """The project's error for one of ccxt's. ``gate`` tells a rate limit's end when it is known."""
-    message = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ccxt_errors.DDoSProtection | ccxt_errors.RateLimitExceeded):
-        return errors.RateLimited(message, gate.closed_until() if gate is not None else None)
-    if isinstance(exc, ccxt_errors.NetworkError):
-        return errors.VenueUnavailable(message)
-    if isinstance(exc, ccxt_errors.BadResponse):
-        return errors.BadResponse(message)
-    if isinstance(exc, ccxt_errors.AuthenticationError):
-        return errors.AuthenticationRefused(message)
-    if isinstance(exc, ccxt_errors.OrderNotFound):
-        return errors.OrderNotFound(message)
-    if isinstance(exc, ccxt_errors.InsufficientFunds):
-        return errors.OrderRejected(message, errors.RejectReason.INSUFFICIENT_MARGIN)
-    if isinstance(exc, ccxt_errors.InvalidOrder):
-        reduce_only = _REDUCE_ONLY_REJECTED in str(exc)
-        reason = errors.RejectReason.REDUCE_ONLY_REJECTED if reduce_only else errors.RejectReason.INVALID
-        return errors.OrderRejected(message, reason)
-    if isinstance(exc, ccxt_errors.ExchangeError):
-        return errors.Refused(message)
-    # OperationFailed and anything newer: no answer that says "not executed"
-    return errors.VenueUnavailable(message)
+    """The project's error for one of ccxt's binance exceptions."""
+    return by_class(exc, gate, reduce_only_code=_REDUCE_ONLY_REJECTED)
 
 
-@contextmanager
-def venue_errors(gate: RestGate | None = None) -> Iterator[None]:
-    """Raise the project's error instead of ccxt's inside the block (the ccxt one as its cause)."""
-    try:
-        yield
-    except ccxt_errors.BaseError as exc:
-        raise to_venue_error(exc, gate) from exc
-
-
-class _Gated(Protocol):
-    rest_gate: RestGate
-
-
-_S = TypeVar("_S", bound=_Gated)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def raises_venue_errors(
-    method: Callable[Concatenate[_S, _P], Awaitable[_R]],
-) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
-    """An adapter method that raises the project's errors, never ccxt's (``venue_errors`` around it,
-    with the adapter's REST gate for a rate limit's end)."""
-
-    @functools.wraps(method)
-    async def mapped(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with venue_errors(self.rest_gate):
-            return await method(self, *args, **kwargs)
-
-    return mapped
+MAPPING = ErrorMapping(to_venue_error)
+venue_errors = MAPPING.venue_errors
+raises_venue_errors = MAPPING.raises_venue_errors

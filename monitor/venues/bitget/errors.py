@@ -9,16 +9,11 @@ rest follows the Binance mapping, which is by ccxt class only.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
-
 from ccxt.base import errors as ccxt_errors
 
 from monitor.venues import errors
 from monitor.venues.base import RestGate
-from monitor.venues.binance.errors import to_venue_error as by_class
+from monitor.venues.ccxt_errors import ErrorMapping, by_class
 
 NO_POSITION_TO_CLOSE = '"22002"'
 POSITION_MODE_MISMATCH = '"40774"'
@@ -47,31 +42,6 @@ def to_venue_error(exc: ccxt_errors.BaseError, gate: RestGate | None = None) -> 
     return by_class(exc, gate)
 
 
-@contextmanager
-def venue_errors(gate: RestGate | None = None) -> Iterator[None]:
-    try:
-        yield
-    except ccxt_errors.BaseError as exc:
-        raise to_venue_error(exc, gate) from exc
-
-
-class _Gated(Protocol):
-    rest_gate: RestGate
-
-
-_S = TypeVar("_S", bound=_Gated)
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def raises_venue_errors(
-    method: Callable[Concatenate[_S, _P], Awaitable[_R]],
-) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
-    """An adapter method that raises the project's errors, never ccxt's."""
-
-    @functools.wraps(method)
-    async def mapped(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with venue_errors(self.rest_gate):
-            return await method(self, *args, **kwargs)
-
-    return mapped
+MAPPING = ErrorMapping(to_venue_error)
+venue_errors = MAPPING.venue_errors
+raises_venue_errors = MAPPING.raises_venue_errors
