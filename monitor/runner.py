@@ -355,7 +355,7 @@ def announce_versions(notifiers: Sequence[Notifier]) -> None:
 def _report_start_failure(daemon: Daemon, settings: Settings, exc: BaseException) -> None:
     """Log the failure with its account and cause; tell the notifiers unless the same failure was
     the last one told (a supervisor restarting the monitor every few seconds would repeat it)."""
-    failure = describe(exc, (s for a in settings.accounts for s in (a.api_key, a.secret)))
+    failure = describe(exc, (s for a in settings.accounts for s in a.secrets))
     log.error(
         "start-up failed",
         venue=failure.venue,
@@ -500,7 +500,7 @@ def run(
         for key, msg in exc.missing:
             print(f"error: missing on this machine: {key}: {msg}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    register_secrets(s for a in settings.accounts for s in (a.api_key, a.secret))
+    register_secrets(s for a in settings.accounts for s in a.secrets)
     register_secrets([os.environ.get("TELEGRAM_BOT_TOKEN")])
     configure(settings.raw.service.log_format, log_level or settings.raw.service.log_level)
     log_format = settings.raw.service.log_format

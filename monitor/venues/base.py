@@ -43,6 +43,11 @@ class VenueAccount:
     def __repr__(self) -> str:
         return f"VenueAccount(name={self.name!r}, api_key=***, secret=***)"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential it holds: what the logs must redact and no message may repeat."""
+        return tuple(s for s in (self.api_key, self.secret, self.passphrase) if s)
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoints:

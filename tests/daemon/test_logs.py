@@ -80,3 +80,20 @@ def test_scrub_is_plain_text_safe() -> None:
     register_secrets([KEY])
     assert scrub(f"a {KEY} b") == "a *** b"
     assert scrub("nothing secret here") == "nothing secret here"
+
+
+def test_every_credential_of_an_account_is_registered_as_a_secret(out: io.StringIO) -> None:
+    """A Bitget account's passphrase is a third credential: the runner registers an account's
+    ``secrets``, and ccxt's debug headers carry it (ACCESS-PASSPHRASE) like the key."""
+    from monitor.config import parse_config
+
+    phrase = "Xk29LmQp77TrWbNc4vHs"
+    settings = parse_config(
+        {"accounts": [{"name": "bg", "venue": "bitget"}]},
+        {"MONITOR_BG_API_KEY": KEY, "MONITOR_BG_API_SECRET": SECRET, "MONITOR_BG_API_PASSPHRASE": phrase},
+    )
+    (account,) = settings.accounts
+    assert set(account.secrets) == {KEY, SECRET, phrase}
+    register_secrets(account.secrets)
+    logging.getLogger("ccxt.base.exchange").warning("headers %s", {"ACCESS-PASSPHRASE": phrase})
+    assert phrase not in out.getvalue() and "ACCESS-PASSPHRASE" in out.getvalue()
