@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.venues.base import Ban, RestGate
-from monitor.venues.binance.client import ban_until_ms
+from monitor.venues.ccxt_client import ban_until_ms
 
 BODY = '{"code":-1003,"msg":"Way too many requests; IP(1.2.3.4) banned until 1659146260000."}'
 
