@@ -12,12 +12,12 @@ factory (``venues/binance/factory.py``) returns it as a ``VenueAdapter``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.events import PositionState
 from monitor.model import PositionSide, Venue
-from monitor.venues.base import Endpoints, OrderResult, Sink, VenueAccount
+from monitor.venues.base import Endpoints, OrderResult, Pacing, Sink, VenueAccount
 from monitor.venues.markets import MarketRules
 
 if TYPE_CHECKING:  # the engine (numpy) is not needed to read the registry
@@ -106,6 +106,15 @@ class VenueAdapter(Protocol):
         ...
 
 
-AdapterFactory = Callable[[Venue, tuple[VenueAccount, ...], Sink, Endpoints | None], VenueAdapter]
-"""Builds a venue's adapter: the venue, its accounts, the sink, and where to reach it instead of its
-public hosts (None: the public hosts)."""
+class AdapterFactory(Protocol):
+    """Builds a venue's adapter: the venue, its accounts, the sink, where to reach it instead of its
+    public hosts (None: the public hosts), and how its clients pace themselves."""
+
+    def __call__(
+        self,
+        venue: Venue,
+        accounts: tuple[VenueAccount, ...],
+        sink: Sink,
+        endpoints: Endpoints | None,
+        pacing: Pacing = ...,
+    ) -> VenueAdapter: ...

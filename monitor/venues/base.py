@@ -58,6 +58,20 @@ class Endpoints:
 
 
 @dataclass(frozen=True, slots=True)
+class Pacing:
+    """How an adapter's clients pace their requests and close. The defaults are production's (the
+    client library's own throttle on, its linger on close); the suites against the loopback simulator
+    turn both off (``LOOPBACK``)."""
+
+    rate_limit: bool = True
+    close_wait_ms: int | None = None
+
+
+PRODUCTION = Pacing()
+LOOPBACK = Pacing(rate_limit=False, close_wait_ms=0)
+
+
+@dataclass(frozen=True, slots=True)
 class OrderResult:
     client_order_id: str
     status: str  # "filled" | "open" | "rejected" | "unknown"

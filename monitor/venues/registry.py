@@ -20,7 +20,7 @@ from types import MappingProxyType
 from monitor.margin.rules import Rules, rules_for
 from monitor.model import Venue
 from monitor.venues.adapter import AdapterFactory, VenueAdapter
-from monitor.venues.base import Endpoints, Sink, VenueAccount
+from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bybit import factory as bybit
@@ -117,7 +117,11 @@ def spec_for(venue: Venue) -> VenueSpec:
 
 
 def make_adapter(
-    venue: Venue, accounts: tuple[VenueAccount, ...], sink: Sink, endpoints: Endpoints | None
+    venue: Venue,
+    accounts: tuple[VenueAccount, ...],
+    sink: Sink,
+    endpoints: Endpoints | None,
+    pacing: Pacing = PRODUCTION,
 ) -> VenueAdapter:
     """The venue's adapter, as its spec builds it (the daemon's default ``AdapterFactory``)."""
-    return spec_for(venue).adapter(venue, accounts, sink, endpoints)
+    return spec_for(venue).adapter(venue, accounts, sink, endpoints, pacing)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ import pytest
 from monitor.actions.settings import DeriskSettings
 from monitor.actions.wiring import Derisking, build_derisking
 from monitor.alerts import Alert
-from monitor.events import Event
 from monitor.model import Venue
 from monitor.policy.config import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
@@ -32,10 +32,8 @@ from monitor.sim.exchange import SimExchange
 from monitor.sim.ledger import Order
 from monitor.sim.scenarios import Scenario
 from monitor.sim.specs import major_specs
-from monitor.venues.base import Endpoints, VenueAccount
-from monitor.venues.binance.venue import BinanceVenue
-from monitor.venues.bitget.venue import BitgetVenue
-from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.base import LOOPBACK, Endpoints, VenueAccount
+from monitor.venues.registry import make_adapter
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -139,18 +137,8 @@ async def wait_until(predicate: Callable[[], object], seconds: float = 5.0) -> N
         await asyncio.sleep(0.005)
 
 
-def fast_adapter(
-    venue: Venue,
-    accounts: tuple[VenueAccount, ...],
-    sink: Callable[[Event], None],
-    endpoints: Endpoints | None,
-) -> Any:
-    """The real adapter with its client-side throttle off and no linger on close."""
-    if venue is Venue.BITGET:
-        return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
-    if venue is Venue.BYBIT:
-        return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
-    return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+fast_adapter = partial(make_adapter, pacing=LOOPBACK)
+"""The real adapter with its client-side throttle off and no linger on close."""
 
 
 async def start_rig(

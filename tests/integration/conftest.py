@@ -13,22 +13,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitor.alerts import Alert
-from monitor.events import Event
 from monitor.model import Venue
 from monitor.policy.config import PolicyConfig
 from monitor.prediction import PredictionLog
 from monitor.service import Daemon, DaemonOptions
 from monitor.sim.exchange import SimExchange
-from monitor.venues.base import Endpoints, VenueAccount
-from monitor.venues.binance.venue import BinanceVenue
-from monitor.venues.bitget.venue import BitgetVenue
-from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.base import LOOPBACK, Endpoints, VenueAccount
+from monitor.venues.registry import make_adapter
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -137,19 +135,7 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         recorder = Recorder()
         log = PredictionLog()
 
-        def adapter(
-            venue: Venue,
-            accts: tuple[VenueAccount, ...],
-            sink: Callable[[Event], None],
-            endpoints: Endpoints | None,
-        ) -> Any:
-            if venue is Venue.BITGET:
-                return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
-            if venue is Venue.BYBIT:
-                return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
-            return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
-
-        daemon = Daemon(options, [recorder], adapter_factory=adapter)
+        daemon = Daemon(options, [recorder], adapter_factory=partial(make_adapter, pacing=LOOPBACK))
         daemon.risk_listeners.append(log.on_risks)
         daemon.alert_listeners.append(log.on_alerts)
         await daemon.start()

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 from monitor.model import Venue
 from monitor.venues.adapter import VenueAdapter
-from monitor.venues.base import Endpoints, Sink, VenueAccount
+from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccount
 
 
 def make_adapter(
-    venue: Venue, accounts: tuple[VenueAccount, ...], sink: Sink, endpoints: Endpoints | None
+    venue: Venue,
+    accounts: tuple[VenueAccount, ...],
+    sink: Sink,
+    endpoints: Endpoints | None,
+    pacing: Pacing = PRODUCTION,
 ) -> VenueAdapter:
     """A ``BinanceVenue`` for USD-M or COIN-M (``AdapterFactory``)."""
     from monitor.venues.binance.venue import BinanceVenue
 
-    return BinanceVenue(venue, accounts, sink, endpoints=endpoints)
+    return BinanceVenue(
+        venue,
+        accounts,
+        sink,
+        endpoints=endpoints,
+        rate_limit=pacing.rate_limit,
+        close_wait_ms=pacing.close_wait_ms,
+    )

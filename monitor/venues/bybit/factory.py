@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from monitor.model import Venue
 from monitor.venues.adapter import VenueAdapter
-from monitor.venues.base import Endpoints, Sink, VenueAccount
+from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccount
 
 
 def make_adapter(
-    venue: Venue, accounts: tuple[VenueAccount, ...], sink: Sink, endpoints: Endpoints | None
+    venue: Venue,
+    accounts: tuple[VenueAccount, ...],
+    sink: Sink,
+    endpoints: Endpoints | None,
+    pacing: Pacing = PRODUCTION,
 ) -> VenueAdapter:
     """A ``BybitVenue`` (``AdapterFactory``)."""
     from monitor.venues.bybit.venue import BybitVenue
 
-    return BybitVenue(venue, accounts, sink, endpoints=endpoints)
+    return BybitVenue(
+        venue,
+        accounts,
+        sink,
+        endpoints=endpoints,
+        rate_limit=pacing.rate_limit,
+        close_wait_ms=pacing.close_wait_ms,
+    )
