@@ -72,6 +72,8 @@ class TappedClient:
             gate.close(
                 ban_until_ms(gate.clock(), headers, body if isinstance(body, str) else None), code, detail
             )
+            # a 418/429 is the IP's limit whatever the body's code says (Bybit's may be any retCode)
+            raise DDoSProtection(f"{getattr(self, 'id', 'exchange')} {detail}")
         return super().handle_errors(  # type: ignore[misc]
             code, reason, url, method, headers, body, response, request_headers, request_body
         )
