@@ -22,7 +22,7 @@ from monitor.model import MarginMode, PositionSide, Venue
 from monitor.policy import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import VenueAccount
-from tests.daemon.test_between_decisions import BTC, ETH, TIERS, Silent, V, run
+from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, run
 
 # One cross long of 1 BTC from 60,000 on a 10,000 wallet: liquidated near 50,201. At 57,000 the
 # distance (11.9 %) is a warning; at 52,000 (3.5 %) it is critical.

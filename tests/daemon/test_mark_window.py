@@ -31,7 +31,7 @@ from monitor.model import AccountRisk, MarginMode, PositionSide, Venue
 from monitor.policy import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import Endpoints, VenueAccount
-from tests.daemon.test_between_decisions import BTC, ETH, TIERS, Silent, V, leg
+from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, leg
 
 WINDOW = 50
 START = 1_000_000

@@ -19,7 +19,7 @@ from monitor.model import AccountRisk, Venue
 from monitor.policy import PolicyConfig
 from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import VenueAccount
-from tests.daemon.test_between_decisions import BTC, ETH, TIERS, Silent, V, leg, run
+from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, leg, run
 
 
 @pytest.fixture

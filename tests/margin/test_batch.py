@@ -18,25 +18,9 @@ from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable, evaluate_accounts
 from monitor.margin.rows import RiskRows, position_columns
 from monitor.model import Account, Collateral, MarginMode, Position, Side, Tier, Venue
-from tests.margin.test_properties import accounts
+from tests.strategies import accounts, named
 
 BINANCE = [Venue.BINANCE_USDM, Venue.BINANCE_COINM]
-
-
-def named(accts: list[Account]) -> list[Account]:
-    """Distinct names, and the exchange's liquidation price on every other position (as after a REST
-    snapshot), so that the deviation column is exercised too."""
-    return [
-        replace(
-            a,
-            name=f"a{i}",
-            positions=tuple(
-                replace(p, exchange_liquidation_price=p.mark_price * 0.9) if j % 2 else p
-                for j, p in enumerate(a.positions)
-            ),
-        )
-        for i, a in enumerate(accts)
-    ]
 
 
 @settings(max_examples=400, deadline=None)

@@ -19,7 +19,7 @@ from monitor.margin.batch import evaluate_accounts
 from monitor.margin.rules import RULES, upnl
 from monitor.margin.whatif import switch_mode
 from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tier, Venue
-from tests.margin.test_properties import accounts
+from tests.strategies import accounts
 
 TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 250_000, 0.005, 50), Tier(250_000, 1e18, 0.01, 1_300))
 BTC = "BTC/USDT:USDT"

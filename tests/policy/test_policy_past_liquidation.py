@@ -21,7 +21,7 @@ from monitor.margin.account import evaluate_account
 from monitor.margin.batch import evaluate_accounts
 from monitor.model import Account, AccountRisk, MarginMode, Position, Side, Tier, Venue
 from monitor.policy import LevelThresholds, PolicyConfig, PolicyInputs, PolicyState, evaluate
-from tests.margin.test_properties import accounts
+from tests.strategies import accounts
 
 TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 250_000, 0.005, 50), Tier(250_000, 1e18, 0.01, 1_300))
 BTC = "BTC/USDT:USDT"

@@ -41,8 +41,7 @@ from monitor.policy.screen import prepare_layout, screen_positions
 from monitor.policy.screen_cache import ScreenCache
 from monitor.policy.state import LazyFacts
 from monitor.policy.work import Work
-from tests.margin.test_batch import named
-from tests.margin.test_properties import accounts
+from tests.strategies import accounts, named
 
 SOL = "SOL/USDT:USDT"
 SLOTS = [
