@@ -94,7 +94,7 @@ upgrade-check: $(TOOLS)/bin/pip-compile
 	@grep -E '^[a-z0-9]' $(UPGRADE)/dev.lock > $(UPGRADE)/newest.txt
 	@echo "--- versions that differ from $(DEV_LOCK) (< locked, > newest allowed):"
 	@diff $(UPGRADE)/locked.txt $(UPGRADE)/newest.txt || true
-	$(UPGRADE)/bin/python -c 'import monitor.versions as v; print(v.report(v.installed()))'
+	$(UPGRADE)/bin/python -c 'import monitor.daemon.versions as v; print(v.report(v.installed()))'
 	$(UPGRADE)/bin/pytest -q -p no:cacheprovider $(CONTRACT_SUITE)
 
 clean:

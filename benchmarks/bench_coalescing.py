@@ -49,12 +49,12 @@ from typing import Any
 
 from bench_engine_policy import snapshot, unified
 
-from monitor.engine import MarketInfo
+from monitor.daemon.engine import MarketInfo
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
 from monitor.logs import configure
 from monitor.model import Venue
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
 from monitor.venues.base import Endpoints, VenueAccount, now_ms

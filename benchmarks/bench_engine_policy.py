@@ -17,7 +17,7 @@ policy and the commit), untimed; the frame after it is timed, and such frames ar
 their own, since they are the ones that meet rebuilt columns.
 
 After each delta and each frame the daemon's idle step runs, untimed, as when nothing is queued:
-``monitor.idle.IdleStep.run`` (``--lazy`` leaves all but freeing the replaced marks to the next tick).
+``monitor.daemon.idle.IdleStep.run`` (``--lazy`` leaves all but freeing the replaced marks to the next tick).
 
 Also reported: how often the policy state object changes, alerts per frame, and a digest of every
 ``AccountRisk`` and alert so that two runs (before and after a change) can be checked for identical
@@ -40,15 +40,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.alerts import Alert
-from monitor.engine import Engine, MarketInfo
+from monitor.daemon.engine import Engine, MarketInfo
+from monitor.daemon.idle import IdleStep
+from monitor.daemon.store import IdleCheckpoint, open_db
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
-from monitor.idle import IdleStep
 from monitor.model import AccountRisk, PositionSide, Venue
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, episode_store, evaluate
 from monitor.policy.screen_cache import ScreenCache
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
-from monitor.store import IdleCheckpoint, open_db
 
 VENUE = Venue.BINANCE_USDM
 FRAME_MS = 1_000

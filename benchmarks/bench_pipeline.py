@@ -39,11 +39,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, MarkPrices
 from monitor.logs import configure
 from monitor.model import Venue
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.book import derive_keys, synthetic_book
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
@@ -102,7 +102,7 @@ def start_sim(port: int, speed: float) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
-        "monitor.cli",
+        "monitor.commands.cli",
         "sim",
         "--book",
         "synthetic",

@@ -26,11 +26,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import Event
 from monitor.logs import configure
 from monitor.model import Venue
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue

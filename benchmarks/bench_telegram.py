@@ -26,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon.store import open_db
 from monitor.notify.ports import every_action
 from monitor.notify.settings import ChatSettings, DeliveryTuning, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
-from monitor.store import open_db
 from tests.notify.conftest import FakeActions, FakeControl, FakeStatus
 from tests.notify.fake_bot_api import Call, FakeBotApi
 

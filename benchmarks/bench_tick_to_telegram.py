@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitor.daemon_ports import DaemonControl, DaemonStatus
+from monitor.daemon.ports import DaemonControl, DaemonStatus
+from monitor.daemon.service import Daemon, DaemonOptions
+from monitor.daemon.store import open_db
 from monitor.logs import configure
 from monitor.model import Venue
 from monitor.notify.ports import every_action
 from monitor.notify.settings import ChatSettings, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.wiring import UnwiredActions
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.exchange import SimExchange
-from monitor.store import open_db
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from tests.notify.fake_bot_api import Call, FakeBotApi

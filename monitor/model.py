@@ -4,9 +4,10 @@ Everything here is an immutable value: the margin maths and the policy are pure 
 snapshots, so a snapshot can be recorded, replayed and compared without a running exchange.
 
 Numbers are ``float``. Exchange payloads carry decimal strings; they are parsed once at the edge
-(``monitor.snapshot`` and the venue normalisers). Float keeps a full revaluation cheap enough to run on
-every mark tick, and its relative error (about 1e-16 per operation) is far below the exchanges' own
-rounding (8 decimals, truncated to the tick). Tolerances in tests are relative, never ``==``.
+(``monitor.commands.snapshot`` and the venue normalisers). Float keeps a full revaluation cheap
+enough to run on every mark tick, and its relative error (about 1e-16 per operation) is far below
+the exchanges' own rounding (8 decimals, truncated to the tick).
+Tolerances in tests are relative, never ``==``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ EXAMPLES = ROOT / "examples"
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args],
+        [sys.executable, "-m", "monitor.commands.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

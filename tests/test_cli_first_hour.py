@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from monitor.commands.cli import main
 from monitor.sim.book import BOOKS
 from monitor.sim.scenarios import SCENARIOS
 
@@ -34,7 +34,7 @@ def process(
 ) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args],
+        [sys.executable, "-m", "monitor.commands.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

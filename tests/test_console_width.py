@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from monitor.calc import evaluate, fmt, pct, ratio_text, render_table, render_what_if
-from monitor.demo import positions_table
+from monitor.commands.calc import evaluate, fmt, pct, ratio_text, render_table, render_what_if
+from monitor.commands.demo import positions_table
+from monitor.commands.snapshot import load_snapshot
+from monitor.commands.tables import ELLIPSIS
 from monitor.margin.whatif import what_if
-from monitor.snapshot import load_snapshot
-from monitor.tables import ELLIPSIS
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
 
@@ -73,7 +73,7 @@ def test_a_column_after_a_dropped_one_is_measured_where_it_now_stands() -> None:
     from rich import box
     from rich.table import Table
 
-    from monitor.tables import fit
+    from monitor.commands.tables import fit
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for header in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio", "level"):
@@ -90,8 +90,8 @@ def test_a_column_after_a_dropped_one_is_measured_where_it_now_stands() -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_status_positions_table_keeps_the_numbers_whole(width: int) -> None:
-    from monitor.status import CROSS_POOL, PositionStatus
-    from monitor.status import positions_table as status_table
+    from monitor.daemon.status import CROSS_POOL, PositionStatus
+    from monitor.daemon.status import positions_table as status_table
 
     rows = [
         PositionStatus("main", CROSS_POOL, "", "", "cross", None, None, None, 0.0261, "ok"),

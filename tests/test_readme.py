@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.snapshot import load_snapshot
+from monitor.commands.snapshot import load_snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -24,7 +24,7 @@ def test_calc_sample_output_is_what_calc_prints() -> None:
     shown = re.search(r"```sh\n" + re.escape(command) + r"\n.*?```\n\n```\n(.*?)```", README, re.DOTALL)
     assert shown is not None
     out = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "calc", "examples/cross-account.json"],
+        [sys.executable, "-m", "monitor.commands.cli", "calc", "examples/cross-account.json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

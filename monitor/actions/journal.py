@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
-from monitor.store import migrate, transaction
+from monitor.daemon.store import migrate, transaction
 
 
 class TradingState(StrEnum):

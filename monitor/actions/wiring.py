@@ -22,7 +22,7 @@ from monitor.model import Venue
 from monitor.notify.ports import ActionPort
 
 if TYPE_CHECKING:
-    from monitor.service import Daemon
+    from monitor.daemon.service import Daemon
 
 
 @dataclass

@@ -124,7 +124,7 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
-        out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
+        out.append(position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
 
@@ -153,7 +153,7 @@ def _with_driven_collateral(
     return solve_cross(rules, [positions[i] for i in idx], base, account.taker_fee, mark, extra=moving)
 
 
-def _position_risk(
+def position_risk(
     p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None
 ) -> PositionRisk:
     exchange = p.exchange_liquidation_price

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.margin.account import deviation_pct
-from monitor.margin.rows import Layout, LayoutPart, RiskRows, RowColumns, Sheet, concatenated
+from monitor.margin.rows import AccountRowLabels, RiskArrays, RiskRows, RowColumns, RowLabels, concatenated
 from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
 from monitor.margin.solver import PRICE_FLOOR
 from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, Side
@@ -97,7 +97,7 @@ class AccountColumns:
         self._padded: dict[int, tuple[Floats, Floats, Floats]] = {}
         # what a PositionRisk repeats from its position, as columns; those that identify a row also
         # make this account's part of the layout (one object for as long as these columns live)
-        self.part = LayoutPart(
+        self.part = AccountRowLabels(
             account.name,
             [p.symbol for p in ps],
             [p.side for p in ps],
@@ -137,7 +137,7 @@ class Batch:
 
     def __init__(self, columns: Sequence[AccountColumns]) -> None:
         self.accounts = tuple(c.account for c in columns)
-        self.layout = Layout([c.part for c in columns])
+        self.layout = RowLabels([c.part for c in columns])
         self.positions = concatenated([c.account.positions for c in columns])
         n = len(self.positions)
         self.symbols: list[str] = self.layout.symbols
@@ -232,7 +232,7 @@ class Batch:
                     self._scalar_shared(k, idx, pnl, req, sums[k], totals[k][1], mk[idx[0]])
                 )
         # signed: negative once past the liquidation price; past it with no price that restores it,
-        # the mark and minus infinity (see evaluate_account's _position_risk)
+        # the mark and minus infinity (see evaluate_account's position_risk)
         past = ratio >= 1.0
         unbounded = np.isnan(lp) & past
         lp = np.where(unbounded, m, lp)
@@ -240,7 +240,7 @@ class Batch:
         distance = np.where(unbounded, -np.inf, np.where(past, -away, away))
         deviations = self._deviations(lp)
         deviated = [i for i in self.compared if deviations[i] is not None]
-        sheet = Sheet(self.layout, ratio, distance, deviated, deviations)
+        sheet = RiskArrays(self.layout, ratio, distance, deviated, deviations)
         # one column per PositionRisk field, in field order, shared by every account's rows; the
         # numbers stay arrays (NaN for None) and become Python floats only in the rows read
         columns = RowColumns(
@@ -407,7 +407,7 @@ class Batch:
         return out
 
     def _account_risk(
-        self, k: int, columns: RowColumns, totals: tuple[float, float, float], sheet: Sheet
+        self, k: int, columns: RowColumns, totals: tuple[float, float, float], sheet: RiskArrays
     ) -> AccountRisk:
         """One account's ``AccountRisk``: its positions are its rows of the columns (``RiskRows``),
         built into ``PositionRisk`` values only where they are read."""

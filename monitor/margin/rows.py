@@ -3,7 +3,7 @@
 ``monitor.margin.batch`` computes every position of many accounts at once over numpy columns; these
 types hand the results on without turning every number into a Python object. ``RiskRows`` is an
 account's ``AccountRisk.positions``: a sequence equal to the tuple of its ``PositionRisk`` rows, each
-built only when read. ``Sheet`` and ``Layout`` let the policy ask a question of every row of every
+built only when read. ``RiskArrays`` and ``RowLabels`` let the policy ask a question of every row of every
 account in one vectorised pass (``monitor.policy.screen``). Positions from elsewhere (snapshots, the
 scalar path) are plain tuples; ``position_columns`` reads either.
 """
@@ -36,7 +36,7 @@ class PositionColumns(NamedTuple):
     deviation_pct: Sequence[float | None]
 
 
-class LayoutPart:
+class AccountRowLabels:
     """One account's rows of a batch evaluation: the row fields that stay the same from one tick to
     the next while the account's positions do not change.
 
@@ -62,7 +62,7 @@ class LayoutPart:
         self.modes = modes
 
 
-class Layout:
+class RowLabels:
     """Which rows of a batch evaluation belong to which account, and the row fields that stay the
     same from one tick to the next while no account's positions change: its accounts' parts end to
     end, with the fields of every row as one sequence each.
@@ -86,7 +86,7 @@ class Layout:
         "symbols",
     )
 
-    def __init__(self, parts: Sequence[LayoutPart]) -> None:
+    def __init__(self, parts: Sequence[AccountRowLabels]) -> None:
         self.parts = tuple(parts)
         self.accounts = tuple(part.account for part in self.parts)
         self.index = {name: k for k, name in enumerate(self.accounts)}
@@ -105,14 +105,14 @@ def concatenated(parts: Sequence[Sequence[_T]]) -> list[_T]:
     return list(chain.from_iterable(parts))
 
 
-class Sheet(NamedTuple):
+class RiskArrays(NamedTuple):
     """One batch evaluation's screened numbers for all of its rows at once, as arrays: what lets a
     consumer ask a question of every position of every account in one vectorised pass.
 
     ``distance_pct`` is NaN where the row's is ``None``; ``deviated`` lists the rows that have a
     ``deviation_pct`` (each row's, ``None`` or not, is in ``deviation_pct``)."""
 
-    layout: Layout
+    layout: RowLabels
     margin_ratio: npt.NDArray[np.float64]
     distance_pct: npt.NDArray[np.float64]
     deviated: Sequence[int]
@@ -178,7 +178,7 @@ class RiskRows(Sequence[PositionRisk]):
         columns: RowColumns | Sequence[Sequence[Any]],
         start: int,
         stop: int,
-        sheet: Sheet | None = None,
+        sheet: RiskArrays | None = None,
     ) -> None:
         self._columns = columns if isinstance(columns, RowColumns) else RowColumns(columns)
         self._start = start

@@ -47,11 +47,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor import crashpoints
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon import crashpoints
+from monitor.daemon.store import migrate, same_database, transaction
 from monitor.notify.render import effective_level
 from monitor.notify.routing import lane_for
-from monitor.store import migrate, same_database, transaction
 
 SCHEMA = [
     """CREATE TABLE notify_outbox_batches (

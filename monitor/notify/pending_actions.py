@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from monitor.daemon.store import migrate, transaction
 from monitor.notify.ports import ActionKind, ActionRequest
-from monitor.store import migrate, transaction
 
 SCHEMA = [
     """CREATE TABLE notify_pending_actions (

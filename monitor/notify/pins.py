@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from monitor.store import migrate
+from monitor.daemon.store import migrate
 
 SCHEMA = [
     """CREATE TABLE notify_status_pins (

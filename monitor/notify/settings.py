@@ -1,6 +1,6 @@
 """Telegram settings: who gets which alerts, when, and through which Bot API server.
 
-A plain dataclass so the TOML loader (``monitor.config``) and the environment (``from_env``) build the
+A plain dataclass so the TOML loader (``monitor.daemon.config``) and the environment (``from_env``) build the
 same thing. The token is excluded from ``repr`` and never echoed in an error: a mistyped token must not end
 up in a log line or a traceback.
 """

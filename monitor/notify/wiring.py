@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from monitor.alerts import Level
+from monitor.daemon.store import open_db
 from monitor.notify.ports import (
     AccountRiskView,
     ActionPort,
@@ -36,7 +37,6 @@ from monitor.notify.settings import (
     token_from_env,
 )
 from monitor.notify.telegram import TelegramNotifier
-from monitor.store import open_db
 
 NOT_WIRED = "not available: this process has no daemon behind the bot"
 
@@ -92,7 +92,7 @@ class ChatConfig(Protocol):
 
 
 class TelegramConfig(Protocol):
-    """The shape of the ``[telegram]`` table as ``monitor.config`` validates it (read-only)."""
+    """The shape of the ``[telegram]`` table as ``monitor.daemon.config`` validates it (read-only)."""
 
     @property
     def enabled(self) -> bool: ...

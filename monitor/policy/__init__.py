@@ -12,7 +12,9 @@ The engine holds one ``PolicyState`` and replaces it with what each call returns
 Nothing here does I/O or reads a clock: time is ``now_ms``, so every behaviour is a unit test.
 """
 
-from monitor.policy.config import (
+from monitor.policy.evaluate import PolicyInputs, ack, ack_all, due_repeats, evaluate
+from monitor.policy.mutes import is_muted, mute, unmute, unmute_all
+from monitor.policy.settings import (
     DeviationConfig,
     LevelThresholds,
     PolicyConfig,
@@ -20,8 +22,6 @@ from monitor.policy.config import (
     StalenessConfig,
     ThresholdOverride,
 )
-from monitor.policy.evaluate import PolicyInputs, ack, ack_all, due_repeats, evaluate
-from monitor.policy.mutes import is_muted, mute, unmute, unmute_all
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import KnownPosition, PolicyState, Subject, Track
 

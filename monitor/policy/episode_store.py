@@ -19,20 +19,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from monitor.alerts import AlertKind, Level
+from monitor.daemon.store import migrate, transaction
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy.facts import live_facts
 from monitor.policy.state import (
+    Evaluation,
     Facts,
     KnownPosition,
     MuteScope,
     PolicyState,
     PositionKey,
-    Seen,
     Subject,
     Track,
     materialised,
 )
-from monitor.store import migrate, transaction
 
 COMPONENT = "policy"
 
@@ -162,7 +162,9 @@ _UPSERT_SEQ = (
 )
 
 
-def _plan_tracks(old: Mapping[str, Track], new: Mapping[str, Track], latest: Mapping[str, Seen]) -> Plan:
+def _plan_tracks(
+    old: Mapping[str, Track], new: Mapping[str, Track], latest: Mapping[str, Evaluation]
+) -> Plan:
     """Untouched tracks are the same objects in both states, so the identity test skips them and
     equality runs only for the few a step replaced."""
     if old is new:

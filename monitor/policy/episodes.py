@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from monitor.alerts import Level, Transition
-from monitor.policy.config import RepeatSchedule
+from monitor.policy.settings import RepeatSchedule
 from monitor.policy.state import NO_STREAK, Track
 
 _CONFIRMABLE = (Level.INFO, Level.WARN, Level.DANGER)

@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.model import AccountRisk
-from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, repeat_if_due
-from monitor.policy.events import ExchangeEvent, exchange_event
+from monitor.policy.exchange_alarms import ExchangeEvent, exchange_event
 from monitor.policy.lifecycle import track_positions
 from monitor.policy.mutes import prune_mutes
-from monitor.policy.risk import evaluate_account
+from monitor.policy.risk import step_account_risk
 from monitor.policy.screen import screen_positions
 from monitor.policy.screen_cache import ScreenCache
+from monitor.policy.settings import PolicyConfig
 from monitor.policy.state import PolicyState, Track
 from monitor.policy.work import Work
 
@@ -58,12 +58,12 @@ def evaluate(
     for event in inputs.events:
         exchange_event(w, event)
     for risk in inputs.risks:
-        seen = w.judge(risk)
+        seen = w.begin_evaluation(risk)
         worth = screen_positions(w, risk)
         if worth is None:
             track_positions(w, risk)
-        evaluate_account(w, risk, risk.positions if worth is None else worth)
-        w.judged(seen)
+        step_account_risk(w, risk, risk.positions if worth is None else worth)
+        w.record_evaluation(seen)
     return w.result(), w.alerts
 
 

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 from monitor.alerts import AlertKind, FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk
-from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig
 from monitor.policy.levels import (
     distance_level,
     distance_release,
@@ -26,10 +25,11 @@ from monitor.policy.levels import (
     ratio_release,
     ratio_threshold,
 )
-from monitor.policy.state import Facts, LazyFacts, Seen, Subject, Track
+from monitor.policy.settings import DeviationConfig, LevelThresholds, PolicyConfig
+from monitor.policy.state import Evaluation, Facts, LazyFacts, Subject, Track
 
 
-def live_facts(latest: Mapping[str, Seen], track: Track) -> Facts:
+def live_facts(latest: Mapping[str, Evaluation], track: Track) -> Facts:
     """The facts of ``track`` as of its account's latest evaluation in ``latest``: the track's own
     when they came from it, when the subject is not a risk or deviation episode, or when the
     evaluation no longer holds the subject (a position closed, an account with no cross pool)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from monitor.alerts import Level
-from monitor.policy.config import DeviationConfig, LevelThresholds
+from monitor.policy.settings import DeviationConfig, LevelThresholds
 
 _DESCENDING = (Level.CRITICAL, Level.DANGER, Level.WARN)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk, Side
 from monitor.policy import keys
-from monitor.policy.events import forced_close_kind
+from monitor.policy.exchange_alarms import forced_close_kind
 from monitor.policy.facts import position_basics
 from monitor.policy.messages import fmt_price, fmt_qty
 from monitor.policy.state import KnownPosition, PositionKey
@@ -36,17 +36,17 @@ def track_positions(w: Work, risk: AccountRisk) -> None:
     if known is None:
         if w.config.announce_initial_positions:
             for p in risk.positions:
-                w.emit(_opened(w, risk, p))
+                w.emit(position_opened(w, risk, p))
         return
     for p in risk.positions:
         was = known.get(p.key)
         if was is None:
-            w.emit(_opened(w, risk, p))
+            w.emit(position_opened(w, risk, p))
         elif was.side is not p.side:
-            w.emit(_flipped(w, risk, p, was))
+            w.emit(position_flipped(w, risk, p, was))
     for k, was in known.items():
         if k not in current:
-            _closed(w, risk, k, was)
+            position_closed(w, risk, k, was)
 
 
 def _alert(
@@ -76,7 +76,7 @@ def _alert(
     )
 
 
-def _opened(w: Work, risk: AccountRisk, p: PositionRisk) -> Alert:
+def position_opened(w: Work, risk: AccountRisk, p: PositionRisk) -> Alert:
     facts = position_basics(p)
     size = (
         f"{fmt_qty(facts['contracts'])} contracts"
@@ -101,7 +101,7 @@ def _opened(w: Work, risk: AccountRisk, p: PositionRisk) -> Alert:
     )
 
 
-def _flipped(w: Work, risk: AccountRisk, p: PositionRisk, was: KnownPosition) -> Alert:
+def position_flipped(w: Work, risk: AccountRisk, p: PositionRisk, was: KnownPosition) -> Alert:
     facts = position_basics(p)
     facts["previous_side"] = was.side.value
     message = (
@@ -121,7 +121,7 @@ def _flipped(w: Work, risk: AccountRisk, p: PositionRisk, was: KnownPosition) ->
     )
 
 
-def _closed(w: Work, risk: AccountRisk, key: PositionKey, was: KnownPosition) -> None:
+def position_closed(w: Work, risk: AccountRisk, key: PositionKey, was: KnownPosition) -> None:
     symbol, position_side = key[0], key[1].value
     facts: dict[str, FactValue] = {
         "symbol": symbol,

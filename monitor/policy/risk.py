@@ -19,14 +19,14 @@ from functools import partial
 from monitor.alerts import AlertKind, Level
 from monitor.model import AccountRisk, MarginMode, PositionRisk, Venue
 from monitor.policy import keys
-from monitor.policy.config import LevelThresholds
 from monitor.policy.facts import cross_facts, deviation_facts, judged_ratio, position_facts
 from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
+from monitor.policy.settings import LevelThresholds
 from monitor.policy.state import Subject
 from monitor.policy.work import Work
 
 
-def evaluate_account(w: Work, risk: AccountRisk, positions: Iterable[PositionRisk]) -> None:
+def step_account_risk(w: Work, risk: AccountRisk, positions: Iterable[PositionRisk]) -> None:
     """The cross pool, then ``positions``: all of the account's, or those ``screen_positions``
     found worth a look (each subject returns early when it has nothing to say). The thresholds are
     looked up once per account when no symbol overrides them."""

@@ -6,10 +6,10 @@ things at once: whether they are exactly the known ones (then lifecycle has no n
 them could have something to say. The others are not looked at again this tick: for them the risk
 and deviation subjects would find no track and stay at OK, so skipping them changes nothing.
 
-When the positions come from a batch evaluation (``RiskRows`` with a ``Sheet``), the same questions
+When the positions come from a batch evaluation (``RiskRows`` with a ``RiskArrays``), the same questions
 are asked of every row of every account at once: the thresholds per row are kept per batch
-``Layout`` (they change only with it or with the config), one vectorised pass finds the rows that
-could leave OK or whose episodes would not hold their level (``monitor.policy.holding``), and
+``RowLabels`` (they change only with it or with the config), one vectorised pass finds the rows that
+could leave OK or whose episodes would not hold their level (``monitor.policy.levels_batch``), and
 whether an account's positions are the known ones is kept per account part of the layout for as
 long as neither its positions nor the known ones change; all of it in the policy's
 ``ScreenCache`` (``monitor.policy.screen_cache``).
@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from monitor.margin.rows import Layout, RiskRows, Sheet, position_columns
+from monitor.margin.rows import RiskArrays, RiskRows, RowLabels, position_columns
 from monitor.model import AccountRisk, MarginMode, PositionRisk, PositionSide, Side
-from monitor.policy import holding
-from monitor.policy.config import PolicyConfig
+from monitor.policy import levels_batch
 from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.screen_cache import ScreenCache
+from monitor.policy.settings import PolicyConfig
 from monitor.policy.state import KnownPosition, PolicyState, PositionKey
 from monitor.policy.work import Work
 
@@ -74,9 +74,9 @@ def screen_positions(w: Work, risk: AccountRisk) -> list[PositionRisk] | None:
     return worth
 
 
-def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> list[PositionRisk] | None:
+def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: RiskArrays) -> list[PositionRisk] | None:
     """``screen_positions`` for rows of a batch: the same answer, from the step's ``ScreenCache`` and one
-    vectorised pass per batch and step (``monitor.policy.holding``), which also leaves out the rows
+    vectorised pass per batch and step (``monitor.policy.levels_batch``), which also leaves out the rows
     whose episodes hold their level.
 
     That pass sees the episodes as they are when the step screens its first account of the batch;
@@ -98,7 +98,7 @@ def _screen_sheet(w: Work, risk: AccountRisk, rows: RiskRows, sheet: Sheet) -> l
 
 
 def _known(
-    cache: ScreenCache, layout: Layout, k: int, known: Mapping[PositionKey, KnownPosition] | None
+    cache: ScreenCache, layout: RowLabels, k: int, known: Mapping[PositionKey, KnownPosition] | None
 ) -> bool:
     """``_are_known`` for account ``k``'s rows of a batch, kept in ``cache`` with the account's part
     of the layout per known mapping: the state replaces it, never mutates it."""
@@ -138,24 +138,24 @@ def _are_known(
     )
 
 
-def prepare_layout(cache: ScreenCache, layout: Layout, state: PolicyState, config: PolicyConfig) -> None:
+def prepare_layout(cache: ScreenCache, layout: RowLabels, state: PolicyState, config: PolicyConfig) -> None:
     """Fill now what the next tick on ``layout`` would otherwise fill inside its decision: the
     thresholds of its rows (those of an unchanged account are kept with its part), their keys, and
     ``state``'s episodes on them. The first two are made once per layout; the episodes again after
     any step that changed the tracks (an alert, a repeat, a confirmation counting), which the tick
     after an alert would otherwise pay for. Optional: the screen fills whatever is missing itself,
     and what is already there costs two lookups."""
-    holding.tables(cache, layout, config)
-    holding.tracked(cache, layout, state.tracks, config.repeat, keep=True)
+    levels_batch.tables(cache, layout, config)
+    levels_batch.tracked(cache, layout, state.tracks, config.repeat, keep=True)
 
 
-def _rows_with_news(w: Work, sheet: Sheet) -> list[list[int]]:
+def _rows_with_news(w: Work, sheet: RiskArrays) -> list[list[int]]:
     """Per account, the rows (batch indices, ascending) that could say or change anything."""
     layout, config = sheet.layout, w.config
     current = w.current_tracks()
-    episodes = holding.tracked(w.cache, layout, current, config.repeat, keep=current is w.state.tracks)
-    mask = holding.news(
-        holding.tables(w.cache, layout, config),
+    episodes = levels_batch.tracked(w.cache, layout, current, config.repeat, keep=current is w.state.tracks)
+    mask = levels_batch.rows_to_evaluate(
+        levels_batch.tables(w.cache, layout, config),
         episodes,
         config,
         w.now_ms,

@@ -1,6 +1,6 @@
 """What the batch screen derives from a layout, kept between ticks: the policy's own cache.
 
-A batch evaluation's ``Layout`` (and each account's ``LayoutPart``) stays the same object from one
+A batch evaluation's ``RowLabels`` (and each account's ``AccountRowLabels``) stays the same object from one
 tick to the next while the accounts' positions do not change, so what the screen derives from its
 row fields (thresholds per row and level, the rows' keys, whether an account's rows are the known
 positions, the open episodes as arrays) holds for as long as that object lives. The cache is keyed
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from monitor.margin.rows import Layout, LayoutPart
+from monitor.margin.rows import AccountRowLabels, RowLabels
 
 if TYPE_CHECKING:
-    from monitor.policy.config import PolicyConfig, RepeatSchedule
-    from monitor.policy.holding import Tables, Tracked
+    from monitor.policy.levels_batch import Tables, Tracked
+    from monitor.policy.settings import PolicyConfig, RepeatSchedule
     from monitor.policy.state import KnownPosition, PositionKey, Track
 
 
@@ -53,22 +53,22 @@ class ScreenCache:
     __slots__ = ("_layouts", "_parts")
 
     def __init__(self) -> None:
-        self._layouts: WeakKeyDictionary[Layout, LayoutEntry] = WeakKeyDictionary()
-        self._parts: WeakKeyDictionary[LayoutPart, PartEntry] = WeakKeyDictionary()
+        self._layouts: WeakKeyDictionary[RowLabels, LayoutEntry] = WeakKeyDictionary()
+        self._parts: WeakKeyDictionary[AccountRowLabels, PartEntry] = WeakKeyDictionary()
 
-    def layout(self, layout: Layout) -> LayoutEntry:
+    def layout(self, layout: RowLabels) -> LayoutEntry:
         entry = self._layouts.get(layout)
         if entry is None:
             entry = self._layouts[layout] = LayoutEntry()
         return entry
 
-    def part(self, part: LayoutPart) -> PartEntry:
+    def part(self, part: AccountRowLabels) -> PartEntry:
         entry = self._parts.get(part)
         if entry is None:
             entry = self._parts[part] = PartEntry()
         return entry
 
-    def ready(self, layout: Layout, config: PolicyConfig, tracks: Mapping[str, Track]) -> bool:
+    def ready(self, layout: RowLabels, config: PolicyConfig, tracks: Mapping[str, Track]) -> bool:
         """Whether a tick on ``layout`` judged by ``config`` from a state with ``tracks`` finds its
         tables and episode arrays made (``prepare_layout`` makes them between decisions)."""
         entry = self._layouts.get(layout)

@@ -18,7 +18,7 @@ from functools import partial
 
 from monitor.alerts import Alert, AlertKind, FactValue, Level
 from monitor.policy import keys
-from monitor.policy.config import PolicyConfig
+from monitor.policy.settings import PolicyConfig
 from monitor.policy.state import Facts, PolicyState, Subject
 from monitor.policy.work import Work
 

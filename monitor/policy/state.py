@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from monitor.alerts import AlertKind, FactValue, Level
 from monitor.model import AccountRisk, MarginMode, PositionSide, Side
-from monitor.policy.config import PolicyConfig
+from monitor.policy.settings import PolicyConfig
 
 Facts = Mapping[str, FactValue]
 MuteScope = tuple[str | None, str | None]
@@ -154,7 +154,7 @@ class KnownPosition:
 
 
 @dataclass(frozen=True, slots=True, weakref_slot=True, eq=False)
-class Seen:
+class Evaluation:
     """An account's latest evaluation and the config it was judged by: where the numbers of its open
     risk and deviation episodes are read from (``monitor.policy.facts.live_facts``). Compared by
     identity; an episode's facts refer to theirs weakly (``LazyFacts.source``)."""
@@ -178,7 +178,7 @@ class PolicyState:
     mutes: Mapping[MuteScope, int] = field(default_factory=dict)
     seen_events: Mapping[str, int] = field(default_factory=dict)
     seq: int = 0
-    latest: Mapping[str, Seen] = field(default_factory=dict, compare=False)
+    latest: Mapping[str, Evaluation] = field(default_factory=dict, compare=False)
 
     def open_episodes(self) -> list[Track]:
         return [t for t in self.tracks.values() if t.is_open]

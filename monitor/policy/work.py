@@ -14,19 +14,19 @@ from dataclasses import replace
 from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.model import AccountRisk
 from monitor.policy import keys
-from monitor.policy.config import PolicyConfig
 from monitor.policy.episodes import Change, advance
 from monitor.policy.facts import live_facts
 from monitor.policy.messages import render
 from monitor.policy.mutes import is_muted
 from monitor.policy.screen_cache import ScreenCache
+from monitor.policy.settings import PolicyConfig
 from monitor.policy.state import (
+    Evaluation,
     Facts,
     KnownPosition,
     LazyFacts,
     PolicyState,
     PositionKey,
-    Seen,
     Subject,
     Track,
     materialised,
@@ -64,8 +64,8 @@ class Work:
         self._tracks: dict[str, Track] | None = None  # this step's copy, once something changed
         self._current: Mapping[str, Track] = state.tracks  # ``_tracks`` once it exists
         self._positions: dict[str, Mapping[PositionKey, KnownPosition]] | None = None
-        self._latest: dict[str, Seen] | None = None
-        self.evaluation: Seen | None = None  # the account risk being judged (see ``judge``)
+        self._latest: dict[str, Evaluation] | None = None
+        self.evaluation: Evaluation | None = None  # the account risk being judged (see ``begin_evaluation``)
         self._seen: dict[str, int] | None = None
         self._symbols: dict[str, dict[str, int]] | None = None
         # per batch evaluation seen in this step (by id, with the sheet kept alive): the rows with
@@ -127,13 +127,13 @@ class Work:
             self._positions = dict(self.state.positions)
         self._positions[account] = positions
 
-    def judge(self, risk: AccountRisk) -> Seen:
+    def begin_evaluation(self, risk: AccountRisk) -> Evaluation:
         """Start judging ``risk``: the evaluation that the facts of the episodes it changes come from
-        (``step``'s ``source``), recorded as its account's latest by ``judged``."""
-        self.evaluation = Seen(risk, self.config)
+        (``step``'s ``source``), recorded as its account's latest by ``record_evaluation``."""
+        self.evaluation = Evaluation(risk, self.config)
         return self.evaluation
 
-    def judged(self, seen: Seen) -> None:
+    def record_evaluation(self, seen: Evaluation) -> None:
         """Record ``seen`` as its account's latest evaluation, once the step has judged it (until
         then, an episode that ends with its position reads its numbers from the one before). Only an
         account with a track needs it: for the others the entry is dropped, so that a calm tick
@@ -145,7 +145,7 @@ class Work:
             return
         self._own_latest()[account] = seen
 
-    def _own_latest(self) -> dict[str, Seen]:
+    def _own_latest(self) -> dict[str, Evaluation]:
         if self._latest is None:
             self._latest = dict(self.state.latest)
         return self._latest
@@ -203,7 +203,7 @@ class Work:
         subject: Subject | Callable[[], Subject],
         facts: Callable[[Level], Facts],
         closed_kind: AlertKind | None = None,
-        source: Seen | None = None,
+        source: Evaluation | None = None,
     ) -> None:
         """Advance one subject to ``candidate`` and announce what changed.
 

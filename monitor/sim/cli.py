@@ -41,7 +41,7 @@ def describe(sim: SimExchange) -> str:
 
 def ready_config(sim: SimExchange) -> str:
     """A config block for the simulator's accounts and the shell lines that give them their keys."""
-    from monitor.config import default_secret_env
+    from monitor.daemon.config import default_secret_env
 
     lines = ["# --- paste into your config file (e.g. sim.toml) -----------------------------------"]
     venue = sim.dialect.name

@@ -21,7 +21,7 @@ from monitor.venues.base import Endpoints, OrderResult, Pacing, Sink, VenueAccou
 from monitor.venues.markets import MarketRules
 
 if TYPE_CHECKING:  # the engine (numpy) is not needed to read the registry
-    from monitor.engine import MarketInfo
+    from monitor.daemon.engine import MarketInfo
 
 LegKey = tuple[str, PositionSide]
 """A leg of an account: its unified symbol and position side."""

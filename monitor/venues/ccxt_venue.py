@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from monitor.engine import MarketInfo
+from monitor.daemon.engine import MarketInfo
 from monitor.events import Rejected, VenueBanned
 from monitor.logs import get_logger, scrub
 from monitor.model import Venue

@@ -24,9 +24,9 @@ import pytest
 from monitor.actions.settings import DeriskSettings
 from monitor.actions.wiring import Derisking, build_derisking
 from monitor.alerts import Alert
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.model import Venue
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.book import AccountSeed, Book, SeedPosition
 from monitor.sim.exchange import SimExchange
 from monitor.sim.ledger import Order

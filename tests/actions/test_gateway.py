@@ -16,13 +16,13 @@ from monitor.actions.gateway import Intent, IntentKind, Origin, Outcome
 from monitor.actions.journal import EntryState, Journal, TradingState
 from monitor.actions.settings import Anomalies, Caps, DeriskSettings, Mode, Targets
 from monitor.alerts import AlertKind, Level
+from monitor.daemon.store import open_db
 from monitor.model import PositionSide
 from monitor.notify.ports import ActionKind, ActionRequest, ActionStatus
-from monitor.policy.config import PolicyConfig, StalenessConfig
+from monitor.policy.settings import PolicyConfig, StalenessConfig
 from monitor.sim.book import ISOLATED, AccountSeed, Book
 from monitor.sim.exchange import SimExchange
 from monitor.sim.ledger import BOTH, LONG, SHORT
-from monitor.store import open_db
 
 from .conftest import BTC, SOL, USDM, Rig, RigFactory, make_book, seed, wait_until
 

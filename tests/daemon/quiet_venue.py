@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from monitor.engine import MarketInfo
+from monitor.daemon.engine import MarketInfo
+from monitor.daemon.service import Daemon
 from monitor.events import Event, PositionState
 from monitor.model import MarginMode, PositionSide, Tier, Venue
-from monitor.service import Daemon
 from monitor.venues.base import Endpoints
 
 V = "binanceusdm"

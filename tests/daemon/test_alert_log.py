@@ -15,10 +15,10 @@ import structlog
 from rich.console import Console
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon.runner import LogNotifier
 from monitor.logs import QUIET_LIBRARIES, configure
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import render_line
-from monitor.runner import LogNotifier
 
 
 @contextlib.contextmanager

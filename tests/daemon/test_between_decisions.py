@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, TierTable
-from monitor.margin.rows import Layout
+from monitor.margin.rows import RowLabels
 from monitor.model import Venue
 from monitor.policy import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import VenueAccount
 from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, leg, run
 
@@ -39,7 +39,7 @@ async def daemon(tmp_path: Path) -> Any:
         await d.stop()
 
 
-def ready(daemon: Daemon, layout: Layout) -> bool:
+def ready(daemon: Daemon, layout: RowLabels) -> bool:
     """Whether the next tick on ``layout`` finds the policy's tables and episode arrays made."""
     return daemon.screen_cache.ready(layout, daemon.options.policy, daemon.policy_state.tracks)
 

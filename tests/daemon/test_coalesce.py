@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.coalesce import HeldMarks, hold_for_ms
+from monitor.daemon.coalesce import HeldMarks, hold_for_ms
 from monitor.events import MarkPrices
 
 V = "bybit"

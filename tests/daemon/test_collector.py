@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from monitor.collector import IdleCollector
+from monitor.daemon.collector import IdleCollector
 
 
 def test_start_freezes_and_raises_the_young_threshold_stop_restores() -> None:

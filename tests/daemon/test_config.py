@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.config import ConfigError, load_config, parse_config
+from monitor.daemon.config import ConfigError, load_config, parse_config
 
 ENV = {"MONITOR_MAIN_API_KEY": "k" * 64, "MONITOR_MAIN_API_SECRET": "s" * 64}
 
@@ -443,7 +443,7 @@ def test_ordinary_file_paths_are_accepted(path: str, tmp_path: Path) -> None:
     ("service", "window"), [({}, 50), ({"mark_window_ms": 0}, 0), ({"mark_window_ms": 200}, 200)]
 )
 def test_the_mark_window_reaches_the_daemon(service: dict[str, Any], window: int) -> None:
-    from monitor.runner import build_options
+    from monitor.daemon.runner import build_options
 
     settings = parse_config({**minimal(), "service": service}, ENV)
     assert build_options(settings).mark_window_ms == window

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.engine import REST_MARK_LAG_MS, SPENT_KEPT, Engine, MarketInfo
+from monitor.daemon.engine import REST_MARK_LAG_MS, SPENT_KEPT, Engine, MarketInfo
 from monitor.events import AccountSnapshotEvent, AccountUpdate, MarkPrices, PositionState, TierTable
 from monitor.margin.account import evaluate_account
 from monitor.model import Account, Collateral, MarginMode, PositionSide, Tier, Venue

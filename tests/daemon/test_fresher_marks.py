@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from monitor.alerts import Alert, AlertKind, Level
-from monitor.engine import REST_MARK_LAG_MS, Engine, MarketInfo
+from monitor.daemon.engine import REST_MARK_LAG_MS, Engine, MarketInfo
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, MarkPrices, PositionState, TierTable
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.policy import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import VenueAccount
 from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, run
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.alerts import Level
-from monitor.daemon_ports import DaemonStatus
+from monitor.daemon.ports import DaemonStatus
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.policy import LevelThresholds, PolicyConfig
-from monitor.service import Daemon, DaemonOptions
 
 
 def test_levels_read_in_percent_as_the_alerts_do(tmp_path: Path) -> None:

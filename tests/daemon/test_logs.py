@@ -85,7 +85,7 @@ def test_scrub_is_plain_text_safe() -> None:
 def test_every_credential_of_an_account_is_registered_as_a_secret(out: io.StringIO) -> None:
     """A Bitget account's passphrase is a third credential: the runner registers an account's
     ``secrets``, and ccxt's debug headers carry it (ACCESS-PASSPHRASE) like the key."""
-    from monitor.config import parse_config
+    from monitor.daemon.config import parse_config
 
     phrase = "Xk29LmQp77TrWbNc4vHs"
     settings = parse_config(

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import (
     AccountSnapshotEvent,
     AccountUpdate,
@@ -29,7 +30,6 @@ from monitor.events import (
 )
 from monitor.model import AccountRisk, MarginMode, PositionSide, Venue
 from monitor.policy import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import Endpoints, VenueAccount
 from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, leg
 

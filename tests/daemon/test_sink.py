@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
 from monitor.model import AccountRisk, Venue
 from monitor.policy import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
 from monitor.venues.base import VenueAccount
 from tests.daemon.quiet_venue import BTC, ETH, TIERS, Silent, V, leg, run
 

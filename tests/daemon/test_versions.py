@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from monitor.alerts import AlertKind, Level
+from monitor.daemon.versions import TESTED_CCXT, VersionRange, Versions, release, untested_ccxt_alert
 from monitor.notify.render import render_alert
-from monitor.versions import TESTED_CCXT, VersionRange, Versions, release, untested_ccxt_alert
 
 RANGE = VersionRange("4.5.0", "4.6")
 

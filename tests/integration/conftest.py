@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from monitor.alerts import Alert
+from monitor.commands.prediction import PredictionLog
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.model import Venue
-from monitor.policy.config import PolicyConfig
-from monitor.prediction import PredictionLog
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import LOOPBACK, Endpoints, VenueAccount
 from monitor.venues.registry import make_adapter

@@ -2,8 +2,8 @@
 the monitor at the same price within one tick, and preceded by a critical alert.
 
 The exchange liquidates from its own ledger by the definition (equity <= requirement at the mark); the
-monitor only knows what reached it over the wire. See ``monitor.prediction`` for the three checks. Part
-of the contract suite: it runs on every simulator dialect (``conftest.CASES``).
+monitor only knows what reached it over the wire. See ``monitor.commands.prediction`` for the three
+checks. Part of the contract suite: it runs on every simulator dialect (``conftest.CASES``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from monitor.alerts import AlertKind
-from monitor.demo import demo_policy
+from monitor.commands.demo import demo_policy
 from monitor.sim.dialects import DIALECTS
 from monitor.sim.exchange import SimExchange
 from monitor.sim.scenarios import make_scenario

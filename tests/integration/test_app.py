@@ -8,10 +8,10 @@ import asyncio
 from pathlib import Path
 
 from monitor.alerts import Level
-from monitor.app import App
-from monitor.config import load_config
+from monitor.daemon.app import App
+from monitor.daemon.config import load_config
+from monitor.daemon.runner import serve
 from monitor.notify.telegram import TelegramNotifier
-from monitor.runner import serve
 from monitor.sim.exchange import SimExchange
 from tests.notify.conftest import make_alert
 from tests.notify.fake_bot_api import Call, FakeBotApi

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from monitor.alerts import AlertKind, Level
-from monitor.health import HealthView
+from monitor.daemon.health import HealthView
 from monitor.sim.exchange import SimExchange
 
 from .conftest import StartDaemon

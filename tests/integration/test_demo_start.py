@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from monitor.demo import run_demo
+from monitor.commands.demo import run_demo
 
 
 async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monitor(tmp_path: Path) -> None:

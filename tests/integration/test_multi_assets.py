@@ -99,7 +99,7 @@ def monitor_calc(snapshot: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "snapshot.json"
     path.write_text(json.dumps(snapshot), encoding="utf-8")
     out = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "calc", str(path), "--json"],
+        [sys.executable, "-m", "monitor.commands.cli", "calc", str(path), "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,

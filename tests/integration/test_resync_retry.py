@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from monitor.alerts import AlertKind
-from monitor.health import HealthView
+from monitor.daemon.health import HealthView
 from monitor.policy import keys
 from monitor.sim.exchange import SimExchange
 

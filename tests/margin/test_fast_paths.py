@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from test_properties import accounts
 
 from monitor.margin import solver
-from monitor.margin.account import _position_risk, margin_ratio
 from monitor.margin.account import evaluate_account as fast_evaluate_account
+from monitor.margin.account import margin_ratio, position_risk
 from monitor.margin.rules import RULES, Rules, TieredClosedForm, notional, rules_for, upnl
 from monitor.margin.tiers import tier_index_extended as tier_index
 from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, Position, Venue
@@ -106,8 +106,8 @@ def reference_evaluate_account(account: Account, marks: Mapping[str, float] | No
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
-        # (``_position_risk``, shared with the fast path, puts the mark where no price restores it)
-        out.append(_position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
+        # (``position_risk``, shared with the fast path, puts the mark where no price restores it)
+        out.append(position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.commands.snapshot import SnapshotError, parse_snapshot
 from monitor.margin.account import evaluate_account
 from monitor.margin.rules import RULES, upnl
 from monitor.margin.whatif import market_move
 from monitor.model import Account, Collateral, MarginMode, Position, Side, Tier, Venue
-from monitor.snapshot import SnapshotError, parse_snapshot
 
 TIERS = (Tier(0, 50_000, 0.004, 0), Tier(50_000, 250_000, 0.005, 50), Tier(250_000, 1e12, 0.01, 1_300))
 BTC = "BTC/USDT:USDT"

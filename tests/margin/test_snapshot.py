@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.snapshot import SnapshotError, load_snapshot, parse_snapshot
+from monitor.commands.snapshot import SnapshotError, load_snapshot, parse_snapshot
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon.store import open_db
 from monitor.notify.ports import (
     AccountRiskView,
     ActionKind,
@@ -32,7 +33,6 @@ from monitor.notify.ports import (
 )
 from monitor.notify.settings import ChatSettings, DeliveryTuning, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
-from monitor.store import open_db
 
 from .fake_bot_api import FakeBotApi
 

@@ -9,13 +9,13 @@ import pytest
 from telegram.error import RetryAfter, TimedOut
 
 from monitor.alerts import Level, Transition
+from monitor.daemon.store import open_db
 from monitor.notify.outbox import NewPart, Outbox, Part, PendingBatch, alert_from_json, alert_to_json
 from monitor.notify.pacing import Backoff, ChatPacer
 from monitor.notify.pending_actions import PendingActions, Refusal, TokenKind
 from monitor.notify.ports import ActionKind, ActionRequest
 from monitor.notify.routing import LANE_CRITICAL, LANE_NORMAL
 from monitor.notify.telegram import retry_after_seconds, surely_not_sent
-from monitor.store import open_db
 
 from .conftest import make_alert
 

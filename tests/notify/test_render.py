@@ -260,7 +260,7 @@ def test_a_stale_stream_gives_its_limit_and_age_once_each() -> None:
     """The demo at x4 judges the mark stream by 3.75 s: the bubble said "last data 4 s ago (limit 4 s)"
     above the policy's "for 4 s >= its limit 3 s". Each duration is written one way."""
     from monitor.policy import Freshness, check_staleness
-    from monitor.policy.config import StalenessConfig
+    from monitor.policy.settings import StalenessConfig
 
     config = PolicyConfig(staleness=StalenessConfig(marks_ms=3_750))
     now = 4_600

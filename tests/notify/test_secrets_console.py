@@ -10,11 +10,11 @@ import pytest
 from rich.console import Console
 
 from monitor.alerts import Level, Transition
+from monitor.daemon.store import open_db
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.redact import TokenScrubFilter
 from monitor.notify.settings import ChatSettings, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
-from monitor.store import open_db
 
 from .conftest import CHAT, FAST, STRANGER, TOKEN, NotifierFactory, Ports, make_alert
 from .fake_bot_api import FakeBotApi

@@ -15,14 +15,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from monitor import cli
-from monitor.config import parse_config
+from monitor.commands import cli
+from monitor.daemon.config import parse_config
+from monitor.daemon.runner import serve
+from monitor.daemon.store import open_db
 from monitor.notify.settings import ChatSettings, TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.wiring import UnwiredActions, UnwiredControl, UnwiredStatus
-from monitor.runner import serve
 from monitor.sim.exchange import SimExchange
-from monitor.store import open_db
 from tests.notify.conftest import FAST
 from tests.notify.fake_bot_api import FakeBotApi
 

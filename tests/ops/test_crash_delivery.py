@@ -4,7 +4,7 @@ The daemon runs as a separate process against the simulator, with the real Teleg
 at the fake Bot API. The simulator's isolated SOL position sits 2 % from its liquidation price before
 the daemon starts, so its first evaluation opens a critical episode straight away. The process is
 killed with SIGKILL at a named point between that decision and its message reaching Telegram
-(``monitor.crashpoints``), or from outside while the Bot API holds its answer, then started again
+(``monitor.daemon.crashpoints``), or from outside while the Bot API holds its answer, then started again
 on the same state file. What Telegram received is counted after the second run drained its outbox
 and stopped: the decided alert arrives exactly once, except where the Bot API may already have it,
 and then any second copy says that it may be a duplicate.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import crashpoints
+from monitor.daemon import crashpoints
 from monitor.notify.render import RESENT_PREFIX
 from monitor.sim.exchange import SimExchange
 from tests.notify.fake_bot_api import Call, FakeBotApi

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import build_parser
+from monitor.commands.cli import build_parser
 
 from .helpers import RUNTIME_LOCK, canonical, locked_versions
 
@@ -258,7 +258,10 @@ def test_build_stage_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
     venv = root / "opt" / "monitor"
     monitor = venv / "bin" / "monitor"
     assert monitor.exists(), "the runtime stage copies this environment and runs `monitor`"
-    imports = "import monitor.runner, monitor.health, monitor.sdnotify, monitor.status, ccxt.pro, telegram"
+    imports = (
+        "import monitor.daemon.runner, monitor.daemon.health, monitor.daemon.sdnotify,"
+        " monitor.daemon.status, ccxt.pro, telegram"
+    )
     result = subprocess.run(
         [venv / "bin" / "python", "-c", imports], capture_output=True, text=True, timeout=60
     )

@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from monitor.config import parse_config
+from monitor.daemon.config import parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "deployment.md").read_text()

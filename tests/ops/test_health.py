@@ -16,12 +16,12 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import cli
-from monitor.health import Extras, HealthServer, HealthView, is_loopback, make_registry, parse_listen
+from monitor.commands import cli
+from monitor.daemon.health import Extras, HealthServer, HealthView, is_loopback, make_registry, parse_listen
+from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.model import MarginMode, PositionRisk, Venue
 from monitor.notify.channel import ChannelHealth, ChannelState
-from monitor.policy.config import PolicyConfig
-from monitor.service import Daemon, DaemonOptions
+from monitor.policy.settings import PolicyConfig
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount, now_ms
 
@@ -305,7 +305,7 @@ async def test_status_shows_positions_as_calc_does(
     watched: Watched, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ "status" means the positions too: liquidation price, distance and ratio of each, from /metrics."""
-    from monitor.calc import fmt, pct, ratio_text
+    from monitor.commands.calc import fmt, pct, ratio_text
 
     code = await asyncio.to_thread(cli.main, ["status", "--url", watched.server.url])
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from monitor.versions import TESTED_CCXT
+from monitor.daemon.versions import TESTED_CCXT
 
 from .helpers import DEV_LOCK, REPO, RUNTIME_LOCK, canonical, locked_versions
 
@@ -105,7 +105,8 @@ def test_the_installed_package_declares_pyprojects_requirements() -> None:
 def test_pyproject_bounds_ccxt_to_the_tested_range() -> None:
     (ccxt,) = [r for r in pyproject_requirements() if canonical(r.name) == "ccxt"]
     assert ccxt.specifier == SpecifierSet(str(TESTED_CCXT)), (
-        f"pyproject.toml asks for {ccxt.specifier}, monitor/versions.py TESTED_CCXT says {TESTED_CCXT}:"
+        f"pyproject.toml asks for {ccxt.specifier},"
+        f" monitor/daemon/versions.py TESTED_CCXT says {TESTED_CCXT}:"
         " change both together"
     )
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from monitor.sdnotify import SdNotifier, socket_address, watchdog_seconds
+from monitor.daemon.sdnotify import SdNotifier, socket_address, watchdog_seconds
 
 from .conftest import NotifySocket
 

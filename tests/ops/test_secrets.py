@@ -34,8 +34,8 @@ import sys
 from monitor.notify.settings import TelegramSettings
 from monitor.notify.telegram import TelegramNotifier
 from monitor.notify.wiring import UnwiredActions, UnwiredControl, UnwiredStatus
-from monitor.runner import run
-from monitor.store import open_db
+from monitor.daemon.runner import run
+from monitor.daemon.store import open_db
 
 
 def notifiers(settings):

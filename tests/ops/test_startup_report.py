@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from monitor.app import App
-from monitor.config import parse_config
-from monitor.runner import serve
+from monitor.daemon.app import App
+from monitor.daemon.config import parse_config
+from monitor.daemon.runner import serve
+from monitor.daemon.startup import describe
 from monitor.sim.exchange import SimExchange
-from monitor.startup import describe
 from monitor.venues.base import StartError
 from monitor.venues.errors import AuthenticationRefused
 from tests.notify.fake_bot_api import Call, FakeBotApi

@@ -1,4 +1,4 @@
-"""The state file's schema versions (``monitor.store.migrate``): applied once, and again if the
+"""The state file's schema versions (``monitor.daemon.store.migrate``): applied once, and again if the
 transaction that applied them was rolled back. Its WAL checkpoint (``IdleCheckpoint``): run when
 the writer is idle, only when something was written and not too often. Whether two connections
 share the file (``same_database``: the daemon writes the outbox's rows on its own connection only if
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store import IdleCheckpoint, migrate, open_db, same_database, transaction
+from monitor.daemon.store import IdleCheckpoint, migrate, open_db, same_database, transaction
 
 SCHEMA = ["CREATE TABLE things (id INTEGER PRIMARY KEY)"]
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from monitor.config import Settings, parse_config
-from monitor.health import Extras, HealthReport, Heartbeat
-from monitor.runner import Supervisor, serve, stale_exit_seconds
-from monitor.sdnotify import SdNotifier
-from monitor.service import Daemon
+from monitor.daemon.config import Settings, parse_config
+from monitor.daemon.health import Extras, HealthReport, Heartbeat
+from monitor.daemon.runner import Supervisor, serve, stale_exit_seconds
+from monitor.daemon.sdnotify import SdNotifier
+from monitor.daemon.service import Daemon
 from monitor.sim.exchange import SimExchange
 
 from .conftest import NotifySocket

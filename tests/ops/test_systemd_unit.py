@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import runner
-from monitor.cli import build_parser
-from monitor.config import parse_config
+from monitor.commands.cli import build_parser
+from monitor.daemon import runner
+from monitor.daemon.config import parse_config
 from monitor.sim.exchange import SimExchange
 
 from .helpers import MONITOR, DaemonProcess, clean_env, free_port, key_env, write_config

@@ -16,8 +16,8 @@ import ccxt
 import pytest
 import telegram as ptb
 
+from monitor.daemon.versions import TESTED_CCXT
 from monitor.sim.exchange import SimExchange
-from monitor.versions import TESTED_CCXT
 
 from .fake_telegram import FakeTelegram
 from .helpers import MONITOR, DaemonProcess, clean_env, free_port, key_env, write_config

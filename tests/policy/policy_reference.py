@@ -16,11 +16,11 @@ from monitor.alerts import Alert, AlertKind, FactValue, Level, Transition
 from monitor.model import AccountRisk, MarginMode, PositionRisk
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, keys
 from monitor.policy.episodes import advance
-from monitor.policy.events import exchange_event
+from monitor.policy.exchange_alarms import exchange_event
 from monitor.policy.facts import position_facts, top_positions
 from monitor.policy.levels import deviation_level, distance_level, ratio_level, ratio_release, ratio_threshold
-from monitor.policy.lifecycle import _closed, _flipped, _opened
-from monitor.policy.state import Facts, KnownPosition, Seen, Subject, Track
+from monitor.policy.lifecycle import position_closed, position_flipped, position_opened
+from monitor.policy.state import Evaluation, Facts, KnownPosition, Subject, Track
 from monitor.policy.work import Work
 
 Evaluate = Callable[[PolicyState, PolicyInputs, int, PolicyConfig], tuple[PolicyState, list[Alert]]]
@@ -32,7 +32,7 @@ class ReferenceWork(Work):
 
     __slots__ = ()
 
-    def judged(self, seen: Seen) -> None:
+    def record_evaluation(self, seen: Evaluation) -> None:
         pass
 
     def step(
@@ -45,7 +45,7 @@ class ReferenceWork(Work):
         subject: Subject | Callable[[], Subject],
         facts: Callable[[Level], Facts],
         closed_kind: AlertKind | None = None,
-        source: Seen | None = None,
+        source: Evaluation | None = None,
     ) -> None:
         if track is None:
             if candidate == Level.OK:
@@ -84,9 +84,9 @@ def evaluate(
     for event in inputs.events:
         exchange_event(w, event)
     for risk in inputs.risks:
-        w.judge(risk)
+        w.begin_evaluation(risk)
         track_positions(w, risk)
-        evaluate_account(w, risk)
+        step_account_risk(w, risk)
     return w.result(), w.alerts
 
 
@@ -99,20 +99,20 @@ def track_positions(w: Work, risk: AccountRisk) -> None:
     if known is None:
         if w.config.announce_initial_positions:
             for p in risk.positions:
-                w.emit(_opened(w, risk, p))
+                w.emit(position_opened(w, risk, p))
         return
     for p in risk.positions:
         was = known.get(p.key)
         if was is None:
-            w.emit(_opened(w, risk, p))
+            w.emit(position_opened(w, risk, p))
         elif was.side is not p.side:
-            w.emit(_flipped(w, risk, p, was))
+            w.emit(position_flipped(w, risk, p, was))
     for k, was in known.items():
         if k not in current:
-            _closed(w, risk, k, was)
+            position_closed(w, risk, k, was)
 
 
-def evaluate_account(w: Work, risk: AccountRisk) -> None:
+def step_account_risk(w: Work, risk: AccountRisk) -> None:
     _cross_account(w, risk)
     for position in risk.positions:
         _position(w, risk, position)

@@ -10,7 +10,7 @@ from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.events import OrderKind, OrderUpdate
 from monitor.model import MarginMode, PositionRisk, PositionSide, Side
 from monitor.policy import PolicyConfig, PolicyInputs, PolicyState, evaluate
-from monitor.policy.events import FORCED_CLOSE_WINDOW_MS
+from monitor.policy.exchange_alarms import FORCED_CLOSE_WINDOW_MS
 
 CFG = PolicyConfig()
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, SEC, account, position
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon.store import open_db
 from monitor.model import MarginMode
 from monitor.policy import (
     LevelThresholds,
@@ -25,7 +26,6 @@ from monitor.policy import (
 )
 from monitor.policy.episode_store import load, save
 from monitor.policy.levels import ratio_level
-from monitor.store import open_db
 
 KEY = f"risk:main:{BTC}:both"
 

@@ -10,6 +10,7 @@ import pytest
 from policy_helpers import BTC, ETH, MIN, SEC, account, position
 
 from monitor.alerts import Alert
+from monitor.daemon.store import open_db
 from monitor.model import AccountRisk, MarginMode, PositionSide
 from monitor.policy import (
     Freshness,
@@ -19,13 +20,11 @@ from monitor.policy import (
     ThresholdOverride,
     ack,
     check_staleness,
-    episode_store,
     evaluate,
     mute,
 )
-from monitor.policy.episode_store import load, save
+from monitor.policy.episode_store import load, plan, save, write
 from monitor.policy.facts import live_facts
-from monitor.store import open_db
 
 CFG = PolicyConfig(accounts={"side": ThresholdOverride(confirm_ticks=3)})
 
@@ -110,19 +109,16 @@ def test_save_joins_the_callers_transaction(tmp_path: Path) -> None:
     assert load(conn) == PolicyState()
 
 
-def test_a_failed_save_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_save_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     conn = open_db(tmp_path / "state.db")
     before = rich_state()
     save(conn, PolicyState(), before)
     after = mute(PolicyState(), None, None, 1)  # every track, position and event id goes
-
-    def failing_last_write(*_: object) -> list[tuple[str, list[tuple[object, ...]]]]:
-        return [("INSERT INTO no_such_table VALUES (?)", [(1,)])]
-
+    changes = plan(before, after)
+    assert changes
     # the last write of a save fails after the others have run
-    monkeypatch.setattr(episode_store, "_plan_seen", failing_last_write)
     with pytest.raises(sqlite3.OperationalError):
-        save(conn, before, after)
+        write(conn, [*changes, ("INSERT INTO no_such_table VALUES (?)", [(1,)])])
     assert not conn.in_transaction
     assert load(conn) == before
 

@@ -98,7 +98,7 @@ async def test_the_printed_config_block_and_exports_make_a_valid_config(
     sim: SimExchange, tmp_path: Any
 ) -> None:
     """Paper-testing is copy and paste: the block goes in a file, the export lines in the shell."""
-    from monitor.config import load_config
+    from monitor.daemon.config import load_config
 
     text = describe(sim)
     block = text[text.index("[[accounts]]") : text.index("# --- then")]
@@ -118,7 +118,7 @@ async def test_the_printed_config_block_and_exports_make_a_valid_config(
 
 
 async def test_run_sim_speaks_the_venue_asked_for_and_its_config_block_names_it(tmp_path: Any) -> None:
-    from monitor.config import load_config
+    from monitor.daemon.config import load_config
 
     out = Console()
     task = asyncio.create_task(run_sim("small", "calm", speed=20, port=0, out=out, venue="binancecoinm"))

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from monitor.config import ConfigError, parse_config
-from monitor.config_summary import describe
+from monitor.commands.config_summary import describe
+from monitor.daemon.config import ConfigError, parse_config
 from monitor.events import Event
 from monitor.margin.rules import rules_for
 from monitor.model import Venue

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from monitor.engine import MarketInfo
+from monitor.daemon.engine import MarketInfo
 from monitor.events import (
     AccountUpdate,
     ListenKeyExpired,

@@ -155,8 +155,8 @@ _LEVEL_STYLE = {
 def positions_table(positions: list[PositionStatus], console: Console) -> Table:
     """The positions as ``monitor calc`` shows them, each cross pool first, with the alert level of
     each, fitted to the console's width."""
-    from monitor.calc import fmt, pct, ratio_style, ratio_text
-    from monitor.tables import fit
+    from monitor.commands.calc import fmt, pct, ratio_style, ratio_text
+    from monitor.commands.tables import fit
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for col in ("account", "symbol", "side", "mode", "mark", "liq price", "dist", "ratio", "level"):

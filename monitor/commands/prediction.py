@@ -26,7 +26,7 @@ REL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class Sample:
     seq: int
     mark: float
     ratio: float
@@ -54,7 +54,7 @@ class Verdict:
 class PredictionLog:
     """Fed by the daemon's risk and alert listeners."""
 
-    history: dict[tuple[str, str, str], deque[Seen]] = field(default_factory=dict)
+    history: dict[tuple[str, str, str], deque[Sample]] = field(default_factory=dict)
     critical_seq: dict[tuple[str, str, str], int] = field(default_factory=dict)
     cross_critical_seq: dict[str, int] = field(default_factory=dict)
     liquidation_seq: dict[tuple[str, str, str], int] = field(default_factory=dict)
@@ -72,7 +72,7 @@ class PredictionLog:
                     else p.margin_ratio
                 )
                 seen = self.history.setdefault(key, deque(maxlen=64))
-                seen.append(Seen(self.seq, p.mark_price, ratio, p.liquidation_price))
+                seen.append(Sample(self.seq, p.mark_price, ratio, p.liquidation_price))
 
     def on_alerts(self, alerts: Sequence[Alert]) -> None:
         for a in alerts:

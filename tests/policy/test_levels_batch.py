@@ -1,4 +1,4 @@
-"""The vectorised "does this episode hold its level" (``monitor.policy.holding``) against the scalar
+"""The vectorised "does this episode hold its level" (``monitor.policy.levels_batch``) against the scalar
 level functions it stands for, value by value, NaN and infinities included; and the rows it finds
 against the screen's contract."""
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from policy_helpers import BTC, thresholds
 
 from monitor.alerts import AlertKind, Level
-from monitor.margin.rows import Layout, LayoutPart
+from monitor.margin.rows import AccountRowLabels, RowLabels
 from monitor.model import MarginMode, PositionSide, Side
 from monitor.policy import (
     DeviationConfig,
@@ -24,17 +24,17 @@ from monitor.policy import (
     keys,
 )
 from monitor.policy.episodes import advance
-from monitor.policy.holding import (
+from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
+from monitor.policy.levels_batch import (
     Tables,
     Tracked,
     deviation_holds,
     level_rows,
-    news,
     risk_holds,
+    rows_to_evaluate,
     tables,
     tracked,
 )
-from monitor.policy.levels import deviation_level, distance_level, leaves_ok, ratio_level
 from monitor.policy.screen_cache import ScreenCache
 
 
@@ -107,7 +107,7 @@ def test_without_episodes_a_row_has_news_when_it_would_leave_ok(
     thr: LevelThresholds, ratio: float | None, distance: float | None, judged: bool
 ) -> None:
     nothing = Tracked(*(np.zeros(0, dtype=t) for t in (np.intp, np.intp, np.float64, np.bool_) * 2))
-    mask = news(
+    mask = rows_to_evaluate(
         one_row(thr, judged),
         nothing,
         PolicyConfig(levels=thr),
@@ -135,15 +135,20 @@ def test_an_episode_due_a_repeat_or_counting_a_confirmation_has_news() -> None:
     ratio = np.array([0.6] * 3 + [0.1] * 3)
     deviation: list[float | None] = [None] * 3 + [2.0] * 3
     args = (np.full(6, math.nan), deviation, [3, 4, 5])
-    assert news(tables, held, PolicyConfig(), 999, ratio, *args).tolist() == [False, False, True] * 2
-    assert news(tables, held, PolicyConfig(), 1_000, ratio, *args).tolist() == [False, True, True] * 2
+    assert (
+        rows_to_evaluate(tables, held, PolicyConfig(), 999, ratio, *args).tolist() == [False, False, True] * 2
+    )
+    assert (
+        rows_to_evaluate(tables, held, PolicyConfig(), 1_000, ratio, *args).tolist()
+        == [False, True, True] * 2
+    )
 
 
 def test_a_deviation_without_an_episode_is_news() -> None:
     nothing = Tracked(*(np.zeros(0, dtype=t) for t in (np.intp, np.intp, np.float64, np.bool_) * 2))
     tables = Tables(np.ones(2, dtype=np.bool_), *(np.array([c] * 2) for c in level_rows(LevelThresholds())))
     calm = np.full(2, 0.1)
-    mask = news(tables, nothing, PolicyConfig(), 0, calm, np.full(2, math.nan), [None, 0.01], [1])
+    mask = rows_to_evaluate(tables, nothing, PolicyConfig(), 0, calm, np.full(2, math.nan), [None, 0.01], [1])
     assert mask.tolist() == [False, True]
 
 
@@ -172,18 +177,20 @@ def test_a_row_without_news_is_one_advance_leaves_as_it_is(
     distance: float | None,
     confirm_ticks: int,
 ) -> None:
-    """From a real ``Track`` through ``tracked`` and ``news``: a tracked row has no news exactly when
-    ``advance`` would return its episode unchanged and say nothing (the level functions' candidate,
-    the confirmation count, the repeat clock and the acknowledgement all taken into account)."""
+    """From a real ``Track`` through ``tracked`` and ``rows_to_evaluate``: a tracked row is left out
+    exactly when ``advance`` would return its episode unchanged and say nothing (the level functions'
+    candidate, the confirmation count, the repeat clock and the acknowledgement all taken into account)."""
     cfg = PolicyConfig(levels=thr, repeat=RepeatSchedule(warn_ms=10**6, danger_ms=10**5, critical_ms=10**4))
-    layout = Layout([LayoutPart("main", [BTC], [Side.LONG], [PositionSide.BOTH], [MarginMode.ISOLATED])])
+    layout = RowLabels(
+        [AccountRowLabels("main", [BTC], [Side.LONG], [PositionSide.BOTH], [MarginMode.ISOLATED])]
+    )
     risk_key = keys.position_risk("main", BTC, "both")
     subject = Subject("binanceusdm", "main", BTC, "both", "isolated", "long")
     track = Track(
         risk_key, AlertKind.RISK, subject, level=level, last_alert_ms=10**6, acked_ms=acked_ms, streak=streak
     )
     column = math.nan if ratio is None else ratio  # a batch's ratio column has no None
-    mask = news(
+    mask = rows_to_evaluate(
         tables(ScreenCache(), layout, cfg),
         tracked(ScreenCache(), layout, {risk_key: track}, cfg.repeat, keep=False),
         cfg,

@@ -38,14 +38,14 @@ from typing import Any, Protocol
 from rich.console import Console
 
 from monitor.alerts import Alert, Level
-from monitor.config import ConfigError, Settings, load_config
-from monitor.health import Extras, HealthReport, HealthServer, HealthView, Heartbeat, make_registry
+from monitor.daemon.config import ConfigError, Settings, load_config
+from monitor.daemon.health import Extras, HealthReport, HealthServer, HealthView, Heartbeat, make_registry
+from monitor.daemon.sdnotify import SdNotifier
+from monitor.daemon.service import Daemon, DaemonOptions, Notifier
+from monitor.daemon.startup import StartupReports, describe
+from monitor.daemon.versions import TESTED_CCXT, installed, untested_ccxt_alert
 from monitor.logs import configure, get_logger, register_secrets
 from monitor.notify.console import ConsoleNotifier
-from monitor.sdnotify import SdNotifier
-from monitor.service import Daemon, DaemonOptions, Notifier
-from monitor.startup import StartupReports, describe
-from monitor.versions import TESTED_CCXT, installed, untested_ccxt_alert
 
 log = get_logger(__name__)
 
@@ -340,7 +340,7 @@ async def serve(
 
 def announce_versions(notifiers: Sequence[Notifier]) -> None:
     """Log what the daemon runs with; when ccxt lies outside the tested range, warn in the log and
-    tell the notifiers once (``monitor.versions`` says why it matters)."""
+    tell the notifiers once (``monitor.daemon.versions`` says why it matters)."""
     found = installed()
     log.info("versions", **found.fields())
     alert = untested_ccxt_alert(found, int(time.time() * 1000))

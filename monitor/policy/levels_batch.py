@@ -31,12 +31,12 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.alerts import AlertKind, Level
-from monitor.margin.rows import Layout, LayoutPart
+from monitor.margin.rows import AccountRowLabels, RowLabels
 from monitor.model import MarginMode
 from monitor.policy import keys
-from monitor.policy.config import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
 from monitor.policy.levels import LIQUIDATION_RATIO
 from monitor.policy.screen_cache import ScreenCache
+from monitor.policy.settings import DeviationConfig, LevelThresholds, PolicyConfig, RepeatSchedule
 from monitor.policy.state import NO_STREAK, Track
 
 Floats = npt.NDArray[np.float64]
@@ -96,7 +96,7 @@ def level_rows(thr: LevelThresholds) -> tuple[list[float], list[float], list[flo
     )
 
 
-def tables(cache: ScreenCache, layout: Layout, config: PolicyConfig) -> Tables:
+def tables(cache: ScreenCache, layout: RowLabels, config: PolicyConfig) -> Tables:
     """The layout's tables for ``config``, kept in ``cache``: its parts' tables end to end."""
     entry = cache.layout(layout)
     hit = entry.tables
@@ -111,7 +111,7 @@ def tables(cache: ScreenCache, layout: Layout, config: PolicyConfig) -> Tables:
     return out
 
 
-def _part_tables(cache: ScreenCache, part: LayoutPart, config: PolicyConfig) -> Tables:
+def _part_tables(cache: ScreenCache, part: AccountRowLabels, config: PolicyConfig) -> Tables:
     """One account's tables for ``config``, kept in ``cache`` with its part: an account that did not
     change keeps them when another one does."""
     entry = cache.part(part)
@@ -165,7 +165,7 @@ class Tracked(NamedTuple):
 
 
 def tracked(
-    cache: ScreenCache, layout: Layout, tracks: Mapping[str, Track], repeat: RepeatSchedule, keep: bool
+    cache: ScreenCache, layout: RowLabels, tracks: Mapping[str, Track], repeat: RepeatSchedule, keep: bool
 ) -> Tracked:
     """The episodes of ``tracks`` on the layout's rows. With ``keep`` the answer is kept in ``cache``
     for this very mapping (a state's, which is never mutated)."""
@@ -201,7 +201,7 @@ def _columns(entries: list[tuple[int, int, float, bool]]) -> tuple[Ints, Ints, F
     )
 
 
-def _row_of_key(cache: ScreenCache, layout: Layout) -> dict[str, int]:
+def _row_of_key(cache: ScreenCache, layout: RowLabels) -> dict[str, int]:
     """Each row's risk and deviation keys, to its row (batch index)."""
     entry = cache.layout(layout)
     hit = entry.row_of_key
@@ -214,7 +214,7 @@ def _row_of_key(cache: ScreenCache, layout: Layout) -> dict[str, int]:
     return hit
 
 
-def _part_keys(cache: ScreenCache, part: LayoutPart) -> tuple[list[str], list[str]]:
+def _part_keys(cache: ScreenCache, part: AccountRowLabels) -> tuple[list[str], list[str]]:
     """One account's risk and deviation keys, row by row, kept in ``cache`` with its part."""
     entry = cache.part(part)
     hit = entry.keys
@@ -249,7 +249,7 @@ def deviation_holds(cfg: DeviationConfig, deviation: Floats, levels: Ints) -> Bo
     return out
 
 
-def news(
+def rows_to_evaluate(
     t: Tables,
     episodes: Tracked,
     config: PolicyConfig,

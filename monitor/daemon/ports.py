@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from monitor.actions.gateway import Gateway
 from monitor.actions.journal import TradingState
 from monitor.alerts import Level
+from monitor.daemon.service import Daemon
 from monitor.figures import fmt_pct_threshold, fmt_ratio_threshold
 from monitor.model import MarginMode
 from monitor.notify.ports import (
@@ -31,7 +32,6 @@ from monitor.notify.ports import (
 from monitor.policy import ack, ack_all, mute, unmute_all
 from monitor.policy import keys as policy_keys
 from monitor.policy.levels import ratio_threshold
-from monitor.service import Daemon
 
 
 class DaemonStatus:

@@ -26,7 +26,7 @@ from monitor.events import (
 )
 from monitor.margin.account import evaluate_account
 from monitor.margin.batch import AccountColumns, Batch, batchable
-from monitor.margin.rows import Layout
+from monitor.margin.rows import RowLabels
 from monitor.model import (
     Account,
     AccountRisk,
@@ -344,17 +344,17 @@ class Engine:
             ),
         )
 
-    def prepare(self) -> list[Layout]:
+    def prepare(self) -> list[RowLabels]:
         """Join now the columns a change left stale (or that no tick has joined yet), rather than
         inside the next tick; returns the layouts of the batches built (empty when none was missing).
 
         Why: a fill or a liquidation changes one account, and joining the venue's columns again cost
         the next all-market tick about as much as evaluating them. The daemon calls this when nothing
-        is queued (``monitor.idle``); without it the tick joins them itself."""
+        is queued (``monitor.daemon.idle``); without it the tick joins them itself."""
         held = {book.venue.value for book in self.books.values() if book.account is not None}
         return [self._batch(venue)[0].layout for venue in sorted(held - self._batches.keys())]
 
-    def layouts(self) -> list[Layout]:
+    def layouts(self) -> list[RowLabels]:
         """The layouts of the venues' current batches (those a tick would evaluate now)."""
         return [batch.layout for batch, _ in self._batches.values()]
 
@@ -363,7 +363,7 @@ class Engine:
 
         Why: freeing a tick's predecessors means visiting each of their objects, thousands per
         all-market frame, none of them in the processor's cache any more (docs/performance.md).
-        ``monitor.idle`` calls this when nothing is queued. Without calls, no more than a few ticks'
+        ``monitor.daemon.idle`` calls this when nothing is queued. Without calls, no more than a few ticks'
         worth is kept."""
         self._spent.clear()
 

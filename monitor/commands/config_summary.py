@@ -7,7 +7,7 @@ simulator), whether it may send orders, where alerts go, where health answers.
 
 from __future__ import annotations
 
-from monitor.config import Settings
+from monitor.daemon.config import Settings
 from monitor.venues.registry import VENUES
 
 

@@ -41,9 +41,9 @@ from monitor.policy import keys
 from monitor.venues.base import hhmmss
 
 if TYPE_CHECKING:
+    from monitor.daemon.service import Daemon
     from monitor.model import AccountRisk
     from monitor.policy.state import PolicyState
-    from monitor.service import Daemon
 
 log = get_logger(__name__)
 

@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor import figures
+from monitor.commands.tables import fit
 from monitor.margin.account import evaluate_account
 from monitor.margin.whatif import WhatIf
 from monitor.model import Account, AccountRisk, MarginMode, PositionRisk, PositionSide
 from monitor.policy.facts import past_liquidation
-from monitor.tables import fit
 
 
 def _num(x: float | None) -> float | None:

@@ -91,9 +91,9 @@ def _version() -> str:
 
 
 def _cmd_calc(args: argparse.Namespace) -> int:
-    from monitor.calc import evaluate, render_table, render_what_if, risk_to_json, what_if_to_json
+    from monitor.commands.calc import evaluate, render_table, render_what_if, risk_to_json, what_if_to_json
+    from monitor.commands.snapshot import SnapshotError, load_snapshot
     from monitor.margin.whatif import what_if
-    from monitor.snapshot import SnapshotError, load_snapshot
 
     err = Console(stderr=True)
     try:
@@ -126,7 +126,7 @@ def _cmd_calc(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from monitor.demo import main as demo_main
+    from monitor.commands.demo import main as demo_main
     from monitor.logs import configure
     from monitor.notify.settings import SettingsError, TelegramSettings
 
@@ -177,8 +177,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     (secrets, directories) is listed apart from mistakes in the file; ``--file-only`` accepts it."""
     from rich.markup import escape
 
-    from monitor.config import ConfigError, load_config
-    from monitor.config_summary import describe
+    from monitor.commands.config_summary import describe
+    from monitor.daemon.config import ConfigError, load_config
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
@@ -208,8 +208,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from monitor.app import App
-    from monitor.runner import run
+    from monitor.daemon.app import App
+    from monitor.daemon.runner import run
 
     app = App()
     return run(
@@ -221,7 +221,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from monitor.status import main as status_main
+    from monitor.daemon.status import main as status_main
 
     return status_main(args.url, as_json=args.json, timeout=args.timeout)
 

@@ -39,11 +39,13 @@ from typing import Protocol, runtime_checkable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import crashpoints
 from monitor.alerts import Alert
-from monitor.coalesce import HeldMarks, hold_for_ms
-from monitor.collector import IdleCollector
-from monitor.engine import Engine
+from monitor.daemon import crashpoints
+from monitor.daemon.coalesce import HeldMarks, hold_for_ms
+from monitor.daemon.collector import IdleCollector
+from monitor.daemon.engine import Engine
+from monitor.daemon.idle import IdleStep
+from monitor.daemon.store import IdleCheckpoint, open_db, transaction
 from monitor.events import (
     AccountSnapshotEvent,
     AccountUpdate,
@@ -58,17 +60,15 @@ from monitor.events import (
     TierTable,
     VenueBanned,
 )
-from monitor.idle import IdleStep
 from monitor.logs import get_logger
 from monitor.model import AccountRisk, Side, Venue
 from monitor.policy import episode_store
-from monitor.policy.config import PolicyConfig
 from monitor.policy.evaluate import PolicyInputs, due_repeats, evaluate
-from monitor.policy.events import ExchangeEvent
+from monitor.policy.exchange_alarms import ExchangeEvent
 from monitor.policy.screen_cache import ScreenCache
+from monitor.policy.settings import PolicyConfig
 from monitor.policy.staleness import Freshness, check_staleness
 from monitor.policy.state import PolicyState
-from monitor.store import IdleCheckpoint, open_db, transaction
 from monitor.tasks import cancel_and_wait
 from monitor.venues import registry
 from monitor.venues.adapter import AdapterFactory, VenueAdapter
@@ -392,7 +392,7 @@ class Daemon:
 
     def _between_decisions(self, event: Event) -> None:
         """Nothing is queued: do now what the next decision would otherwise do inside it
-        (``monitor.idle``)."""
+        (``monitor.daemon.idle``)."""
         self.idle.run(self.policy_state, self.options.policy, after_marks=isinstance(event, MarkPrices))
 
     def handle(self, event: Event) -> list[Alert]:

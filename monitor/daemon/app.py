@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 
 from monitor.actions.port import allowed_actions
 from monitor.actions.wiring import Derisking, build_derisking
-from monitor.config import Settings
-from monitor.daemon_ports import LatePorts
-from monitor.health import Extras
+from monitor.daemon.config import Settings
+from monitor.daemon.health import Extras
+from monitor.daemon.ports import LatePorts
+from monitor.daemon.runner import Component, ComponentFactory
+from monitor.daemon.service import Daemon, Notifier
+from monitor.daemon.store import open_db
 from monitor.logs import get_logger, register_secrets
 from monitor.notify.telegram import TelegramNotifier
-from monitor.runner import Component, ComponentFactory
-from monitor.service import Daemon, Notifier
-from monitor.store import open_db
 
 log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ class DeriskComponent:
 
 
 class App:
-    """The factories ``monitor.runner.run`` takes, sharing one set of late-bound Telegram ports."""
+    """The factories ``monitor.daemon.runner.run`` takes, sharing one set of late-bound Telegram ports."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ

@@ -25,16 +25,16 @@ from rich.console import Console
 from rich.table import Table
 
 from monitor.alerts import Alert, Level
-from monitor.calc import fmt, hedged_symbols, pct, ratio_style, ratio_text
+from monitor.commands.calc import fmt, hedged_symbols, pct, ratio_style, ratio_text
+from monitor.commands.prediction import PredictionLog, Verdict
+from monitor.commands.tables import fit
+from monitor.daemon.service import Daemon, DaemonOptions, Notifier
 from monitor.model import AccountRisk, MarginMode, Venue
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import level_word
 from monitor.notify.telegram import TelegramNotifier
-from monitor.policy.config import PolicyConfig, RepeatSchedule
-from monitor.prediction import PredictionLog, Verdict
-from monitor.service import Daemon, DaemonOptions, Notifier
+from monitor.policy.settings import PolicyConfig, RepeatSchedule
 from monitor.sim.exchange import SimExchange
-from monitor.tables import fit
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.registry import VENUES
 
@@ -282,7 +282,7 @@ def telegram_for(daemon: Daemon) -> TelegramNotifier | None:
     Commands answer from the demo's daemon; its outbox lives in the demo's state file."""
     if not (os.environ.get("TELEGRAM_BOT_TOKEN") and os.environ.get("TELEGRAM_CHAT_ID")):
         return None
-    from monitor.daemon_ports import DaemonControl, DaemonStatus
+    from monitor.daemon.ports import DaemonControl, DaemonStatus
     from monitor.notify.wiring import telegram_notifier_from_env
 
     return telegram_notifier_from_env(

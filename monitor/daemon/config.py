@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, fiel
 
 from monitor.actions.settings import Anomalies, Caps, DeriskSettings, SettingsError, Targets
 from monitor.alerts import Level
-from monitor.config_hints import (
+from monitor.commands.config_hints import (
     ENV_NAME,
     did_you_mean,
     expand,
@@ -40,11 +40,11 @@ from monitor.config_hints import (
     unset_message,
     unset_variables,
 )
-from monitor.health import parse_listen
+from monitor.daemon.health import parse_listen
 from monitor.model import Venue
 from monitor.notify.settings import QuietHours, TelegramSettings
 from monitor.notify.settings import SettingsError as TelegramSettingsError
-from monitor.policy.config import (
+from monitor.policy.settings import (
     DeviationConfig,
     LevelThresholds,
     PolicyConfig,

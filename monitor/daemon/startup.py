@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from monitor.alerts import Alert, AlertKind, Level, Transition
+from monitor.daemon.store import migrate
 from monitor.logs import scrub
-from monitor.store import migrate
 from monitor.venues.base import StartError
 from monitor.venues.errors import AuthenticationRefused, VenueUnavailable
 

@@ -11,9 +11,9 @@ empty right after a decision), and does all of it then, in this order:
   layout in the policy's ``ScreenCache`` (the episode arrays again after every step that changed
   the tracks: an alert, a repeat);
 - after a mark frame, ``Engine.release`` frees what the frame replaced and ``IdleCollector.idle``
-  collects garbage (``monitor.collector``);
+  collects garbage (``monitor.daemon.collector``);
 - ``IdleCheckpoint`` checkpoints the state file's WAL (at most every 5 s, only after writes;
-  ``monitor.store``).
+  ``monitor.daemon.store``).
 
 All of it is optional: a tick fills whatever is missing itself, and the answers are the same.
 """
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from monitor.collector import IdleCollector
-from monitor.engine import Engine
+from monitor.daemon.collector import IdleCollector
+from monitor.daemon.engine import Engine
+from monitor.daemon.store import IdleCheckpoint
 from monitor.logs import get_logger
 from monitor.policy import PolicyConfig, PolicyState
 from monitor.policy.screen import prepare_layout
 from monitor.policy.screen_cache import ScreenCache
-from monitor.store import IdleCheckpoint
 
 log = get_logger(__name__)
 
