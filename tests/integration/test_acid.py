@@ -29,7 +29,7 @@ def closed(run: Running) -> set[tuple[str, str]]:
     }
 
 
-SPEED = 12.0
+SPEED = 24.0
 
 
 @pytest.mark.slow
