@@ -16,6 +16,8 @@ UPGRADE      := .venv-upgrade
 # the suites that talk to ccxt: the contract tests, the simulator, the adapter, the pipeline, de-risking
 CONTRACT_SUITE := tests/contract tests/sim tests/venues tests/integration tests/actions
 LOCK_ARGS ?=
+# pytest-xdist workers for `make test`: one per core (`make test WORKERS=0` runs in one process)
+WORKERS ?= auto
 COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet --generate-hashes \
 	--strip-extras --no-emit-index-url --no-emit-find-links
 
@@ -54,7 +56,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_margin.py
