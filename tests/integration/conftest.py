@@ -29,6 +29,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
 from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.okx.venue import OkxVenue
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -145,6 +146,8 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         ) -> Any:
             if venue is Venue.BITGET:
                 return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+            if venue is Venue.OKX:
+                return OkxVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             if venue is Venue.BYBIT:
                 return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)

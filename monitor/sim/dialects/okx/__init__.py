@@ -59,6 +59,11 @@ class Okx(Dialect):
         self.idle_cut_s = idle_cut_s
         self.snapshot_s = snapshot_s
 
+    def symbol_id(self, symbol: str) -> str:
+        """The books' symbols are ``BASEUSDT``; OKX's instruments ``BASE-USDT-SWAP``."""
+        base = symbol[: -len("USDT")] if symbol.endswith("USDT") else symbol
+        return f"{base}-USDT-SWAP"
+
     def passphrase(self, account: Account) -> str:
         return passphrase_of(account)
 
@@ -85,10 +90,8 @@ class Okx(Dialect):
         app.router.add_route("*", "/api/v5/{tail:.*}", sim.rest.dispatch)
 
     def mark_update(self, symbol: str, mark: float, now_ms: int) -> JSON:
-        """A ``mark-price`` push; the books' symbols are ``BASEUSDT``, OKX's ``BASE-USDT-SWAP``."""
-        base = symbol[: -len("USDT")] if symbol.endswith("USDT") else symbol
-        spec = SymbolSpec(symbol, base, (), mark)
-        return mark_push(spec, mark, now_ms)
+        """A ``mark-price`` push of the symbol's instrument."""
+        return mark_push(self.symbol_id(symbol), mark, now_ms)
 
     def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
         """A marker the private socket expands into OKX's pushes (``ws.OkxSocket``): an order's

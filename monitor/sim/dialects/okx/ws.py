@@ -283,17 +283,15 @@ def _public_control(sim: SimExchange, ws: OkxSocket, conn: MarketConn, text: str
         if op == "subscribe":
             conn.streams.add(mark_stream(symbol))
             if not sim.faults.marks_stalled:
-                replies.append(_dumps(mark_push(by_inst[inst], sim.ledger.marks[symbol], sim.marks_ms)))
+                replies.append(_dumps(mark_push(inst, sim.ledger.marks[symbol], sim.marks_ms)))
         else:
             conn.streams.discard(mark_stream(symbol))
     return replies
 
 
-def mark_push(spec: Any, mark: float, now_ms: int) -> wire.JSON:
-    return {
-        "arg": {"channel": "mark-price", "instId": wire.inst_id(spec)},
-        "data": [wire.mark_row(spec, mark, now_ms)],
-    }
+def mark_push(inst: str, mark: float, now_ms: int) -> wire.JSON:
+    row = {"instType": "SWAP", "instId": inst, "markPx": wire.num(mark), "ts": str(now_ms)}
+    return {"arg": {"channel": "mark-price", "instId": inst}, "data": [row]}
 
 
 async def serve_private(
