@@ -153,3 +153,46 @@ async def test_the_daemon_values_contracts_at_their_size_from_the_first_snapshot
         assert ours == pytest.approx(theirs, rel=1e-6)
     finally:
         await sim.stop()
+
+
+async def test_tiers_are_read_for_what_is_held_and_for_a_symbol_held_later() -> None:
+    """Tiers are read per instrument family (OKX asks for one on swaps): those of the held
+    instruments at start, and a newly held one's at the resync that finds it, before the snapshot
+    that holds it."""
+    async with SimExchange("demo", clock=False, dialect=Okx()) as sim:
+        events: list[Event] = []
+        accounts = tuple(
+            VenueAccount(n, k.api_key, k.secret, 0.0005, k.passphrase) for n, k in sim.accounts.items()
+        )
+        venue = OkxVenue(
+            Venue.OKX,
+            accounts,
+            events.append,
+            endpoints=Endpoints(sim.http_url, sim.ws_url),
+            rate_limit=False,
+        )
+        await venue.start()
+        try:
+            read = {e.symbol for e in events if isinstance(e, TierTable)}
+            held = {leg.symbol for a in sim.ledger.accounts.values() for leg in a.open_legs()}
+            assert read == {venue.symbols[sim.dialect.symbol_id(s)] for s in held}
+            assert "ADA/USDT:USDT" not in read
+            await until(lambda: sim.streams.user_connections("cross") > 0)
+            sim.ledger.open_position("cross", "ADAUSDT", 1_000, 0.45)
+            before = len(events)
+            await sim.drop_connections()
+
+            def holds_ada(e: Event) -> bool:
+                return isinstance(e, AccountSnapshotEvent) and "ADA/USDT:USDT" in {
+                    p.symbol for p in e.positions
+                }
+
+            await until(lambda: any(holds_ada(e) for e in events[before:]))
+            later = events[before:]
+            tiers_at = next(
+                i for i, e in enumerate(later) if isinstance(e, TierTable) and e.symbol == "ADA/USDT:USDT"
+            )
+            snapshot_at = next(i for i, e in enumerate(later) if holds_ada(e))
+            assert tiers_at < snapshot_at
+        finally:
+            await venue.stop()

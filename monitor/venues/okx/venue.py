@@ -15,7 +15,8 @@
   margin are refused, naming the account), the positions (contracts; ``mgnMode`` per position,
   ``posSide`` net or long/short) with OKX's own ``liqPx`` and ``mgnRatio`` (converted to the project's
   direction in ``margin.rules.ratio_from_okx``), and the settlement currency's cash balance as the
-  cross wallet. Position tiers (contracts, cross) are read per instrument family, five per request.
+  cross wallet; the position tiers (contracts, cross) of a newly held instrument, one instrument
+  family a request (a position is valued once its tiers are in).
 - De-risking: a reduce-only market order names the position's margin mode in ``tdMode`` (ccxt would
   send ``cross``), ``reduceOnly`` in net mode or ``posSide`` in long/short mode; isolated margin is
   added with ``account/position/margin-balance`` and the position's ``posSide`` (ccxt's ``add_margin``
@@ -34,7 +35,7 @@ from ccxt.base import errors as ccxt_errors
 
 from monitor.events import AccountSnapshotEvent, PositionState, Rejected, TierTable
 from monitor.logs import get_logger
-from monitor.model import MarginMode, PositionSide, Venue
+from monitor.model import MarginMode, PositionSide, Tier, Venue
 from monitor.venues.base import OrderResult, Sink, VenueAccount
 from monitor.venues.ccxt_venue import CcxtVenue
 from monitor.venues.okx import parse
@@ -45,7 +46,6 @@ from monitor.venues.reconnect import keep_subscribed
 log = get_logger(__name__)
 
 _SETTLE = "USDT"
-_FAMILIES_PER_REQUEST = 5
 _ORDER_STATUS = {"filled": "filled", "live": "open", "partially_filled": "open", "canceled": "rejected"}
 
 
@@ -66,6 +66,9 @@ class OkxVenue(CcxtVenue):
         # account -> (symbol, side) -> OKX's ratio, in the project's direction (requirement / equity)
         self.okx_ratios: dict[str, dict[tuple[str, PositionSide], float]] = {}
         self._families: dict[str, str] = {}  # instrument family -> unified symbol
+        self._family_of: dict[str, str] = {}  # unified symbol -> instrument family
+        self._tiers: dict[str, tuple[Tier, ...]] = {}  # unified symbol -> its tiers, once read
+        self._tier_task: asyncio.Task[None] | None = None  # reading a newly held symbol's tiers
 
     def new_client(self, config: dict[str, Any]) -> Any:
         return TappedOkx(config)
@@ -77,18 +80,20 @@ class OkxVenue(CcxtVenue):
 
     def index_markets(self, markets: Mapping[str, Any]) -> None:
         super().index_markets(markets)
-        self._families = {}
+        self._families, self._family_of = {}, {}
         for symbol in self.symbols.values():
             info = markets[symbol].get("info") or {}
             family = info.get("instFamily") or info.get("uly")
             if family:
                 self._families[str(family)] = symbol
+                self._family_of[symbol] = str(family)
 
     async def prepare_account(self, account: str) -> None:
         """The account's mode first: an account OKX holds in a mode the monitor cannot follow is
-        refused, naming it, before anything is read from it."""
+        refused, naming it, before anything is read from it; then its positions, and the tiers of
+        what it holds (``resync``)."""
         await self._read_config(account)
-        await super().prepare_account(account)
+        await self.resync(account)
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_market_frame(self, url: str, frame: Any) -> None:
@@ -121,6 +126,12 @@ class OkxVenue(CcxtVenue):
                 )
                 self._note_positions(account, rows, replace_all=False)
                 self.sink(update)
+                if any(s not in self._tiers for s in self._all_held()) and (
+                    self._tier_task is None or self._tier_task.done()
+                ):
+                    job = self.safely(self._ensure_tiers(), self.user_stream(account))
+                    self._tier_task = asyncio.create_task(job)
+                    self.tasks.append(self._tier_task)
             elif channel == "account":
                 wallet = parse.parse_account_push(
                     frame, venue=v, account=account, ccy=_SETTLE, received_ms=received
@@ -252,6 +263,7 @@ class OkxVenue(CcxtVenue):
         rows = parse.parse_positions(body, self.symbols)
         balance = parse.parse_balance(await client.private_get_account_balance({"ccy": _SETTLE}), _SETTLE)
         self._note_positions(account, rows, replace_all=True)
+        await self._ensure_tiers()
         self.sink(
             AccountSnapshotEvent(
                 self.venue.value,
@@ -266,23 +278,32 @@ class OkxVenue(CcxtVenue):
 
     @raises_venue_errors
     async def refresh_tiers(self, account: str | None = None) -> None:
-        """Position tiers (cross, in contracts) are public and the same for every account: read per
-        instrument family, five families a request, and handed to each account."""
-        families = sorted(self._families)
-        received = self.clock()
-        tables: dict[str, Any] = {}
-        for start in range(0, len(families), _FAMILIES_PER_REQUEST):
-            chunk = families[start : start + _FAMILIES_PER_REQUEST]
+        """Position tiers (cross, in contracts) of every held instrument read again, one instrument
+        family a request (OKX asks for a family on swaps), handed to every account (they are
+        public)."""
+        await self._read_tiers(sorted(self._all_held() | set(self._tiers)))
+
+    async def _ensure_tiers(self) -> None:
+        """The tiers of what is held and was never read: a position needs them to be valued."""
+        missing = sorted(s for s in self._all_held() if s not in self._tiers)
+        if missing:
+            await self._read_tiers(missing)
+
+    async def _read_tiers(self, symbols: Sequence[str]) -> None:
+        for symbol in symbols:
+            family = self._family_of.get(symbol)
+            if family is None:
+                continue
             body = await self.public.public_get_public_position_tiers(
-                {"instType": "SWAP", "tdMode": "cross", "instFamily": ",".join(chunk)}
+                {"instType": "SWAP", "tdMode": "cross", "instFamily": family}
             )
-            tables.update(parse.parse_tiers(body))
+            tiers = parse.parse_tiers(body).get(family)
+            if tiers is None:
+                continue
+            self._tiers[symbol] = tiers
             received = self.clock()
-        for name in [account] if account else list(self.accounts):
-            for family, tiers in tables.items():
-                symbol = self._families.get(family)
-                if symbol is not None:
-                    self.sink(TierTable(self.venue.value, name, symbol, tiers, received))
+            for name in self.accounts:
+                self.sink(TierTable(self.venue.value, name, symbol, tiers, received))
 
     def expect_positions(self, account: str, legs: Mapping[tuple[str, PositionSide], bool]) -> None:
         """OKX's closed positions are explained by the orders channel (``category``

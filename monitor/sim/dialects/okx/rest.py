@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 V5 = "/api/v5"
 TIMESTAMP_WINDOW_MS = 30_000
-MAX_TIER_FAMILIES = 5
+MAX_TIER_FAMILIES = 1
 MAX_POSITION_IDS = 10
 
 
@@ -240,8 +240,9 @@ class OkxRestApi:
         return [wire.mark_row(s, marks[s.symbol], self.sim.marks_ms) for s in specs]
 
     async def position_tiers(self, call: Call) -> Any:
-        """Tiers of up to five instrument families (``instFamily`` or ``uly``, required for swaps),
-        or of one ``instId``; ``tdMode`` is required."""
+        """Tiers of one instrument family (``instFamily`` or ``uly``, required for swaps), or of one
+        ``instId``; ``tdMode`` is required. Several families at once are refused: the documents
+        read do not say OKX takes them here, so the adapter must not rely on it."""
         if not self._swap(call):
             return []
         if call.need("tdMode") not in ("cross", "isolated"):
