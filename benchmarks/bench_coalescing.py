@@ -28,6 +28,12 @@ Run: ``make bench`` or ``python benchmarks/bench_coalescing.py [--seconds 30] [-
 ``--venue bybit`` runs Bybit's rules (the scalar path: the solver for cross legs, the fee to close)
 and builds each push as Bybit's ticker delta read by the adapter's parser (``merge_ticker``), so the
 parse of each frame is in the measured CPU (the JSON decoding still is not).
+
+``--venue okx`` runs OKX's rules (tiers by contracts held, the fee to close in the rate, the closed
+form for isolated and cross) at OKX's pace: each symbol's mark every 200 ms (5 a second), each push
+built as OKX's ``mark-price`` frame and read by the adapter's parser (``parse_mark_push``). The book's
+tiers are restated in contracts of one base unit (``contract_tiers`` of a 1-unit contract), which
+costs the same as OKX's own contract sizes.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from monitor.daemon.engine import MarketInfo
 from monitor.daemon.service import Daemon, DaemonOptions
 from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
 from monitor.logs import configure
-from monitor.model import Venue
+from monitor.model import Tier, Venue
 from monitor.policy.settings import PolicyConfig
 from monitor.sim.book import build_ledger, synthetic_book
 from monitor.sim.ledger import Ledger
@@ -118,6 +124,35 @@ class TimedDaemon(Daemon):
         return out
 
 
+def okx_sink(sink: Callable[[MarkPrices], None], ids: dict[str, str]) -> Callable[[MarkPrices], None]:
+    """Each push as OKX's mark-price frame, read back by the adapter's parser."""
+    from monitor.venues.okx.parse import parse_mark_push
+
+    by_id = {market_id: symbol for symbol, market_id in ids.items()}
+
+    def push(ev: MarkPrices) -> None:
+        ((symbol, price),) = ev.prices.items()
+        inst = ids[symbol]
+        row = {"instType": "SWAP", "instId": inst, "markPx": repr(price), "ts": str(ev.event_ms)}
+        frame = {"arg": {"channel": "mark-price", "instId": inst}, "data": [row]}
+        marks = parse_mark_push(frame, by_id, ev.received_ms, VENUE.value)
+        if marks is not None:
+            sink(marks)
+
+    return push
+
+
+def okx_tiers(ledger: Ledger, market_id: str) -> tuple[Tier, ...]:
+    """The symbol's tiers as OKX counts them, in contracts of one base unit."""
+    spec = ledger.specs[market_id]
+    unit = spec.start_price
+    out: list[Tier] = []
+    for b in spec.brackets:
+        floor = out[-1].cap if out else 0.0
+        out.append(Tier(floor, max(floor + 1.0, float(round(b.tier.cap / unit))), b.tier.mmr))
+    return tuple(out)
+
+
 def bybit_sink(sink: Callable[[MarkPrices], None], ids: dict[str, str]) -> Callable[[MarkPrices], None]:
     """Each push as Bybit's ticker delta, read back by the adapter's parser."""
     from monitor.venues.bybit.parse import merge_ticker
@@ -180,7 +215,7 @@ def load(ledger: Ledger) -> tuple[list[MarketInfo], list[Event]]:
     events: list[Event] = []
     for name, acct in ledger.accounts.items():
         for market_id in {leg.symbol for leg in acct.open_legs()}:
-            tiers = ledger.specs[market_id].tiers
+            tiers = okx_tiers(ledger, market_id) if VENUE is Venue.OKX else ledger.specs[market_id].tiers
             events.append(TierTable(VENUE.value, name, unified(ledger, market_id), tiers, 0))
         events.append(snapshot(ledger, name))
     return markets, events
@@ -225,6 +260,8 @@ async def run(mode: str, window_ms: int, seconds: float, state_dir: str) -> dict
     push: Callable[[MarkPrices], None] = venue.sink
     if VENUE is Venue.BYBIT:
         push = bybit_sink(venue.sink, {unified(ledger, s): s for s in ledger.specs})
+    elif VENUE is Venue.OKX:
+        push = okx_sink(venue.sink, {unified(ledger, s): f"{s}-SWAP" for s in ledger.specs})
     await drive(push, marks, WARMUP_S, daemon.pending, rng)
     decisions0 = daemon.stats.events["MarkPrices"]
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -301,9 +338,13 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--window-ms", type=int, default=50)
     parser.add_argument("--only", choices=("off", "on", "driver"), help=argparse.SUPPRESS)
-    parser.add_argument("--venue", choices=(Venue.BINANCE_USDM.value, Venue.BYBIT.value), default=VENUE.value)
+    parser.add_argument(
+        "--venue", choices=(Venue.BINANCE_USDM.value, Venue.BYBIT.value, Venue.OKX.value), default=VENUE.value
+    )
     args = parser.parse_args()
     VENUE = Venue(args.venue)
+    if VENUE is Venue.OKX:
+        RATE_HZ = 5.0  # OKX pushes a changed mark every 200 ms
     if args.only:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(asyncio.run(run(args.only, args.window_ms, args.seconds, tmp))))

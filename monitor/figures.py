@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+from monitor.margin.rules import ratio_to_okx
+
 PCT_DECIMALS = 2
 
 
@@ -60,6 +62,16 @@ def fmt_ratio(value: object) -> str:
     if math.isinf(x):
         return "∞ (no equity left)"
     return f"{x * 100:.{PCT_DECIMALS}f} %"
+
+
+def venue_ratio_note(venue: str, ratio: float) -> str:
+    """The figure the venue's own app shows for a ratio, where it is written the other way round:
+    OKX's margin ratio is equity / requirement (liquidation at 100 % from above). "" elsewhere."""
+    if venue != "okx":
+        return ""
+    theirs = ratio_to_okx(ratio)
+    shown = "∞" if math.isinf(theirs) else f"{theirs * 100:.{PCT_DECIMALS}f} %"
+    return f"(OKX shows {shown}, equity / requirement)"
 
 
 def fmt_ratio_threshold(value: object) -> str:

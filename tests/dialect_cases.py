@@ -5,7 +5,8 @@ where its REST routes live. A new dialect is added here and must pass the same t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class VenueCase:
     # reduce-only (ccxt's exception class, and the venue's code in its text)
     margin_path: str = "/positionMargin"
     not_reduce_only: tuple[str, str] = ("InvalidOrder", "-2022")
+    # the simulator's ledger units in one of the venue's amount units, by the ledger's symbol, where
+    # they differ (OKX's contracts are ctVal base units; the ledger keeps base units)
+    ledger_units: Mapping[str, float] = field(default_factory=dict)
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
@@ -75,6 +79,21 @@ CASES: dict[str, VenueCase] = {
         # Bitget's "No position to close", which ccxt does not map: a bare ExchangeError
         not_reduce_only=("ExchangeError", "22002"),
         reports_liquidations=False,
+    ),
+    "okx": VenueCase(
+        "okx",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v5",
+        lot=0.2,  # contracts of 0.01 BTC: 120 USDT at 60,000
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/account/position/margin-balance",
+        # OKX's "can't be the same trading direction", which ccxt does not map: a bare ExchangeError
+        not_reduce_only=("ExchangeError", "51170"),
+        ledger_units={"BTCUSDT": 0.01, "ETHUSDT": 0.1},  # OKX's ctVal; SOL's is one coin
     ),
     "bybit": VenueCase(
         "bybit",

@@ -178,3 +178,15 @@ def test_what_if_of_a_pool_past_liquidation_names_the_move_that_restores_it() ->
     assert "restores the cross account" in " ".join(table.split())
     safe = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("20000")).stdout)
     assert all(m["past_liquidation"] is False for m in safe["what_if"]["market_moves"])
+
+
+def test_an_okx_account_shows_the_ratio_okx_shows_beside_ours() -> None:
+    """A real OKX cross position (vector O-R2, ``examples/okx-cross-account.json``: the wallet is
+    OKX's equity less the position's uPnL). OKX's margin ratio is equity / requirement, 6,900.36 %
+    in its app; ours is the inverse, 1.45 %; both are printed, and the liquidation price is OKX's."""
+    out = run("calc", str(EXAMPLES / "okx-cross-account.json"))
+    assert out.returncode == 0, out.stderr
+    assert "ratio 1.45 %" in out.stdout
+    assert "OKX shows 6900.36 %" in out.stdout
+    doc = json.loads(run("calc", str(EXAMPLES / "okx-cross-account.json"), "--json").stdout)
+    assert doc["positions"][0]["liquidation_price"] == pytest.approx(0.3287514731020614, rel=1e-12)

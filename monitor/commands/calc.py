@@ -136,6 +136,7 @@ def render_table(account: Account, risk: AccountRisk, console: Console) -> None:
         console.print(
             f"[bold]{title}[/bold]  cross equity {fmt(c.equity)}  maintenance {fmt(c.maint_margin)}  "
             f"ratio [{ratio_style(c.margin_ratio)}]{ratio_text(c.margin_ratio)}[/]"
+            + (f"  {note}" if (note := figures.venue_ratio_note(risk.venue.value, c.margin_ratio)) else "")
         )
     else:
         console.print(f"[bold]{title}[/bold]  (no cross positions)")

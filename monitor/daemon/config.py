@@ -55,6 +55,8 @@ from monitor.policy.settings import (
 from monitor.venues import registry
 from monitor.venues.base import Endpoints, VenueAccount
 
+# Venues whose API keys come with a passphrase, a third secret (Bitget, OKX).
+PASSPHRASE_VENUES = frozenset({Venue.BITGET, Venue.OKX})
 _SECRET_KEYS = {"api_key", "apikey", "secret", "api_secret", "password", "passphrase", "token", "bot_token"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -452,7 +454,7 @@ def parse_config(
         )
         sources[a.name] = f"key from {key_from}, secret from {sec_from}"
         phrase: str | None = ""
-        if a.venue is Venue.BITGET:
+        if a.venue in PASSPHRASE_VENUES:
             phrase, phrase_from = _secret(
                 a.name,
                 "API_PASSPHRASE",
@@ -463,7 +465,7 @@ def parse_config(
                 missing,
             )
             sources[a.name] += f", passphrase from {phrase_from}"
-        if key and sec and (phrase or a.venue is not Venue.BITGET):
+        if key and sec and (phrase or a.venue not in PASSPHRASE_VENUES):
             accounts.append(VenueAccount(a.name, key, sec, a.taker_fee, phrase or ""))
         elif allow_missing:
             accounts.append(VenueAccount(a.name, "", "", a.taker_fee))

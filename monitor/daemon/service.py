@@ -395,6 +395,16 @@ class Daemon:
         (``monitor.daemon.idle``)."""
         self.idle.run(self.policy_state, self.options.policy, after_marks=isinstance(event, MarkPrices))
 
+    def _know_markets(self, venue: str) -> None:
+        """A venue's markets (contract sizes) before its first positions are valued: an adapter
+        reports its first snapshot while it starts, before ``start`` hands the markets over. A
+        contract of 100 XRP valued as one coin puts every figure far off."""
+        if venue in self.engine.markets:
+            return
+        for v, adapter in self.adapters.items():
+            if v.value == venue and adapter.markets:
+                self.engine.set_markets(venue, adapter.markets)
+
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""
         t0 = time.perf_counter()
@@ -407,6 +417,7 @@ class Daemon:
             risks = self.engine.on_marks(event)
             self.freshness[f"{event.venue}:marks"] = event.received_ms
         elif isinstance(event, AccountSnapshotEvent):
+            self._know_markets(event.venue)
             risk = self.engine.on_snapshot(event)
             risks = [risk] if risk else []
             user = f"{event.venue}:{event.account}:user"
@@ -415,6 +426,7 @@ class Daemon:
                 # subscription is its proof of life
                 self.freshness[user] = event.received_ms
         elif isinstance(event, AccountUpdate):
+            self._know_markets(event.venue)
             risk = self.engine.on_account_update(event)
             risks = [risk] if risk else []
             self._user_delivered(event.venue, event.account, event.received_ms)

@@ -361,8 +361,15 @@ class Bybit(TieredClosedForm):
 
 
 class Okx(Rules):
-    """OKX v5 (reference section 3): tiers by number of contracts with no deduction; the requirement
-    includes the liquidation fee, value x (MMR + taker). Isolated has a closed form, cross the solver."""
+    """OKX v5 (formulas 3.1 to 3.5): tiers by number of contracts with no deduction, the whole position
+    at its tier's rate; the requirement includes the fee to close at the taker rate, value x (MMR +
+    taker), which is OKX's ``mgnRatio`` denominator (``mmr`` amount + liquidation fee).
+
+    The tier follows the contracts held, not the price, so the requirement is linear in the price
+    (linear swaps) or in its inverse (coin-margined swaps), and both isolated and cross have exact
+    closed forms: the balance ``base + sum upnl(P) - sum value(P) x rate`` has one root. Verified on a
+    real cross position to 1e-16 (vector O-R2, ``tests/margin/test_okx_vectors.py``).
+    """
 
     venue = Venue.OKX
     inverse_default = False
@@ -379,12 +386,37 @@ class Okx(Rules):
     def breakpoints(self, p: Position) -> list[float]:
         return []
 
+    def _legs_lp(self, legs: Sequence[Position], base: float, taker_fee: float) -> float | None:
+        rates = [self._rate(leg, taker_fee) for leg in legs]
+        closed = _inverse_lp if legs[0].inverse else _linear_lp
+        return closed(legs, rates, [0.0] * len(legs), base)
+
     def isolated_liquidation_price(
         self, p: Position, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        rate = self._rate(p, taker_fee)
-        lp = (_inverse_lp if p.inverse else _linear_lp)((p,), (rate,), (0.0,), p.isolated_wallet or 0.0)
-        return lp
+        return self._legs_lp((p,), p.isolated_wallet or 0.0, taker_fee)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        """The isolated equation with ``base`` (the cross equity left to these legs) for the margin:
+        OKX's own cross ``liqPx`` is this root (vector O-R2)."""
+        return self._legs_lp(legs, base, taker_fee)
+
+
+def ratio_from_okx(mgn_ratio: float) -> float:
+    """OKX's ``mgnRatio`` (equity / (maintenance + fee to close), liquidation at <= 1) as the
+    project's ratio (requirement / equity, liquidation at >= 1). The one place the two directions
+    meet: a zero or negative OKX ratio (no equity left) is ``inf``, as ``margin.account`` says."""
+    return 1.0 / mgn_ratio if mgn_ratio > 0 else float("inf")
+
+
+def ratio_to_okx(ratio: float) -> float:
+    """The project's ratio as the figure OKX's app shows (equity / requirement); ``inf`` without a
+    requirement, 0 without equity."""
+    if ratio == float("inf"):
+        return 0.0
+    return 1.0 / ratio if ratio > 0 else float("inf")
 
 
 # Bitget's tiered maintenance margin applies to positions opened at or after this instant (epoch s):

@@ -36,8 +36,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from monitor.margin.tiers import maint_amount
-from monitor.model import MarginMode, PositionSide, Side
+from monitor.margin.tiers import maint_amount, tier_for
+from monitor.model import MarginMode, PositionSide, Side, Tier
 from monitor.sim.rejections import Reason, Rejected
 from monitor.sim.specs import MarginAsset, SymbolSpec, checked_mark, default_margin_assets
 
@@ -384,6 +384,9 @@ class Ledger:
         self._liq_seq = 0
         # Bybit's rule: the maintenance requirement includes the fee to close (``close_fee``)
         self.close_fee_in_maintenance = False
+        # OKX's rule, per symbol: (contract value, tiers counted in contracts). The whole value takes
+        # the rate of the tier the contracts held fall in, with no deduction (``maint_at``)
+        self.contract_tiers: dict[str, tuple[float, tuple[Tier, ...]]] = {}
 
     # ---- setup --------------------------------------------------------------------------------
 
@@ -550,7 +553,18 @@ class Ledger:
         if leg.amount == 0:
             return 0.0
         fee = self.close_fee(acct, leg) if acct is not None else 0.0
-        return maint_amount(self.specs[leg.symbol].tiers, self.notional(leg)) + fee
+        return self.maint_at(self.specs[leg.symbol], leg.amount, self.marks[leg.symbol]) + fee
+
+    def maint_at(self, spec: SymbolSpec, amount: float, price: float) -> float:
+        """The maintenance amount of ``amount`` of ``spec`` at ``price`` before any fee to close:
+        the notional tiers' ``|value| x mmr - cum``, or, for a symbol tiered by contracts (OKX),
+        ``|value| x mmr`` at the tier of the contracts held, which no price move changes."""
+        value = spec.value(amount, price)
+        by_contracts = self.contract_tiers.get(spec.symbol)
+        if by_contracts is None:
+            return maint_amount(spec.tiers, value)
+        ct_val, tiers = by_contracts
+        return abs(value) * tier_for(tiers, abs(amount) / ct_val).mmr
 
     def close_fee(self, acct: Account, leg: Leg) -> float:
         """Bybit's estimated fee to close, part of its maintenance requirement (when
@@ -704,11 +718,18 @@ class Ledger:
             total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
                 total += spec.pnl(other.amount, other.entry_price, price)
-                total -= maint_amount(tiers, spec.value(other.amount, price)) + self.close_fee(acct, other)
+                total -= self.maint_at(spec, other.amount, price) + self.close_fee(acct, other)
             return total
 
         kinks: list[float] = []
         mark = self.marks[leg.symbol]
+        if leg.symbol in self.contract_tiers:
+            # the tier follows the contracts, not the price: no kinks and no notional cap; the
+            # balance is linear, so any ladder of points brackets the root as exactly
+            ladder = [mark * 2.0**k for k in range(-40, 41) if k]
+            top = mark * 2.0**40
+            root = _nearest_root(equity_minus_maint, ladder, mark, top, inverse=spec.inverse)
+            return None if root is None else round(root, 8)
         if spec.inverse:
             # the coin value falls as the price rises: tier floors are crossed at q * CS / floor, and
             # between two of them equity minus maintenance is linear in 1 / price

@@ -173,6 +173,9 @@ async def keep_subscribed(
     backoff = Backoff()
     while True:
         watch = asyncio.ensure_future(subscribe())
+        # a subscription that fails after the loop was cancelled (a socket dropped during a stop)
+        # is not an error nobody read
+        watch.add_done_callback(_retrieved)
         if (
             not keeper.is_live(stream)
             and await opened(watch)
@@ -205,3 +208,8 @@ async def keep_subscribed(
             raise
         except Exception as exc:
             await keeper.down(stream, exc, backoff)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

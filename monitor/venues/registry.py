@@ -24,6 +24,7 @@ from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccoun
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bybit import factory as bybit
+from monitor.venues.okx import factory as okx
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "bybit",
                 "https://api.bybit.com",
                 "wss://stream.bybit.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.OKX,
+                "OKX",
+                okx.make_adapter,
+                rules_for(Venue.OKX),
+                "okx",
+                "https://www.okx.com",
+                "wss://ws.okx.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
         )

@@ -15,7 +15,7 @@ from monitor.actions.settings import Anomalies, Caps, DeriskSettings, Mode
 from monitor.model import PositionSide, Venue
 from monitor.sim.exchange import SimExchange
 from monitor.sim.ledger import BOTH, LONG, SHORT
-from tests.dialect_cases import VenueCase
+from tests.dialect_cases import CASES, VenueCase
 
 from .conftest import Rig, RigFactory
 
@@ -30,7 +30,9 @@ def live(sim: SimExchange) -> DeriskSettings:
 
 
 def amount(r: Rig, account: str, symbol: str, side: str = BOTH) -> float:
-    return r.sim.ledger.account(account).legs[symbol, side].amount
+    """The leg's amount in the venue's unit (the adapter's and the gateway's)."""
+    unit = CASES[r.sim.dialect.name].ledger_units.get(symbol, 1.0)
+    return r.sim.ledger.account(account).legs[symbol, side].amount / unit
 
 
 async def test_a_reduce_only_order_reduces_and_never_flips(

@@ -37,6 +37,10 @@ class Dialect(ABC):
     #: the ccxt class that talks to it (``binanceusdm``)
     ccxt_id: str
 
+    def symbol_id(self, symbol: str) -> str:
+        """How the venue names a book's symbol (``BTCUSDT``) on the wire: the same, for most."""
+        return symbol
+
     def passphrase(self, account: Account) -> str:
         """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""
         return ""

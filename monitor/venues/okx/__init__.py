@@ -1,0 +1,1 @@
+"""OKX v5 through ccxt and ccxt.pro (``venue.OkxVenue``)."""
