@@ -41,6 +41,11 @@ class Dialect(ABC):
         """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""
         return ""
 
+    def address(self, account: Account) -> str:
+        """The account's public address, for venues that know an account by one (Hyperliquid);
+        "" otherwise."""
+        return ""
+
     @abstractmethod
     def make_book(self, name: str) -> Book:
         """A starting book by name (``demo``, ``small``, ``synthetic``) on this venue's symbols."""
