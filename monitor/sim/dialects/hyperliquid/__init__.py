@@ -206,13 +206,13 @@ class Hyperliquid(Dialect):
     def ccxt_config(self, sim: SimExchange, account: str, **options: Any) -> dict[str, Any]:
         """The master address and the agent's key, every URL on ``sim``, swap markets only, and
         ccxt's unasked actions (builder-fee approval, referrer) switched off."""
-        from monitor.venues.hyperliquid.urls import loopback_urls
+        from monitor.venues.loopback import loopback_urls
 
         acct = sim.ledger.account(account)
         return {
             "walletAddress": self.address(acct),
             "privateKey": "0x" + acct.secret,
-            "urls": {"api": loopback_urls(sim.http_url, sim.ws_url)},
+            "urls": {"api": loopback_urls("hyperliquid", sim.http_url, sim.ws_url)},
             "options": {
                 "defaultType": "swap",
                 "fetchMarkets": {"types": ["swap"]},
