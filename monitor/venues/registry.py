@@ -24,6 +24,7 @@ from monitor.venues.base import Endpoints, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bybit import factory as bybit
+from monitor.venues.hyperliquid import factory as hyperliquid
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "https://api.bybit.com",
                 "wss://stream.bybit.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.HYPERLIQUID,
+                "Hyperliquid",
+                hyperliquid.make_adapter,
+                rules_for(Venue.HYPERLIQUID),
+                "hyperliquid",
+                "https://api.hyperliquid.xyz",
+                "wss://api.hyperliquid.xyz",
+                Supports(isolated_margin=True, reduce_only_orders=True),
             ),
         )
     }

@@ -36,6 +36,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
 from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.hyperliquid.venue import HyperliquidVenue
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -150,6 +151,8 @@ def fast_adapter(
         return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     if venue is Venue.BYBIT:
         return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+    if venue is Venue.HYPERLIQUID:
+        return HyperliquidVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
 
@@ -162,7 +165,7 @@ async def start_rig(
     clock: Callable[[], int] | None = None,
 ) -> Rig:
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, sim.ledger.account(name).taker_fee, k.passphrase)
+        VenueAccount(name, k.api_key, k.secret, sim.ledger.account(name).taker_fee, k.passphrase, k.address)
         for name, k in sim.accounts.items()
     )
     venue = Venue(sim.dialect.name)

@@ -29,6 +29,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
 from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.hyperliquid.venue import HyperliquidVenue
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -122,7 +123,7 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         **opts: Any,
     ) -> Running:
         accounts = tuple(
-            VenueAccount(n, k.api_key, k.secret, sim.ledger.account(n).taker_fee, k.passphrase)
+            VenueAccount(n, k.api_key, k.secret, sim.ledger.account(n).taker_fee, k.passphrase, k.address)
             for n, k in sim.accounts.items()
         )
         venue = Venue(sim.dialect.name)
@@ -147,6 +148,10 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
                 return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             if venue is Venue.BYBIT:
                 return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+            if venue is Venue.HYPERLIQUID:
+                return HyperliquidVenue(
+                    venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0
+                )
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
         daemon = Daemon(options, [recorder], adapter_factory=adapter)

@@ -9,7 +9,15 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from monitor.events import AccountSnapshotEvent, Event, MarkPrices, OrderKind, OrderUpdate, TierTable
+from monitor.events import (
+    AccountSnapshotEvent,
+    AccountUpdate,
+    Event,
+    MarkPrices,
+    OrderKind,
+    OrderUpdate,
+    TierTable,
+)
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.sim.dialects.hyperliquid import signing
 from monitor.sim.exchange import SimExchange
@@ -102,14 +110,27 @@ async def test_tiers_are_the_margin_tables(
     assert [t.cum for t in btc.tiers] == pytest.approx([t.cum for t in want], rel=1e-12)
 
 
-async def test_a_closed_position_leaves_the_next_snapshot(
+def pushed(events: list[Event], account: str) -> list[AccountUpdate]:
+    return [e for e in events if isinstance(e, AccountUpdate) and e.account == account]
+
+
+async def test_a_position_the_pushed_snapshot_no_longer_lists_is_closed(
     sim: SimExchange, running: tuple[HyperliquidVenue, list[Event]]
 ) -> None:
+    """Hyperliquid drops a closed position from ``clearinghouseState`` (never ``szi`` 0): the push
+    that lacks it is passed on as that position at size 0, the others as listed."""
     venue, events = running
     await until(lambda: venue.streams.is_live(venue.user_stream("main")))
     result = await venue.create_reduce_only_market("main", BTC, "sell", 0.5, PositionSide.BOTH, "close-1")
     assert result.status == "filled" and result.filled == pytest.approx(0.5)
-    await until(lambda: {p.symbol for p in snapshots(events, "main")[-1].positions} == {ETH, SOL})
+    await until(
+        lambda: any(p.symbol == BTC and p.amount == 0 for u in pushed(events, "main") for p in u.positions)
+    )
+    last = pushed(events, "main")[-1]
+    assert {p.symbol: p.amount for p in last.positions} == {BTC: 0.0, ETH: -5.0, SOL: 100.0}
+    assert last.cross_wallet_balance == pytest.approx(sim.ledger.account("main").wallets["USDT"])
+    await venue.resync("main")
+    assert {p.symbol for p in snapshots(events, "main")[-1].positions} == {ETH, SOL}
     fills = [e for e in events if isinstance(e, OrderUpdate) and e.account == "main"]
     await until(lambda: any(isinstance(e, OrderUpdate) and e.symbol == BTC for e in events))
     assert all(f.kind is OrderKind.NORMAL for f in fills)
@@ -146,7 +167,9 @@ async def test_a_liquidation_is_reported_from_its_fill(
             isinstance(e, OrderUpdate) and e.kind is OrderKind.LIQUIDATION and e.symbol == SOL for e in events
         )
     )
-    await until(lambda: SOL not in {p.symbol for p in snapshots(events, "main")[-1].positions})
+    await until(
+        lambda: any(p.symbol == SOL and p.amount == 0 for u in pushed(events, "main") for p in u.positions)
+    )
 
 
 async def test_an_agent_address_configured_as_the_account_is_refused_saying_why(sim: SimExchange) -> None:

@@ -54,7 +54,9 @@ def test_a_venue_with_rules_but_no_line_is_refused_by_name(venue: Venue) -> None
 @pytest.mark.parametrize("venue", REGISTERED, ids=str)
 def test_the_factory_builds_the_venue_s_adapter_and_the_maths_use_its_rules(venue: Venue) -> None:
     events: list[Event] = []
-    adapter = make_adapter(venue, (VenueAccount("main", "key", "secret"),), events.append, None)
+    # an address too: Hyperliquid knows an account by it (the others ignore it)
+    account = VenueAccount("main", "key", "secret", address="0x" + "11" * 20)
+    adapter = make_adapter(venue, (account,), events.append, None)
     assert adapter.venue is venue
     assert adapter.stream_names()  # nothing is opened before start
     assert events == []

@@ -12,9 +12,10 @@
   subscriptions: the first 10 addresses are streamed, the others polled over REST every ``poll_s``
   seconds (said once at start, naming them), their fills unseen between polls.
 - **Snapshots.** A ``clearinghouseState`` push or reply is the whole account (a closed position is
-  just not listed), so each one replaces the account's positions; the equity is then recomputed from
-  the marks (``accountValue = totalRawUsd + Σ szi x mark``) and the liquidation prices by the rules,
-  the exchange's ``liquidationPx`` kept for the parity check.
+  just not listed): a REST reply replaces the account's positions, a push is passed on as the
+  difference from the last one (a position no longer listed is closed, size 0). The equity is then
+  recomputed from the marks (``accountValue = totalRawUsd + Σ szi x mark``) and the liquidation
+  prices by the rules, the exchange's ``liquidationPx`` kept for the parity check.
 - **Actions without ccxt's extras.** The order and the margin transfer are built here, signed by
   ccxt's ``sign_l1_action`` and posted with ``private_post_exchange``: ccxt's own ``create_order``
   would approve a builder fee and set a referrer first (actions nobody asked for). A reduce-only
@@ -31,16 +32,24 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from monitor.events import AccountSnapshotEvent, MarkPrices, PositionState, Rejected, TierTable
+from monitor.events import (
+    AccountSnapshotEvent,
+    AccountUpdate,
+    MarkPrices,
+    PositionState,
+    Rejected,
+    TierTable,
+)
 from monitor.logs import get_logger
-from monitor.model import PositionSide, Venue
+from monitor.model import MarginMode, PositionSide, Venue
 from monitor.venues import errors
 from monitor.venues.base import Backoff, OrderResult, Sink, VenueAccount
 from monitor.venues.ccxt_venue import CcxtVenue
 from monitor.venues.hyperliquid import parse
-from monitor.venues.hyperliquid.client import TappedHyperliquid
+from monitor.venues.hyperliquid.client import BANNER, CCXT_CHANNELS, TappedHyperliquid
 from monitor.venues.hyperliquid.errors import MAPPING, raises_venue_errors
 from monitor.venues.reconnect import keep_subscribed
+from monitor.venues.wire import excerpt
 
 log = get_logger(__name__)
 
@@ -86,6 +95,7 @@ class HyperliquidVenue(CcxtVenue):
         self._marks: dict[str, float] = {}
         self._held: dict[str, set[str]] = {}  # account -> symbols held
         self._held_changed = asyncio.Event()
+        self._modes: dict[tuple[str, str], MarginMode] = {}  # (account, symbol) -> last margin mode
 
     # --- what the base asks -------------------------------------------------------------------------
     def new_client(self, config: dict[str, Any]) -> Any:
@@ -128,6 +138,8 @@ class HyperliquidVenue(CcxtVenue):
     def index_markets(self, markets: Mapping[str, Any]) -> None:
         super().index_markets(markets)
         self._by_coin = {str(markets[s]["info"]["name"]): s for s in self.symbols.values()}
+        # Hyperliquid names a market by its coin everywhere but in an order's asset index
+        self.symbols = dict(self._by_coin)
         for rules in self.rules.values():
             # a margin transfer is a whole number of USDC (ntli = USD x 10^6, sent exactly)
             object.__setattr__(rules, "margin_step", 1.0)
@@ -153,23 +165,29 @@ class HyperliquidVenue(CcxtVenue):
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_frame(self, url: str, frame: Any) -> None:
-        if not isinstance(frame, dict):
+        if frame == BANNER:
             return  # the connect banner, a plain-text frame
-        channel = frame.get("channel")
         received = self.clock()
+        if not isinstance(frame, dict):
+            self.sink(Rejected("ws", "not a JSON object", excerpt(frame), received))
+            return
+        channel = frame.get("channel")
+        if channel in CCXT_CHANNELS:
+            return
         try:
             if channel == "activeAssetCtx":
                 self._on_mark(frame, received)
             elif channel == "clearinghouseState":
                 user, state = parse.parse_ws_clearinghouse_state(frame, self._by_coin)
                 for account in self._accounts_of(user):
-                    self._snapshot(account, state, received, received)
+                    self._pushed(account, state, received)
             elif channel == "userFills":
                 self._on_fills(frame, received)
             elif channel == "error":
-                self.sink(
-                    Rejected("ws", "the venue refused a request", str(frame.get("data"))[:80], received)
-                )
+                refusal = str(frame.get("data"))[:80]
+                self.sink(Rejected("ws", "the venue refused a request", refusal, received))
+            else:
+                self.sink(Rejected("ws", "channel: not one the monitor reads", excerpt(channel), received))
         except parse.FrameError as exc:
             self.sink(exc.to_rejected(received))
         except parse.UnsupportedAccount as exc:
@@ -206,12 +224,45 @@ class HyperliquidVenue(CcxtVenue):
     def _accounts_of(self, user: str) -> list[str]:
         return [name for name, address in self._address.items() if address == user]
 
-    def _snapshot(self, account: str, state: parse.Snapshot, received: int, requested: int) -> None:
-        held = {p.symbol for p in state.positions}
+    def _note_held(self, account: str, state: parse.Snapshot) -> set[str]:
+        """Remember what the account holds (the marks follow it); returns what it held before."""
+        was = self._held.get(account, set())
         before = self._all_held()
-        self._held[account] = held
+        self._held[account] = {p.symbol for p in state.positions}
         if self._all_held() != before:
             self._held_changed.set()
+        return was
+
+    def _pushed(self, account: str, state: parse.Snapshot, received: int) -> None:
+        """A pushed snapshot as the difference it makes: every position it lists, and each one the
+        last snapshot listed and this one does not, closed (Hyperliquid never sends a size of 0)."""
+        was = self._note_held(account, state)
+        gone = tuple(
+            PositionState(
+                symbol, PositionSide.BOTH, self._modes.get((account, symbol), MarginMode.CROSS), 0.0, 0.0
+            )
+            for symbol in sorted(was - self._held[account])
+        )
+        self._remember_modes(account, state)
+        self.sink(
+            AccountUpdate(
+                self.venue.value,
+                account,
+                "clearinghouseState",
+                state.cross_wallet,
+                (*state.positions, *gone),
+                state.time_ms or received,
+                received,
+            )
+        )
+
+    def _remember_modes(self, account: str, state: parse.Snapshot) -> None:
+        for p in state.positions:
+            self._modes[account, p.symbol] = p.margin_mode
+
+    def _snapshot(self, account: str, state: parse.Snapshot, received: int, requested: int) -> None:
+        self._note_held(account, state)
+        self._remember_modes(account, state)
         self.sink(
             AccountSnapshotEvent(
                 self.venue.value,
@@ -257,12 +308,12 @@ class HyperliquidVenue(CcxtVenue):
             failed = [w for w in watches if w.done()]
             if not failed:
                 continue  # the set changed: the live subscriptions stay, the new ones are added
-            try:
-                failed[0].result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
+            # one socket: when it fails every subscription on it fails; every outcome is retrieved
+            for w in watches:
+                w.add_done_callback(_retrieve)
+            errors_seen = [w.exception() for w in failed if not w.cancelled() and w.exception()]
+            if errors_seen:
+                await self.streams.down(stream, errors_seen[0], self.marks_backoff, needs_rest=False)
                 if self.rest_gate.closed_until() is None:
                     await self.safely(self.resync_marks(), stream)
 
@@ -449,6 +500,12 @@ class HyperliquidVenue(CcxtVenue):
             "ntli": dollars * 1_000_000,
         }
         await self._post_action(client, action)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a shared subscription future's outcome as seen (asyncio warns about one never read)."""
+    if not future.cancelled():
+        future.exception()
 
 
 __all__ = ["HyperliquidVenue"]

@@ -97,6 +97,10 @@ class Hyperliquid(Dialect):
     def make_book(self, name: str) -> Book:
         return hyperliquid_book(make_book(name))
 
+    def market_id(self, spec: SymbolSpec) -> str:
+        """Hyperliquid names a market by its coin (``BTC``)."""
+        return spec.base
+
     def address(self, account: Account) -> str:
         """The account's master address: what a watch-only user configures."""
         return signing.account_address(account.api_key)

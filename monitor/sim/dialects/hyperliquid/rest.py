@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,15 @@ ORDER_ERRORS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    """A signed action, its signer's account and when it arrived."""
+
+    acct: Account
+    action: JSON
+    now_ms: int
+
+
 class Refused(Exception):
     """A request the exchange answers with ``{"status": "err", "response": text}``."""
 
@@ -59,7 +70,11 @@ class HyperliquidRestApi:
         self.sim = sim
         self.requests: list[tuple[str, str]] = []
         self.request_times: list[int] = []
-        self.routes: dict[tuple[str, str], Any] = {}
+        # the signed actions by ("POST", "/exchange#<type>"), as the other dialects key their routes
+        self.routes: dict[tuple[str, str], tuple[str, Callable[[ActionCall], Awaitable[Any]]]] = {
+            ("POST", f"/exchange#{kind}"): ("SIGNED", getattr(self, f"action_{kind}"))
+            for kind in ("order", "cancel", "updateIsolatedMargin", "updateLeverage")
+        }
         self.nonces = signing.Nonces()
         self.unasked: list[JSON] = []  # side-effect actions received (builder fee, referrer)
         self.abstraction: dict[str, str] = {}  # account -> userAbstraction (default "default")
@@ -126,12 +141,12 @@ class HyperliquidRestApi:
         if kind in ("approveBuilderFee", "setReferrer", "approveAgent"):
             self.unasked.append(action)
             return web.json_response({"status": "ok", "response": {"type": "default"}})
+        route = self.routes.get(("POST", f"/exchange#{kind}"))
+        if route is None:
+            return web.Response(status=422, text=f"{DESERIALIZE}: unknown variant `{kind}`")
         try:
             acct = self._signed_by(body, action, now)
-            handler = getattr(self, f"action_{kind}", None)
-            if handler is None:
-                return web.Response(status=422, text=f"{DESERIALIZE}: unknown variant `{kind}`")
-            result = await handler(acct, action, now)
+            result = await route[1](ActionCall(acct, action, now))
         except (Refused, signing.SignatureError) as exc:
             return web.json_response({"status": "err", "response": str(exc)})
         return web.json_response({"status": "ok", "response": result})
@@ -299,7 +314,8 @@ class HyperliquidRestApi:
             raise Refused(f"{DESERIALIZE}: asset {index!r}")
         return specs[index]
 
-    async def action_order(self, acct: Account, action: JSON, now: int) -> Any:
+    async def action_order(self, call: ActionCall) -> Any:
+        acct, action, now = call.acct, call.action, call.now_ms
         orders = action.get("orders")
         if not isinstance(orders, list) or not orders or action.get("grouping", "na") != "na":
             raise Refused(f"{DESERIALIZE}: orders")
@@ -359,14 +375,16 @@ class HyperliquidRestApi:
             }
         }
 
-    async def action_cancel(self, acct: Account, action: JSON, now: int) -> Any:
+    async def action_cancel(self, call: ActionCall) -> Any:
+        action = call.action
         cancels = action.get("cancels")
         if not isinstance(cancels, list):
             raise Refused(f"{DESERIALIZE}: cancels")
         missing = {"error": "Order was never placed, already canceled, or filled."}
         return {"type": "cancel", "data": {"statuses": [missing for _ in cancels]}}
 
-    async def action_updateIsolatedMargin(self, acct: Account, action: JSON, now: int) -> Any:
+    async def action_updateIsolatedMargin(self, call: ActionCall) -> Any:
+        acct, action, now = call.acct, call.action, call.now_ms
         """``ntli`` is the USD amount x 10^6, a whole number (positive adds, negative removes)."""
         spec = self._asset(action.get("asset"))
         ntli = action.get("ntli")
@@ -391,7 +409,8 @@ class HyperliquidRestApi:
         await self.sim.emit(events)
         return {"type": "default"}
 
-    async def action_updateLeverage(self, acct: Account, action: JSON, now: int) -> Any:
+    async def action_updateLeverage(self, call: ActionCall) -> Any:
+        acct, action = call.acct, call.action
         spec = self._asset(action.get("asset"))
         lev, cross = action.get("leverage"), action.get("isCross")
         if not isinstance(lev, int) or not isinstance(cross, bool):
