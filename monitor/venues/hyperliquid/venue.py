@@ -30,6 +30,7 @@ import asyncio
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from monitor.events import (
@@ -140,9 +141,8 @@ class HyperliquidVenue(CcxtVenue):
         self._by_coin = {str(markets[s]["info"]["name"]): s for s in self.symbols.values()}
         # Hyperliquid names a market by its coin everywhere but in an order's asset index
         self.symbols = dict(self._by_coin)
-        for rules in self.rules.values():
-            # a margin transfer is a whole number of USDC (ntli = USD x 10^6, sent exactly)
-            object.__setattr__(rules, "margin_step", 1.0)
+        # a margin transfer is a whole number of USDC (ntli = USD x 10^6, sent exactly)
+        self.rules = {symbol: replace(rules, margin_step=1.0) for symbol, rules in self.rules.items()}
 
     async def prepare_account(self, account: str) -> None:
         """Refuse an agent wallet or a unified / portfolio-margin account, then tiers and snapshot."""
