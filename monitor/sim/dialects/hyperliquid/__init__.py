@@ -125,10 +125,9 @@ class Hyperliquid(Dialect):
         }
 
     def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
-        """Without the ledger's current figures only an order's fills can be written."""
-        if isinstance(event, OrderUpdate) and event.last_qty > 0:
-            return {"channel": "userFills", "data": {"user": "", "fills": []}}
-        return {"channel": "orderUpdates", "data": []}
+        """Every Hyperliquid frame of an event needs the ledger (a full snapshot, the user's
+        address): ``user_frames`` writes them."""
+        raise NotImplementedError("Hyperliquid's user frames are written by user_frames, with the ledger")
 
     def user_frames(
         self, event: LedgerEvent, specs: Mapping[str, SymbolSpec], sim: SimExchange
