@@ -5,6 +5,7 @@ liquidation fills, actions signed by an agent wallet with none of ccxt's unasked
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -207,3 +208,16 @@ async def test_beyond_ten_addresses_the_rest_are_polled(sim: SimExchange) -> Non
         assert not [e for e in events if type(e).__name__ == "Rejected"]
     finally:
         await venue.stop()
+
+
+async def test_positions_on_a_hip3_dex_refuse_the_account_naming_the_dex(sim: SimExchange) -> None:
+    from pathlib import Path
+
+    fixture = Path(__file__).parents[1] / "venues" / "fixtures" / "hyperliquid"
+    body = json.loads((fixture / "info.clearinghouseState.hip3-isolated.2025-11.observed.json").read_text())
+    sim.rest.dex_states["main", "flx"] = body
+    venue = adapter(sim, watch_only(sim)[:1], lambda e: None)
+    with pytest.raises(StartError, match="account main") as failed:
+        await venue.start()
+    assert "flx:CRCL on the HIP-3 dex flx" in str(failed.value.__cause__)
+    await venue.stop()

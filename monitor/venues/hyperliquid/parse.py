@@ -414,5 +414,31 @@ def refuse_unsupported(
         )
 
 
+def dex_names(body: object) -> list[str]:
+    """``{"type": "perpDexs"}``: the builder-deployed dexes' names (the first dex is ``null``)."""
+    if not isinstance(body, list):
+        raise FrameError("perpDexs", "", "not an array", excerpt(body))
+    names = []
+    for i, raw in enumerate(body[:MAX_ROWS]):
+        if raw is not None:
+            names.append(HlObj(raw, source="perpDexs", path=f"[{i}]").symbol_id("name"))
+    return names
+
+
+def refuse_dex_positions(account: str, dex: str, body: object) -> None:
+    """Raise ``UnsupportedAccount`` when the account holds positions on builder-deployed dex ``dex``,
+    naming it and them: they have their own clearinghouse and collateral the monitor does not watch,
+    and watching the rest alone would read as watching everything."""
+    rows = HlObj(body, source="clearinghouseState", path="").array("assetPositions", max_len=MAX_ROWS)
+    coins = sorted(
+        str(HlObj(r, source="clearinghouseState", path="").obj("position").get("coin")) for r in rows
+    )
+    if coins:
+        raise UnsupportedAccount(
+            f"account {account}: it holds {', '.join(coins)} on the HIP-3 dex {dex}: Hyperliquid HIP-3 "
+            "dexes are not supported (a clearinghouse and collateral of their own)"
+        )
+
+
 def coins_by_name(coins: Sequence[Coin]) -> dict[str, Coin]:
     return {c.name: c for c in coins}

@@ -5,7 +5,8 @@
   power. Orders and margin transfers need an agent (API) wallet's key, configured separately; without
   one they are refused before anything is sent. At start an address that is itself an agent wallet
   (``userRole``), whose state always reads empty, is refused, and so are unified and portfolio-margin
-  accounts (``userAbstraction``).
+  accounts (``userAbstraction``) and accounts holding positions on a builder-deployed (HIP-3) dex
+  (``perpDexs``, then each dex's ``clearinghouseState``), naming the dex.
 - **One socket.** Marks (``activeAssetCtx`` of every held coin) and every account's
   ``clearinghouseState`` and ``userFills`` share the public client's one connection; the frames are
   read raw (``client.TappedHyperliquid``). Hyperliquid follows at most 10 users per IP on user
@@ -152,6 +153,7 @@ class HyperliquidVenue(CcxtVenue):
             abstraction = await self.public.public_post_info({"type": "userAbstraction", "user": address})
         name, master = parse.role_of(role)
         parse.refuse_unsupported(account, address, name, master, abstraction)
+        await self._refuse_hip3(account, address)
         if account in self.polled and account == self.polled[0]:
             log.warning(
                 "more Hyperliquid addresses than the 10 one IP may stream: polling the rest over REST",
@@ -159,6 +161,14 @@ class HyperliquidVenue(CcxtVenue):
                 every_s=self.poll_s,
             )
         await super().prepare_account(account)
+
+    async def _refuse_hip3(self, account: str, address: str) -> None:
+        """Positions on a builder-deployed (HIP-3) dex refuse the account, naming the dex."""
+        with MAPPING.venue_errors(self.rest_gate):
+            dexes = parse.dex_names(await self.public.public_post_info({"type": "perpDexs"}))
+            for dex in dexes:
+                request = {"type": "clearinghouseState", "user": address, "dex": dex}
+                parse.refuse_dex_positions(account, dex, await self.public.public_post_info(request))
 
     async def ping(self) -> None:
         await self.public.public_post_info({"type": "allMids"})

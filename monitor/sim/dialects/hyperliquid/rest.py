@@ -79,6 +79,8 @@ class HyperliquidRestApi:
         self.unasked: list[JSON] = []  # side-effect actions received (builder fee, referrer)
         self.abstraction: dict[str, str] = {}  # account -> userAbstraction (default "default")
         self.ws_users: dict[int, set[str]] = {}  # socket id -> users it follows (the 10-user limit)
+        # builder-deployed (HIP-3) dexes: (account, dex) -> that dex's clearinghouseState body
+        self.dex_states: dict[tuple[str, str], JSON] = {}
 
     # ---- accounts by address ----------------------------------------------------------------------
 
@@ -212,12 +214,17 @@ class HyperliquidRestApi:
         return {"universe": [], "tokens": []}
 
     def info_perpDexs(self, body: JSON) -> Any:
-        return [None]
+        """The first dex (``null``), then every builder-deployed dex a test gave a state on."""
+        names = sorted({dex for _, dex in self.dex_states})
+        return [None, *({"name": n, "fullName": n, "deployer": signing.ZERO_ADDRESS} for n in names)]
 
     def info_clearinghouseState(self, body: JSON) -> Any:
         acct = self._user(body)
         now = self.sim.now_ms()
-        if acct is None or body.get("dex", "") != "":
+        dex = body.get("dex", "")
+        if acct is not None and dex != "" and (acct.name, dex) in self.dex_states:
+            return self.dex_states[acct.name, dex]
+        if acct is None or dex != "":
             # an address the exchange has never seen (an agent wallet among them) reads as empty
             return _empty_state(now)
         return wire.clearinghouse_state(self.sim.ledger.risk(acct), self.sim.ledger.specs, now)
