@@ -26,7 +26,9 @@ UNREGISTERED = sorted(set(Venue) - set(VENUES), key=str)
 
 
 def config(venue: str) -> dict[str, Any]:
-    return {"accounts": [{"name": "main", "venue": venue}]}
+    # a Hyperliquid account is known by its address (its credentials are not read)
+    address = {"address": "0x" + "11" * 20} if venue == Venue.HYPERLIQUID.value else {}
+    return {"accounts": [{"name": "main", "venue": venue, **address}]}
 
 
 @pytest.mark.parametrize("venue", REGISTERED, ids=str)
