@@ -50,6 +50,7 @@ class Venue(StrEnum):
     BYBIT = "bybit"
     OKX = "okx"
     BITGET = "bitget"
+    HYPERLIQUID = "hyperliquid"
 
 
 @dataclass(frozen=True, slots=True)

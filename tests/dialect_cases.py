@@ -25,7 +25,7 @@ class VenueCase:
     venue: str
     cross: Held  # a one-way cross long
     isolated: Held  # a one-way isolated long
-    hedge: Held  # a hedge-mode account's symbol (LONG and SHORT legs)
+    hedge: Held  # a hedge-mode account's symbol (LONG and SHORT legs; one-way where ``hedge_mode`` is off)
     rest: str  # the REST prefix faults are aimed at
     lot: float  # a small order the venue accepts, in its amount unit (base units or contracts)
     transfer: float  # a margin transfer to the isolated leg, in its margin asset
@@ -43,6 +43,10 @@ class VenueCase:
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
+    # whether the venue has a hedge mode (Hyperliquid has none: its book's ``hedge`` account is one-way)
+    hedge_mode: bool = True
+    # whether ccxt's market orders need a reference price (Hyperliquid's are IOC limits around it)
+    market_needs_price: bool = False
 
 
 CASES: dict[str, VenueCase] = {
@@ -107,5 +111,20 @@ CASES: dict[str, VenueCase] = {
         listen_keys=False,
         margin_path="/position/add-margin",
         not_reduce_only=("InvalidOrder", "110017"),
+    ),
+    "hyperliquid": VenueCase(
+        "hyperliquid",
+        cross=Held("main", "BTCUSDT", "BTC/USDC:USDC"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDC:USDC"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDC:USDC"),
+        rest="/exchange",
+        lot=0.002,
+        transfer=123.0,  # a margin transfer is a whole number of USDC
+        cross_other=Held("main", "ETHUSDT", "ETH/USDC:USDC"),
+        listen_keys=False,
+        margin_path="#updateIsolatedMargin",
+        not_reduce_only=("InvalidOrder", "Reduce only order would increase position"),
+        hedge_mode=False,
+        market_needs_price=True,
     ),
 }

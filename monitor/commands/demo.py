@@ -92,7 +92,8 @@ async def run_demo(
     # each account with the simulated venue's taker fee (Bitget's 0.06 % is in its maintenance margin)
     fees = {name: sim.ledger.account(name).taker_fee for name in sim.accounts}
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase) for name, k in sim.accounts.items()
+        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase, k.address)
+        for name, k in sim.accounts.items()
     )
     tmp = None
     if state_dir is None:
@@ -162,7 +163,7 @@ async def run_demo(
     verdicts = [
         log.verdict(
             rec.account,
-            symbols.get(sim.dialect.symbol_id(rec.symbol), rec.symbol),
+            symbols.get(sim.dialect.market_id(sim.ledger.specs[rec.symbol]), rec.symbol),
             rec.position_side.value,
             rec.margin_mode.value,
             rec.mark_price,

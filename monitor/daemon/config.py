@@ -59,6 +59,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 PASSPHRASE_VENUES = frozenset({Venue.BITGET, Venue.OKX})
 _SECRET_KEYS = {"api_key", "apikey", "secret", "api_secret", "password", "passphrase", "token", "bot_token"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class ConfigError(ValueError):
@@ -177,7 +178,17 @@ class AccountIn(_Strict):
     # Bitget's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE); not read elsewhere
     api_passphrase_env: str | None = None
     api_passphrase_file: str | None = None
+    # a Hyperliquid account's wallet address: enough to watch it (not a secret); an agent wallet's
+    # private key, only to act, goes in api_secret_env / api_secret_file
+    address: str | None = None
     taker_fee: float = Field(0.0005, ge=0, lt=0.01)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and not _ADDRESS.fullmatch(v):
+            raise ValueError("write the wallet address: 0x and 40 hex digits")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -440,6 +451,11 @@ def parse_config(
     accounts: list[VenueAccount] = []
     sources: dict[str, str] = {}
     for i, a in enumerate(raw.accounts):
+        if a.venue is Venue.HYPERLIQUID:
+            accounts.append(_address_account(i, a, env, problems, missing, sources))
+            continue
+        if a.address is not None:
+            problems.append((f"accounts[{i}].address", "only a Hyperliquid account is known by an address"))
         key, key_from = _secret(
             a.name, "API_KEY", a.api_key_env, a.api_key_file, env, f"accounts[{i}].api_key", missing
         )
@@ -498,6 +514,42 @@ def parse_config(
     return Settings(
         raw, tuple(accounts), venues, endpoints, policy, sources, derisk, telegram, decision, tuple(missing)
     )
+
+
+def _address_account(
+    i: int,
+    a: AccountIn,
+    env: Mapping[str, str],
+    problems: list[tuple[str, str]],
+    missing: list[tuple[str, str]],
+    sources: dict[str, str],
+) -> VenueAccount:
+    """A Hyperliquid account: its address, which is all watching needs, and an agent wallet's key
+    only when one is configured (``api_secret_env`` / ``api_secret_file``): no default variable is
+    looked up, so an address alone runs with no secret anywhere. An API key has no place here."""
+    where = f"accounts[{i}]"
+    if a.address is None:
+        problems.append(
+            (f"{where}.address", "required for a Hyperliquid account: the wallet address to watch (0x...)")
+        )
+    for key_field in ("api_key_env", "api_key_file"):
+        if getattr(a, key_field) is not None:
+            problems.append(
+                (
+                    f"{where}.{key_field}",
+                    "Hyperliquid has no API key: an agent (API) wallet's private key, to act, goes in "
+                    "api_secret_env or api_secret_file",
+                )
+            )
+    secret = ""
+    sources[a.name] = f"address {a.address}, watch-only (no agent key)"
+    if a.api_secret_env or a.api_secret_file:
+        found, found_from = _secret(
+            a.name, "API_SECRET", a.api_secret_env, a.api_secret_file, env, f"{where}.api_secret", missing
+        )
+        secret = found or ""
+        sources[a.name] = f"address {a.address}, agent key from {found_from}"
+    return VenueAccount(a.name, "", secret, a.taker_fee, "", (a.address or "").lower())
 
 
 def _account_names(raw: ConfigIn, problems: list[tuple[str, str]]) -> None:

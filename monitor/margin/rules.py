@@ -19,6 +19,7 @@ from dataclasses import replace
 from itertools import pairwise
 
 from monitor.margin import solver
+from monitor.margin.tiers import cumulative_amount
 from monitor.margin.tiers import tier_index_extended as tier_index
 from monitor.model import Position, Tier, Venue
 
@@ -490,12 +491,56 @@ def bitget_tiers(tiers: Sequence[Tier], taker_fee: float, piecewise: bool) -> tu
 _BITGET_TIERS: dict[tuple[int, float, bool], tuple[Sequence[Tier], tuple[Tier, ...]]] = {}
 
 
+class Hyperliquid(TieredClosedForm):
+    """Hyperliquid perpetuals (venues note 2.5; docs "Liquidations", "Margin tiers").
+
+    Fee-free: the maintenance rate of a tier is ``1 / (2 x maxLeverage)`` of that tier and the
+    requirement is ``notional x mmr - deduction``, the deduction continuous across tiers
+    (:func:`hyperliquid_tiers`), so it is the tiered closed form with the tier at the liquidation price.
+    The documented ``liq = mark - side x margin_available / |szi| / (1 - l x side)`` is that closed form
+    solved for one leg: with ``margin_available = account_value - maintenance`` (cross) it is the cross
+    root over the base of every other position, and isolated, with the wallet ``rawUsd + szi x entry``
+    (``rawUsd`` net of the entry's notional), it is ``-rawUsd / (szi x (1 - l x side))``, independent of
+    the mark. Both reproduce Hyperliquid's ``liquidationPx`` on real positions (tests/margin).
+    """
+
+    venue = Venue.HYPERLIQUID
+    inverse_default = False
+
+
+def hyperliquid_tiers(tiers: Sequence[tuple[float, float]]) -> tuple[Tier, ...]:
+    """A margin table ``[(lowerBound, maxLeverage), ...]`` as ``value x mmr - cum`` tiers.
+
+    Docs "Margin tiers": ``mmr(n) = 1 / (2 x maxLeverage_n)``, ``deduction(0) = 0`` and
+    ``deduction(n) = deduction(n - 1) + lowerBound(n) x (mmr(n) - mmr(n - 1))``. A table id below 50 is
+    one tier at that leverage, ``[(0, id)]``. Raises ``ValueError`` on a table that does not start at 0,
+    whose bounds do not rise, or with a leverage that is not positive.
+    """
+    if not tiers:
+        raise ValueError("margin table: no tiers")
+    out: list[Tier] = []
+    for i, (floor, max_leverage) in enumerate(tiers):
+        if max_leverage <= 0:
+            raise ValueError(f"margin table: tier {i} maxLeverage {max_leverage} is not positive")
+        if i == 0 and floor != 0:
+            raise ValueError(f"margin table: the first lowerBound is {floor}, not 0")
+        if out and floor <= out[-1].floor:
+            raise ValueError(f"margin table: tier {i} lowerBound {floor} does not rise")
+        tier = Tier(floor, float("inf"), 1.0 / (2.0 * max_leverage))
+        if out:
+            prev = out[-1] = replace(out[-1], cap=floor)
+            tier = replace(tier, cum=cumulative_amount(prev, tier))
+        out.append(tier)
+    return tuple(out)
+
+
 RULES: dict[Venue, Rules] = {
     Venue.BINANCE_USDM: BinanceUsdm(),
     Venue.BINANCE_COINM: BinanceCoinm(),
     Venue.BYBIT: Bybit(),
     Venue.OKX: Okx(),
     Venue.BITGET: Bitget(),
+    Venue.HYPERLIQUID: Hyperliquid(),
 }
 
 

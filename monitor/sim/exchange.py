@@ -60,6 +60,7 @@ class AccountKeys:
     api_key: str
     secret: str
     passphrase: str = ""  # only for venues that ask for one (Bitget)
+    address: str = ""  # only for venues that know an account by its address (Hyperliquid)
 
 
 def wall_ms() -> int:
@@ -189,8 +190,11 @@ class SimExchange:
 
     @property
     def accounts(self) -> dict[str, AccountKeys]:
-        keys = self.dialect.passphrase
-        return {name: AccountKeys(a.api_key, a.secret, keys(a)) for name, a in self._ledger.accounts.items()}
+        d = self.dialect
+        return {
+            name: AccountKeys(a.api_key, a.secret, d.passphrase(a), d.address(a))
+            for name, a in self._ledger.accounts.items()
+        }
 
     def ccxt_config(self, account: str, **options: Any) -> dict[str, Any]:
         """Constructor config for the dialect's ccxt class (``ccxt.pro.binanceusdm`` by default):

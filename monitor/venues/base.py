@@ -39,9 +39,13 @@ class VenueAccount:
     secret: str
     taker_fee: float = 0.0005
     passphrase: str = ""  # a third credential some venues require (Bitget); never shown either
+    # the account's public address, for venues that know an account by one (Hyperliquid's wallet
+    # address): not a secret, and enough to watch it; ``secret`` is then the agent wallet's key
+    address: str = ""
 
     def __repr__(self) -> str:
-        return f"VenueAccount(name={self.name!r}, api_key=***, secret=***)"
+        shown = f", address={self.address!r}" if self.address else ""
+        return f"VenueAccount(name={self.name!r}, api_key=***, secret=***{shown})"
 
     @property
     def secrets(self) -> tuple[str, ...]:

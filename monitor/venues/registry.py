@@ -24,6 +24,7 @@ from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccoun
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bybit import factory as bybit
+from monitor.venues.hyperliquid import factory as hyperliquid
 from monitor.venues.okx import factory as okx
 
 
@@ -106,6 +107,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "https://www.okx.com",
                 "wss://ws.okx.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.HYPERLIQUID,
+                "Hyperliquid",
+                hyperliquid.make_adapter,
+                rules_for(Venue.HYPERLIQUID),
+                "hyperliquid",
+                "https://api.hyperliquid.xyz",
+                "wss://api.hyperliquid.xyz",
+                Supports(isolated_margin=True, reduce_only_orders=True),
             ),
         )
     }

@@ -150,7 +150,7 @@ async def start_rig(
     clock: Callable[[], int] | None = None,
 ) -> Rig:
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, sim.ledger.account(name).taker_fee, k.passphrase)
+        VenueAccount(name, k.api_key, k.secret, sim.ledger.account(name).taker_fee, k.passphrase, k.address)
         for name, k in sim.accounts.items()
     )
     venue = Venue(sim.dialect.name)

@@ -120,7 +120,7 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         **opts: Any,
     ) -> Running:
         accounts = tuple(
-            VenueAccount(n, k.api_key, k.secret, sim.ledger.account(n).taker_fee, k.passphrase)
+            VenueAccount(n, k.api_key, k.secret, sim.ledger.account(n).taker_fee, k.passphrase, k.address)
             for n, k in sim.accounts.items()
         )
         venue = Venue(sim.dialect.name)

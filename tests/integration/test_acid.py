@@ -34,24 +34,12 @@ SPEED = 24.0
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("book", "scenario", "cross_expected"),
+    ("book", "scenario", "cross_liquidated"),
     [
-        (
-            "demo",
-            "demo",
-            {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False, "okx": False},
-        ),
-        (
-            "demo",
-            "cascade",
-            {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True, "okx": True},
-        ),
+        ("demo", "demo", set()),  # the demo liquidates isolated legs only, on every venue
+        ("demo", "cascade", set(DIALECTS)),  # the cascade takes a cross account on every venue
         # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
-        (
-            "small",
-            "cascade",
-            {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False, "okx": False},
-        ),
+        ("small", "cascade", {"binancecoinm"}),
     ],
 )
 async def test_every_liquidation_was_predicted(
@@ -60,7 +48,7 @@ async def test_every_liquidation_was_predicted(
     dialect: VenueCase,
     book: str,
     scenario: str,
-    cross_expected: dict[str, bool],
+    cross_liquidated: set[str],
 ) -> None:
     # the cascade crashes from t=10 s over 30 s and rebounds for 20 s: 65 s shows all of it
     speaks = DIALECTS[dialect.venue]
@@ -75,7 +63,8 @@ async def test_every_liquidation_was_predicted(
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
     # the liquidation events of the last ticks: every liquidation's alert has reached the log
-    legs = {(r.account, symbols[speaks.symbol_id(r.symbol)], r.position_side.value) for r in sim.liquidations}
+    unified = {s: symbols[speaks.market_id(spec)] for s, spec in sim.ledger.specs.items()}
+    legs = {(r.account, unified[r.symbol], r.position_side.value) for r in sim.liquidations}
     if dialect.reports_liquidations:
         await run.until(lambda: legs <= run.log.liquidation_seq.keys(), within=10, what="liquidation alerts")
     else:  # the critical alerts are judged without it: they came before the closes that followed
@@ -83,11 +72,7 @@ async def test_every_liquidation_was_predicted(
     await run.daemon.drain()
     verdicts = [
         run.log.verdict(
-            r.account,
-            symbols[speaks.symbol_id(r.symbol)],
-            r.position_side.value,
-            r.margin_mode.value,
-            r.mark_price,
+            r.account, unified[r.symbol], r.position_side.value, r.margin_mode.value, r.mark_price
         )
         for r in sim.liquidations
     ]
@@ -95,4 +80,6 @@ async def test_every_liquidation_was_predicted(
         assert v.predicted_at_price, f"not predicted at the exchange's price: {v}"
         assert v.within_one_tick is not False, f"liquidation price off by more than a tick: {v}"
         assert v.critical_first, f"no critical alert before the liquidation: {v}"
-    assert any(r.margin_mode.value == "cross" for r in sim.liquidations) == cross_expected[dialect.venue]
+    assert any(r.margin_mode.value == "cross" for r in sim.liquidations) == (
+        dialect.venue in cross_liquidated
+    )

@@ -175,7 +175,7 @@ async def test_tiers_are_read_for_what_is_held_and_for_a_symbol_held_later() -> 
         try:
             read = {e.symbol for e in events if isinstance(e, TierTable)}
             held = {leg.symbol for a in sim.ledger.accounts.values() for leg in a.open_legs()}
-            assert read == {venue.symbols[sim.dialect.symbol_id(s)] for s in held}
+            assert read == {venue.symbols[sim.dialect.market_id(sim.ledger.specs[s])] for s in held}
             assert "ADA/USDT:USDT" not in read
             await until(lambda: sim.streams.user_connections("cross") > 0)
             sim.ledger.open_position("cross", "ADAUSDT", 1_000, 0.45)

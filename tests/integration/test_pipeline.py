@@ -245,8 +245,9 @@ async def test_a_fill_reaches_the_daemons_pool_from_the_stream_alone(
     snapshots = run.daemon.stats.events["AccountSnapshotEvent"]
     client = make_ccxt_for(sim, "trader")
     await client.load_markets()
+    price = sim.ledger.marks[cross.symbol] if dialect.market_needs_price else None
     await client.create_order(
-        cross.unified, "market", "buy", dialect.lot, None, {"newOrderRespType": "RESULT"}
+        cross.unified, "market", "buy", dialect.lot, price, {"newOrderRespType": "RESULT"}
     )
     theirs = sim.ledger.cross_pool("trader")
     await run.until(
@@ -273,9 +274,11 @@ async def test_an_account_without_positions_is_resynced_like_any_other(
     client = make_ccxt_for(sim, "trader")
     await client.load_markets()
     for leg in sim.ledger.account("trader").open_legs():
-        symbol = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols[leg.symbol]  # type: ignore[attr-defined]
+        adapter = run.daemon.adapters[next(iter(run.daemon.adapters))]
+        symbol = adapter.symbols[sim.dialect.market_id(sim.ledger.specs[leg.symbol])]  # type: ignore[attr-defined]
         side = "sell" if leg.amount > 0 else "buy"
-        await client.create_order(symbol, "market", side, abs(leg.amount), None, {"reduceOnly": True})
+        price = sim.ledger.marks[leg.symbol] if dialect.market_needs_price else None
+        await client.create_order(symbol, "market", side, abs(leg.amount), price, {"reduceOnly": True})
     assert not sim.ledger.account("trader").open_legs()
     await sim.drop_connections()
     stream = f"{dialect.venue}:trader:user"

@@ -22,7 +22,7 @@ async def test_a_rate_limit_closes_the_gate_for_every_request(
     events: list[Event] = []
     users_up = asyncio.Event()
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, passphrase=k.passphrase)
+        VenueAccount(name, k.api_key, k.secret, passphrase=k.passphrase, address=k.address)
         for name, k in venue_sim.accounts.items()
     )
     users = {f"{dialect.venue}:{name}:user" for name in venue_sim.accounts}

@@ -26,7 +26,9 @@ UNREGISTERED = sorted(set(Venue) - set(VENUES), key=str)
 
 
 def config(venue: str) -> dict[str, Any]:
-    return {"accounts": [{"name": "main", "venue": venue}]}
+    # a Hyperliquid account is known by its address (its credentials are not read)
+    address = {"address": "0x" + "11" * 20} if venue == Venue.HYPERLIQUID.value else {}
+    return {"accounts": [{"name": "main", "venue": venue, **address}]}
 
 
 @pytest.mark.parametrize("venue", REGISTERED, ids=str)
@@ -54,7 +56,9 @@ def test_a_venue_with_rules_but_no_line_is_refused_by_name(venue: Venue) -> None
 @pytest.mark.parametrize("venue", REGISTERED, ids=str)
 def test_the_factory_builds_the_venue_s_adapter_and_the_maths_use_its_rules(venue: Venue) -> None:
     events: list[Event] = []
-    adapter = make_adapter(venue, (VenueAccount("main", "key", "secret"),), events.append, None)
+    # an address too: Hyperliquid knows an account by it (the others ignore it)
+    account = VenueAccount("main", "key", "secret", address="0x" + "11" * 20)
+    adapter = make_adapter(venue, (account,), events.append, None)
     assert adapter.venue is venue
     assert adapter.stream_names()  # nothing is opened before start
     assert events == []

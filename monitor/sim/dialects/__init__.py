@@ -8,9 +8,20 @@ from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.dialects.bybit import Bybit
+from monitor.sim.dialects.hyperliquid import Hyperliquid
 from monitor.sim.dialects.okx import Okx
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bitget(), Bybit(), Okx())}
+DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        BinanceUsdm(),
+        BinanceCoinm(),
+        Bitget(),
+        Bybit(),
+        Hyperliquid(),
+        Okx(),
+    )
+}
 
 
 def dialect_named(name: str) -> Dialect:

@@ -37,12 +37,18 @@ class Dialect(ABC):
     #: the ccxt class that talks to it (``binanceusdm``)
     ccxt_id: str
 
-    def symbol_id(self, symbol: str) -> str:
-        """How the venue names a book's symbol (``BTCUSDT``) on the wire: the same, for most."""
-        return symbol
-
     def passphrase(self, account: Account) -> str:
         """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""
+        return ""
+
+    def market_id(self, spec: SymbolSpec) -> str:
+        """The venue's id of a simulated market (what its adapter's ``symbols`` is keyed by): the
+        ledger's symbol for most venues, the coin for Hyperliquid."""
+        return spec.symbol
+
+    def address(self, account: Account) -> str:
+        """The account's public address, for venues that know an account by one (Hyperliquid);
+        "" otherwise."""
         return ""
 
     @abstractmethod

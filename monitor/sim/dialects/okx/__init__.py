@@ -64,6 +64,9 @@ class Okx(Dialect):
         base = symbol[: -len("USDT")] if symbol.endswith("USDT") else symbol
         return f"{base}-USDT-SWAP"
 
+    def market_id(self, spec: SymbolSpec) -> str:
+        return self.symbol_id(spec.symbol)
+
     def passphrase(self, account: Account) -> str:
         return passphrase_of(account)
 

@@ -1,0 +1,1 @@
+"""Hyperliquid perpetuals (first dex, USDC collateral) on ccxt / ccxt.pro ``hyperliquid``."""
