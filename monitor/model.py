@@ -49,6 +49,7 @@ class Venue(StrEnum):
     BYBIT = "bybit"
     OKX = "okx"
     BITGET = "bitget"
+    BITUNIX = "bitunix"
 
 
 @dataclass(frozen=True, slots=True)
