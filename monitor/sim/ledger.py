@@ -17,7 +17,8 @@ What it models, following Binance USD-M (USDT margin; Multi-Assets mode on reque
   it (the opening fee is taken out of the isolated wallet, as Binance does), and reducing releases the
   isolated wallet in proportion to the size closed.
 - Maintenance margin is ``|notional| * mmr - cum`` of the covering tier at mark
-  (``monitor.margin.tiers.maint_amount``), plus, on Bybit, the estimated fee to close (``close_fee``).
+  (``monitor.margin.tiers.maint_amount``), plus, on Bybit, the estimated fee to close (``close_fee``);
+  on Bitunix the notional at the entry price instead (``maintenance_on_entry``).
 - Liquidation is decided from the definition, never from a liquidation-price formula: an isolated leg
   when ``isolatedWallet + UPNL <= MM``; the cross pool when ``sum MM >= crossWallet + sum UPNL``. It
   closes the affected legs at mark, forfeits the isolated wallet (or charges the cross pool's remaining
@@ -384,6 +385,8 @@ class Ledger:
         self._liq_seq = 0
         # Bybit's rule: the maintenance requirement includes the fee to close (``close_fee``)
         self.close_fee_in_maintenance = False
+        # Bitunix's rule: the maintenance margin is valued at the entry price, not the mark
+        self.maintenance_on_entry = False
 
     # ---- setup --------------------------------------------------------------------------------
 
@@ -550,7 +553,9 @@ class Ledger:
         if leg.amount == 0:
             return 0.0
         fee = self.close_fee(acct, leg) if acct is not None else 0.0
-        return maint_amount(self.specs[leg.symbol].tiers, self.notional(leg)) + fee
+        spec = self.specs[leg.symbol]
+        value = spec.value(leg.amount, leg.entry_price) if self.maintenance_on_entry else self.notional(leg)
+        return maint_amount(spec.tiers, value) + fee
 
     def close_fee(self, acct: Account, leg: Leg) -> float:
         """Bybit's estimated fee to close, part of its maintenance requirement (when
@@ -704,7 +709,10 @@ class Ledger:
             total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
                 total += spec.pnl(other.amount, other.entry_price, price)
-                total -= maint_amount(tiers, spec.value(other.amount, price)) + self.close_fee(acct, other)
+                valued_at = other.entry_price if self.maintenance_on_entry else price
+                total -= maint_amount(tiers, spec.value(other.amount, valued_at)) + self.close_fee(
+                    acct, other
+                )
             return total
 
         kinks: list[float] = []

@@ -49,13 +49,18 @@ class Pacer:
             self._next = max(now, self._next) + self.interval
 
 
+MARKET_PER_S = 9.0
+"""Each pace is a tenth under the venue's limit: requests spaced on our side can still arrive closer
+together than they left."""
+
+
 @dataclass
 class AccountPacers:
-    """One key's limits: reads and orders 10/s, margin adjustments 5/s."""
+    """One key's limits: reads and orders 10/s, margin adjustments 5/s (paced a tenth under)."""
 
-    reads: Pacer = field(default_factory=lambda: Pacer(10))
-    orders: Pacer = field(default_factory=lambda: Pacer(10))
-    margin: Pacer = field(default_factory=lambda: Pacer(5))
+    reads: Pacer = field(default_factory=lambda: Pacer(9))
+    orders: Pacer = field(default_factory=lambda: Pacer(9))
+    margin: Pacer = field(default_factory=lambda: Pacer(4.5))
 
 
 class BitunixRest:

@@ -13,7 +13,7 @@ What the venue does and how this answers it (research note section 3.3, shared f
   when none came; the private channels are silent while nothing trades and cannot be verified so.
 - At most 300 channels on one connection (more are refused with ``"subscribe channel > 300"``) and
   at most 5 client messages a second, pings included (more gets the socket closed): sends are
-  spaced, and a subscription past the cap is refused here, before it leaves.
+  spaced at 4 a second, and a subscription past the cap is refused here, before it leaves.
 
 A ``BitunixSocket.run`` call is one session: it returns or raises when the connection ends. Keeping
 the stream up (backoff, resubscribe, then resync) is ``venues/reconnect.keep_subscribed``'s job.
@@ -41,7 +41,8 @@ PING_EVERY_S = 15.0
 """Under the venue's 20 s, so one late ping still keeps the socket."""
 MAX_PING_EVERY_S = 20.0
 MAX_CHANNELS = 300
-SENDS_PER_SECOND = 5
+SENDS_PER_SECOND = 4
+"""One under the venue's five a second: spaced sends may still arrive closer together than sent."""
 OPEN_TIMEOUT_S = 10.0
 VERIFY_AFTER_S = 5.0
 """A pushing channel that sent nothing this long after its subscribe is subscribed again."""
