@@ -88,6 +88,15 @@ class BitunixRest:
         self._session: aiohttp.ClientSession | None = None
         self.last_date_ms: int | None = None  # the venue's clock (its Date header): no time endpoint
 
+    @property
+    def timeout(self) -> float:
+        """The request timeout in milliseconds (as ccxt's clients spell it)."""
+        return (self._timeout.total or 0.0) * 1000
+
+    @timeout.setter
+    def timeout(self, ms: float) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=ms / 1000)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -147,13 +156,18 @@ class BitunixRest:
         try:
             data = text.encode() if body is not None else None
             async with self._http().request(
-                method, url, params=params or None, data=data, headers=headers
+                method, url, params=params or None, data=data, headers=headers, timeout=self._timeout
             ) as reply:
                 raw = await reply.read()
                 status = reply.status
                 self._note_date(reply.headers.get("Date"))
                 retry_after = reply.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except TimeoutError as exc:
+            # no answer in time: the request may have been executed
+            raise errors.VenueUnavailable(
+                f"RequestTimeout: bitunix {method} {path} gave no answer in {self.timeout:.0f} ms"
+            ) from exc
+        except aiohttp.ClientError as exc:
             raise errors.VenueUnavailable(f"bitunix {method} {path}: {type(exc).__name__}: {exc}") from exc
         return self._read(method, path, status, raw, retry_after)
 

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import itertools
 import json
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -28,14 +27,13 @@ from monitor.sim.dialects.bitunix.errors import BitunixError, error, from_reject
 from monitor.sim.errors import BinanceError
 from monitor.sim.ledger import BOTH, BUY, LONG, SELL, SHORT, Account
 from monitor.sim.rejections import Reason, Rejected
-from monitor.sim.rest import Call, RestApi
+from monitor.sim.rest import Call, Handler, RestApi, Security
 
 if TYPE_CHECKING:
     from monitor.sim.exchange import SimExchange
 
 BASE = "/api/v1/futures"
 LIMITS_PER_S = {"market": 10, "read": 10, "order": 10, "margin": 5}
-Handler = Callable[[Call], Awaitable[Any]]
 
 
 def sha256_hex(text: str) -> str:
@@ -52,19 +50,26 @@ class BitunixRestApi(RestApi):
 
     def __init__(self, sim: SimExchange) -> None:
         super().__init__(sim)
-        r: dict[tuple[str, str], tuple[str, bool, Handler]] = {}
-        r["GET", f"{BASE}/market/trading_pairs"] = ("market", False, self.trading_pairs)
-        r["GET", f"{BASE}/market/tickers"] = ("market", False, self.tickers)
-        r["GET", f"{BASE}/market/funding_rate/batch"] = ("market", False, self.funding_batch)
-        r["GET", f"{BASE}/position/get_position_tiers"] = ("read", True, self.position_tiers)
-        r["GET", f"{BASE}/account"] = ("read", True, self.account)
-        r["GET", f"{BASE}/position/get_pending_positions"] = ("read", True, self.pending_positions)
-        r["GET", f"{BASE}/trade/get_order_detail"] = ("read", True, self.order_detail)
-        r["POST", f"{BASE}/trade/place_order"] = ("order", True, self.place_order)
-        r["POST", f"{BASE}/account/adjust_position_margin"] = ("margin", True, self.adjust_margin)
-        r["POST", f"{BASE}/account/change_position_mode"] = ("read", True, self.change_position_mode)
-        self.bitunix_routes = r
-        self.routes = {}
+        r: dict[tuple[str, str], tuple[Security, Handler]] = {}
+        kinds: dict[tuple[str, str], str] = {}
+
+        def route(method: str, path: str, kind: str, handler: Handler) -> None:
+            key = (method, f"{BASE}/{path}")
+            r[key] = ("NONE" if kind == "market" else "SIGNED", handler)
+            kinds[key] = kind
+
+        route("GET", "market/trading_pairs", "market", self.trading_pairs)
+        route("GET", "market/tickers", "market", self.tickers)
+        route("GET", "market/funding_rate/batch", "market", self.funding_batch)
+        route("GET", "position/get_position_tiers", "read", self.position_tiers)
+        route("GET", "account", "read", self.account)
+        route("GET", "position/get_pending_positions", "read", self.pending_positions)
+        route("GET", "trade/get_order_detail", "read", self.order_detail)
+        route("POST", "trade/place_order", "order", self.place_order)
+        route("POST", "account/adjust_position_margin", "margin", self.adjust_margin)
+        route("POST", "account/change_position_mode", "read", self.change_position_mode)
+        self.routes = r
+        self.kinds = kinds
         self._recent: dict[tuple[str, str], collections.deque[float]] = {}
         self._ids = itertools.count(900_000_001)
         self._position_ids: dict[tuple[str, str, str], str] = {}
@@ -101,10 +106,12 @@ class BitunixRestApi(RestApi):
                     headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                     return web.Response(status=failure.status, text=failure.msg, headers=headers)
                 raise BitunixError(failure.code, failure.msg)
-            route = self.bitunix_routes.get((method, path))
+            route = self.routes.get((method, path))
             if route is None:
                 raise error(errors.NOT_FOUND)
-            kind, signed, handler = route
+            security, handler = route
+            kind = self.kinds[method, path]
+            signed = security == "SIGNED"
             query = request.rel_url.raw_query_string
             body = await request.text()
             params = dict(parse_qsl(query, keep_blank_values=True))
