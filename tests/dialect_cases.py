@@ -39,6 +39,11 @@ class VenueCase:
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
+    # whether a ccxt class speaks the venue (Bitunix's adapter is on a client of the project's own)
+    ccxt: bool = True
+    # whether the private pushes alone bring positions and balances; Bitunix's carry no liquidation
+    # price, so each one is a trigger for a REST read of the account
+    pushes_carry_positions: bool = True
 
 
 CASES: dict[str, VenueCase] = {
@@ -75,6 +80,23 @@ CASES: dict[str, VenueCase] = {
         # Bitget's "No position to close", which ccxt does not map: a bare ExchangeError
         not_reduce_only=("ExchangeError", "22002"),
         reports_liquidations=False,
+    ),
+    "bitunix": VenueCase(
+        "bitunix",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v1/futures",
+        lot=0.002,
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/account/adjust_position_margin",
+        # "A [Reduce-only] order can not be in the same direction as the open position"
+        not_reduce_only=("OrderRejected", "30019"),
+        reports_liquidations=False,
+        ccxt=False,
+        pushes_carry_positions=False,
     ),
     "bybit": VenueCase(
         "bybit",

@@ -35,6 +35,7 @@ from monitor.sim.specs import major_specs
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
+from monitor.venues.bitunix.venue import BitunixVenue
 from monitor.venues.bybit.venue import BybitVenue
 
 USDM = Venue.BINANCE_USDM
@@ -148,6 +149,8 @@ def fast_adapter(
     """The real adapter with its client-side throttle off and no linger on close."""
     if venue is Venue.BITGET:
         return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+    if venue is Venue.BITUNIX:
+        return BitunixVenue(venue, accounts, sink, endpoints=endpoints)
     if venue is Venue.BYBIT:
         return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)

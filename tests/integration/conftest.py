@@ -28,6 +28,7 @@ from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
+from monitor.venues.bitunix.venue import BitunixVenue
 from monitor.venues.bybit.venue import BybitVenue
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
@@ -145,6 +146,8 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         ) -> Any:
             if venue is Venue.BITGET:
                 return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+            if venue is Venue.BITUNIX:
+                return BitunixVenue(venue, accts, sink, endpoints=endpoints)
             if venue is Venue.BYBIT:
                 return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)

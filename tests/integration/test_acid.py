@@ -36,10 +36,22 @@ SPEED = 12.0
 @pytest.mark.parametrize(
     ("book", "scenario", "cross_expected"),
     [
-        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False}),
-        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True}),
+        (
+            "demo",
+            "demo",
+            {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bitunix": False, "bybit": False},
+        ),
+        (
+            "demo",
+            "cascade",
+            {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bitunix": True, "bybit": True},
+        ),
         # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
-        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False}),
+        (
+            "small",
+            "cascade",
+            {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bitunix": False, "bybit": False},
+        ),
     ],
 )
 async def test_every_liquidation_was_predicted(
