@@ -16,7 +16,8 @@ from monitor.sim.dialects.bitunix import Bitunix
 from monitor.sim.exchange import SimExchange
 from monitor.venues import errors
 from monitor.venues.base import Endpoints, RestGate, VenueAccount
-from monitor.venues.bitunix.rest import BitunixRest, Pacer
+from monitor.venues.bitunix.pacing import Pacer
+from monitor.venues.bitunix.rest import BitunixRest
 from monitor.venues.bitunix.venue import BitunixVenue
 
 PLACE = "/api/v1/futures/trade/place_order"

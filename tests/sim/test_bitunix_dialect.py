@@ -18,7 +18,8 @@ from monitor.sim.exchange import SimExchange
 from monitor.tasks import cancel_and_wait
 from monitor.venues import errors
 from monitor.venues.base import RestGate, VenueAccount
-from monitor.venues.bitunix.rest import BitunixRest, Pacer
+from monitor.venues.bitunix.pacing import Pacer
+from monitor.venues.bitunix.rest import BitunixRest
 from monitor.venues.bitunix.ws import BitunixSocket
 
 F = "/api/v1/futures"
@@ -161,9 +162,9 @@ async def test_past_ten_requests_a_second_is_code_10006(sim: SimExchange) -> Non
         sim.http_url,
         account=VenueAccount("main", keys.api_key, keys.secret),
         gate=RestGate(),
-        market_pacer=Pacer(1e6),
+        market_pacer=Pacer(10**6),
     )
-    client.pacers.reads = Pacer(1e6)  # our own pacing off: the venue's limit is what is tested
+    client.pacers.reads = Pacer(10**6)  # our own pacing off: the venue's limit is what is tested
     try:
         with pytest.raises(errors.RateLimited, match="10006"):
             for _ in range(30):

@@ -14,7 +14,8 @@ from aiohttp import web
 from monitor.venues import errors
 from monitor.venues.base import RestGate, VenueAccount
 from monitor.venues.bitunix import signing
-from monitor.venues.bitunix.rest import BitunixRest, Pacer
+from monitor.venues.bitunix.pacing import Pacer
+from monitor.venues.bitunix.rest import BitunixRest
 
 ACCOUNT = VenueAccount("main", "k" * 32, "s" * 32)
 

@@ -6,17 +6,15 @@ read only for what no code covers (a proxy's 5xx, a 429 from the edge with a ``R
 request whose answer is lost (timeout, reset) raises ``VenueUnavailable``: it may have been executed.
 
 Limits (Bitunix's docs): market reads 10 per second per IP, account and position reads and orders
-10 per second per key, margin adjustments 5 per second. A ``Pacer`` spaces each kind's requests
-instead of letting the venue refuse them; the market pacer and the ``RestGate`` are the venue's,
-shared by every account (one IP), the others are the account's.
+10 per second per key, margin adjustments 5 per second. A ``Pacer`` (``pacing.py``) holds each
+kind's requests instead of letting the venue refuse them; the market pacer and the ``RestGate`` are
+the venue's, shared by every account (one IP), the others are the account's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,40 +25,22 @@ from monitor.venues import errors
 from monitor.venues.base import RestGate, VenueAccount, hhmmss, now_ms
 from monitor.venues.bitunix import signing
 from monitor.venues.bitunix.errors import OK, error_for
+from monitor.venues.bitunix.pacing import Pacer
 
 TIMEOUT_S = 10.0
 
 
-class Pacer:
-    """At most ``per_second`` requests a second, spaced evenly: each caller waits its turn."""
-
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.interval = 1.0 / per_second
-        self._clock = clock
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = self._clock()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-                now = self._clock()
-            self._next = max(now, self._next) + self.interval
-
-
-MARKET_PER_S = 9.0
-"""Each pace is a tenth under the venue's limit: requests spaced on our side can still arrive closer
-together than they left."""
+MARKET_PER_S = 9
+"""Market reads a second from this IP (the venue's limit: 10)."""
 
 
 @dataclass
 class AccountPacers:
-    """One key's limits: reads and orders 10/s, margin adjustments 5/s (paced a tenth under)."""
+    """One key's limits: reads and orders 10/s, margin adjustments 5/s (kept one under each)."""
 
     reads: Pacer = field(default_factory=lambda: Pacer(9))
     orders: Pacer = field(default_factory=lambda: Pacer(9))
-    margin: Pacer = field(default_factory=lambda: Pacer(4.5))
+    margin: Pacer = field(default_factory=lambda: Pacer(4))
 
 
 class BitunixRest:

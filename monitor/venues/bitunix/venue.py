@@ -38,7 +38,8 @@ from monitor.venues.base import (
     now_ms,
 )
 from monitor.venues.bitunix import parse
-from monitor.venues.bitunix.rest import MARKET_PER_S, BitunixRest, Pacer
+from monitor.venues.bitunix.pacing import Pacer
+from monitor.venues.bitunix.rest import MARKET_PER_S, BitunixRest
 from monitor.venues.bitunix.ws import BitunixSocket, Channel
 from monitor.venues.markets import MarketRules
 from monitor.venues.reconnect import StreamKeeper, keep_subscribed
@@ -53,6 +54,9 @@ POLL_EVERY_S = 10.0
 """How often every account is read over REST, pushes or not: the exchange's liquidation price of a
 cross leg moves with every other symbol, and no push says so."""
 CONNECT_WAIT_S = 10.0
+PUSH_SETTLE_S = 0.05
+"""A fill arrives as a burst of pushes (order, position, balance): the read waits this long for the
+burst to end, so it is read once, after all of it."""
 PRIVATE_CHANNELS: tuple[Channel, ...] = (("position", None), ("balance", None), ("order", None))
 ORDER_STATUS = {
     "FILLED": "filled",
@@ -121,6 +125,7 @@ class BitunixVenue:
         self._held: dict[str, set[str]] = {}
         self._held_changed = asyncio.Event()
         self._position_ids: dict[str, dict[tuple[str, PositionSide], str]] = {}
+        self._hedge: dict[str, bool] = {}  # account -> hedge mode, as its last account read said
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._poll_again: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -291,6 +296,7 @@ class BitunixVenue:
         self._polls[account] = asyncio.ensure_future(self._poll_now(account))
 
     async def _poll_now(self, account: str) -> None:
+        await asyncio.sleep(PUSH_SETTLE_S)
         while True:
             self._poll_again.discard(account)
             await self._safely(self.resync(account), self._user_stream(account))
@@ -328,6 +334,7 @@ class BitunixVenue:
         figures = parse.parse_account(await client.read(f"{F}/account", {"marginCoin": parse.SETTLE}))
         data = await client.read(f"{F}/position/get_pending_positions")
         pending, refused = parse.parse_positions(data, self.symbols, hedge=figures.hedge)
+        self._hedge[account] = figures.hedge
         received = self.clock()
         for exc in refused:
             self.sink(exc.to_rejected(received))
@@ -391,9 +398,12 @@ class BitunixVenue:
         self, account: str, symbol: str, position_side: PositionSide
     ) -> PositionState | None:
         client = self._rest[account]
-        figures = parse.parse_account(await client.read(f"{F}/account", {"marginCoin": parse.SETTLE}))
+        hedge = self._hedge.get(account)
+        if hedge is None:  # the position mode is the account's: read once, then at every resync
+            hedge = parse.parse_account(await client.read(f"{F}/account", {"marginCoin": parse.SETTLE})).hedge
+            self._hedge[account] = hedge
         data = await client.read(f"{F}/position/get_pending_positions", {"symbol": self._ids[symbol]})
-        pending, _ = parse.parse_positions(data, self.symbols, hedge=figures.hedge)
+        pending, _ = parse.parse_positions(data, self.symbols, hedge=hedge)
         for p in pending:
             if p.state.symbol == symbol and p.state.position_side is position_side:
                 self._position_ids.setdefault(account, {})[symbol, position_side] = p.position_id

@@ -12,8 +12,8 @@ What the venue does and how this answers it (research note section 3.3, shared f
   regularly (``price``, about twice a second) is verified by its data arriving and subscribed again
   when none came; the private channels are silent while nothing trades and cannot be verified so.
 - At most 300 channels on one connection (more are refused with ``"subscribe channel > 300"``) and
-  at most 5 client messages a second, pings included (more gets the socket closed): sends are
-  spaced at 4 a second, and a subscription past the cap is refused here, before it leaves.
+  at most 5 client messages a second, pings included (more gets the socket closed): at most 4 leave
+  in any second (``pacing.Pacer``), and a subscription past the cap is refused here, before it leaves.
 
 A ``BitunixSocket.run`` call is one session: it returns or raises when the connection ends. Keeping
 the stream up (backoff, resubscribe, then resync) is ``venues/reconnect.keep_subscribed``'s job.
@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from monitor.logs import get_logger
 from monitor.venues.base import VenueAccount
 from monitor.venues.bitunix import signing
+from monitor.venues.bitunix.pacing import Pacer
 from monitor.venues.errors import AuthenticationRefused, BadResponse
 
 log = get_logger(__name__)
@@ -42,7 +43,7 @@ PING_EVERY_S = 15.0
 MAX_PING_EVERY_S = 20.0
 MAX_CHANNELS = 300
 SENDS_PER_SECOND = 4
-"""One under the venue's five a second: spaced sends may still arrive closer together than sent."""
+"""One under the venue's five a second (pings included)."""
 OPEN_TIMEOUT_S = 10.0
 VERIFY_AFTER_S = 5.0
 """A pushing channel that sent nothing this long after its subscribe is subscribed again."""
@@ -80,24 +81,6 @@ def channel_of(frame: dict[str, Any]) -> Channel | None:
     return (ch, symbol if isinstance(symbol, str) else None)
 
 
-class SendPacer:
-    """At most ``per_second`` messages a second, spaced: the venue disconnects past five."""
-
-    def __init__(self, per_second: float = SENDS_PER_SECOND) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            if self._next > now:
-                await asyncio.sleep(self._next - now)
-                now = loop.time()
-            self._next = max(now, self._next) + self.interval
-
-
 class BitunixSocket:
     """One Bitunix WebSocket (public, or private with ``account``) and the channels it carries."""
 
@@ -128,7 +111,7 @@ class BitunixSocket:
         self.sessions = 0
         self.pongs = 0
         self._ws: ClientConnection | None = None
-        self._pacer = SendPacer()
+        self._pacer = Pacer(SENDS_PER_SECOND)
         self._seen: dict[Channel, float] = {}  # channel -> when its last push came (loop time)
         self._asked: dict[Channel, tuple[float, int]] = {}  # channel -> (last subscribe, tries)
 
