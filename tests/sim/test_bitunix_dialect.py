@@ -164,13 +164,18 @@ async def test_past_ten_requests_a_second_is_code_10006(sim: SimExchange) -> Non
         gate=RestGate(),
         market_pacer=Pacer(10**6),
     )
-    client.pacers.reads = Pacer(10**6)  # our own pacing off: the venue's limit is what is tested
+    client.pacers.orders = Pacer(10**6)  # our own pacing off: the venue's limit is what is tested
+    answers: list[str] = []
     try:
         with pytest.raises(errors.RateLimited, match="10006"):
-            for _ in range(30):
-                await client.read(f"{F}/account", {"marginCoin": "USDT"})
+            for _ in range(30):  # orders, which the client never sends twice; each one is invalid
+                try:
+                    await client.order(f"{F}/trade/place_order", {"symbol": "BTCUSDT"})
+                except errors.OrderRejected as exc:
+                    answers.append(str(exc))
     finally:
         await client.close()
+    assert len(answers) == 10 and all("10008" in a for a in answers)
 
 
 # ---- WebSocket -------------------------------------------------------------------------------

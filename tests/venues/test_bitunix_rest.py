@@ -15,7 +15,7 @@ from monitor.venues import errors
 from monitor.venues.base import RestGate, VenueAccount
 from monitor.venues.bitunix import signing
 from monitor.venues.bitunix.pacing import Pacer
-from monitor.venues.bitunix.rest import BitunixRest
+from monitor.venues.bitunix.rest import READ_RETRIES, BitunixRest
 
 ACCOUNT = VenueAccount("main", "k" * 32, "s" * 32)
 
@@ -27,6 +27,7 @@ class Server:
 
     url: str = ""
     reply: tuple[int, str, dict[str, str]] = (200, '{"code":0,"data":{"ok":true},"msg":"Success"}', {})
+    first: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)  # before ``reply``
     seen: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -47,7 +48,7 @@ async def server() -> AsyncIterator[Server]:
         state.seen.append(seen)
         if signed_ok is False:
             return web.Response(text='{"code":10007,"data":null,"msg":"Sign signature error"}')
-        status, text, headers = state.reply
+        status, text, headers = state.first.pop(0) if state.first else state.reply
         return web.Response(status=status, text=text, headers=headers)
 
     app = web.Application()
@@ -122,19 +123,45 @@ async def test_a_code_in_an_http_200_body_is_raised_as_its_error(
         await rest.close()
 
 
+TOO_FREQUENT = (200, '{"code":10006,"data":null,"msg":"Request too frequently"}', {})
+PLACE = "/api/v1/futures/trade/place_order"
+
+
 async def test_a_rate_limit_code_closes_the_gate_and_the_next_request_never_leaves(server: Server) -> None:
-    server.reply = (200, '{"code":10006,"data":null,"msg":"Request too frequently"}', {})
+    server.reply = TOO_FREQUENT
     gate = RestGate()
     rest = client(server, gate=gate)
     try:
         with pytest.raises(errors.RateLimited):
-            await rest.read("/api/v1/futures/account", {"marginCoin": "USDT"})
+            await rest.order(PLACE, {"symbol": "BTCUSDT"})
         assert gate.closed_until() is not None
         with pytest.raises(errors.RateLimited, match="paused"):
-            await rest.read("/api/v1/futures/account", {"marginCoin": "USDT"})
+            await rest.order(PLACE, {"symbol": "BTCUSDT"})
     finally:
         await rest.close()
     assert len(server.seen) == 1
+
+
+async def test_a_read_refused_for_its_rate_is_sent_again_after_the_window(server: Server) -> None:
+    """Another client of the key (a daemon just restarted) may have used the venue's second."""
+    server.first = [TOO_FREQUENT]
+    rest = client(server)
+    try:
+        assert await rest.read("/api/v1/futures/account", {"marginCoin": "USDT"}) == {"ok": True}
+    finally:
+        await rest.close()
+    assert len(server.seen) == 2
+
+
+async def test_a_read_still_refused_after_its_retries_raises(server: Server) -> None:
+    server.reply = TOO_FREQUENT
+    rest = client(server)
+    try:
+        with pytest.raises(errors.RateLimited, match="10006"):
+            await rest.read("/api/v1/futures/account", {"marginCoin": "USDT"})
+    finally:
+        await rest.close()
+    assert len(server.seen) == 1 + READ_RETRIES
 
 
 async def test_an_http_429_with_retry_after_closes_the_gate_that_long(server: Server) -> None:

@@ -13,6 +13,7 @@ the venue's, shared by every account (one IP), the others are the account's.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 from collections.abc import Callable, Mapping
@@ -24,10 +25,11 @@ import aiohttp
 from monitor.venues import errors
 from monitor.venues.base import RestGate, VenueAccount, hhmmss, now_ms
 from monitor.venues.bitunix import signing
-from monitor.venues.bitunix.errors import OK, error_for
+from monitor.venues.bitunix.errors import OK, RATE_LIMIT_PAUSE_MS, error_for
 from monitor.venues.bitunix.pacing import Pacer
 
 TIMEOUT_S = 10.0
+READ_RETRIES = 2
 
 
 MARKET_PER_S = 9
@@ -89,13 +91,26 @@ class BitunixRest:
 
     async def public(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """A market read (no signature), paced by the venue's per-IP limit."""
-        await self.market_pacer.wait()
-        return await self._send("GET", path, dict(params or {}), None, signed=False)
+        return await self._get(self.market_pacer, path, params, signed=False)
 
     async def read(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """A signed account or position read."""
-        await self.pacers.reads.wait()
-        return await self._send("GET", path, dict(params or {}), None, signed=True)
+        return await self._get(self.pacers.reads, path, params, signed=True)
+
+    async def _get(self, pacer: Pacer, path: str, params: Mapping[str, str] | None, *, signed: bool) -> Any:
+        """A read, sent again once the venue's one-second rate-limit window is over: a request
+        refused for its rate was not executed, and another client of the same key or address
+        (a daemon that just restarted) may have used the window. A longer ban is not waited out."""
+        for attempt in range(READ_RETRIES + 1):
+            await pacer.wait()
+            try:
+                return await self._send("GET", path, dict(params or {}), None, signed=signed)
+            except errors.RateLimited:
+                wait_s = self.gate.remaining_s()
+                if attempt == READ_RETRIES or wait_s > RATE_LIMIT_PAUSE_MS / 1000:
+                    raise
+                await asyncio.sleep(wait_s)
+        raise AssertionError("unreachable")
 
     async def order(self, path: str, body: Mapping[str, object]) -> Any:
         """A signed trade request (place, cancel, close)."""
