@@ -40,7 +40,7 @@ from monitor.venues.base import (
 from monitor.venues.bitunix import parse
 from monitor.venues.bitunix.pacing import Pacer
 from monitor.venues.bitunix.rest import MARKET_PER_S, BitunixRest
-from monitor.venues.bitunix.ws import BitunixSocket, Channel
+from monitor.venues.bitunix.ws import MAX_CHANNELS, BitunixSocket, Channel
 from monitor.venues.markets import MarketRules
 from monitor.venues.reconnect import StreamKeeper, keep_subscribed
 from monitor.venues.wire import FrameError
@@ -244,10 +244,14 @@ class BitunixVenue:
                     await self._safely(self.resync_marks(), stream)
 
     async def _channels_loop(self) -> None:
-        """The ``price`` channels follow the held symbols."""
+        """The ``price`` channels follow the held symbols. One connection carries 300: past that
+        the rest are marked by the REST reads of the poll (said once, in the log)."""
         while True:
             self._held_changed.clear()
             channels = [("price", self._ids[s]) for s in sorted(self._all_held()) if s in self._ids]
+            if len(channels) > MAX_CHANNELS:
+                log.warning("bitunix: more held symbols than one socket carries", held=len(channels))
+                channels = channels[:MAX_CHANNELS]
             await self._marks_socket.set_channels(channels)
             await self._held_changed.wait()
 
@@ -285,6 +289,8 @@ class BitunixVenue:
             if self.rest_gate.closed_until() is None:
                 for name in self.accounts:
                     self._poll(name)
+                if len(self._all_held()) > MAX_CHANNELS:  # symbols no price channel carries
+                    await self._safely(self.resync_marks(), self._marks_stream)
 
     def _poll(self, account: str) -> None:
         """Read the account again: at most one read in flight and one waiting (a burst of pushes
