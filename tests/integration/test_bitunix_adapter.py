@@ -18,7 +18,8 @@ from monitor.venues import errors
 from monitor.venues.base import Endpoints, RestGate, VenueAccount
 from monitor.venues.bitunix.pacing import Pacer
 from monitor.venues.bitunix.rest import BitunixRest
-from monitor.venues.bitunix.venue import BitunixVenue
+from monitor.venues.bitunix.venue import PUBLIC_REST, PUBLIC_WS, BitunixVenue
+from monitor.venues.registry import VENUES
 
 PLACE = "/api/v1/futures/trade/place_order"
 UP = StreamState.CONNECTED
@@ -153,3 +154,18 @@ async def test_a_reduce_only_order_on_a_flat_account_is_30018(
             "trader", "BTC/USDT:USDT", "sell", 0.002, PositionSide.BOTH, "m-1"
         )
     assert refused.value.reason is errors.RejectReason.REDUCE_ONLY_REJECTED
+
+
+async def test_rest_marks_carry_the_venues_second_not_ours(
+    sim: SimExchange, running: tuple[BitunixVenue, list[Event]]
+) -> None:
+    venue, events = running
+    await venue.resync_marks()
+    rest = [e for e in events if isinstance(e, MarkPrices) and len(e.prices) > 1][-1]
+    assert rest.event_ms % 1000 == 0  # the Date header's whole second
+    assert rest.event_ms <= rest.received_ms
+
+
+def test_the_adapter_s_public_hosts_are_the_registry_s() -> None:
+    spec = VENUES[Venue.BITUNIX]
+    assert (spec.public_rest, spec.public_ws) == (PUBLIC_REST, PUBLIC_WS)

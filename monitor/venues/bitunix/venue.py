@@ -324,13 +324,16 @@ class BitunixVenue:
 
     # --- REST ---------------------------------------------------------------------------------------
     async def resync_marks(self) -> None:
-        """Every symbol's mark in one call (``funding_rate/batch``)."""
+        """Every symbol's mark in one call (``funding_rate/batch``). The rows carry no time: they
+        are stamped with the venue's clock, its ``Date`` header, whose whole second is never newer
+        than the marks, so a pushed mark of the same second is never replaced by them."""
         data = await self._public.public(f"{F}/market/funding_rate/batch")
         received = self.clock()
         prices = parse.parse_marks(data, self.symbols)
         self._marked.update(prices)
         if prices:
-            self.sink(MarkPrices(self.venue.value, prices, received, received))
+            stamp = self._public.last_date_ms or received
+            self.sink(MarkPrices(self.venue.value, prices, stamp, received))
 
     async def resync(self, account: str) -> None:
         """The account and its positions over REST: the exchange's liquidation prices with them.
