@@ -51,6 +51,7 @@ class Venue(StrEnum):
     OKX = "okx"
     BITGET = "bitget"
     HYPERLIQUID = "hyperliquid"
+    BITUNIX = "bitunix"
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,11 @@ class VenueCase:
     hedge_mode: bool = True
     # whether ccxt's market orders need a reference price (Hyperliquid's are IOC limits around it)
     market_needs_price: bool = False
+    # whether a ccxt class speaks the venue (Bitunix's adapter is on a client of the project's own)
+    ccxt: bool = True
+    # whether the private pushes alone bring positions and balances; Bitunix's carry no liquidation
+    # price, so each one is a trigger for a REST read of the account
+    pushes_carry_positions: bool = True
 
 
 CASES: dict[str, VenueCase] = {
@@ -98,6 +103,23 @@ CASES: dict[str, VenueCase] = {
         # OKX's "can't be the same trading direction", which ccxt does not map: a bare ExchangeError
         not_reduce_only=("ExchangeError", "51170"),
         ledger_units={"BTCUSDT": 0.01, "ETHUSDT": 0.1},  # OKX's ctVal; SOL's is one coin
+    ),
+    "bitunix": VenueCase(
+        "bitunix",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v1/futures",
+        lot=0.002,
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/account/adjust_position_margin",
+        # "A [Reduce-only] order can not be in the same direction as the open position"
+        not_reduce_only=("OrderRejected", "30019"),
+        reports_liquidations=False,
+        ccxt=False,
+        pushes_carry_positions=False,
     ),
     "bybit": VenueCase(
         "bybit",

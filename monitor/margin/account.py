@@ -124,7 +124,7 @@ def evaluate_account(account: Account, marks: Mapping[str, float] | None = None)
         else:
             ratio = margin_ratio(req[i], rules.isolated_equity(p, mk[i], fee))
             lp = rules.isolated_liquidation_price(p, fee, mk[i])
-        out.append(position_risk(p, mk[i], pnl[i], req[i], ratio, lp))
+        out.append(position_risk(p, mk[i], pnl[i], req[i], ratio, lp, rules.estimated))
     return AccountRisk(account.venue, account.name, cross, tuple(out))
 
 
@@ -154,17 +154,24 @@ def _with_driven_collateral(
 
 
 def position_risk(
-    p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None
+    p: Position, mark: float, pnl: float, req: float, ratio: float, lp: float | None, estimated: bool = False
 ) -> PositionRisk:
     exchange = p.exchange_liquidation_price
     past = is_past(ratio)
+    unbounded = lp is None and past
+    if unbounded:
+        # Past liquidation and no price of this symbol restores it: liquidatable now, without
+        # bound. "No liquidation price" would read as safe; its mark is where it stands.
+        lp = mark
+    deviation = deviation_pct(lp, exchange) if exchange else None
+    if estimated and exchange:
+        # ours is an estimate (the venue publishes no formula): the exchange's figure is judged and
+        # shown, ours only compared with it (the deviation)
+        lp = exchange
     if lp is None:
         distance = None
-        if past:
-            # Past liquidation and no price of this symbol restores it: liquidatable now, without
-            # bound. "No liquidation price" would read as safe; its mark is where it stands.
-            lp = mark
-            distance = -INF
+    elif unbounded and not (estimated and exchange):
+        distance = -INF
     else:
         distance = distance_pct(mark, lp, past)
     return PositionRisk(
@@ -180,7 +187,7 @@ def position_risk(
         distance,  # distance_pct: signed, negative once past the liquidation price
         mark,  # mark_price
         exchange or None,  # exchange_liquidation_price
-        deviation_pct(lp, exchange) if exchange else None,  # deviation_pct
+        deviation,  # deviation_pct: ours against the exchange's
         p.contracts,  # contracts
         p.isolated_wallet,  # isolated_wallet
     )

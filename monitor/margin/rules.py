@@ -53,6 +53,9 @@ class Rules:
 
     venue: Venue = Venue.BINANCE_USDM
     inverse_default: bool = False
+    # The venue publishes no formula for its liquidation price: ours is an estimate, and where a
+    # position carries the exchange's figure that one is judged (``margin/account.py``).
+    estimated: bool = False
 
     # --- what a position requires -------------------------------------------------------------
     def tier_value(self, p: Position, price: float) -> float:
@@ -534,6 +537,67 @@ def hyperliquid_tiers(tiers: Sequence[tuple[float, float]]) -> tuple[Tier, ...]:
     return tuple(out)
 
 
+class Bitunix(Rules):
+    """Bitunix USDT-M (venues note 3.4): an estimate, not the exchange's formula.
+
+    Bitunix publishes no formula for its API's ``marginRate`` or ``liqPrice``. What its help centre
+    does publish ("Tiered Maintenance Margin Rate Rules") is the maintenance margin, on the **entry**
+    price: ``MM = open price x size x MMR``, the tier chosen by that same value, and liquidation
+    "when the available margin of the position is less than the maintenance margin". Read as the
+    equity condition, the requirement does not move with the mark, so the liquidation price has a
+    closed form: isolated ``LP = EP - s (wallet - MM) / q``; cross, over the legs of one symbol,
+    ``LP = (sum s q EP + sum MM - base) / sum s q``. Whether fees or the liquidation fee count is not
+    published either: none are counted.
+
+    ``estimated``: the exchange's figures (``get_pending_positions``' ``liqPrice``) are the
+    reference; ours are compared with them (the deviation alert).
+    """
+
+    venue = Venue.BITUNIX
+    inverse_default = False
+    estimated = True
+
+    def tier_value(self, p: Position, price: float) -> float:
+        return p.contracts * p.contract_size * p.entry_price
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        value = p.contracts * p.contract_size * p.entry_price
+        t = p.tiers[tier_index(p.tiers, value)]
+        return value * t.mmr - t.cum
+
+    def breakpoints(self, p: Position) -> list[float]:
+        return []  # the requirement does not move with the price
+
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        if p.inverse:  # coin-M is refused by the adapter; the calculator still gets an answer
+            return super().isolated_liquidation_price(p, taker_fee, mark)
+        return self._lp((p,), p.isolated_wallet or 0.0, taker_fee, p.mark_price if mark is None else mark)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        if any(leg.inverse for leg in legs):
+            return super().cross_liquidation_price(legs, base, taker_fee, mark)
+        return self._lp(legs, base, taker_fee, legs[0].mark_price if mark is None else mark)
+
+    def _lp(self, legs: Sequence[Position], base: float, taker_fee: float, mark: float) -> float | None:
+        """Where ``base + sum s q (P - EP) = sum MM``; None when no positive price gets there (a net
+        flat symbol, or a long whose margin covers it down to zero)."""
+        num = -base
+        den = 0.0
+        for leg in legs:
+            q = leg.contracts * leg.contract_size
+            s = 1.0 if leg.side == "long" else -1.0
+            num += s * q * leg.entry_price + self.requirement(leg, mark, taker_fee)
+            den += s * q
+        if den == 0:
+            return None
+        lp = num / den
+        return lp if lp > mark * solver.PRICE_FLOOR else None
+
+
 RULES: dict[Venue, Rules] = {
     Venue.BINANCE_USDM: BinanceUsdm(),
     Venue.BINANCE_COINM: BinanceCoinm(),
@@ -541,6 +605,7 @@ RULES: dict[Venue, Rules] = {
     Venue.OKX: Okx(),
     Venue.BITGET: Bitget(),
     Venue.HYPERLIQUID: Hyperliquid(),
+    Venue.BITUNIX: Bitunix(),
 }
 
 

@@ -192,13 +192,17 @@ def contracts_of(p: PositionRisk) -> float | None:
 
 
 def deviation_facts(p: PositionRisk, cfg: DeviationConfig, level: Level) -> Facts:
+    ours = p.liquidation_price
+    if ours is not None and ours == p.exchange_liquidation_price and p.deviation_pct:
+        # a venue whose figure is judged in place of our estimate: ours, from the deviation
+        ours = ours * (1.0 + p.deviation_pct / 100.0)
     return {
         "symbol": p.symbol,
         "side": p.side.value,
         "position_side": p.position_side.value,
         "margin_mode": p.margin_mode.value,
         "mark_price": p.mark_price,
-        "liquidation_price": p.liquidation_price,
+        "liquidation_price": ours,
         "exchange_liquidation_price": p.exchange_liquidation_price,
         "deviation_pct": p.deviation_pct,
         "tolerance_pct": cfg.tolerance_pct,

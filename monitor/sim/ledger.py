@@ -17,7 +17,8 @@ What it models, following Binance USD-M (USDT margin; Multi-Assets mode on reque
   it (the opening fee is taken out of the isolated wallet, as Binance does), and reducing releases the
   isolated wallet in proportion to the size closed.
 - Maintenance margin is ``|notional| * mmr - cum`` of the covering tier at mark
-  (``monitor.margin.tiers.maint_amount``), plus, on Bybit, the estimated fee to close (``close_fee``).
+  (``monitor.margin.tiers.maint_amount``), plus, on Bybit, the estimated fee to close (``close_fee``);
+  on Bitunix the notional at the entry price instead (``maintenance_on_entry``).
 - Liquidation is decided from the definition, never from a liquidation-price formula: an isolated leg
   when ``isolatedWallet + UPNL <= MM``; the cross pool when ``sum MM >= crossWallet + sum UPNL``. It
   closes the affected legs at mark, forfeits the isolated wallet (or charges the cross pool's remaining
@@ -387,6 +388,8 @@ class Ledger:
         # OKX's rule, per symbol: (contract value, tiers counted in contracts). The whole value takes
         # the rate of the tier the contracts held fall in, with no deduction (``maint_at``)
         self.contract_tiers: dict[str, tuple[float, tuple[Tier, ...]]] = {}
+        # Bitunix's rule: the maintenance margin is valued at the entry price, not the mark
+        self.maintenance_on_entry = False
 
     # ---- setup --------------------------------------------------------------------------------
 
@@ -553,7 +556,9 @@ class Ledger:
         if leg.amount == 0:
             return 0.0
         fee = self.close_fee(acct, leg) if acct is not None else 0.0
-        return self.maint_at(self.specs[leg.symbol], leg.amount, self.marks[leg.symbol]) + fee
+        # Bitunix values the maintenance margin at the entry price, every other venue at the mark
+        price = leg.entry_price if self.maintenance_on_entry else self.marks[leg.symbol]
+        return self.maint_at(self.specs[leg.symbol], leg.amount, price) + fee
 
     def maint_at(self, spec: SymbolSpec, amount: float, price: float) -> float:
         """The maintenance amount of ``amount`` of ``spec`` at ``price`` before any fee to close:
@@ -718,7 +723,8 @@ class Ledger:
             total = base + (self.collateral(acct, leg.symbol, price) - fixed if driven else 0.0)
             for other in legs:
                 total += spec.pnl(other.amount, other.entry_price, price)
-                total -= self.maint_at(spec, other.amount, price) + self.close_fee(acct, other)
+                valued_at = other.entry_price if self.maintenance_on_entry else price
+                total -= self.maint_at(spec, other.amount, valued_at) + self.close_fee(acct, other)
             return total
 
         kinks: list[float] = []

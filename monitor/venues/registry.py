@@ -23,6 +23,7 @@ from monitor.venues.adapter import AdapterFactory, VenueAdapter
 from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
+from monitor.venues.bitunix import factory as bitunix
 from monitor.venues.bybit import factory as bybit
 from monitor.venues.hyperliquid import factory as hyperliquid
 from monitor.venues.okx import factory as okx
@@ -86,6 +87,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "bitget",
                 "https://api.bitget.com",
                 "wss://ws.bitget.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.BITUNIX,
+                "Bitunix USDT-M",
+                bitunix.make_adapter,
+                rules_for(Venue.BITUNIX),
+                "bitunix",
+                "https://fapi.bitunix.com",
+                "wss://fapi.bitunix.com",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
             VenueSpec(

@@ -239,6 +239,8 @@ async def test_a_fill_reaches_the_daemons_pool_from_the_stream_alone(
 ) -> None:
     """An order placed elsewhere (another client of the account) changes the wallet by its fee and the
     position by its size: the user stream alone must bring the daemon's pool to the exchange's."""
+    if not dialect.pushes_carry_positions:
+        pytest.skip(f"{dialect.venue}'s pushes are triggers: a REST read of the account follows each one")
     cross = dialect.cross
     run = await start_daemon(sim)
     await run.tick()
@@ -271,14 +273,16 @@ async def test_an_account_without_positions_is_resynced_like_any_other(
     """Once ``trader`` holds nothing (closed by another client of the account), a reconnect must
     still resync it and declare its stream live."""
     run = await start_daemon(sim)
-    client = make_ccxt_for(sim, "trader")
-    await client.load_markets()
-    for leg in sim.ledger.account("trader").open_legs():
+    legs = sim.ledger.account("trader").open_legs()
+    if legs:  # closed through another client of the account (``small``'s trader starts flat)
+        client = make_ccxt_for(sim, "trader")
+        await client.load_markets()
         adapter = run.daemon.adapters[next(iter(run.daemon.adapters))]
-        symbol = adapter.symbols[sim.dialect.market_id(sim.ledger.specs[leg.symbol])]  # type: ignore[attr-defined]
-        side = "sell" if leg.amount > 0 else "buy"
-        price = sim.ledger.marks[leg.symbol] if dialect.market_needs_price else None
-        await client.create_order(symbol, "market", side, abs(leg.amount), price, {"reduceOnly": True})
+        for leg in legs:
+            symbol = adapter.symbols[sim.dialect.market_id(sim.ledger.specs[leg.symbol])]  # type: ignore[attr-defined]
+            side = "sell" if leg.amount > 0 else "buy"
+            price = sim.ledger.marks[leg.symbol] if dialect.market_needs_price else None
+            await client.create_order(symbol, "market", side, abs(leg.amount), price, {"reduceOnly": True})
     assert not sim.ledger.account("trader").open_legs()
     await sim.drop_connections()
     stream = f"{dialect.venue}:trader:user"

@@ -7,6 +7,7 @@ from monitor.sim.dialects.base import Dialect
 from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
+from monitor.sim.dialects.bitunix import Bitunix
 from monitor.sim.dialects.bybit import Bybit
 from monitor.sim.dialects.hyperliquid import Hyperliquid
 from monitor.sim.dialects.okx import Okx
@@ -17,6 +18,7 @@ DIALECTS: dict[str, Dialect] = {
         BinanceUsdm(),
         BinanceCoinm(),
         Bitget(),
+        Bitunix(),
         Bybit(),
         Hyperliquid(),
         Okx(),
