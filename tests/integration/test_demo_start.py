@@ -121,3 +121,28 @@ async def test_the_hyperliquid_demo_runs_end_to_end_and_predicts_its_liquidation
     (verdict,) = result.liquidations
     assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
     assert result.rejected == 0, text
+
+
+async def test_the_okx_demo_names_its_liquidation_by_the_unified_symbol_and_predicts_it(
+    tmp_path: Path,
+) -> None:
+    """``monitor demo --venue okx``: OKX names DOGEUSDT DOGE-USDT-SWAP on the wire; the summary
+    finds the liquidated leg by that name, predicted, critical first, and no deviation from OKX's
+    own liquidation prices is reported."""
+    screen = io.StringIO()
+    result = await run_demo(
+        duration=5.0,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
+        speed=12.0,
+        scenario="demo",
+        console=Console(file=screen, width=200, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+        venue="okx",
+    )
+    text = screen.getvalue()
+    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
+        ("isolated", "DOGE/USDT:USDT", "isolated")
+    ], text
+    (verdict,) = result.liquidations
+    assert verdict.predicted_at_price and verdict.critical_first, text
+    assert "our liq" not in text, text
