@@ -242,6 +242,9 @@ class TieredClosedForm(Rules):
         t = p.tiers[tier_index(p.tiers, value)]
         return base + upnl(p, price) - (value * t.mmr - t.cum)
 
+    def _legs_balance(self, legs: Sequence[Position], base: float, price: float) -> float:
+        return base + sum(self._balance(leg, 0.0, price) for leg in legs)
+
     def _scan_segments(self, legs: Sequence[Position], base: float, mark: float) -> float | None:
         cuts = sorted({b for leg in legs for b in self.breakpoints(leg)})
         edges = [0.0, *cuts, float("inf")]
@@ -254,6 +257,13 @@ class TieredClosedForm(Rules):
                 continue
             if best is None or abs(lp - mark) < abs(best - mark):
                 best = lp
+        # A table without deductions (Bitget's rule for older positions) jumps at a tier's edge: the
+        # balance can cross zero there, at no root of any segment's closed form
+        for cut in cuts:
+            near = self._legs_balance(legs, base, cut * (1 - 1e-12))
+            far = self._legs_balance(legs, base, cut * (1 + 1e-12))
+            if (near > 0) != (far > 0) and (best is None or abs(cut - mark) < abs(best - mark)):
+                best = cut
         return best
 
     def isolated_liquidation_price(
@@ -465,7 +475,9 @@ class Bitget(TieredClosedForm):
     def isolated_liquidation_price(
         self, p: Position, taker_fee: float, mark: float | None = None
     ) -> float | None:
-        return super().isolated_liquidation_price(self.effective(p, taker_fee), taker_fee, mark)
+        return self._liquidation_price(
+            (p,), p.isolated_wallet or 0.0, taker_fee, p.mark_price if mark is None else mark
+        )
 
     def cross_liquidation_price(
         self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
@@ -473,9 +485,18 @@ class Bitget(TieredClosedForm):
         theirs = legs[0].exchange_liquidation_price
         if theirs:
             return theirs
-        return super().cross_liquidation_price(
-            [self.effective(leg, taker_fee) for leg in legs], base, taker_fee, mark
-        )
+        return self._liquidation_price(legs, base, taker_fee, legs[0].mark_price if mark is None else mark)
+
+    def _liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float
+    ) -> float | None:
+        effective = [self.effective(leg, taker_fee) for leg in legs]
+        if all(leg.opened_at is not None and leg.opened_at >= BITGET_TIERED_FROM for leg in legs):
+            return self.tiered_liquidation_price(effective, base, mark)
+        # the old rule has no deduction: its requirement jumps at each tier's edge, where the balance
+        # can cross zero with no segment's closed form holding a root, and a root further away can be
+        # self-consistent: every segment and every edge is looked at, the nearest crossing wins
+        return self._scan_segments(effective, base, mark)
 
 
 def bitget_tiers(tiers: Sequence[Tier], taker_fee: float, piecewise: bool) -> tuple[Tier, ...]:

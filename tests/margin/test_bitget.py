@@ -97,6 +97,32 @@ def test_closed_form_agrees_with_the_solver_across_tiers() -> None:
             assert ours == pytest.approx(oracle, rel=1e-9)
 
 
+@pytest.mark.parametrize("opened_at", [BEFORE, None])
+def test_the_old_rule_liquidates_at_a_tier_edge_its_jump_crosses(opened_at: float | None) -> None:
+    """The whole-value rule has no deduction: a short whose value rises through a tier's edge sees its
+    requirement jump there. With 115 USDT on a 900 USDT short, 1 % below 1,000 and 2 % above, the
+    balance is 5 just below the edge and -5 just above it, and neither tier's closed form has a root in
+    its own range: the liquidation price is the edge (it used to be reported as none)."""
+    tiers = (Tier(0, 1_000, 0.01), Tier(1_000, 1e12, 0.02))
+    p = Position(
+        "XUSDT",
+        Side.SHORT,
+        MarginMode.ISOLATED,
+        1.0,
+        900.0,
+        900.0,
+        tiers,
+        isolated_wallet=115.0,
+        opened_at=opened_at,
+    )
+    oracle = solve_isolated(RULE, p, 0.0)
+    ours = RULE.isolated_liquidation_price(p, 0.0)
+    assert oracle == pytest.approx(1_000.0, rel=1e-9)
+    assert ours == pytest.approx(oracle, rel=1e-9)
+    (risk,) = evaluate_account(Account(Venue.BITGET, 0.0, (p,), taker_fee=0.0)).positions
+    assert risk.liquidation_price == pytest.approx(1_000.0, rel=1e-9)
+
+
 # Support article 12560603841952: the tier boundary is the example's (arithmetic only).
 ARTICLE_TIERS = (Tier(0, 200_000, 0.004), Tier(200_000, 1e12, 0.005))
 
