@@ -154,3 +154,28 @@ async def test_the_wallet_topic_gives_the_cross_pool_without_isolated_margin(
     await until(wallet_updates)
     expected = sim.ledger.account("main").wallets["USDT"]
     assert wallet_updates()[-1].cross_wallet_balance == pytest.approx(expected, rel=1e-12)
+
+
+async def test_risk_limits_are_read_page_by_page() -> None:
+    """Bybit pages linear risk limits by 15 symbols: every page is read, not only the first."""
+    async with SimExchange("synthetic", clock=False, dialect=Bybit()) as sim:
+        events: list[Event] = []
+        name, keys = next(iter(sim.accounts.items()))
+        venue = BybitVenue(
+            Venue.BYBIT,
+            (VenueAccount(name, keys.api_key, keys.secret),),
+            events.append,
+            endpoints=Endpoints(sim.http_url, sim.ws_url),
+            rate_limit=False,
+            close_wait_ms=0,
+        )
+        await venue.start()
+        try:
+            listed = {venue.symbols[symbol] for symbol in sim.ledger.specs}
+            assert len(listed) > 15
+            tiered = {e.symbol for e in events if isinstance(e, TierTable) and e.account == name}
+            assert tiered == listed
+            pages = [p for _, p in sim.rest.requests if p.endswith("/market/risk-limit")]
+            assert len(pages) == -(-len(listed) // 15)
+        finally:
+            await venue.stop()

@@ -32,6 +32,7 @@ from monitor.venues.reconnect import keep_subscribed
 
 _SETTLE = "USDT"
 _CATEGORY = "linear"
+_MAX_PAGES = 200  # 3,000 symbols: a cursor that never ends is not followed for ever
 
 
 class BybitVenue(CcxtVenue):
@@ -271,12 +272,33 @@ class BybitVenue(CcxtVenue):
     @raises_venue_errors
     async def refresh_tiers(self, account: str | None = None) -> None:
         """Risk limits are public and the same for every account; they are handed to each."""
-        body = await self.public.public_get_v5_market_risk_limit({"category": _CATEGORY})
+        body = await self._risk_limits()
         received = self.clock()
         tables = parse.parse_all_tiers(body, self.symbols)
         for name in [account] if account else list(self.accounts):
             for symbol, tiers in tables.items():
                 self.sink(TierTable(self.venue.value, name, symbol, tiers, received))
+
+    async def _risk_limits(self) -> dict[str, Any]:
+        """Every page of ``market/risk-limit`` (15 linear symbols a page, ``nextPageCursor`` naming the
+        next, "" on the last) as one body of the first page's shape."""
+        request: dict[str, Any] = {"category": _CATEGORY}
+        first: dict[str, Any] = await self.public.public_get_v5_market_risk_limit(request)
+        result = first.get("result")
+        rows = list(result.get("list") or []) if isinstance(result, dict) else []
+        cursor = result.get("nextPageCursor") if isinstance(result, dict) else None
+        for _ in range(_MAX_PAGES):
+            if not cursor:
+                break
+            page = await self.public.public_get_v5_market_risk_limit({**request, "cursor": cursor})
+            result = page.get("result")
+            if not isinstance(result, dict):
+                break  # parse_all_tiers names what is wrong with the first page's shape
+            rows.extend(result.get("list") or [])
+            cursor = result.get("nextPageCursor")
+        if isinstance(first.get("result"), dict):
+            first = {**first, "result": {**first["result"], "list": rows}}
+        return first
 
     def expect_positions(self, account: str, legs: Mapping[tuple[str, PositionSide], bool]) -> None:
         """Bybit's closed legs are explained by the order topic (a liquidation is ``CreateByLiq``)."""

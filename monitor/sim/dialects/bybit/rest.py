@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from monitor.sim.exchange import SimExchange
 
 V5 = "/v5"
+RISK_LIMIT_PAGE = 15  # symbols per page of market/risk-limit (linear)
 DEFAULT_RECV_WINDOW_MS = 5000
 MAX_AHEAD_MS = 1000
 
@@ -185,9 +186,21 @@ class BybitRestApi(RestApi):
         return {"category": cat, "list": [wire.ticker(s, marks[s.symbol], call.now_ms) for s in specs]}
 
     async def risk_limit(self, call: Call) -> Any:
+        """Linear risk limits come in pages of ``RISK_LIMIT_PAGE`` symbols, the next page named by
+        ``nextPageCursor`` ("" on the last), as Bybit pages them."""
         cat = self._category(call)
         specs = self._specs(cat, call.params.get("symbol"))
-        return {"category": cat, "list": [row for s in specs for row in wire.risk_limits(s)]}
+        try:
+            start = int(call.params.get("cursor") or 0)
+        except ValueError:
+            raise BybitError(10001, "params error: cursor invalid") from None
+        page = specs[start : start + RISK_LIMIT_PAGE]
+        more = start + RISK_LIMIT_PAGE < len(specs)
+        return {
+            "category": cat,
+            "list": [row for s in page for row in wire.risk_limits(s)],
+            "nextPageCursor": str(start + RISK_LIMIT_PAGE) if more else "",
+        }
 
     # ---- account ------------------------------------------------------------------------------
 
