@@ -49,6 +49,7 @@ class Venue(StrEnum):
     BYBIT = "bybit"
     OKX = "okx"
     BITGET = "bitget"
+    GATE = "gate"
 
 
 @dataclass(frozen=True, slots=True)
