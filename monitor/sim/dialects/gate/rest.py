@@ -94,6 +94,7 @@ class GateRestApi:
         r["GET", f"{API}/spot/currencies"] = (False, self.currencies)
         r["GET", f"{FUTURES}/contracts"] = (False, self.contracts)
         r["GET", f"{API}/futures/btc/contracts"] = (False, self.no_contracts)
+        r["GET", f"{API}/futures/btc/positions"] = (True, self.no_positions)
         r["GET", f"{FUTURES}/tickers"] = (False, self.tickers)
         r["GET", f"{FUTURES}/risk_limit_tiers"] = (False, self.risk_limit_tiers)
         r["GET", f"{API}/account/detail"] = (True, self.account_detail)
@@ -210,6 +211,10 @@ class GateRestApi:
         """BTC-settled contracts: none in the simulator."""
         return []
 
+    async def no_positions(self, call: Call) -> Any:
+        """The BTC-settled futures account: flat in the simulator."""
+        return []
+
     async def tickers(self, call: Call) -> Any:
         marks = self.sim.ledger.marks
         wanted = call.params.get("contract")
@@ -217,8 +222,18 @@ class GateRestApi:
         return [wire.ticker(wire.contract_id(spec), marks[spec.symbol], call.decimal) for spec in specs]
 
     async def risk_limit_tiers(self, call: Call) -> Any:
+        """One contract's tiers, or every contract's a page at a time (``limit``/``offset`` count
+        contracts, 100 by default, as Gate's do)."""
         wanted = call.params.get("contract")
-        specs = [self._spec(wanted)] if wanted else list(self.specs.values())
+        if wanted:
+            specs = [self._spec(wanted)]
+        else:
+            try:
+                limit = int(call.params.get("limit", 100))
+                offset = int(call.params.get("offset", 0))
+            except ValueError:
+                raise GateError("INVALID_PARAM_VALUE", "invalid argument: limit/offset") from None
+            specs = list(self.specs.values())[offset : offset + limit]
         return [row for spec in specs for row in wire.tiers(spec, self._fee())]
 
     # ---- account ------------------------------------------------------------------------------

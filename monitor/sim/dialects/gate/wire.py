@@ -380,7 +380,8 @@ def balance_row(total: float, change: float, kind: str, text: str, uid: int, now
 
 def order(o: Order, spec: SymbolSpec, *, uid: int, decimal: bool, text: str, is_close: bool) -> JSON:
     """An order as POST/GET /futures/usdt/orders return it (``rest.orders.market-ioc.2026-01``): a
-    market order is ``price`` "0" with ``tif`` "ioc"; ``size`` signed (negative sells)."""
+    market order is ``price`` "0" with ``tif`` "ioc"; ``size`` signed (negative sells). A close (sent
+    with size 0) reports the size it executed: no capture shows what Gate reports there."""
     signed = to_contracts(spec, o.orig_qty) * (1 if o.side == "BUY" else -1)
     left = to_contracts(spec, o.orig_qty - o.executed_qty) * (1 if o.side == "BUY" else -1)
     liq = o.order_type == "LIQUIDATION"
@@ -393,7 +394,7 @@ def order(o: Order, spec: SymbolSpec, *, uid: int, decimal: bool, text: str, is_
         "finish_time": o.update_time / 1000,
         "finish_as": "liquidated" if liq else ("filled" if o.status == "FILLED" else "ioc"),
         "status": "finished",
-        "size": size(0 if is_close else signed, decimal),
+        "size": size(signed, decimal),
         "iceberg": size(0, decimal),
         "price": "0",
         "is_close": is_close,
