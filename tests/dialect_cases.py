@@ -5,7 +5,16 @@ where its REST routes live. A new dialect is added here and must pass the same t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from monitor.sim.dialects.gate.wire import contract_of
+from monitor.sim.specs import major_specs
+
+
+def _gate_contract(symbol: str) -> float:
+    """A Gate contract of a book symbol, in base units: one lot step (``sim/dialects/gate``)."""
+    return major_specs()[symbol].step
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,10 @@ class VenueCase:
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
+    # how the venue spells a book symbol's market id (the key of the adapter's ``symbols``)
+    market_id: Callable[[str], str] = str
+    # base units per order-amount unit of a book symbol (a venue that trades contracts)
+    contract_size: Callable[[str], float] = lambda symbol: 1.0
 
 
 CASES: dict[str, VenueCase] = {
@@ -88,5 +101,20 @@ CASES: dict[str, VenueCase] = {
         listen_keys=False,
         margin_path="/position/add-margin",
         not_reduce_only=("InvalidOrder", "110017"),
+    ),
+    "gate": VenueCase(
+        "gate",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v4/futures/usdt",
+        lot=2,  # contracts of 0.001 BTC
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/positions/SOL_USDT/margin",
+        not_reduce_only=("InvalidOrder", "INCREASE_POSITION"),
+        market_id=contract_of,  # BTCUSDT -> BTC_USDT
+        contract_size=_gate_contract,
     ),
 }

@@ -24,6 +24,7 @@ from monitor.venues.base import Endpoints, Sink, VenueAccount
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bybit import factory as bybit
+from monitor.venues.gate import factory as gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "bybit",
                 "https://api.bybit.com",
                 "wss://stream.bybit.com",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.GATE,
+                "Gate USDT-M",
+                gate.make_adapter,
+                rules_for(Venue.GATE),
+                "gate",
+                "https://api.gateio.ws",
+                "wss://fx-ws.gateio.ws",
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
         )

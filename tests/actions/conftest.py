@@ -36,6 +36,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
 from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.gate.venue import GateVenue
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -150,6 +151,8 @@ def fast_adapter(
         return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     if venue is Venue.BYBIT:
         return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+    if venue is Venue.GATE:
+        return GateVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
 

@@ -42,8 +42,9 @@ async def test_a_reduce_only_order_reduces_and_never_flips(
     half = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.REDUCE, fraction=0.5)
     result = await r.gateway.submit(half)
     assert result.outcome is Outcome.FILLED, result.message
-    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - result.filled)
-    assert 0 < result.filled <= held / 2
+    filled = result.filled * dialect.contract_size(cross.symbol)  # the venue's unit -> base units
+    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - filled)
+    assert 0 < filled <= held / 2
     close = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.CLOSE)
     assert (await r.gateway.submit(close)).outcome is Outcome.FILLED
     assert amount(r, cross.account, cross.symbol) == 0

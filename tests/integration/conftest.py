@@ -29,6 +29,7 @@ from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
 from monitor.venues.bybit.venue import BybitVenue
+from monitor.venues.gate.venue import GateVenue
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -147,6 +148,8 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
                 return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             if venue is Venue.BYBIT:
                 return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+            if venue is Venue.GATE:
+                return GateVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
         daemon = Daemon(options, [recorder], adapter_factory=adapter)

@@ -36,10 +36,22 @@ SPEED = 12.0
 @pytest.mark.parametrize(
     ("book", "scenario", "cross_expected"),
     [
-        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False}),
-        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True}),
+        (
+            "demo",
+            "demo",
+            {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False, "gate": False},
+        ),
+        (
+            "demo",
+            "cascade",
+            {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True, "gate": True},
+        ),
         # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
-        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False}),
+        (
+            "small",
+            "cascade",
+            {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False, "gate": False},
+        ),
     ],
 )
 async def test_every_liquidation_was_predicted(
@@ -63,7 +75,9 @@ async def test_every_liquidation_was_predicted(
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
     # the liquidation events of the last ticks: every liquidation's alert has reached the log
-    legs = {(r.account, symbols[r.symbol], r.position_side.value) for r in sim.liquidations}
+    legs = {
+        (r.account, symbols[dialect.market_id(r.symbol)], r.position_side.value) for r in sim.liquidations
+    }
     if dialect.reports_liquidations:
         await run.until(lambda: legs <= run.log.liquidation_seq.keys(), within=10, what="liquidation alerts")
     else:  # the critical alerts are judged without it: they came before the closes that followed
@@ -71,7 +85,11 @@ async def test_every_liquidation_was_predicted(
     await run.daemon.drain()
     verdicts = [
         run.log.verdict(
-            r.account, symbols[r.symbol], r.position_side.value, r.margin_mode.value, r.mark_price
+            r.account,
+            symbols[dialect.market_id(r.symbol)],
+            r.position_side.value,
+            r.margin_mode.value,
+            r.mark_price,
         )
         for r in sim.liquidations
     ]

@@ -8,8 +8,9 @@ from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.dialects.bybit import Bybit
+from monitor.sim.dialects.gate import Gate
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bitget(), Bybit())}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bitget(), Bybit(), Gate())}
 
 
 def dialect_named(name: str) -> Dialect:

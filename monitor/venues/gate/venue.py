@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from monitor.events import AccountSnapshotEvent, AccountUpdate, PositionState, Rejected
+from monitor.logs import scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.venues.base import OrderResult, Sink, VenueAccount
 from monitor.venues.ccxt_venue import CcxtVenue
@@ -105,9 +106,12 @@ class GateVenue(CcxtVenue):
 
     # --- frames -------------------------------------------------------------------------------------
     def _on_market_frame(self, url: str, frame: Any) -> None:
-        if not _is_update(frame, "futures.tickers"):
-            return
         received = self.clock()
+        if _is_control(frame):
+            return
+        if not _is_update(frame, "futures.tickers"):
+            self.sink(Rejected("futures.tickers", "not a frame the monitor reads", _excerpt(frame), received))
+            return
         try:
             marks = parse.marks(
                 _result(frame),
@@ -127,10 +131,13 @@ class GateVenue(CcxtVenue):
         self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
-        if not isinstance(frame, dict) or frame.get("event") != "update":
-            return  # acks, pongs and errors: ccxt resolves or fails the subscription with them
-        channel = frame.get("channel")
         received = self.clock()
+        if _is_control(frame):
+            return
+        if not isinstance(frame, dict) or frame.get("event") != "update":
+            self.sink(Rejected("private", "not a frame the monitor reads", _excerpt(frame), received))
+            return
+        channel = frame.get("channel")
         try:
             if channel == "futures.positions":
                 states = parse.positions(_result(frame), self.symbols, self._modes.get(account, {}))
@@ -442,6 +449,22 @@ def _order_result(client_order_id: str, row: Mapping[str, Any], closing: float |
     filled = max(size - left, 0.0)
     status = "filled" if filled > 0 else "rejected"
     return OrderResult(client_order_id, status, filled, price or None, finish)
+
+
+def _is_control(frame: Any) -> bool:
+    """An answer to a request (subscribe, unsubscribe, pong) or an error: ccxt resolves or fails the
+    request with it; the adapter has nothing to read there."""
+    if not isinstance(frame, dict):
+        return False
+    return (
+        frame.get("event") in ("subscribe", "unsubscribe")
+        or frame.get("channel") == "futures.pong"
+        or frame.get("error") is not None
+    )
+
+
+def _excerpt(frame: Any) -> str:
+    return scrub(repr(frame)[:80])
 
 
 def _is_update(frame: Any, channel: str) -> bool:

@@ -86,6 +86,7 @@ class GateSocket(web.WebSocketResponse):
         self.channels: set[str] = set()
         self.market: MarketConn | None = None
         self.user: UserConn | None = None
+        self.total: float | None = None  # the account's ``total`` last pushed on futures.balances
 
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if not data.startswith('{"' + MARKER):
@@ -110,10 +111,13 @@ class GateSocket(web.WebSocketResponse):
             if "futures.positions" in self.channels and mark["legs"]:
                 rows = [self._leg_row(acct, symbol, side, now) for symbol, side in mark["legs"]]
                 frames.append(wire.push("futures.positions", rows, now))
-            if "futures.balances" in self.channels and mark["change"]:
-                total = self.sim.ledger.risk(acct).wallet_balance
-                row = wire.balance_row(total, mark["change"], mark["type"], mark["text"], uid_of(acct), now)
+            total = self.sim.ledger.risk(acct).wallet_balance
+            if "futures.balances" in self.channels and total != self.total:
+                # one row per change of ``total`` (a fill's fee and PnL, a liquidation's loss)
+                change = total - self.total if self.total is not None else mark["change"]
+                row = wire.balance_row(total, change, mark["type"], mark["text"], uid_of(acct), now)
                 frames.append(wire.push("futures.balances", [row], now))
+            self.total = total
         elif kind in ("liquidation", "order"):
             order = acct.orders.get(int(mark["orderId"]))
             if order is None:
@@ -235,6 +239,8 @@ async def _control(sim: SimExchange, ws: GateSocket, text: str) -> list[wire.JSO
         ws.channels.discard(channel)
         return [_ack(req)]
     ws.channels.add(channel)
+    if channel == "futures.balances" and ws.account is not None:
+        ws.total = sim.ledger.risk(ws.account).wallet_balance
     return [_ack(req)]
 
 
