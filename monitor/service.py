@@ -147,6 +147,9 @@ class Daemon:
         # when (our clock) its marks were last evaluated
         self._window_ms = max(0, options.mark_window_ms)
         self._held: dict[str, HeldMarks] = {}
+        # a venue's events that arrived while its adapter started, before the daemon held its market
+        # list (contract sizes): applied once it does (``start``)
+        self._before_markets: dict[str, list[Event]] = {}
         self._waiting: dict[str, Cancellable] = {}
         self._marks_evaluated: dict[str, int] = {}
         self._call_later = call_later
@@ -180,8 +183,13 @@ class Daemon:
         self._tasks.append(asyncio.create_task(self._consume(), name="engine"))
         for venue, adapter in self.adapters.items():
             self._expect_known_positions(venue, adapter)
-            await adapter.start()
-            self.engine.set_markets(venue.value, adapter.markets)
+            self._before_markets[venue.value] = []
+            try:
+                await adapter.start()
+                self.engine.set_markets(venue.value, adapter.markets)
+            finally:
+                for event in self._before_markets.pop(venue.value):
+                    self._sink(event)
             for stream in adapter.stream_names():
                 self.freshness.setdefault(stream, self.clock())
         await self.drain()
@@ -310,6 +318,10 @@ class Daemon:
         anything pending, or arrives while one is applied, is queued behind it. With a mark window,
         marks go through ``_sink_marks`` and any other event first sends the held marks ahead of it
         (the ordering rule in the module's docstring)."""
+        waiting = self._before_markets.get(getattr(event, "venue", ""))
+        if waiting is not None:  # judged with contract size 1 now, a contract would read as a coin
+            waiting.append(event)
+            return
         if self._window_ms:
             if isinstance(event, MarkPrices):
                 self._sink_marks(event)
