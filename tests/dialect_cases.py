@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.sim.dialects.gate.wire import contract_of
 from monitor.sim.specs import major_specs
 
 
@@ -48,8 +47,6 @@ class VenueCase:
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
-    # how the venue spells a book symbol's market id (the key of the adapter's ``symbols``)
-    market_id: Callable[[str], str] = str
     # base units per order-amount unit of a book symbol (a venue that trades contracts)
     contract_size: Callable[[str], float] = lambda symbol: 1.0
 
@@ -114,7 +111,6 @@ CASES: dict[str, VenueCase] = {
         listen_keys=False,
         margin_path="/positions/SOL_USDT/margin",
         not_reduce_only=("InvalidOrder", "INCREASE_POSITION"),
-        market_id=contract_of,  # BTCUSDT -> BTC_USDT
         contract_size=_gate_contract,
     ),
 }

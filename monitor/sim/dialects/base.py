@@ -37,6 +37,10 @@ class Dialect(ABC):
     #: the ccxt class that talks to it (``binanceusdm``)
     ccxt_id: str
 
+    def market_id(self, symbol: str) -> str:
+        """How the venue spells a book symbol's market id (``BTCUSDT`` on most; Gate's ``BTC_USDT``)."""
+        return symbol
+
     def passphrase(self, account: Account) -> str:
         """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""
         return ""

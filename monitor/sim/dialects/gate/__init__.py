@@ -55,6 +55,9 @@ class Gate(Dialect):
     title = "Gate USDT-M"
     ccxt_id = "gate"
 
+    def market_id(self, symbol: str) -> str:
+        return wire.contract_of(symbol)
+
     def make_book(self, name: str) -> Book:
         return gate_book(name)
 
