@@ -200,3 +200,43 @@ async def test_isolated_margin_and_both_error_body_forms(sim: SimExchange, clien
     bad = client_for(sim, "main", clients, secret="0" * 64)
     with pytest.raises(ccxt.AuthenticationError, match="Signature mismatch"):
         await bad.privateFuturesGetSettleAccounts({"settle": "usdt"})
+
+
+async def test_sizes_follow_the_size_header(sim: SimExchange) -> None:
+    """Decimal strings with ``X-Gate-Size-Decimal: 1`` (what ccxt sends), integers without."""
+    url = f"{sim.http_url}/api/v4/futures/usdt/contracts"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers={"X-Gate-Size-Decimal": "1"}) as reply:
+            decimal = await reply.json()
+        async with session.get(url) as reply:
+            integer = await reply.json()
+    assert decimal[0]["order_size_min"] == "1" and integer[0]["order_size_min"] == 1
+
+
+async def test_a_request_outside_the_time_window_is_refused(sim: SimExchange, clients: list[Any]) -> None:
+    ex = client_for(sim, "main", clients)
+    ex.options["timeDifference"] = -120_000  # our clock two minutes ahead of the exchange's
+    with pytest.raises(ccxt.AuthenticationError, match="REQUEST_EXPIRED"):
+        await ex.privateFuturesGetSettleAccounts({"settle": "usdt"})
+
+
+async def test_a_finished_order_answers_to_its_text_for_a_minute(
+    sim: SimExchange, clients: list[Any]
+) -> None:
+    from dataclasses import replace
+
+    ex = client_for(sim, "main", clients)
+    await ex.load_markets()
+    order = await ex.create_order(
+        "BTC/USDT:USDT", "market", "sell", 1, None, {"reduceOnly": True, "text": "t-x"}
+    )
+    account = sim.ledger.account("main")
+    oid = account.client_ids["t-x"]
+    account.orders[oid] = replace(account.orders[oid], update_time=sim.now_ms() - 61_000)
+    with pytest.raises(ccxt.OrderNotFound):
+        await ex.fetch_order("t-x", "BTC/USDT:USDT")
+    assert (await ex.fetch_order(order["id"], "BTC/USDT:USDT"))["id"] == order["id"]
+    finished = await ex.privateFuturesGetSettleOrders(
+        {"settle": "usdt", "contract": "BTC_USDT", "status": "finished"}
+    )
+    assert [o["text"] for o in finished] == ["t-x"]

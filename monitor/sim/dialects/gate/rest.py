@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from monitor.sim.exchange import SimExchange
 
 TIMESTAMP_WINDOW_S = 60
+# A finished order is found by its ``text`` this long after it finished; after that, by id only
+# (Gate's docs, GET /futures/{settle}/orders/{order_id})
+TEXT_LOOKUP_MS = 60_000
 API = "/api/v4"
 FUTURES = f"{API}/futures/usdt"
 
@@ -102,6 +105,7 @@ class GateRestApi:
         r["GET", f"{FUTURES}/accounts"] = (True, self.accounts)
         r["GET", f"{FUTURES}/positions"] = (True, self.positions)
         r["POST", f"{FUTURES}/orders"] = (True, self.place_order)
+        r["GET", f"{FUTURES}/orders"] = (True, self.orders)
         for cid in self.specs:
             r["GET", f"{FUTURES}/positions/{cid}"] = (True, self.position)
             r["GET", f"{FUTURES}/dual_comp/positions/{cid}"] = (True, self.dual_positions)
@@ -404,12 +408,28 @@ class GateRestApi:
         acct = call.acct
         wanted = unquote(call.path.rsplit("/", 1)[-1])
         oid = wire.ledger_order_id(wanted)
-        if oid is None:
+        by_text = oid is None
+        if by_text:
             oid = acct.client_ids.get(wanted)
         order = acct.orders.get(oid) if oid is not None else None
-        if order is None:
+        if order is None or (by_text and call.now_ms - order.update_time > TEXT_LOOKUP_MS):
             raise GateError("ORDER_NOT_FOUND", "Order not found", 404)
         return self._order_row(acct, order, call.decimal)
+
+    async def orders(self, call: Call) -> Any:
+        """GET /futures/usdt/orders?status=finished|open: the account's orders, newest first (every
+        simulated order is a market IOC, finished at once); ``contract`` and ``limit`` filter."""
+        acct = call.acct
+        status = call.need("status")
+        if status not in ("open", "finished"):
+            raise GateError("INVALID_PARAM_VALUE", "invalid argument: status")
+        if status == "open":
+            return []
+        wanted = call.params.get("contract")
+        symbol = self._spec(wanted).symbol if wanted else None
+        limit = int(call.params.get("limit", 100))
+        rows = [o for o in reversed(acct.orders.values()) if symbol is None or o.symbol == symbol]
+        return [self._order_row(acct, o, call.decimal) for o in rows[:limit]]
 
 
 def order_text(order: Any) -> str:
