@@ -135,6 +135,21 @@ async def test_orders_close_each_way_gate_closes_and_margin_goes_in(
     assert leg is not None and leg.isolated_wallet == pytest.approx(1_525)
 
 
+async def test_margin_goes_to_a_hedge_leg_by_the_dual_route(
+    sim: SimExchange, running: tuple[GateVenue, list[Event]]
+) -> None:
+    venue, _ = running
+    sim.ledger.open_position(
+        "hedge", "ETHUSDT", 1.0, 3_000.0, margin_mode=MarginMode.ISOLATED, leverage=10, position_side="LONG"
+    )
+    before = sim.ledger.account("hedge").legs["ETHUSDT", "LONG"].isolated_wallet
+    await venue.add_isolated_margin("hedge", "ETH/USDT:USDT", 10.0, PositionSide.LONG)
+    assert sim.ledger.account("hedge").legs["ETHUSDT", "LONG"].isolated_wallet == pytest.approx(before + 10)
+    assert ("POST", "/api/v4/futures/usdt/dual_comp/positions/ETH_USDT/margin") in sim.rest.requests
+    leg = await venue.fetch_position("hedge", "ETH/USDT:USDT", PositionSide.LONG)
+    assert leg is not None and leg.margin_mode is MarginMode.ISOLATED and leg.amount == 1000
+
+
 async def test_pushes_keep_the_pool_and_name_the_liquidation(
     sim: SimExchange, running: tuple[GateVenue, list[Event]]
 ) -> None:
@@ -210,3 +225,33 @@ async def test_btc_settled_holdings_are_refused_by_name(sim: SimExchange) -> Non
         await venue.start()
     assert "BTC-settled" in str(failed.value.__cause__) and "BTC_USD" in str(failed.value.__cause__)
     await venue.stop()
+
+
+async def test_no_btc_settled_futures_account_is_nothing_held(sim: SimExchange) -> None:
+    """Gate answers USER_NOT_FOUND for a settle currency whose futures account was never opened."""
+    from monitor.sim.dialects.gate.errors import GateError
+
+    async def never_opened(call: Any) -> Any:
+        raise GateError("USER_NOT_FOUND", "please transfer funds first to create futures account")
+
+    sim.rest.routes["GET", "/api/v4/futures/btc/positions"] = (True, never_opened)
+    venue = make_venue(sim, [], ("main",))
+    await venue.start()
+    await venue.stop()
+
+
+async def test_an_order_is_found_by_its_text_after_gate_stops_answering_to_it(
+    sim: SimExchange, running: tuple[GateVenue, list[Event]]
+) -> None:
+    """Gate finds a finished order by ``text`` for 60 s only; later, the adapter looks among the
+    contract's finished orders."""
+    from dataclasses import replace
+
+    venue, _ = running
+    await venue.create_reduce_only_market("main", BTC, "sell", 2, PositionSide.BOTH, "cut-old")
+    account = sim.ledger.account("main")
+    oid = account.client_ids["t-cut-old"]
+    account.orders[oid] = replace(account.orders[oid], update_time=sim.now_ms() - 120_000)
+    found = await venue.fetch_order_by_client_id("main", BTC, "cut-old")
+    assert found is not None and found.status == "filled" and found.filled == 2
+    assert ("GET", "/api/v4/futures/usdt/orders") in sim.rest.requests

@@ -27,6 +27,8 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ccxt.base import errors as ccxt_errors
+
 from monitor.events import AccountSnapshotEvent, AccountUpdate, PositionState, Rejected
 from monitor.logs import scrub
 from monitor.model import MarginMode, PositionSide, Venue
@@ -306,9 +308,13 @@ class GateVenue(CcxtVenue):
     @raises_venue_errors
     async def _refuse_inverse_holdings(self, account: str) -> None:
         """BTC-settled contracts are another account and another formula: an account holding any is
-        refused, naming them, rather than watched in part."""
+        refused, naming them, rather than watched in part. A user who never opened that account gets
+        ``USER_NOT_FOUND`` (ccxt's AccountNotEnabled): nothing is held there."""
         client = self.clients[account]
-        rows = await client.privateFuturesGetSettlePositions({"settle": "btc", "holding": "true"})
+        try:
+            rows = await client.privateFuturesGetSettlePositions({"settle": "btc", "holding": "true"})
+        except ccxt_errors.AccountNotEnabled:
+            return
         held = sorted({str(r.get("contract")) for r in rows if parse._num(r, "size", default=0.0) != 0})
         if held:
             raise UnsupportedAccount(
@@ -398,15 +404,24 @@ class GateVenue(CcxtVenue):
     async def fetch_order_by_client_id(
         self, account: str, symbol: str, client_order_id: str
     ) -> OrderResult | None:
+        """By ``text`` while Gate still answers to it (an open order, or one finished less than 60 s
+        ago); after that, among the contract's last 100 finished orders."""
         client = self.clients[account]
+        text = _text(client_order_id)
         try:
             with MAPPING.venue_errors(self.rest_gate):
-                reply = await client.privateFuturesGetSettleOrdersOrderId(
-                    {**SETTLE, "order_id": _text(client_order_id)}
-                )
+                reply = await client.privateFuturesGetSettleOrdersOrderId({**SETTLE, "order_id": text})
+            return _order_result(client_order_id, reply, None)
         except OrderNotFound:
-            return None
-        return _order_result(client_order_id, reply, None)
+            pass
+        with MAPPING.venue_errors(self.rest_gate):
+            rows = await client.privateFuturesGetSettleOrders(
+                {**SETTLE, "contract": client.market(symbol)["id"], "status": "finished", "limit": 100}
+            )
+        for row in rows:
+            if row.get("text") == text:
+                return _order_result(client_order_id, row, None)
+        return None
 
     @raises_venue_errors
     async def add_isolated_margin(
