@@ -36,7 +36,8 @@ class FrameError(ValueError):
     """A row that cannot be read, naming the field."""
 
 
-def _num(row: Mapping[str, Any], key: str, *, default: float | None = None, where: str = "") -> float:
+def number(row: Mapping[str, Any], key: str, *, default: float | None = None, where: str = "") -> float:
+    """A finite number from a string (REST) or a JSON number (WebSocket); the error names the field."""
     raw = row.get(key)
     if raw is None or raw == "":
         if default is not None:
@@ -76,11 +77,11 @@ def margin_mode(row: Mapping[str, Any], known: MarginMode | None) -> MarginMode:
         return MarginMode.ISOLATED if explicit == "isolated" else MarginMode.CROSS
     if known is not None:
         return known
-    return MarginMode.CROSS if _num(row, "leverage", default=0.0) == 0 else MarginMode.ISOLATED
+    return MarginMode.CROSS if number(row, "leverage", default=0.0) == 0 else MarginMode.ISOLATED
 
 
 def liquidation_price(row: Mapping[str, Any], where: str = "") -> float | None:
-    lp = _num(row, "liq_price", default=0.0, where=where)
+    lp = number(row, "liq_price", default=0.0, where=where)
     return None if lp <= 0 or lp >= NO_LIQUIDATION else lp
 
 
@@ -92,26 +93,28 @@ def position_state(
     if symbol is None:
         return None
     side = leg_side(row, where)
-    contracts = _num(row, "size", where=where)
+    contracts = number(row, "size", where=where)
     if side is PositionSide.LONG:
         contracts = abs(contracts)
     elif side is PositionSide.SHORT:
         contracts = -abs(contracts)
     mode = margin_mode(row, known.get((symbol, side)))
-    lever = _num(row, "lever", default=0.0, where=where) or _num(row, "leverage", default=0.0, where=where)
-    maint = _num(row, "maintenance_margin", default=0.0, where=where)
-    update = int(_num(row, "time_ms", default=0.0)) or _seconds_ms(row, "update_time")
+    lever = number(row, "lever", default=0.0, where=where) or number(
+        row, "leverage", default=0.0, where=where
+    )
+    maint = number(row, "maintenance_margin", default=0.0, where=where)
+    update = int(number(row, "time_ms", default=0.0)) or _seconds_ms(row, "update_time")
     return PositionState(
         symbol,
         side,
         mode,
         contracts,
-        _num(row, "entry_price", default=0.0, where=where),
-        isolated_wallet=_num(row, "margin", default=0.0, where=where)
+        number(row, "entry_price", default=0.0, where=where),
+        isolated_wallet=number(row, "margin", default=0.0, where=where)
         if mode is MarginMode.ISOLATED
         else None,
-        unrealized_pnl=_num(row, "unrealised_pnl", where=where) if "unrealised_pnl" in row else None,
-        mark_price=_num(row, "mark_price", default=0.0, where=where) or None,
+        unrealized_pnl=number(row, "unrealised_pnl", where=where) if "unrealised_pnl" in row else None,
+        mark_price=number(row, "mark_price", default=0.0, where=where) or None,
         liquidation_price=liquidation_price(row, where),
         maint_margin=maint or None,
         leverage=lever or None,
@@ -144,7 +147,7 @@ def refusal(account_row: Mapping[str, Any]) -> str | None:
         return (
             "Gate split-position mode (dual_plus) is not supported yet: switch to single or dual (hedge) mode"
         )
-    unified = {1: "multi-currency", 2: "portfolio"}.get(int(_num(account_row, "margin_mode", default=0.0)))
+    unified = {1: "multi-currency", 2: "portfolio"}.get(int(number(account_row, "margin_mode", default=0.0)))
     if unified is not None:
         return (
             f"Gate unified {unified} accounts are liquidated at the unified account's level, which is not"
@@ -173,7 +176,7 @@ def marks(
         symbol = symbols.get(str(row.get("contract")))
         if symbol is None:
             continue
-        mark = _num(row, "mark_price", default=0.0, where=f"result[{i}]: ")
+        mark = number(row, "mark_price", default=0.0, where=f"result[{i}]: ")
         if mark > 0:
             prices[symbol] = mark
     return MarkPrices(venue, prices, event_ms, received_ms)
@@ -194,9 +197,9 @@ def tier_tables(
     for symbol, rs in by_symbol.items():
         floor = 0.0
         tiers: list[Tier] = []
-        for r in sorted(rs, key=lambda r: _num(r, "tier")):
-            cap = _num(r, "risk_limit", where=f"{symbol}: ")
-            tiers.append(Tier(floor, cap, _num(r, "maintenance_rate"), _num(r, "deduction", default=0.0)))
+        for r in sorted(rs, key=lambda r: number(r, "tier")):
+            cap = number(r, "risk_limit", where=f"{symbol}: ")
+            tiers.append(Tier(floor, cap, number(r, "maintenance_rate"), number(r, "deduction", default=0.0)))
             floor = cap
         out[symbol] = with_fee(tiers, taker_fees.get(symbol, 0.0))
     return out
@@ -230,8 +233,8 @@ def liquidations(
         symbol = symbols.get(str(row.get("contract")))
         if symbol is None:
             continue
-        size = _num(row, "size", where=where)
-        price = _num(row, "fill_price", default=0.0, where=where) or _num(row, "mark_price", where=where)
+        size = number(row, "size", where=where)
+        price = number(row, "fill_price", default=0.0, where=where) or number(row, "mark_price", where=where)
         raw_id = row.get("order_id")
         order_id = (
             int(raw_id) if isinstance(raw_id, int) or (isinstance(raw_id, str) and raw_id.isdigit()) else None
@@ -256,7 +259,7 @@ def liquidations(
                 price,
                 0.0,
                 0.0,
-                int(_num(row, "time_ms", default=0.0)) or received_ms,
+                int(number(row, "time_ms", default=0.0)) or received_ms,
                 received_ms,
                 order_id,
             )

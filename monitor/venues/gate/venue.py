@@ -158,7 +158,7 @@ class GateVenue(CcxtVenue):
                 ]
                 if not usdt:
                     return
-                self._total[account] = parse._num(usdt[-1], "balance", where="result[-1]: ")
+                self._total[account] = parse.number(usdt[-1], "balance", where="result[-1]: ")
                 wallet = self._cross_wallet(account)
                 event_ms = _frame_ms(frame, received)
                 self.sink(AccountUpdate(self.venue.value, account, "balance", wallet, (), event_ms, received))
@@ -288,7 +288,7 @@ class GateVenue(CcxtVenue):
         self._note_legs(account, states, replace_all=True)
         hedge = parse.hedge_mode(row)
         self._hedge[account] = hedge
-        total = parse._num(row, "total", where="accounts: ")
+        total = parse.number(row, "total", where="accounts: ")
         self._total[account] = total
         self.sink(
             AccountSnapshotEvent(
@@ -299,8 +299,8 @@ class GateVenue(CcxtVenue):
                 self.clock(),
                 hedge_mode=hedge,
                 multi_assets=False,
-                total_maint_margin=parse._num(row, "cross_maintenance_margin", default=0.0) or None,
-                total_margin_balance=parse._num(row, "cross_margin_balance", default=0.0) or None,
+                total_maint_margin=parse.number(row, "cross_maintenance_margin", default=0.0) or None,
+                total_margin_balance=parse.number(row, "cross_margin_balance", default=0.0) or None,
                 requested_ms=requested,
             )
         )
@@ -315,7 +315,7 @@ class GateVenue(CcxtVenue):
             rows = await client.privateFuturesGetSettlePositions({"settle": "btc", "holding": "true"})
         except ccxt_errors.AccountNotEnabled:
             return
-        held = sorted({str(r.get("contract")) for r in rows if parse._num(r, "size", default=0.0) != 0})
+        held = sorted({str(r.get("contract")) for r in rows if parse.number(r, "size", default=0.0) != 0})
         if held:
             raise UnsupportedAccount(
                 f"account {account}: Gate BTC-settled (inverse) contracts are not supported:"
