@@ -1,7 +1,8 @@
 """Gate's API v4 REST (``/api/v4``) over the simulator's ledger: the routes ccxt's ``gate`` calls for
 USDT-settled perpetuals (markets, the key's account detail, positions, the futures account, risk-limit
-tiers, tickers, market orders, order lookup by id or ``text``, position margin) and the unified-mode
-query the adapter asks before it recomputes anything.
+tiers, tickers, market orders, order lookup by id or ``text``, position margin), the BTC-settled
+positions the adapter checks at start, and ``/unified/unified_mode`` (a classic account) for other
+clients: the adapter reads the unified mode from the futures account's ``margin_mode``.
 
 Signed requests carry ``KEY``, ``Timestamp`` (seconds, within 60 s) and ``SIGN`` = hex(HMAC-SHA512(secret,
 METHOD + "\\n" + "/api/v4" + path + "\\n" + query + "\\n" + hex(SHA512(body)) + "\\n" + timestamp)), the
