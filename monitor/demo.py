@@ -162,7 +162,7 @@ async def run_demo(
     verdicts = [
         log.verdict(
             rec.account,
-            symbols.get(sim.dialect.market_id(rec.symbol), rec.symbol),
+            symbols.get(sim.dialect.market_id(sim.ledger.specs[rec.symbol]), rec.symbol),
             rec.position_side.value,
             rec.margin_mode.value,
             rec.mark_price,

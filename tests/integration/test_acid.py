@@ -74,8 +74,9 @@ async def test_every_liquidation_was_predicted(
     await asyncio.wait_for(sim.finished.wait(), duration + 20)
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
+    unified = {s: symbols[speaks.market_id(spec)] for s, spec in sim.ledger.specs.items()}
     # the liquidation events of the last ticks: every liquidation's alert has reached the log
-    legs = {(r.account, symbols[speaks.market_id(r.symbol)], r.position_side.value) for r in sim.liquidations}
+    legs = {(r.account, unified[r.symbol], r.position_side.value) for r in sim.liquidations}
     if dialect.reports_liquidations:
         await run.until(lambda: legs <= run.log.liquidation_seq.keys(), within=10, what="liquidation alerts")
     else:  # the critical alerts are judged without it: they came before the closes that followed
@@ -84,7 +85,7 @@ async def test_every_liquidation_was_predicted(
     verdicts = [
         run.log.verdict(
             r.account,
-            symbols[speaks.market_id(r.symbol)],
+            unified[r.symbol],
             r.position_side.value,
             r.margin_mode.value,
             r.mark_price,

@@ -37,9 +37,10 @@ class Dialect(ABC):
     #: the ccxt class that talks to it (``binanceusdm``)
     ccxt_id: str
 
-    def market_id(self, symbol: str) -> str:
-        """How the venue spells a book symbol's market id (``BTCUSDT`` on most; Gate's ``BTC_USDT``)."""
-        return symbol
+    def market_id(self, spec: SymbolSpec) -> str:
+        """The venue's id of a simulated market (what its adapter's ``symbols`` is keyed by): the
+        ledger's symbol for most venues, ``BASE_USDT`` for Gate."""
+        return spec.symbol
 
     def passphrase(self, account: Account) -> str:
         """The account's third credential, for venues that ask for one (Bitget); "" otherwise."""

@@ -55,8 +55,8 @@ class Gate(Dialect):
     title = "Gate USDT-M"
     ccxt_id = "gate"
 
-    def market_id(self, symbol: str) -> str:
-        return wire.contract_of(symbol)
+    def market_id(self, spec: SymbolSpec) -> str:
+        return wire.contract_id(spec)
 
     def make_book(self, name: str) -> Book:
         return gate_book(name)
