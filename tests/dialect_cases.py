@@ -5,15 +5,8 @@ where its REST routes live. A new dialect is added here and must pass the same t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from monitor.sim.specs import major_specs
-
-
-def _gate_contract(symbol: str) -> float:
-    """A Gate contract of a book symbol, in base units: one lot step (``sim/dialects/gate``)."""
-    return major_specs()[symbol].step
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -47,8 +40,9 @@ class VenueCase:
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
     reports_liquidations: bool = True
-    # base units per order-amount unit of a book symbol (a venue that trades contracts)
-    contract_size: Callable[[str], float] = lambda symbol: 1.0
+    # the simulator's ledger units in one of the venue's amount units, by the ledger's symbol, where
+    # they differ (Gate's contracts are quanto_multiplier base units; the ledger keeps base units)
+    ledger_units: Mapping[str, float] = field(default_factory=dict)
 
 
 CASES: dict[str, VenueCase] = {
@@ -111,6 +105,7 @@ CASES: dict[str, VenueCase] = {
         listen_keys=False,
         margin_path="/positions/SOL_USDT/margin",
         not_reduce_only=("InvalidOrder", "INCREASE_POSITION"),
-        contract_size=_gate_contract,
+        # a Gate contract of the simulator's books is one lot step (sim/dialects/gate)
+        ledger_units={"BTCUSDT": 0.001, "ETHUSDT": 0.001, "SOLUSDT": 1.0},
     ),
 }

@@ -15,7 +15,7 @@ from monitor.actions.settings import Anomalies, Caps, DeriskSettings, Mode
 from monitor.model import PositionSide, Venue
 from monitor.sim.exchange import SimExchange
 from monitor.sim.ledger import BOTH, LONG, SHORT
-from tests.dialect_cases import VenueCase
+from tests.dialect_cases import CASES, VenueCase
 
 from .conftest import Rig, RigFactory
 
@@ -30,7 +30,9 @@ def live(sim: SimExchange) -> DeriskSettings:
 
 
 def amount(r: Rig, account: str, symbol: str, side: str = BOTH) -> float:
-    return r.sim.ledger.account(account).legs[symbol, side].amount
+    """The leg's amount in the venue's unit (the adapter's and the gateway's)."""
+    unit = CASES[r.sim.dialect.name].ledger_units.get(symbol, 1.0)
+    return r.sim.ledger.account(account).legs[symbol, side].amount / unit
 
 
 async def test_a_reduce_only_order_reduces_and_never_flips(
@@ -42,9 +44,8 @@ async def test_a_reduce_only_order_reduces_and_never_flips(
     half = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.REDUCE, fraction=0.5)
     result = await r.gateway.submit(half)
     assert result.outcome is Outcome.FILLED, result.message
-    filled = result.filled * dialect.contract_size(cross.symbol)  # the venue's unit -> base units
-    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - filled)
-    assert 0 < filled <= held / 2
+    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - result.filled)
+    assert 0 < result.filled <= held / 2
     close = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.CLOSE)
     assert (await r.gateway.submit(close)).outcome is Outcome.FILLED
     assert amount(r, cross.account, cross.symbol) == 0
