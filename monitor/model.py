@@ -52,6 +52,7 @@ class Venue(StrEnum):
     BITGET = "bitget"
     HYPERLIQUID = "hyperliquid"
     BITUNIX = "bitunix"
+    GATE = "gate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,8 @@ class VenueCase:
     margin_path: str = "/positionMargin"
     not_reduce_only: tuple[str, str] = ("InvalidOrder", "-2022")
     # the simulator's ledger units in one of the venue's amount units, by the ledger's symbol, where
-    # they differ (OKX's contracts are ctVal base units; the ledger keeps base units)
+    # they differ (OKX's contracts are ctVal base units, Gate's quanto_multiplier ones; the ledger keeps
+    # base units)
     ledger_units: Mapping[str, float] = field(default_factory=dict)
     # whether the adapter reports the exchange's liquidation itself (a LIQUIDATION alert); Bitget's
     # reads no orders channel yet, so its liquidated leg is said as a close: a known gap, named here
@@ -148,5 +149,20 @@ CASES: dict[str, VenueCase] = {
         not_reduce_only=("InvalidOrder", "Reduce only order would increase position"),
         hedge_mode=False,
         market_needs_price=True,
+    ),
+    "gate": VenueCase(
+        "gate",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v4/futures/usdt",
+        lot=2,  # contracts of 0.001 BTC
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="/positions/SOL_USDT/margin",
+        not_reduce_only=("InvalidOrder", "INCREASE_POSITION"),
+        # a Gate contract of the simulator's books is one lot step (sim/dialects/gate)
+        ledger_units={"BTCUSDT": 0.001, "ETHUSDT": 0.001, "SOLUSDT": 1.0},
     ),
 }

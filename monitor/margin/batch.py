@@ -16,8 +16,9 @@ find) goes to the scalar functions, fed with the same sums.
 Every operation is written in the order the scalar path (``monitor.margin.account.evaluate_account``)
 performs it, and numpy's elementwise float64 arithmetic and ``bincount`` accumulation are IEEE operations
 in that same order, so the results are not close to the scalar ones but equal to them; the tests compare
-with ``==``. Only Binance rules (USD-M, COIN-M) without Multi-Assets collateral are compiled; callers
-check :func:`batchable` and keep the scalar path for the rest.
+with ``==``. Only the rules that are these closed forms (Binance USD-M and COIN-M, and Gate, whose fee is
+in its tiers) without Multi-Assets collateral are compiled; callers check :func:`batchable` and keep the
+scalar path for the rest.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy.typing as npt
 
 from monitor.margin.account import deviation_pct
 from monitor.margin.rows import AccountRowLabels, RiskArrays, RiskRows, RowColumns, RowLabels, concatenated
-from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, rules_for
+from monitor.margin.rules import FIXED_POINT_ROUNDS, BinanceCoinm, BinanceUsdm, Gate, rules_for
 from monitor.margin.solver import PRICE_FLOOR
 from monitor.model import Account, AccountRisk, CrossRisk, MarginMode, PositionSide, Side
 
@@ -39,7 +40,8 @@ Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]
 
-_COMPILED_RULES = (BinanceUsdm, BinanceCoinm)
+# Gate's rule is the same closed form (its taker rate is in the tiers it is given: rules.with_fee)
+_COMPILED_RULES = (BinanceUsdm, BinanceCoinm, Gate)
 
 
 def batchable(account: Account) -> bool:

@@ -619,6 +619,35 @@ class Bitunix(Rules):
         return lp if lp > mark * solver.PRICE_FLOOR else None
 
 
+class Gate(TieredClosedForm):
+    """Gate USDT-margined perpetuals (venues note 3.5).
+
+    Gate's maintenance margin includes a taker fee: ``MM = value x (MMR + taker) - deduction``, tiers by
+    position value (``risk_limit`` is each tier's ceiling) with the published deduction. The fee is
+    the contract's default ``taker_fee_rate`` (``/futures/usdt/contracts``), not the rate the account
+    pays: a real position's ``liq_price`` and ``margin`` reproduce only with 0.075 % while the same
+    account's fills paid 0.05 % (vectors G-1, G-2, G-5). The fee is therefore per contract, and the
+    adapter folds it into the tier table it reads (``with_fee``): these tiers carry it, and the
+    account's ``taker_fee`` (what its closes would pay) plays no part here.
+
+    Isolated is Gate's published formula, ``(EP -/+ margin / q) / (1 -/+ (MMR + taker))``, which is
+    the tiered closed form over the position's ``margin``. Cross (new classic: one pool for every
+    cross position) has no complete published formula: the figure here is ours, the same closed form
+    over the pool less the other positions' requirement, and the exchange's ``liq_price`` is kept
+    beside it (the deviation alert compares them). It reproduces the one real cross vector (G-6, a
+    lone position whose pool is its own margin).
+    """
+
+    venue = Venue.GATE
+    inverse_default = False
+
+
+def with_fee(tiers: Sequence[Tier], taker_fee: float) -> tuple[Tier, ...]:
+    """A Gate tier table with the contract's taker rate added to every maintenance rate. The deductions
+    stay as published: they follow from the differences between rates, which the fee leaves alone."""
+    return tuple(Tier(t.floor, t.cap, t.mmr + taker_fee, t.cum) for t in tiers)
+
+
 RULES: dict[Venue, Rules] = {
     Venue.BINANCE_USDM: BinanceUsdm(),
     Venue.BINANCE_COINM: BinanceCoinm(),
@@ -627,6 +656,7 @@ RULES: dict[Venue, Rules] = {
     Venue.BITGET: Bitget(),
     Venue.HYPERLIQUID: Hyperliquid(),
     Venue.BITUNIX: Bitunix(),
+    Venue.GATE: Gate(),
 }
 
 

@@ -25,6 +25,7 @@ from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bitunix import factory as bitunix
 from monitor.venues.bybit import factory as bybit
+from monitor.venues.gate import factory as gate
 from monitor.venues.hyperliquid import factory as hyperliquid
 from monitor.venues.okx import factory as okx
 
@@ -128,6 +129,16 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 "https://api.hyperliquid.xyz",
                 "wss://api.hyperliquid.xyz",
                 Supports(isolated_margin=True, reduce_only_orders=True),
+            ),
+            VenueSpec(
+                Venue.GATE,
+                "Gate USDT-M",
+                gate.make_adapter,
+                rules_for(Venue.GATE),
+                "gate",
+                "https://api.gateio.ws",
+                "wss://fx-ws.gateio.ws",
+                Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
         )
     }

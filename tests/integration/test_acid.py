@@ -62,6 +62,7 @@ async def test_every_liquidation_was_predicted(
     await asyncio.wait_for(sim.finished.wait(), duration + 20)
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
+    unified = {s: symbols[speaks.market_id(spec)] for s, spec in sim.ledger.specs.items()}
     # the liquidation events of the last ticks: every liquidation's alert has reached the log
     unified = {s: symbols[speaks.market_id(spec)] for s, spec in sim.ledger.specs.items()}
     legs = {(r.account, unified[r.symbol], r.position_side.value) for r in sim.liquidations}

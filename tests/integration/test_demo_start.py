@@ -146,3 +146,27 @@ async def test_the_okx_demo_names_its_liquidation_by_the_unified_symbol_and_pred
     (verdict,) = result.liquidations
     assert verdict.predicted_at_price and verdict.critical_first, text
     assert "our liq" not in text, text
+
+
+async def test_the_gate_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
+    """``monitor demo --venue gate``: the daemon watches the Gate dialect through ccxt's gate, the
+    accounts' uids read from the exchange, and the script's isolated DOGE liquidation is predicted at
+    the exchange's price (which includes the contract's taker rate), critical first."""
+    screen = io.StringIO()
+    result = await run_demo(
+        duration=5.0,
+        speed=12.0,
+        scenario="demo",
+        console=Console(file=screen, width=160, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+        venue="gate",
+    )
+    text = screen.getvalue()
+    assert "simulated Gate USDT-M" in text
+    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
+        ("isolated", "DOGE/USDT:USDT", "isolated")
+    ], text
+    (verdict,) = result.liquidations
+    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
+    assert result.rejected == 0, text

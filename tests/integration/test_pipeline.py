@@ -288,3 +288,21 @@ async def test_an_account_without_positions_is_resynced_like_any_other(
     stream = f"{dialect.venue}:trader:user"
     await run.until(lambda: stream not in run.daemon.connected, what="the drop seen")
     await run.until(lambda: stream in run.daemon.connected, within=5, what="trader's stream resynced")
+
+
+async def test_the_first_snapshot_is_judged_at_the_venues_contract_sizes(
+    sim: SimExchange, start_daemon: StartDaemon, dialect: VenueCase
+) -> None:
+    """The adapter's first snapshot arrives while it starts, before the daemon holds its market list.
+    Judged then, a position counted in contracts (Gate: 0.001 BTC each) reads as that many coins.
+    The marks do not move here: every evaluation of the cross leg, the first included, gives the
+    liquidation price the exchange gives."""
+    run = await start_daemon(sim)
+    await run.settle()
+    cross = dialect.cross
+    seen = run.log.history[cross.account, cross.unified, "both"]
+    theirs = next(
+        leg.liquidation_price for leg in sim.ledger.risk(cross.account).legs if leg.symbol == cross.symbol
+    )
+    assert theirs is not None
+    assert [s.liquidation_price for s in seen] == pytest.approx([theirs] * len(seen), rel=1e-6)

@@ -9,6 +9,7 @@ from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.dialects.bitunix import Bitunix
 from monitor.sim.dialects.bybit import Bybit
+from monitor.sim.dialects.gate import Gate
 from monitor.sim.dialects.hyperliquid import Hyperliquid
 from monitor.sim.dialects.okx import Okx
 
@@ -20,6 +21,7 @@ DIALECTS: dict[str, Dialect] = {
         Bitget(),
         Bitunix(),
         Bybit(),
+        Gate(),
         Hyperliquid(),
         Okx(),
     )

@@ -43,7 +43,8 @@ class Dialect(ABC):
 
     def market_id(self, spec: SymbolSpec) -> str:
         """The venue's id of a simulated market (what its adapter's ``symbols`` is keyed by): the
-        ledger's symbol for most venues, the coin for Hyperliquid."""
+        ledger's symbol for most venues; OKX's ``BASE-USDT-SWAP``, Gate's ``BASE_USDT``, Hyperliquid's
+        coin."""
         return spec.symbol
 
     def address(self, account: Account) -> str:
