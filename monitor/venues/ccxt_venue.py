@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from monitor.daemon.engine import MarketInfo
@@ -77,6 +77,8 @@ class CcxtVenue(ABC):
         self.clients: dict[str, Any] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.marks_backoff = Backoff()
+        self.held: dict[str, set[str]] = {}  # account -> the unified symbols it holds
+        self.held_changed = asyncio.Event()
         self.rest_gate = RestGate(clock, on_ban=self.on_ban)
         self.streams = StreamKeeper(sink, clock, self.rest_gate, self.ping, self.forget_dial_backoff)
 
@@ -238,6 +240,46 @@ class CcxtVenue(ABC):
         for client in [self.public, *self.clients.values()]:
             if client is not None:
                 client.forget_dial_backoff()
+
+    # --- marks of the held symbols ------------------------------------------------------------------
+    def set_held(self, account: str, symbols: Iterable[str]) -> None:
+        """The symbols an account holds now; a change of the venue's whole set wakes the marks loop."""
+        before = self.all_held()
+        self.held[account] = set(symbols)
+        if self.all_held() != before:
+            self.held_changed.set()
+
+    def all_held(self) -> set[str]:
+        return set().union(*self.held.values()) if self.held else set()
+
+    async def watch_held_marks(self, watch: Callable[[list[str]], Awaitable[object]]) -> None:
+        """Keep the held symbols' marks subscribed with ``watch`` (a ccxt.pro ``watch_*`` taking the
+        symbols: always named, so no venue streams every market), subscribing again when the set
+        changes; a failed watch is the marks stream going down, and the marks are read over REST."""
+        stream = self.marks_stream
+        while True:
+            symbols = sorted(self.all_held())
+            self.held_changed.clear()
+            if not symbols:
+                await self.held_changed.wait()
+                continue
+            watching = asyncio.ensure_future(watch(symbols))
+            changed = asyncio.ensure_future(self.held_changed.wait())
+            await asyncio.wait({watching, changed}, return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            if not watching.done():
+                watching.cancel()
+                with contextlib.suppress(BaseException):
+                    await watching
+                continue
+            try:
+                watching.result()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
+                if self.rest_gate.closed_until() is None:
+                    await self.safely(self.resync_marks(), stream)
 
     async def safely(self, coro: Any, stream: str) -> None:
         """Run a resync whose failure is logged, not raised (the stream's loop carries on)."""

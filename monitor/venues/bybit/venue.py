@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -45,8 +44,6 @@ class BybitVenue(CcxtVenue):
     def __init__(self, venue: Venue, accounts: Sequence[VenueAccount], sink: Sink, **options: Any) -> None:
         super().__init__(venue, accounts, sink, **options)
         self._marks: dict[str, float] = {}
-        self._held: dict[str, set[str]] = {}  # account -> unified symbols held
-        self._held_changed = asyncio.Event()
         self._modes: dict[str, MarginMode] = {}
         self._hedge: dict[str, bool] = {}
         # account -> isolated leg -> its margin (positionIM): a UTA's walletBalance includes it
@@ -134,13 +131,8 @@ class BybitVenue(CcxtVenue):
             self.sink(exc.to_rejected(received))
 
     def _note_held(self, account: str, positions: Sequence[PositionState]) -> None:
-        held = self._held.setdefault(account, set())
-        before = self._all_held()
-        for p in positions:
-            if p.amount != 0:
-                held.add(p.symbol)
-        if self._all_held() != before:
-            self._held_changed.set()
+        """A push adds the symbols it holds (a resync starts the account's set afresh)."""
+        self.set_held(account, self.held.get(account, set()) | {p.symbol for p in positions if p.amount != 0})
 
     def _note_isolated(self, account: str, positions: Sequence[PositionState], *, replace_all: bool) -> None:
         """Remember each isolated leg's margin (a snapshot replaces them all, a delta its legs)."""
@@ -153,36 +145,10 @@ class BybitVenue(CcxtVenue):
                 legs.pop(key, None)
         self._isolated[account] = legs
 
-    def _all_held(self) -> set[str]:
-        return set().union(*self._held.values()) if self._held else set()
-
     # --- streams ------------------------------------------------------------------------------------
     async def marks_loop(self) -> None:
         """Keeps the held symbols' ticker topics subscribed; subscribes again when the set grows."""
-        stream = self.marks_stream
-        while True:
-            symbols = sorted(self._all_held())
-            self._held_changed.clear()
-            if not symbols:
-                await self._held_changed.wait()
-                continue
-            watch = asyncio.ensure_future(self.public.watch_tickers(symbols))
-            changed = asyncio.ensure_future(self._held_changed.wait())
-            await asyncio.wait({watch, changed}, return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
-            if not watch.done():
-                watch.cancel()
-                with contextlib.suppress(BaseException):
-                    await watch
-                continue
-            try:
-                watch.result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
-                if self.rest_gate.closed_until() is None:
-                    await self.safely(self.resync_marks(), stream)
+        await self.watch_held_marks(self.public.watch_tickers)
 
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
@@ -252,7 +218,7 @@ class BybitVenue(CcxtVenue):
         hedge = any(p.position_side is not PositionSide.BOTH for p in positions)
         if positions:
             self._hedge[account] = hedge
-        self._held[account] = set()
+        self.held[account] = set()
         self._note_held(account, positions)
         self._note_isolated(account, positions, replace_all=True)
         self.sink(

@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -59,8 +58,6 @@ class GateVenue(CcxtVenue):
     def __init__(self, venue: Venue, accounts: Sequence[VenueAccount], sink: Sink, **options: Any) -> None:
         super().__init__(venue, accounts, sink, **options)
         self._taker: dict[str, float] = {}  # symbol -> the contract's default taker rate
-        self._held: dict[str, set[str]] = {}  # account -> symbols held
-        self._held_changed = asyncio.Event()
         self._modes: dict[str, dict[parse.LegKey, MarginMode]] = {}  # account -> leg -> margin mode
         self._legs: dict[str, dict[parse.LegKey, PositionState]] = {}  # account -> open legs
         self._total: dict[str, float] = {}  # account -> the futures account's last ``total``
@@ -187,10 +184,7 @@ class GateVenue(CcxtVenue):
             else:
                 legs.pop(key, None)
         self._legs[account] = legs
-        before = self._all_held()
-        self._held[account] = {symbol for symbol, _ in legs}
-        if self._all_held() - before:
-            self._held_changed.set()
+        self.set_held(account, {symbol for symbol, _ in legs})
 
     def _cross_wallet(self, account: str) -> float | None:
         total = self._total.get(account)
@@ -198,36 +192,10 @@ class GateVenue(CcxtVenue):
             return None
         return parse.cross_wallet(total, self._legs.get(account, {}).values())
 
-    def _all_held(self) -> set[str]:
-        return set().union(*self._held.values()) if self._held else set()
-
     # --- streams ------------------------------------------------------------------------------------
     async def marks_loop(self) -> None:
         """Keeps the held contracts' tickers subscribed; subscribes again when the set grows."""
-        stream = self.marks_stream
-        while True:
-            symbols = sorted(self._all_held())
-            self._held_changed.clear()
-            if not symbols:
-                await self._held_changed.wait()
-                continue
-            watch = asyncio.ensure_future(self.public.watch_tickers(symbols))
-            changed = asyncio.ensure_future(self._held_changed.wait())
-            await asyncio.wait({watch, changed}, return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
-            if not watch.done():
-                watch.cancel()
-                with contextlib.suppress(BaseException):
-                    await watch
-                continue
-            try:
-                watch.result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
-                if self.rest_gate.closed_until() is None:
-                    await self.safely(self.resync_marks(), stream)
+        await self.watch_held_marks(self.public.watch_tickers)
 
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]

@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -58,8 +57,6 @@ class OkxVenue(CcxtVenue):
 
     def __init__(self, venue: Venue, accounts: Sequence[VenueAccount], sink: Sink, **options: Any) -> None:
         super().__init__(venue, accounts, sink, **options)
-        self._held: dict[str, set[str]] = {}  # account -> unified symbols held
-        self._held_changed = asyncio.Event()
         self._hedge: dict[str, bool] = {}
         # account -> (symbol, side) -> the margin mode the position is held in (its orders' tdMode)
         self._modes: dict[str, dict[tuple[str, PositionSide], MarginMode]] = {}
@@ -126,7 +123,7 @@ class OkxVenue(CcxtVenue):
                 )
                 self._note_positions(account, rows, replace_all=False)
                 self.sink(update)
-                if any(s not in self._tiers for s in self._all_held()) and (
+                if any(s not in self._tiers for s in self.all_held()) and (
                     self._tier_task is None or self._tier_task.done()
                 ):
                     job = self.safely(self._ensure_tiers(), self.user_stream(account))
@@ -154,7 +151,7 @@ class OkxVenue(CcxtVenue):
         REST snapshot replaces them all, a push its rows)."""
         modes = {} if replace_all else self._modes.setdefault(account, {})
         ratios = {} if replace_all else self.okx_ratios.setdefault(account, {})
-        held = set() if replace_all else set(self._held.get(account, set()))
+        held = set() if replace_all else set(self.held.get(account, set()))
         for row in rows:
             p = row.state
             key = (p.symbol, p.position_side)
@@ -168,42 +165,13 @@ class OkxVenue(CcxtVenue):
                 ratios.pop(key, None)
         self._modes[account] = modes
         self.okx_ratios[account] = ratios
-        before = self._all_held()
-        self._held[account] = held | {s for s, _ in modes}
-        if self._all_held() != before:
-            self._held_changed.set()
-
-    def _all_held(self) -> set[str]:
-        return set().union(*self._held.values()) if self._held else set()
+        self.set_held(account, held | {s for s, _ in modes})
 
     # --- streams ------------------------------------------------------------------------------------
     async def marks_loop(self) -> None:
         """Keeps the held instruments' ``mark-price`` subscribed, naming them; subscribes again when
         the set grows."""
-        stream = self.marks_stream
-        while True:
-            symbols = sorted(self._all_held())
-            self._held_changed.clear()
-            if not symbols:
-                await self._held_changed.wait()
-                continue
-            watch = asyncio.ensure_future(self.public.watch_mark_prices(symbols))
-            changed = asyncio.ensure_future(self._held_changed.wait())
-            await asyncio.wait({watch, changed}, return_when=asyncio.FIRST_COMPLETED)
-            changed.cancel()
-            if not watch.done():
-                watch.cancel()
-                with contextlib.suppress(BaseException):
-                    await watch
-                continue
-            try:
-                watch.result()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
-                if self.rest_gate.closed_until() is None:
-                    await self.safely(self.resync_marks(), stream)
+        await self.watch_held_marks(self.public.watch_mark_prices)
 
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
@@ -281,11 +249,11 @@ class OkxVenue(CcxtVenue):
         """Position tiers (cross, in contracts) of every held instrument read again, one instrument
         family a request (OKX asks for a family on swaps), handed to every account (they are
         public)."""
-        await self._read_tiers(sorted(self._all_held() | set(self._tiers)))
+        await self._read_tiers(sorted(self.all_held() | set(self._tiers)))
 
     async def _ensure_tiers(self) -> None:
         """The tiers of what is held and was never read: a position needs them to be valued."""
-        missing = sorted(s for s in self._all_held() if s not in self._tiers)
+        missing = sorted(s for s in self.all_held() if s not in self._tiers)
         if missing:
             await self._read_tiers(missing)
 
