@@ -5,9 +5,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from monitor.commands.demo import run_demo
+from monitor.model import Venue
+from monitor.venues.registry import VENUES
+
+# the demo script's isolated DOGE leg, as each venue's ccxt symbol names it
+DOGE = {"binancecoinm": "DOGE/USD:DOGE", "hyperliquid": "DOGE/USDC:USDC"}
 
 
 async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monitor(tmp_path: Path) -> None:
@@ -26,29 +32,6 @@ async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monit
         assert verdict.monitor_liquidation_price is not None, text
         assert verdict.critical_first, text
     assert "monitor connected and resynced; the scenario's clock starts" in text
-
-
-async def test_the_coinm_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
-    """``monitor demo --venue binancecoinm``: the daemon watches the COIN-M dialect as COIN-M
-    accounts, and the script's isolated DOGEUSD_PERP liquidation is predicted, critical first."""
-    screen = io.StringIO()
-    result = await run_demo(
-        duration=5.0,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
-        speed=12.0,
-        scenario="demo",
-        console=Console(file=screen, width=160, color_system=None),
-        table_every=1_000.0,
-        state_dir=str(tmp_path),
-        venue="binancecoinm",
-    )
-    text = screen.getvalue()
-    assert "simulated Binance COIN-M" in text
-    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
-        ("isolated", "DOGE/USD:DOGE", "isolated")
-    ], text
-    (verdict,) = result.liquidations
-    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
-    assert result.rejected == 0, text
 
 
 async def test_the_summary_counts_each_level_as_the_console_printed_it(tmp_path: Path) -> None:
@@ -76,59 +59,14 @@ async def test_the_summary_counts_each_level_as_the_console_printed_it(tmp_path:
     assert f"ended {printed['ended']}" in line, line
 
 
-async def test_the_bitget_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
-    """``monitor demo --venue bitget``: the daemon watches the Bitget dialect through ccxt's bitget,
-    and the script's isolated DOGE liquidation is predicted at the exchange's price, critical first."""
-    screen = io.StringIO()
-    result = await run_demo(
-        duration=5.0,
-        speed=12.0,
-        scenario="demo",
-        console=Console(file=screen, width=160, color_system=None),
-        table_every=1_000.0,
-        state_dir=str(tmp_path),
-        venue="bitget",
-    )
-    text = screen.getvalue()
-    assert "simulated Bitget USDT-M" in text
-    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
-        ("isolated", "DOGE/USDT:USDT", "isolated")
-    ], text
-    (verdict,) = result.liquidations
-    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
-    assert result.rejected == 0, text
-
-
-async def test_the_hyperliquid_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
-    """``monitor demo --venue hyperliquid``: the daemon watches the Hyperliquid dialect's accounts by
-    address through ccxt's hyperliquid, and the script's isolated DOGE liquidation is predicted at the
-    exchange's price, critical first."""
-    screen = io.StringIO()
-    result = await run_demo(
-        duration=5.0,
-        speed=12.0,
-        scenario="demo",
-        console=Console(file=screen, width=160, color_system=None),
-        table_every=1_000.0,
-        state_dir=str(tmp_path),
-        venue="hyperliquid",
-    )
-    text = screen.getvalue()
-    assert "simulated Hyperliquid" in text
-    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
-        ("isolated", "DOGE/USDC:USDC", "isolated")
-    ], text
-    (verdict,) = result.liquidations
-    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
-    assert result.rejected == 0, text
-
-
-async def test_the_okx_demo_names_its_liquidation_by_the_unified_symbol_and_predicts_it(
-    tmp_path: Path,
+@pytest.mark.parametrize("venue", sorted(v.value for v in VENUES if v is not Venue.BINANCE_USDM))
+async def test_each_venues_demo_runs_end_to_end_and_predicts_its_liquidation(
+    tmp_path: Path, venue: str
 ) -> None:
-    """``monitor demo --venue okx``: OKX names DOGEUSDT DOGE-USDT-SWAP on the wire; the summary
-    finds the liquidated leg by that name, predicted, critical first, and no deviation from OKX's
-    own liquidation prices is reported."""
+    """``monitor demo --venue <venue>``: the daemon watches the venue's dialect through the venue's
+    real client, and the script's isolated DOGE liquidation is found by the symbol the venue names it
+    on the wire, predicted at the exchange's price within one tick, critical first, with no frame
+    rejected and no deviation from the exchange's own liquidation prices."""
     screen = io.StringIO()
     result = await run_demo(
         duration=5.0,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
@@ -137,36 +75,14 @@ async def test_the_okx_demo_names_its_liquidation_by_the_unified_symbol_and_pred
         console=Console(file=screen, width=200, color_system=None),
         table_every=1_000.0,
         state_dir=str(tmp_path),
-        venue="okx",
+        venue=venue,
     )
     text = screen.getvalue()
+    assert f"simulated {VENUES[Venue(venue)].title}" in text
     assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
-        ("isolated", "DOGE/USDT:USDT", "isolated")
-    ], text
-    (verdict,) = result.liquidations
-    assert verdict.predicted_at_price and verdict.critical_first, text
-    assert "our liq" not in text, text
-
-
-async def test_the_gate_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
-    """``monitor demo --venue gate``: the daemon watches the Gate dialect through ccxt's gate, the
-    accounts' uids read from the exchange, and the script's isolated DOGE liquidation is predicted at
-    the exchange's price (which includes the contract's taker rate), critical first."""
-    screen = io.StringIO()
-    result = await run_demo(
-        duration=5.0,
-        speed=12.0,
-        scenario="demo",
-        console=Console(file=screen, width=160, color_system=None),
-        table_every=1_000.0,
-        state_dir=str(tmp_path),
-        venue="gate",
-    )
-    text = screen.getvalue()
-    assert "simulated Gate USDT-M" in text
-    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
-        ("isolated", "DOGE/USDT:USDT", "isolated")
+        ("isolated", DOGE.get(venue, "DOGE/USDT:USDT"), "isolated")
     ], text
     (verdict,) = result.liquidations
     assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
     assert result.rejected == 0, text
+    assert "our liq" not in text, text
