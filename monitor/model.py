@@ -49,6 +49,7 @@ class Venue(StrEnum):
     BYBIT = "bybit"
     OKX = "okx"
     BITGET = "bitget"
+    BLOFIN = "blofin"
 
 
 @dataclass(frozen=True, slots=True)
