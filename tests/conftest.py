@@ -24,7 +24,7 @@ import pytest
 from monitor.sim.dialects import DIALECTS
 from monitor.sim.exchange import SimExchange
 from monitor.venues.binance.urls import point_at
-from monitor.venues.bitget.urls import point_at as point_at_bitget
+from monitor.venues.loopback import point_at as point_at_bitget
 from tests.dialect_cases import CASES, VenueCase
 
 SimFactory = Callable[..., Awaitable[SimExchange]]

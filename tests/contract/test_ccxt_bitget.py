@@ -12,7 +12,7 @@ behaviour and the code that depends on it, so a ccxt upgrade that changes one fa
 - ``venues/bitget/venue._balance_loop``: ccxt.pro's balance keeps the push's ``equity`` as USDT ``total``.
 - ``venues/bitget/errors``: 22002 is not in ccxt's table (a bare ``ExchangeError``), 40085 is
   ``PermissionDenied``; both are recognised by their code in the text.
-- ``venues/bitget/urls``: ccxt's bitget URL table is ``api`` groups plus ``ws`` public/private.
+- ``venues/loopback.py``: ccxt's bitget URL table is ``api`` groups plus ``ws`` public/private.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import pytest
 
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.exchange import SimExchange
-from monitor.venues.bitget.urls import point_at
+from monitor.venues.loopback import point_at
 
 FIXTURES = Path(__file__).parents[1] / "venues" / "fixtures" / "bitget"
 BTC = "BTC/USDT:USDT"

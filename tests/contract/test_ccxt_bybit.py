@@ -5,7 +5,7 @@ depends on it, so a ccxt upgrade that changes one fails here, not silently in pr
 - ``venues/bybit/client.py`` overrides ``Exchange.client(url)`` (per-frame isolation) and
   ``Exchange.handle_message`` (the raw tap); ``venue.py`` finds the private socket in
   ``Exchange.clients`` by ``/v5/private``.
-- ``venues/bybit/urls.py`` rebases ``urls['api']``: REST under ``public``/``private``, streams under
+- ``venues/loopback.py`` rebases ``urls['api']``: REST under ``public``/``private``, streams under
   ``ws.public.linear`` and ``ws.private.contract``.
 - ``venue.py`` calls raw endpoints through the implicit API (their ``retCode``/``result`` bodies as
   Bybit sent them) and relies on ccxt's error classes for Bybit's codes.
@@ -26,7 +26,7 @@ from ccxt.base import errors as ccxt_errors
 from monitor.sim.dialects.bybit import Bybit
 from monitor.sim.exchange import SimExchange
 from monitor.venues.bybit.client import TappedBybit
-from monitor.venues.bybit.urls import loopback_urls
+from monitor.venues.loopback import loopback_urls
 
 # every raw endpoint venue.py calls, and the urls['api'] key it is sent to
 IMPLICIT_CALLS = {
@@ -60,7 +60,7 @@ def test_the_url_keys_urls_py_rebases() -> None:
         assert isinstance(urls.get(key), str), f"urls['api'][{key!r}] is not a URL any more"
     assert urls["ws"]["public"]["linear"].endswith("/v5/public/linear"), "ws.public.linear moved"
     assert urls["ws"]["private"]["contract"].endswith("/v5/private"), "ws.private.contract moved"
-    rebased = loopback_urls("http://127.0.0.1:9", "ws://127.0.0.1:9")
+    rebased = loopback_urls("bybit", "http://127.0.0.1:9", "ws://127.0.0.1:9")
     assert rebased["ws"]["public"]["linear"] == "ws://127.0.0.1:9/v5/public/linear"
 
 
@@ -94,7 +94,7 @@ async def test_the_tap_sees_every_frame_raw_and_marks_come_as_sent(sim: SimExcha
     ex = TappedBybit(
         {
             "enableRateLimit": False,
-            "urls": {"api": loopback_urls(sim.http_url, sim.ws_url)},
+            "urls": {"api": loopback_urls("bybit", sim.http_url, sim.ws_url)},
             "options": {"fetchMarkets": {"types": ["linear"]}, "defaultType": "swap"},
         }
     )

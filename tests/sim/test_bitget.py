@@ -17,7 +17,7 @@ import pytest
 
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.exchange import SimExchange
-from monitor.venues.bitget.urls import point_at
+from monitor.venues.loopback import point_at
 
 BTC = "BTC/USDT:USDT"
 SOL = "SOL/USDT:USDT"

@@ -89,15 +89,15 @@ class Bitget(Dialect):
 
     def ccxt_config(self, sim: Any, account: str, **options: Any) -> dict[str, Any]:
         """Key, secret and passphrase, the classic swap markets only, and the URLs on ``sim``
-        (``monitor.venues.bitget.urls``)."""
-        from monitor.venues.bitget.urls import loopback_urls
+        (``monitor.venues.loopback``)."""
+        from monitor.venues.loopback import loopback_urls
 
         acct = sim.ledger.account(account)
         return {
             "apiKey": acct.api_key,
             "secret": acct.secret,
             "password": passphrase_of(acct),
-            "urls": {"api": loopback_urls(sim.http_url, sim.ws_url)},
+            "urls": {"api": loopback_urls("bitget", sim.http_url, sim.ws_url)},
             "options": {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}, **options},
         }
 
@@ -108,5 +108,5 @@ class Bitget(Dialect):
             f"  private WS {sim.ws_url}/v2/ws/private",
             f"  ccxt:      ex = ccxt.pro.{self.ccxt_id}({{'apiKey': KEY, 'secret': SECRET,"
             " 'password': PASSPHRASE}})",
-            f"             monitor.venues.bitget.urls.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
+            f"             monitor.venues.loopback.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
         ]

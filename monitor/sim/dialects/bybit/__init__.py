@@ -105,13 +105,13 @@ class Bybit(Dialect):
     def ccxt_config(self, sim: SimExchange, account: str, **options: Any) -> dict[str, Any]:
         """Credentials, every URL on ``sim``, markets of the linear category only, and the account
         type known in advance (ccxt would otherwise ask ``query-api`` and ``account/info`` first)."""
-        from monitor.venues.bybit.urls import loopback_urls
+        from monitor.venues.loopback import loopback_urls
 
         acct = sim.ledger.account(account)
         return {
             "apiKey": acct.api_key,
             "secret": acct.secret,
-            "urls": {"api": loopback_urls(sim.http_url, sim.ws_url)},
+            "urls": {"api": loopback_urls("bybit", sim.http_url, sim.ws_url)},
             "options": {
                 "defaultType": "swap",
                 "defaultSubType": "linear",
@@ -127,7 +127,7 @@ class Bybit(Dialect):
             f"  public WS  {sim.ws_url}/v5/public/linear",
             f"  private WS {sim.ws_url}/v5/private",
             f"  ccxt:      ex = ccxt.pro.{self.ccxt_id}({{'apiKey': KEY, 'secret': SECRET}})",
-            f"             monitor.venues.bybit.urls.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
+            f"             monitor.venues.loopback.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
         ]
 
 
