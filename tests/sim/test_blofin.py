@@ -87,17 +87,24 @@ async def test_instruments_positions_and_balance_in_contracts(sim: SimExchange, 
     assert balance["USDT"]["total"] == pytest.approx(risk.wallet_balance + risk.total_unrealized)
 
 
-async def test_every_mark_in_one_call_stamped_when_valued(sim: SimExchange, clients: list[Any]) -> None:
+async def test_every_mark_in_one_call_as_last_published(sim: SimExchange, clients: list[Any]) -> None:
+    """The mark-price route serves what a stream would have pushed: the marks of the last
+    publication, stamped with its time; a stalled feed publishes nothing new."""
     ex = client_for(sim, "main", clients)
     sim.set_mark("BTCUSDT", 61_234.5)
+    before = await ex.publicGetMarketMarkPrice({"instId": "BTC-USDT"})
+    assert float(before["data"][0]["markPrice"]) != 61_234.5  # set, not yet published
+    await sim.publish_marks()
     body = await ex.publicGetMarketMarkPrice()
     marks = {r["instId"]: (float(r["markPrice"]), int(r["ts"])) for r in body["data"]}
     assert set(marks) == {"BTC-USDT", "ETH-USDT", "SOL-USDT"}
-    assert marks["BTC-USDT"] == (61_234.5, sim.marks_ms)
+    price, stamp = marks["BTC-USDT"]
+    assert price == 61_234.5 and stamp >= sim.marks_ms
     sim.faults.stall_marks(60)
     sim.set_mark("BTCUSDT", 50_000.0)
+    await sim.publish_marks()
     stalled = await ex.publicGetMarketMarkPrice({"instId": "BTC-USDT"})
-    assert float(stalled["data"][0]["markPrice"]) == 61_234.5  # a stalled feed serves what it had
+    assert (float(stalled["data"][0]["markPrice"]), int(stalled["data"][0]["ts"])) == (61_234.5, stamp)
 
 
 async def test_reduce_only_in_net_mode_and_closes_in_long_short_mode(

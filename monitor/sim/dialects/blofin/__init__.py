@@ -77,6 +77,9 @@ class Blofin(Dialect):
         """A ``mark-price-candle1m`` push (the books quote every symbol in USDT)."""
         return wire.mark_candle_push(symbol, mark, now_ms)
 
+    def marks_published(self, sim: SimExchange, now_ms: int) -> None:
+        sim.rest.publish_marks(dict(sim.ledger.marks), now_ms)
+
     def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
         """A marker the private socket expands into BloFin's pushes (``ws.BlofinSocket``): a fill is
         an ``orders`` push; a balance or position change the ``positions`` and ``account`` pushes.
@@ -94,15 +97,15 @@ class Blofin(Dialect):
         return marker("none")
 
     def ccxt_config(self, sim: SimExchange, account: str, **options: Any) -> dict[str, Any]:
-        """Key, secret and passphrase, and every URL on ``sim`` (``monitor.venues.blofin.urls``)."""
-        from monitor.venues.blofin.urls import loopback_urls
+        """Key, secret and passphrase, and every URL on ``sim`` (``monitor.venues.loopback``)."""
+        from monitor.venues.loopback import loopback_urls
 
         acct = sim.ledger.account(account)
         return {
             "apiKey": acct.api_key,
             "secret": acct.secret,
             "password": passphrase_of(acct),
-            "urls": {"api": loopback_urls(sim.http_url, sim.ws_url)},
+            "urls": {"api": loopback_urls("blofin", sim.http_url, sim.ws_url)},
             "options": {"defaultType": "swap", **options},
         }
 
@@ -113,7 +116,7 @@ class Blofin(Dialect):
             f"  private WS {sim.ws_url}/ws/private",
             f"  ccxt:      ex = ccxt.pro.{self.ccxt_id}({{'apiKey': KEY, 'secret': SECRET,"
             " 'password': PASSPHRASE}})",
-            f"             monitor.venues.blofin.urls.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
+            f"             monitor.venues.loopback.point_at(ex, {sim.http_url!r}, {sim.ws_url!r})",
         ]
 
 

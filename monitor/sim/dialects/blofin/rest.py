@@ -91,8 +91,9 @@ class BlofinRestApi:
         self.nonces = Nonces()
         # api key -> the broker id it was created for (absent: a plain transaction key)
         self.broker_keys: dict[str, str] = {}
-        # the marks REST serves and when they were valued: frozen while the feed is stalled
-        self._served: tuple[dict[str, float], int] | None = None
+        # the marks REST serves and when they were published (``publish_marks``): as a stream would
+        # have pushed them, so a stalled feed serves what it last published
+        self.published: tuple[dict[str, float], int] = (dict(sim.ledger.marks), sim.marks_ms)
         r: dict[tuple[str, str], tuple[bool, Handler]] = {}
         r["GET", f"{V1}/market/instruments"] = (False, self.instruments)
         r["GET", f"{V1}/market/mark-price"] = (False, self.mark_price)
@@ -187,15 +188,13 @@ class BlofinRestApi:
     async def instruments(self, call: Call) -> Any:
         return [wire.instrument(spec) for spec in self.sim.ledger.specs.values()]
 
-    def served_marks(self) -> tuple[dict[str, float], int]:
-        """The marks and their valuation time; while the feed is stalled, those served before it."""
-        if self._served is None or not self.sim.faults.marks_stalled:
-            self._served = (dict(self.sim.ledger.marks), self.sim.marks_ms)
-        return self._served
+    def publish_marks(self, marks: dict[str, float], now_ms: int) -> None:
+        self.published = (marks, now_ms)
 
     async def mark_price(self, call: Call) -> Any:
-        """Every instrument's mark in one reply, or one instrument's with ``instId``."""
-        marks, ts = self.served_marks()
+        """Every instrument's mark as last published, in one reply (one instrument's with ``instId``),
+        each stamped when it was published."""
+        marks, ts = self.published
         specs = self.sim.ledger.specs
         if call.params.get("instId"):
             symbol = self._spec(call)
