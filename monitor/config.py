@@ -57,6 +57,8 @@ from monitor.venues.base import Endpoints, VenueAccount
 
 _SECRET_KEYS = {"api_key", "apikey", "secret", "api_secret", "password", "passphrase", "token", "bot_token"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+# venues whose keys come with a passphrase, a third credential
+PASSPHRASE_VENUES = frozenset({Venue.BITGET, Venue.BLOFIN})
 
 
 class ConfigError(ValueError):
@@ -172,7 +174,7 @@ class AccountIn(_Strict):
     api_key_file: str | None = None
     api_secret_env: str | None = None
     api_secret_file: str | None = None
-    # Bitget's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE); not read elsewhere
+    # Bitget's and BloFin's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE)
     api_passphrase_env: str | None = None
     api_passphrase_file: str | None = None
     taker_fee: float = Field(0.0005, ge=0, lt=0.01)
@@ -452,7 +454,7 @@ def parse_config(
         )
         sources[a.name] = f"key from {key_from}, secret from {sec_from}"
         phrase: str | None = ""
-        if a.venue is Venue.BITGET:
+        if a.venue in PASSPHRASE_VENUES:
             phrase, phrase_from = _secret(
                 a.name,
                 "API_PASSPHRASE",
@@ -463,7 +465,7 @@ def parse_config(
                 missing,
             )
             sources[a.name] += f", passphrase from {phrase_from}"
-        if key and sec and (phrase or a.venue is not Venue.BITGET):
+        if key and sec and (phrase or a.venue not in PASSPHRASE_VENUES):
             accounts.append(VenueAccount(a.name, key, sec, a.taker_fee, phrase or ""))
         elif allow_missing:
             accounts.append(VenueAccount(a.name, "", "", a.taker_fee))

@@ -200,10 +200,11 @@ async def connected(daemon: Daemon, sim: SimExchange, timeout_s: float = CONNECT
 
 
 def _symbol_map(daemon: Daemon) -> dict[str, str]:
-    """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
+    """The simulator's symbol -> unified symbol, as the daemon's adapters learnt it from the markets
+    (the simulator names a symbol without the venue's separator: BloFin's BTC-USDT is BTCUSDT)."""
     out: dict[str, str] = {}
     for adapter in daemon.adapters.values():
-        out.update(adapter.symbols)
+        out.update({market_id.replace("-", ""): unified for market_id, unified in adapter.symbols.items()})
     return out
 
 

@@ -35,7 +35,9 @@ from monitor.sim.specs import major_specs
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
+from monitor.venues.blofin.venue import BlofinVenue
 from monitor.venues.bybit.venue import BybitVenue
+from tests.dialect_cases import wait_marks_source
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -150,6 +152,10 @@ def fast_adapter(
         return BitgetVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
     if venue is Venue.BYBIT:
         return BybitVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+    if venue is Venue.BLOFIN:
+        return BlofinVenue(
+            venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0, mark_poll_s=0.02
+        )
     return BinanceVenue(venue, accounts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
 
@@ -176,7 +182,7 @@ async def start_rig(
     daemon = Daemon(options, [], adapter_factory=fast_adapter)
     await daemon.start()
     async with asyncio.timeout(5):  # the streams are up before the first tick is published
-        await sim.wait_market_subscribers()
+        await wait_marks_source(sim, lambda: daemon.connected)
         for acct in accounts:
             await sim.wait_user_connections(acct.name)
     # and each user stream's first resync (a REST snapshot) has been applied: a snapshot read before

@@ -449,8 +449,9 @@ def test_the_mark_window_reaches_the_daemon(service: dict[str, Any], window: int
     assert build_options(settings).mark_window_ms == window
 
 
-def test_a_bitget_account_needs_its_passphrase_and_never_shows_it() -> None:
-    data = {"accounts": [{"name": "main", "venue": "bitget"}]}
+@pytest.mark.parametrize("venue", ["bitget", "blofin"])
+def test_a_passphrase_venue_s_account_needs_it_and_never_shows_it(venue: str) -> None:
+    data = {"accounts": [{"name": "main", "venue": venue}]}
     missing = problems(data)
     assert "MONITOR_MAIN_API_PASSPHRASE is not set" in missing["accounts[0].api_passphrase_env"]
     s = parse_config(data, {**ENV, "MONITOR_MAIN_API_PASSPHRASE": "p" * 16})

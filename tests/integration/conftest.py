@@ -28,7 +28,9 @@ from monitor.sim.exchange import SimExchange
 from monitor.venues.base import Endpoints, VenueAccount
 from monitor.venues.binance.venue import BinanceVenue
 from monitor.venues.bitget.venue import BitgetVenue
+from monitor.venues.blofin.venue import BlofinVenue
 from monitor.venues.bybit.venue import BybitVenue
+from tests.dialect_cases import wait_marks_source
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -147,6 +149,16 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
                 return BitgetVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
             if venue is Venue.BYBIT:
                 return BybitVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
+            if venue is Venue.BLOFIN:
+                return BlofinVenue(
+                    venue,
+                    accts,
+                    sink,
+                    endpoints=endpoints,
+                    rate_limit=False,
+                    close_wait_ms=0,
+                    mark_poll_s=0.02,
+                )
             return BinanceVenue(venue, accts, sink, endpoints=endpoints, rate_limit=False, close_wait_ms=0)
 
         daemon = Daemon(options, [recorder], adapter_factory=adapter)
@@ -156,7 +168,7 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         started.append(daemon)
         running = Running(sim, daemon, recorder, log)
         # wait for both kinds of stream to be subscribed before a test moves prices
-        await asyncio.wait_for(sim.wait_market_subscribers(), 10)
+        await wait_marks_source(sim, lambda: daemon.connected)
         await running.until(
             lambda: sum(s.endswith(":user") for s in daemon.connected) == len(accounts), what="user streams"
         )

@@ -36,10 +36,22 @@ SPEED = 12.0
 @pytest.mark.parametrize(
     ("book", "scenario", "cross_expected"),
     [
-        ("demo", "demo", {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False}),
-        ("demo", "cascade", {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True}),
+        (
+            "demo",
+            "demo",
+            {"binanceusdm": False, "binancecoinm": False, "bitget": False, "bybit": False, "blofin": False},
+        ),
+        (
+            "demo",
+            "cascade",
+            {"binanceusdm": True, "binancecoinm": True, "bitget": True, "bybit": True, "blofin": True},
+        ),
         # COIN-M's small book holds its cross legs on thinner coin wallets: the crash takes them too
-        ("small", "cascade", {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False}),
+        (
+            "small",
+            "cascade",
+            {"binanceusdm": False, "binancecoinm": True, "bitget": False, "bybit": False, "blofin": False},
+        ),
     ],
 )
 async def test_every_liquidation_was_predicted(
@@ -61,7 +73,9 @@ async def test_every_liquidation_was_predicted(
     duration = (sim.scenario.duration or 60.0) / SPEED
     await asyncio.wait_for(sim.finished.wait(), duration + 20)
     assert sim.liquidations, "the scenario is meant to liquidate something"
-    symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
+    ids = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
+    # the ledger names a symbol without the venue's separator (BloFin's BTC-USDT is BTCUSDT there)
+    symbols = {market_id.replace("-", ""): unified for market_id, unified in ids.items()}
     # the liquidation events of the last ticks: every liquidation's alert has reached the log
     legs = {(r.account, symbols[r.symbol], r.position_side.value) for r in sim.liquidations}
     if dialect.reports_liquidations:

@@ -7,9 +7,12 @@ from monitor.sim.dialects.base import Dialect
 from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
+from monitor.sim.dialects.blofin import Blofin
 from monitor.sim.dialects.bybit import Bybit
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bitget(), Bybit())}
+DIALECTS: dict[str, Dialect] = {
+    d.name: d for d in (BinanceUsdm(), BinanceCoinm(), Bitget(), Blofin(), Bybit())
+}
 
 
 def dialect_named(name: str) -> Dialect:
