@@ -395,6 +395,17 @@ class Daemon:
         (``monitor.idle``)."""
         self.idle.run(self.policy_state, self.options.policy, after_marks=isinstance(event, MarkPrices))
 
+    def _know_markets(self, venue: str) -> None:
+        """Hand the engine a venue's markets before the first account of it is evaluated: an adapter
+        sends its first snapshots while it starts, once its markets are loaded but before ``start``
+        returns, and without them every contract would count as one unit (COIN-M's 100 USD, BloFin's
+        0.001 BTC)."""
+        if venue in self.engine.markets:
+            return
+        adapter = self.adapters.get(Venue(venue))
+        if adapter is not None and adapter.markets:
+            self.engine.set_markets(venue, adapter.markets)
+
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""
         t0 = time.perf_counter()
@@ -407,6 +418,7 @@ class Daemon:
             risks = self.engine.on_marks(event)
             self.freshness[f"{event.venue}:marks"] = event.received_ms
         elif isinstance(event, AccountSnapshotEvent):
+            self._know_markets(event.venue)
             risk = self.engine.on_snapshot(event)
             risks = [risk] if risk else []
             user = f"{event.venue}:{event.account}:user"
@@ -415,6 +427,7 @@ class Daemon:
                 # subscription is its proof of life
                 self.freshness[user] = event.received_ms
         elif isinstance(event, AccountUpdate):
+            self._know_markets(event.venue)
             risk = self.engine.on_account_update(event)
             risks = [risk] if risk else []
             self._user_delivered(event.venue, event.account, event.received_ms)

@@ -46,6 +46,26 @@ async def test_daemon_matches_the_simulators_own_numbers(
         assert abs(ours.cross.margin_ratio - theirs.cross.ratio) <= 1e-9 * max(1.0, theirs.cross.ratio), name
 
 
+async def test_the_first_snapshots_are_judged_with_the_venues_contract_sizes(
+    sim: SimExchange, start_daemon: StartDaemon, dialect: VenueCase
+) -> None:
+    """The snapshots an adapter hands over while it starts are evaluated before ``start`` returns:
+    a venue whose contracts are not one unit (BloFin's 0.001 BTC) must not have them read as one
+    coin each, which puts a cross liquidation price next to the mark and raises deviation alerts
+    against the exchange's correct figures. Prices do not move here: every evaluation so far must
+    give the exchange's liquidation price."""
+    run = await start_daemon(sim)
+    cross = dialect.cross
+    theirs = next(
+        leg.liquidation_price for leg in sim.ledger.risk(cross.account).legs if leg.symbol == cross.symbol
+    )
+    seen = [s.liquidation_price for s in run.log.history[(cross.account, cross.unified, "both")]]
+    assert theirs is not None and seen
+    assert all(lp is not None and abs(lp - theirs) <= 1e-8 * theirs for lp in seen), (seen, theirs)
+    deviations = [a.message for a in run.alerts.alerts if a.kind is AlertKind.DEVIATION]
+    assert deviations == []
+
+
 async def test_isolated_alert_fires_on_the_tick_that_crosses_and_not_before(
     sim: SimExchange, start_daemon: StartDaemon, dialect: VenueCase
 ) -> None:
