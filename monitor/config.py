@@ -178,6 +178,11 @@ class AccountIn(_Strict):
     api_passphrase_env: str | None = None
     api_passphrase_file: str | None = None
     taker_fee: float = Field(0.0005, ge=0, lt=0.01)
+    # BloFin: the broker id its orders carry (none by default: a key created as a plain API
+    # transaction key refuses any, 152011), and how often its marks are polled (one poll serves the
+    # venue's accounts: the shortest interval asked)
+    broker_id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+    mark_poll_seconds: float = Field(1.0, ge=0.2, le=60)
 
     @field_validator("name")
     @classmethod
@@ -466,7 +471,9 @@ def parse_config(
             )
             sources[a.name] += f", passphrase from {phrase_from}"
         if key and sec and (phrase or a.venue not in PASSPHRASE_VENUES):
-            accounts.append(VenueAccount(a.name, key, sec, a.taker_fee, phrase or ""))
+            accounts.append(
+                VenueAccount(a.name, key, sec, a.taker_fee, phrase or "", a.broker_id, a.mark_poll_seconds)
+            )
         elif allow_missing:
             accounts.append(VenueAccount(a.name, "", "", a.taker_fee))
     _account_names(raw, problems)

@@ -91,8 +91,11 @@ async def run_demo(
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     # each account with the simulated venue's taker fee (Bitget's 0.06 % is in its maintenance margin)
     fees = {name: sim.ledger.account(name).taker_fee for name in sim.accounts}
+    # a venue whose marks are polled (BloFin) polls once a simulated second
+    poll = 1.0 / speed
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase) for name, k in sim.accounts.items()
+        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase, mark_poll_s=poll)
+        for name, k in sim.accounts.items()
     )
     tmp = None
     if state_dir is None:

@@ -39,6 +39,8 @@ class VenueAccount:
     secret: str
     taker_fee: float = 0.0005
     passphrase: str = ""  # a third credential some venues require (Bitget); never shown either
+    broker_id: str = ""  # the broker id orders carry (BloFin; "": none, what a plain API key takes)
+    mark_poll_s: float = 0.0  # how often a venue whose marks are polled asks (BloFin); 0: its default
 
     def __repr__(self) -> str:
         return f"VenueAccount(name={self.name!r}, api_key=***, secret=***)"

@@ -97,3 +97,28 @@ async def test_the_bitget_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_
     (verdict,) = result.liquidations
     assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
     assert result.rejected == 0, text
+
+
+async def test_the_blofin_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
+    """``monitor demo --venue blofin``: the daemon polls the BloFin dialect's marks through ccxt's
+    blofin (once a simulated second, which ccxt's 200 ms throttle allows at this speed), and the
+    script's isolated DOGE liquidation is predicted at the exchange's price, critical first."""
+    screen = io.StringIO()
+    result = await run_demo(
+        duration=7.0,
+        speed=6.0,
+        scenario="demo",
+        console=Console(file=screen, width=160, color_system=None),
+        table_every=1_000.0,
+        state_dir=str(tmp_path),
+        venue="blofin",
+    )
+    text = screen.getvalue()
+    assert "simulated BloFin USDT swaps" in text
+    assert [(v.account, v.symbol, v.margin_mode) for v in result.liquidations] == [
+        ("isolated", "DOGE/USDT:USDT", "isolated")
+    ], text
+    (verdict,) = result.liquidations
+    assert verdict.predicted_at_price and verdict.within_one_tick and verdict.critical_first, text
+    assert result.rejected == 0, text
+    assert "apart" not in text  # no parity alert: our figures are BloFin's

@@ -2,9 +2,10 @@
 
 - Marks: BloFin streams no mark price with its tickers (the only streamed mark is a per-symbol
   ``mark-price-candle1m``), so the public client polls REST ``/api/v1/market/mark-price`` without an
-  ``instId``: every instrument's mark in one call, every ``mark_poll_s`` seconds (1 s by default, far
-  inside BloFin's 500 requests a minute). Only marks whose time or value moved are passed on, so a
-  stalled feed reads as stale, not as fresh copies of old prices.
+  ``instId``: every instrument's mark in one call, every ``mark_poll_s`` seconds (the accounts'
+  ``mark_poll_seconds``, 1 s by default: far inside BloFin's 500 requests a minute). Only marks
+  whose time or value moved are passed on, so a stalled feed reads as stale, not as fresh copies of
+  old prices.
 - One private client per account (key, secret and passphrase) keeps ``positions``, ``account`` and
   ``orders`` subscribed; the position and account pushes are read raw (``client.TappedBlofin``):
   sizes are contracts, a ``positions`` "0" row is a closed leg, ccxt's ``marginRatio`` is not
@@ -15,7 +16,7 @@
   the position's last valuation would be at an older price.
 - Orders: a reduce-only close is ``reduceOnly`` "true" in net mode and ``positionSide`` long/short in
   long/short mode (with the trade direction as ``side``); always a ``clientOrderId``, and the fill is
-  read back by it. The broker id is the configured one or none (``TappedBlofin.broker_id``).
+  read back by it. The broker id is the account's ``broker_id`` or none (``TappedBlofin.broker_id``).
 - BloFin's API cannot add or remove isolated margin: ``add_isolated_margin`` refuses, saying so
   (the registry says the venue offers no margin transfers, so the planner never asks).
 """
@@ -60,15 +61,15 @@ class BlofinVenue(CcxtVenue):
         accounts: Sequence[VenueAccount],
         sink: Sink,
         *,
-        mark_poll_s: float = MARK_POLL_S,
-        broker_id: str | None = None,
+        mark_poll_s: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(venue, accounts, sink, **options)
-        if not mark_poll_s > 0:
+        # one poll serves every account: the shortest interval any of them asks for
+        asked = [a.mark_poll_s for a in accounts if a.mark_poll_s > 0]
+        self.mark_poll_s = mark_poll_s or (min(asked) if asked else MARK_POLL_S)
+        if not self.mark_poll_s > 0:
             raise ValueError("mark_poll_s must be positive")
-        self.mark_poll_s = mark_poll_s
-        self.broker_id = broker_id or None
         self._marks_seen: dict[str, tuple[int, float]] = {}  # symbol -> (ts, mark) last passed on
         self._tiers: dict[str, Any] = {}  # symbol -> tier rows (public, the same for every account)
         self._held: dict[str, dict[tuple[str, PositionSide], PositionState]] = {}  # account -> open legs
@@ -77,8 +78,11 @@ class BlofinVenue(CcxtVenue):
         self._flush: asyncio.Task[None] | None = None
 
     def new_client(self, config: dict[str, Any]) -> Any:
-        client = TappedBlofin(config)
-        client.broker_id = self.broker_id
+        return TappedBlofin(config)
+
+    def make_client(self, acct: VenueAccount | None) -> Any:
+        client = super().make_client(acct)
+        client.broker_id = (acct.broker_id if acct is not None else "") or None
         return client
 
     def client_options(self) -> dict[str, Any]:
@@ -330,8 +334,8 @@ class BlofinVenue(CcxtVenue):
             request["reduceOnly"] = "true"
         else:
             request["positionSide"] = position_side.value.lower()
-        if self.broker_id is not None:
-            request["brokerId"] = self.broker_id
+        if client.broker_id is not None:
+            request["brokerId"] = client.broker_id
         await client.privatePostTradeOrder(request)
         found = await self.fetch_order_by_client_id(account, symbol, client_order_id)
         return found or OrderResult(client_order_id, "unknown", 0.0, None, "accepted, not yet listed")
