@@ -178,3 +178,17 @@ def test_what_if_of_a_pool_past_liquidation_names_the_move_that_restores_it() ->
     assert "restores the cross account" in " ".join(table.split())
     safe = json.loads(run("calc", "-", "--json", "--what-if", stdin=snapshot("20000")).stdout)
     assert all(m["past_liquidation"] is False for m in safe["what_if"]["market_moves"])
+
+
+def test_a_blofin_snapshot_reproduces_blofins_live_figures() -> None:
+    """``examples/blofin-cross-account.json`` is BloFin's live LTC capture (shared fixtures,
+    ``rest.positions.cross-long.observed.json``): the wallet is the captured balance less the open fee
+    (0.06 % of 67.85, ours), the MMR the row's maintenanceMargin over its notional (ours). BloFin's
+    printed liquidation price and margin ratio (equity / requirement, the inverse of ours) come back."""
+    out = run("calc", str(EXAMPLES / "blofin-cross-account.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    (ltc,) = doc["positions"]
+    assert ltc["liquidation_price"] == pytest.approx(6.588863861975256971, rel=1e-11)
+    assert 1 / doc["account"]["cross"]["margin_ratio"] == pytest.approx(161.322877125756096924, rel=1e-11)
+    assert abs(ltc["deviation_pct"]) < 1e-9
