@@ -98,7 +98,6 @@ CASES: dict[str, VenueCase] = {
         margin_path="",  # BloFin's API has no margin transfer
         # "no position to reduce", refused inside data[0]
         not_reduce_only=("InvalidOrder", "102022"),
-        reports_liquidations=False,
         marks_polled=True,
     ),
     "bybit": VenueCase(

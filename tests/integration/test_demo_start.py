@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from monitor.demo import run_demo
@@ -99,14 +100,16 @@ async def test_the_bitget_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_
     assert result.rejected == 0, text
 
 
+@pytest.mark.slow
 async def test_the_blofin_demo_runs_end_to_end_and_predicts_its_liquidation(tmp_path: Path) -> None:
     """``monitor demo --venue blofin``: the daemon polls the BloFin dialect's marks through ccxt's
-    blofin (once a simulated second, which ccxt's 200 ms throttle allows at this speed), and the
-    script's isolated DOGE liquidation is predicted at the exchange's price, critical first."""
+    blofin once a simulated second, and the script's isolated DOGE liquidation is predicted at the
+    exchange's price, critical first. A simulated second (333 ms here) outlasts ccxt's 200 ms
+    throttle, so the poll woken by the liquidation's push reads the tick that made it."""
     screen = io.StringIO()
     result = await run_demo(
-        duration=7.0,
-        speed=6.0,
+        duration=15.0,
+        speed=3.0,
         scenario="demo",
         console=Console(file=screen, width=160, color_system=None),
         table_every=1_000.0,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from monitor.events import OrderKind
 from monitor.model import MarginMode, PositionSide
 from monitor.venues.blofin import parse
 
@@ -101,3 +102,42 @@ def test_documented_tiers_by_contracts_from_zero() -> None:
     )
     (tier,) = table.tiers
     assert (tier.floor, tier.cap, tier.mmr, tier.cum) == (0.0, 150.0, 0.004, 0.0)
+
+
+def test_orders_in_contracts_and_a_liquidation_named_by_its_id() -> None:
+    (live,) = parse.orders(
+        body("ws.orders.documented.json")["data"], SYMBOLS, venue="blofin", account="a", received_ms=5
+    )
+    assert (live.status, live.kind, live.client_order_id, live.filled_qty, live.reduce_only) == (
+        "NEW",
+        OrderKind.NORMAL,
+        "",
+        0.0,
+        False,
+    )
+    (closed,) = parse.orders(
+        body("rest.orders-history.reduce-only.observed.json")["data"],
+        SYMBOLS,
+        venue="blofin",
+        account="a",
+        received_ms=5,
+    )
+    assert (closed.status, closed.reduce_only, closed.filled_qty, closed.average_price) == (
+        "FILLED",
+        True,
+        1.0,
+        68.11,
+    )
+    assert closed.commission == pytest.approx(0.040866) and closed.realized_pnl == pytest.approx(-0.05)
+    row = {
+        **body("rest.orders-history.reduce-only.observed.json")["data"][0],
+        "orderCategory": "full_liquidation",
+    }
+    (forced,) = parse.orders([row], SYMBOLS, venue="blofin", account="a", received_ms=5)
+    assert (forced.kind, forced.client_order_id, forced.order_id) == (
+        OrderKind.LIQUIDATION,
+        "full_liquidation-2075628533",
+        2075628533,
+    )
+    with pytest.raises(parse.FrameError, match="state"):
+        parse.orders([{**row, "state": "gone"}], SYMBOLS, venue="blofin", account="a", received_ms=5)

@@ -8,9 +8,10 @@ three of BloFin's own needs:
 - **The broker id.** ccxt puts its own ``brokerId`` on every order, and a key created as a plain
   "API Transaction" key refuses any (152011). ``broker_id`` is sent instead: ``None`` (the default)
   sends none.
-- **The raw tap.** The ``positions`` and ``account`` pushes are read raw (``on_frame``): ccxt's
-  position cache keeps closed legs and its ``marginRatio`` is a figure of its own; ccxt need not
-  parse those frames at all (``skips_ccxt``).
+- **The raw tap.** The ``positions``, ``account`` and ``orders`` pushes are read raw (``on_frame``):
+  ccxt's position cache keeps closed legs, its ``marginRatio`` is a figure of its own, and an order's
+  ``orderCategory`` (a liquidation's) is not in its order; ccxt need not parse those frames at all
+  (``skips_ccxt``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import ccxt.pro as ccxtpro
 
 from monitor.venues.ccxt_client import TappedClient
 
-_READ_RAW = ("positions", "account")
+_READ_RAW = ("positions", "account", "orders")
 
 
 class TappedBlofin(TappedClient, ccxtpro.blofin):  # type: ignore[misc]

@@ -13,6 +13,9 @@ What is read, and why:
   ``equity - isolatedEquity`` less the cross legs' unrealised PnL (the ``account`` push carries the
   total ``unrealizedPnl`` and ``isolatedUnrealizedPnl``; the REST balance does not, the positions do).
 - Marks: ``market/mark-price`` answers every instrument in one call, each row stamped ``ts``.
+- Orders (the ``orders`` channel): sizes in contracts, ``orderCategory`` says who made the order
+  (``full_liquidation``/``partial_liquidation`` the exchange's liquidation engine, ``adl``); such an
+  order carries no client id, so it is named by its category and order id.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from monitor.events import MarkPrices, PositionState, TierTable
+from monitor.events import MarkPrices, OrderKind, OrderUpdate, PositionState, TierTable
 from monitor.model import MarginMode, PositionSide, Tier
 
 
@@ -158,3 +161,79 @@ def tier_table(
     if not tiers:
         raise FrameError(f"no tiers for {symbol}")
     return TierTable(venue, account, symbol, tuple(tiers), received_ms)
+
+
+_ORDER_STATE = {
+    "live": "NEW",
+    "effective": "NEW",
+    "partially_filled": "PARTIALLY_FILLED",
+    "filled": "FILLED",
+    "canceled": "CANCELED",
+    "partially_canceled": "CANCELED",
+    "order_failed": "REJECTED",
+}
+_KIND = {
+    "full_liquidation": OrderKind.LIQUIDATION,
+    "partial_liquidation": OrderKind.LIQUIDATION,
+    "adl": OrderKind.ADL,
+}
+
+
+def orders(
+    rows: Iterable[Mapping[str, Any]],
+    symbols: Mapping[str, str],
+    *,
+    venue: str,
+    account: str,
+    received_ms: int,
+) -> list[OrderUpdate]:
+    """The ``orders`` channel's rows (filled sizes in contracts, ``fee`` positive when charged)."""
+    out = []
+    for row in rows:
+        symbol = symbols.get(str(row.get("instId")))
+        if symbol is None:
+            continue
+        state = _ORDER_STATE.get(str(row.get("state")))
+        if state is None:
+            raise FrameError(f"field 'state' is not an order state: {str(row.get('state'))[:20]!r}")
+        side = row.get("side")
+        if side not in ("buy", "sell"):
+            raise FrameError(f"field 'side' is not buy/sell: {str(side)[:20]!r}")
+        leg = _SIDES.get(str(row.get("positionSide")))
+        if leg is None:
+            raise FrameError(
+                f"field 'positionSide' is not net/long/short: {str(row.get('positionSide'))[:20]!r}"
+            )
+        category = str(row.get("orderCategory") or "normal")
+        kind = _KIND.get(category, OrderKind.NORMAL)
+        order_id = str(row.get("orderId") or "")
+        client_id = row.get("clientOrderId") or ""
+        if not client_id and kind is not OrderKind.NORMAL:
+            client_id = f"{category}-{order_id}"
+        filled = abs(_num(row, "filledSize", default=0.0))
+        price = _num(row, "averagePrice", default=0.0)
+        out.append(
+            OrderUpdate(
+                venue,
+                account,
+                symbol,
+                str(client_id),
+                kind,
+                side,
+                leg,
+                str(row.get("orderType") or "").upper(),
+                "TRADE" if filled > 0 else "NEW",
+                state,
+                str(row.get("reduceOnly")).lower() == "true",
+                filled,
+                filled,
+                price,
+                price,
+                _num(row, "pnl", default=0.0),
+                _num(row, "fee", default=0.0),
+                _int(row, "updateTime") or received_ms,
+                received_ms,
+                int(order_id) if order_id.isdigit() else None,
+            )
+        )
+    return out

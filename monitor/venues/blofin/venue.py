@@ -7,13 +7,13 @@
   whose time or value moved are passed on, so a stalled feed reads as stale, not as fresh copies of
   old prices.
 - One private client per account (key, secret and passphrase) keeps ``positions``, ``account`` and
-  ``orders`` subscribed; the position and account pushes are read raw (``client.TappedBlofin``):
-  sizes are contracts, a ``positions`` "0" row is a closed leg, ccxt's ``marginRatio`` is not
-  BloFin's. REST resyncs: positions, the balance, the position mode, the tiers.
-- A private push is passed on after one more mark poll (``_after_marks``): the account changed at
-  marks at least as new as the push, and the poll shows the daemon the price that moved it before the
-  change itself. Without it a liquidation's close would arrive before the mark that caused it, and
-  the position's last valuation would be at an older price.
+  ``orders`` subscribed, all read raw (``client.TappedBlofin``): sizes are contracts, a ``positions``
+  "0" row is a closed leg, ccxt's ``marginRatio`` is not BloFin's, an order's ``orderCategory`` says
+  whether the exchange liquidated. REST resyncs: positions, the balance, the position mode, the tiers.
+- A private push is passed on after the marks of a poll started after it (``_after_marks``; a push
+  wakes the poll): the account changed at marks at least as new as the push, and the daemon sees the
+  price that moved it before the change itself. Without it a liquidation's close would arrive before
+  the mark that caused it, and the position's last valuation would be at an older price.
 - Orders: a reduce-only close is ``reduceOnly`` "true" in net mode and ``positionSide`` long/short in
   long/short mode (with the trade direction as ``side``); always a ``clientOrderId``, and the fill is
   read back by it. The broker id is the account's ``broker_id`` or none (``TappedBlofin.broker_id``).
@@ -24,13 +24,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, PositionState, Rejected
-from monitor.logs import get_logger, scrub
 from monitor.model import MarginMode, PositionSide, Venue
-from monitor.tasks import cancel_and_wait
 from monitor.venues.base import OrderResult, Sink, VenueAccount
 from monitor.venues.blofin import parse
 from monitor.venues.blofin.client import TappedBlofin
@@ -38,8 +37,6 @@ from monitor.venues.blofin.errors import MAPPING, raises_venue_errors
 from monitor.venues.ccxt_venue import CcxtVenue
 from monitor.venues.errors import OrderNotFound, Refused
 from monitor.venues.reconnect import keep_subscribed
-
-log = get_logger(__name__)
 
 MARK_POLL_S = 1.0
 NO_MARGIN_TRANSFER = "BloFin's API has no way to add or remove isolated margin"
@@ -74,8 +71,8 @@ class BlofinVenue(CcxtVenue):
         self._tiers: dict[str, Any] = {}  # symbol -> tier rows (public, the same for every account)
         self._held: dict[str, dict[tuple[str, PositionSide], PositionState]] = {}  # account -> open legs
         self._hedge: dict[str, bool] = {}
-        self._pending: list[Event] = []  # private events waiting for the mark poll before them
-        self._flush: asyncio.Task[None] | None = None
+        self._pending: list[Event] = []  # private events waiting for a mark poll started after them
+        self._wake = asyncio.Event()  # a private event arrived: poll now
 
     def new_client(self, config: dict[str, Any]) -> Any:
         return TappedBlofin(config)
@@ -99,20 +96,30 @@ class BlofinVenue(CcxtVenue):
 
     # --- marks --------------------------------------------------------------------------------------
     async def marks_loop(self) -> None:
-        """Poll every mark in one call; the stream is live while the polls answer."""
+        """Poll every mark in one call, every ``mark_poll_s`` or at once when a private push waits;
+        the stream is live while the polls answer. The pushes that arrived before a poll started are
+        passed on after its marks (one request at a time: ccxt's throttle delays no poll behind
+        another)."""
         stream = self.marks_stream
         while True:
+            self._wake.clear()
+            waiting = len(self._pending)
             try:
                 await self.resync_marks()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._deliver(len(self._pending))  # no mark to wait for: the pushes go on now
                 await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
                 continue
             if not self.streams.is_live(stream):
                 self.streams.live(stream, self.clock())
                 self.marks_backoff.reset()
-            await asyncio.sleep(self.mark_poll_s)
+            self._deliver(waiting)
+            if self._pending:
+                continue  # pushes came during the poll: their marks may be newer still
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.mark_poll_s)
 
     @raises_venue_errors
     async def resync_marks(self) -> None:
@@ -145,17 +152,13 @@ class BlofinVenue(CcxtVenue):
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
 
-        async def orders() -> None:
-            while True:  # an orders push resolves the watch: watch again
-                await client.watch_orders()
-
         async def subscribe() -> None:
-            """The three private channels on one socket; returns (raises) when the socket ends. The
-            position and account pushes never reach ccxt (read raw): their watches stay pending."""
+            """The three private channels on one socket; returns (raises) when the socket ends. Their
+            pushes never reach ccxt (read raw): the watches stay pending until the socket ends."""
             watches = [
                 asyncio.ensure_future(client.watch_positions()),
                 asyncio.ensure_future(client.watch_balance()),
-                asyncio.ensure_future(orders()),
+                asyncio.ensure_future(client.watch_orders()),
             ]
             try:
                 done, _ = await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
@@ -186,31 +189,30 @@ class BlofinVenue(CcxtVenue):
                 self._on_positions(account, frame["data"], received)
             elif channel == "account":
                 self._on_account(account, frame["data"], received)
+            elif channel == "orders":
+                rows = frame["data"]
+                if not isinstance(rows, list):
+                    raise parse.FrameError("field 'data' is not a list")
+                for order in parse.orders(
+                    rows, self.symbols, venue=self.venue.value, account=account, received_ms=received
+                ):
+                    self._after_marks(order)
         except (parse.FrameError, TypeError, AttributeError) as exc:
             self.sink(Rejected(str(channel), f"{type(exc).__name__}: {exc}"[:200], received_ms=received))
 
     def _after_marks(self, event: Event) -> None:
-        """Pass ``event`` on once a mark poll started after it has answered (or failed)."""
+        """Pass ``event`` on after the marks of a poll started after it (at once while the marks
+        stream is down: there is no poll to wait for)."""
+        if not self.streams.is_live(self.marks_stream):
+            self.sink(event)
+            return
         self._pending.append(event)
-        if self._flush is None or self._flush.done():
-            self._flush = asyncio.ensure_future(self._marks_then_pending())
+        self._wake.set()
 
-    async def _marks_then_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self.resync_marks()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the marks loop reports the feed; the events go on regardless
-                log.debug("mark poll before a private push failed", error=scrub(f"{type(exc).__name__}"))
-            for event in batch:
-                self.sink(event)
-
-    async def stop(self) -> None:
-        if self._flush is not None:
-            await cancel_and_wait([self._flush])
-        await super().stop()
+    def _deliver(self, count: int) -> None:
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        for event in batch:
+            self.sink(event)
 
     def _on_positions(self, account: str, rows: Any, received: int) -> None:
         """The legs a push lists, open or closed ("0"): the others are unchanged."""

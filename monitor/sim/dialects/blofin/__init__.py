@@ -85,7 +85,7 @@ class Blofin(Dialect):
         an ``orders`` push; a balance or position change the ``positions`` and ``account`` pushes.
         BloFin has no margin-call push."""
         if isinstance(event, OrderUpdate):
-            if event.execution != "TRADE":
+            if event.execution not in ("TRADE", "CALCULATED"):  # a fill, or the liquidation engine's
                 return marker("none")
             return marker("order", orderId=event.order.order_id)
         if isinstance(event, AccountUpdate):

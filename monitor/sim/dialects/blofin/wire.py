@@ -249,7 +249,8 @@ def balance(risk: AccountRisk, now_ms: int, *, with_pnl: bool = False) -> JSON:
 
 def order(o: Order, spec: SymbolSpec, *, hedge: bool, mode: MarginMode, leverage: int) -> JSON:
     """An order as the order endpoints and the ``orders`` channel report it: sizes in contracts,
-    ``reduceOnly`` a string, ``fee`` positive when charged."""
+    ``reduceOnly`` a string, ``fee`` positive when charged. The liquidation engine's order is a
+    ``full_liquidation`` with no client id (the ledger's ``autoclose-`` id is Binance's)."""
     side = o.side.lower()
     leg_side = position_side(o.position_side) if hedge else "net"
     filled = o.status == "FILLED"
@@ -257,7 +258,7 @@ def order(o: Order, spec: SymbolSpec, *, hedge: bool, mode: MarginMode, leverage
         "instType": "SWAP",
         "instId": inst_id(spec),
         "orderId": str(o.order_id),
-        "clientOrderId": o.client_order_id,
+        "clientOrderId": None if o.order_type == "LIQUIDATION" else o.client_order_id,
         "price": "0",
         "size": num(contracts(spec, o.orig_qty)),
         "orderType": "market",
