@@ -10,7 +10,15 @@ from dataclasses import replace
 
 import pytest
 
-from monitor.events import AccountSnapshotEvent, Event, MarkPrices, TierTable
+from monitor.events import (
+    AccountSnapshotEvent,
+    Event,
+    MarkPrices,
+    Rejected,
+    StreamHealth,
+    StreamState,
+    TierTable,
+)
 from monitor.model import PositionSide, Venue
 from monitor.sim.dialects.blofin import Blofin
 from monitor.sim.exchange import SimExchange
@@ -157,3 +165,35 @@ async def test_requests_in_one_millisecond_never_reuse_a_nonce(
     client.milliseconds = lambda: frozen
     found = await asyncio.gather(*(venue.fetch_position("main", BTC, PositionSide.BOTH) for _ in range(20)))
     assert all(p is not None and p.amount == 500.0 for p in found)
+
+
+async def test_an_error_frame_on_the_private_socket_is_reported_and_the_stream_resubscribes(
+    sim: SimExchange, running: tuple[BlofinVenue, list[Event]]
+) -> None:
+    """ccxt raises BloFin's error frames (a failed login, a refused subscription) from its socket
+    loop instead of failing the pending watch, which would wait on a socket that is not logged in
+    or not subscribed. The adapter says what BloFin answered and subscribes again."""
+    venue, events = running
+    stream = venue.user_stream("main")
+    health = [e for e in events if isinstance(e, StreamHealth) and e.stream == stream]
+    await until(
+        lambda: any(
+            e.state is StreamState.CONNECTED
+            for e in events
+            if isinstance(e, StreamHealth) and e.stream == stream
+        )
+    )
+    seen = len(events)
+    await sim.send_raw_user("main", '{"event":"error","code":"60012","msg":"Invalid request: {}"}')
+    await until(
+        lambda: (
+            any(isinstance(e, Rejected) and "60012" in e.reason for e in events[seen:])
+            and any(
+                isinstance(e, StreamHealth) and e.stream == stream and e.state is StreamState.CONNECTED
+                for e in events[seen:]
+            )
+        )
+    )
+    states = [e.state for e in events[seen:] if isinstance(e, StreamHealth) and e.stream == stream]
+    assert states == [StreamState.DISCONNECTED, StreamState.CONNECTED], (states, health)
+    assert not [e for e in events[seen:] if isinstance(e, Rejected) and "undecodable" in e.reason]

@@ -11,7 +11,8 @@ three of BloFin's own needs:
 - **The raw tap.** The ``positions``, ``account`` and ``orders`` pushes are read raw (``on_frame``):
   ccxt's position cache keeps closed legs, its ``marginRatio`` is a figure of its own, and an order's
   ``orderCategory`` (a liquidation's) is not in its order; ccxt need not parse those frames at all
-  (``skips_ccxt``).
+  (``skips_ccxt``). Nor an ``event: error`` frame, which ccxt raises from its socket loop instead of
+  failing the call waiting on it: the adapter reads it and ends the subscription itself.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class TappedBlofin(TappedClient, ccxtpro.blofin):  # type: ignore[misc]
         return request
 
     def skips_ccxt(self, message: Any) -> bool:
+        if isinstance(message, dict) and message.get("event") == "error":
+            return True  # ccxt would raise it from its socket loop: the adapter reads it
         if not isinstance(message, dict) or "data" not in message:
             return False
         arg = message.get("arg")

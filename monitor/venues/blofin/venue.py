@@ -28,7 +28,10 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ccxt.base.errors import ExchangeError
+
 from monitor.events import AccountSnapshotEvent, AccountUpdate, Event, PositionState, Rejected
+from monitor.logs import scrub
 from monitor.model import MarginMode, PositionSide, Venue
 from monitor.venues.base import OrderResult, Sink, VenueAccount
 from monitor.venues.blofin import parse
@@ -180,6 +183,9 @@ class BlofinVenue(CcxtVenue):
         )
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:
+        if isinstance(frame, dict) and frame.get("event") == "error":
+            self._on_error_frame(account, url, frame)
+            return
         if not isinstance(frame, dict) or "data" not in frame:
             return  # login, subscribe acks, pong: ccxt's
         channel = (frame.get("arg") or {}).get("channel")
@@ -199,6 +205,17 @@ class BlofinVenue(CcxtVenue):
                     self._after_marks(order)
         except (parse.FrameError, TypeError, AttributeError) as exc:
             self.sink(Rejected(str(channel), f"{type(exc).__name__}: {exc}"[:200], received_ms=received))
+
+    def _on_error_frame(self, account: str, url: str, frame: dict[str, Any]) -> None:
+        """BloFin refused the login (60009) or a subscription (60012) on this socket: say so, and
+        fail the socket with it (ccxt rejects the pending watches and drops the socket), so the loop
+        subscribes and logs in again instead of waiting on a socket that will never push."""
+        code, msg = str(frame.get("code", ""))[:12], scrub(str(frame.get("msg", "")))[:120]
+        text = f"BloFin error {code}: {msg}"
+        self.sink(Rejected("private", text, received_ms=self.clock()))
+        ws = self.clients[account].clients.get(url)
+        if ws is not None:
+            ws.on_error(ExchangeError(text))
 
     def _after_marks(self, event: Event) -> None:
         """Pass ``event`` on after the marks of a poll started after it (at once while the marks
