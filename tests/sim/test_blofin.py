@@ -218,3 +218,18 @@ async def test_a_bad_login_is_60009(sim: SimExchange, clients: list[Any]) -> Non
         await asyncio.wait_for(ex.watch_balance(), 1)
     assert {"event": "error", "code": "60009", "msg": "Login failed."} in frames
     assert sim.streams.user_connections("main") == 0
+
+
+async def test_a_silent_connection_is_closed_and_a_ping_gets_a_text_pong(sim: SimExchange) -> None:
+    """BloFin drops a connection its client leaves silent for 30 s (here shortened); ``ping`` is
+    answered with the text ``pong``, not JSON."""
+    import aiohttp
+
+    sim.rest.idle_s = 0.2
+    async with aiohttp.ClientSession() as session, session.ws_connect(f"{sim.ws_url}/ws/public") as ws:
+        await ws.send_str("ping")
+        reply = await asyncio.wait_for(ws.receive(), 5)
+        assert (reply.type, reply.data) == (aiohttp.WSMsgType.TEXT, "pong")
+        closing = await asyncio.wait_for(ws.receive(), 5)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == 4000

@@ -89,6 +89,8 @@ class BlofinRestApi:
         self.requests: list[tuple[str, str]] = []
         self.request_times: list[int] = []
         self.nonces = Nonces()
+        # how long a WebSocket client may stay silent before the server closes it (``ws.IDLE_S``)
+        self.idle_s = 30.0
         # api key -> the broker id it was created for (absent: a plain transaction key)
         self.broker_keys: dict[str, str] = {}
         # the marks REST serves and when they were published (``publish_marks``): as a stream would

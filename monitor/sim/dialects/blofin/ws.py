@@ -1,6 +1,7 @@
 """BloFin's WebSocket over the simulator's stream hub: ``/ws/public`` and ``/ws/private``.
 
-- Keepalive: the client sends the text ``ping`` and gets the text ``pong`` (not JSON).
+- Keepalive: the client sends the text ``ping`` and gets the text ``pong`` (not JSON); a connection
+  the client leaves silent for ``IDLE_S`` (30 s, BloFin's) is closed (``BlofinRestApi.idle_s``).
 - Subscribe: ``{"op": "subscribe", "args": [{"channel", "instId"}]}``, one
   ``{"event": "subscribe", "arg": ...}`` per argument; a bad request is
   ``{"event": "error", "code": "60012", "msg": "Invalid request: <the request>"}``.
@@ -21,9 +22,10 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from monitor.sim.dialects.blofin import wire
 from monitor.sim.dialects.blofin.errors import passphrase_of
@@ -37,6 +39,21 @@ if TYPE_CHECKING:
 MARKER = "blofin.user"
 PRIVATE_CHANNELS = ("positions", "orders", "orders-algo", "account")
 MARK_CHANNEL = "mark-price-candle1m"
+IDLE_S = 30.0
+
+
+async def messages(ws: web.WebSocketResponse, idle_s: float) -> AsyncIterator[WSMessage]:
+    """The client's messages until it closes, or until it stays silent ``idle_s``: BloFin drops such
+    a connection (ccxt pings every 25 s)."""
+    while True:
+        try:
+            msg = await ws.receive(timeout=idle_s)
+        except TimeoutError:
+            await ws.close(code=4000, message=b"idle")
+            return
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return
+        yield msg
 
 
 def mark_stream(symbol: str) -> str:
@@ -123,7 +140,7 @@ async def serve_public(request: web.Request, sim: SimExchange) -> web.StreamResp
     conn = MarketConn(ws, request, live=True)
     hub.market.add(conn)
     try:
-        async for msg in ws:
+        async for msg in messages(ws, sim.rest.idle_s):
             if msg.type != WSMsgType.TEXT:
                 continue
             if msg.data == "ping":
@@ -171,7 +188,7 @@ async def serve_private(request: web.Request, sim: SimExchange) -> web.StreamRes
     await ws.prepare(request)
     conn: UserConn | None = None
     try:
-        async for msg in ws:
+        async for msg in messages(ws, sim.rest.idle_s):
             if msg.type != WSMsgType.TEXT:
                 continue
             if msg.data == "ping":
