@@ -53,6 +53,7 @@ class Venue(StrEnum):
     HYPERLIQUID = "hyperliquid"
     BITUNIX = "bitunix"
     GATE = "gate"
+    BLOFIN = "blofin"
 
 
 @dataclass(frozen=True, slots=True)

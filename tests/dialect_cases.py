@@ -5,8 +5,13 @@ where its REST routes live. A new dialect is added here and must pass the same t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.sim.exchange import SimExchange
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,9 @@ class VenueCase:
     # whether the private pushes alone bring positions and balances; Bitunix's carry no liquidation
     # price, so each one is a trigger for a REST read of the account
     pushes_carry_positions: bool = True
+    # the adapter polls the marks over REST (BloFin streams none): no market socket to wait for or
+    # to send frames on; the marks stream is up once the daemon says so
+    marks_polled: bool = False
 
 
 CASES: dict[str, VenueCase] = {
@@ -122,6 +130,21 @@ CASES: dict[str, VenueCase] = {
         ccxt=False,
         pushes_carry_positions=False,
     ),
+    "blofin": VenueCase(
+        "blofin",
+        cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
+        isolated=Held("main", "SOLUSDT", "SOL/USDT:USDT"),
+        hedge=Held("hedge", "BTCUSDT", "BTC/USDT:USDT"),
+        rest="/api/v1",
+        lot=2,  # contracts of 0.001 BTC
+        transfer=123.45,
+        cross_other=Held("main", "ETHUSDT", "ETH/USDT:USDT"),
+        listen_keys=False,
+        margin_path="",  # BloFin's API has no margin transfer
+        # "no position to reduce", refused inside data[0]
+        not_reduce_only=("InvalidOrder", "102022"),
+        marks_polled=True,
+    ),
     "bybit": VenueCase(
         "bybit",
         cross=Held("main", "BTCUSDT", "BTC/USDT:USDT"),
@@ -166,3 +189,21 @@ CASES: dict[str, VenueCase] = {
         ledger_units={"BTCUSDT": 0.001, "ETHUSDT": 0.001, "SOLUSDT": 1.0},
     ),
 }
+
+
+async def wait_marks_source(
+    sim: SimExchange, connected: Callable[[], Collection[str]], seconds: float = 10
+) -> None:
+    """Wait until the daemon's marks can move: a market subscription on the simulator, or, for a
+    venue whose marks are polled, the daemon's marks stream declared up (``connected()``)."""
+    case = CASES[sim.dialect.name]
+    if not case.marks_polled:
+        await asyncio.wait_for(sim.wait_market_subscribers(), seconds)
+        return
+    stream = f"{case.venue}:marks"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while stream not in connected():
+        if loop.time() > deadline:
+            raise TimeoutError(f"{stream} not up within {seconds} s")
+        await asyncio.sleep(0.01)

@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 
 from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tier, Venue
 
+BY_CONTRACTS = (Venue.OKX, Venue.BLOFIN)  # tiers by size in contracts, no deduction
+
 
 @st.composite
 def tier_tables(draw: st.DrawFn, venue: Venue, unit: float) -> tuple[Tier, ...]:
-    """Continuous tables (Binance's cum recurrence); OKX takes no deduction and is tiered by contracts."""
+    """Continuous tables (Binance's cum recurrence); OKX and BloFin take no deduction and are tiered by
+    contracts."""
     n = draw(st.integers(1, 5))
     mmr = draw(st.floats(0.002, 0.02))
     floor = 0.0
@@ -24,9 +27,9 @@ def tier_tables(draw: st.DrawFn, venue: Venue, unit: float) -> tuple[Tier, ...]:
             new_mmr = mmr * draw(st.floats(1.1, 2.0))
             cum = floor * (new_mmr - mmr) + cum
             mmr = new_mmr
-        tiers.append(Tier(floor, cap, min(mmr, 0.3), 0.0 if venue is Venue.OKX else cum))
+        tiers.append(Tier(floor, cap, min(mmr, 0.3), 0.0 if venue in BY_CONTRACTS else cum))
         floor = cap
-    if venue is not Venue.OKX:  # keep the recurrence exact after the clamp
+    if venue not in BY_CONTRACTS:  # keep the recurrence exact after the clamp
         fixed = [tiers[0]]
         for t in tiers[1:]:
             fixed.append(replace(t, cum=t.floor * (t.mmr - fixed[-1].mmr) + fixed[-1].cum))
@@ -37,7 +40,9 @@ def tier_tables(draw: st.DrawFn, venue: Venue, unit: float) -> tuple[Tier, ...]:
 @st.composite
 def accounts(draw: st.DrawFn, venue: Venue | None = None) -> Account:
     venue = venue or draw(st.sampled_from(list(Venue)))
-    inverse = {Venue.BINANCE_USDM: False, Venue.BINANCE_COINM: True}.get(venue, draw(st.booleans()))
+    inverse = {Venue.BINANCE_USDM: False, Venue.BINANCE_COINM: True, Venue.BLOFIN: False}.get(
+        venue, draw(st.booleans())
+    )
     hedge = draw(st.booleans())
     n_symbols = draw(st.integers(1, 4))
     positions: list[Position] = []
@@ -56,7 +61,7 @@ def accounts(draw: st.DrawFn, venue: Venue | None = None) -> Account:
             contracts = draw(st.floats(0.5, 500.0))
             q = contracts * contract_size
             value = q / price if inverse else q * price
-            unit = contracts if venue is Venue.OKX else value
+            unit = contracts if venue in BY_CONTRACTS else value
             tiers = draw(tier_tables(venue, unit))
             mode = draw(st.sampled_from(list(MarginMode)))
             entry = price * draw(st.floats(0.8, 1.25))

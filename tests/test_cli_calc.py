@@ -190,3 +190,17 @@ def test_an_okx_account_shows_the_ratio_okx_shows_beside_ours() -> None:
     assert "OKX shows 6900.36 %" in out.stdout
     doc = json.loads(run("calc", str(EXAMPLES / "okx-cross-account.json"), "--json").stdout)
     assert doc["positions"][0]["liquidation_price"] == pytest.approx(0.3287514731020614, rel=1e-12)
+
+
+def test_a_blofin_snapshot_reproduces_blofins_live_figures() -> None:
+    """``examples/blofin-cross-account.json`` is BloFin's live LTC capture (shared fixtures,
+    ``rest.positions.cross-long.observed.json``): the wallet is the captured balance less the open fee
+    (0.06 % of 67.85, ours), the MMR the row's maintenanceMargin over its notional (ours). BloFin's
+    printed liquidation price and margin ratio (equity / requirement, the inverse of ours) come back."""
+    out = run("calc", str(EXAMPLES / "blofin-cross-account.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    (ltc,) = doc["positions"]
+    assert ltc["liquidation_price"] == pytest.approx(6.588863861975256971, rel=1e-11)
+    assert 1 / doc["account"]["cross"]["margin_ratio"] == pytest.approx(161.322877125756096924, rel=1e-11)
+    assert abs(ltc["deviation_pct"]) < 1e-9

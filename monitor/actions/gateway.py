@@ -59,6 +59,7 @@ from monitor.venues.adapter import VenueAdapter
 from monitor.venues.base import OrderResult
 from monitor.venues.errors import Refused
 from monitor.venues.markets import MarketRules
+from monitor.venues.registry import margin_transfers_refused
 
 log = get_logger(__name__)
 
@@ -557,6 +558,9 @@ class Gateway:
             raise Refusal("adding margin is switched off (isolated_add_margin)")
         if account_before is None:
             raise Refusal("the account is not known well enough yet to size a transfer")
+        refused = margin_transfers_refused(account_before.venue)
+        if refused:
+            raise Refusal(refused)
         wallet = live.isolated_wallet or 0.0
         if intent.amount is not None:
             wanted = intent.amount

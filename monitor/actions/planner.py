@@ -38,6 +38,7 @@ from monitor.margin.account import evaluate_account
 from monitor.margin.rules import notional, rules_for, upnl
 from monitor.margin.whatif import margin_to_add, market_move
 from monitor.model import Account, AccountRisk, MarginMode, Position, PositionRisk, PositionSide, Side
+from monitor.venues.registry import margin_transfers_refused
 
 Key = tuple[str, PositionSide]
 
@@ -512,7 +513,8 @@ def plan_isolated(account: Account, key: Key, settings: DeriskSettings, lots: Lo
     current = account
     reached = False
     note = ""
-    if settings.isolated_add_margin:
+    refused = margin_transfers_refused(account.venue)
+    if settings.isolated_add_margin and not refused:
         need = _ceil_cent(margin_to_add(account, i, goal).add)
         allowed = margin_allowance(account, settings)
         amount = min(need, allowed)
@@ -538,6 +540,8 @@ def plan_isolated(account: Account, key: Key, settings: DeriskSettings, lots: Lo
             reached = amount >= need
         if not reached:
             note = f"needs {fmt(need)} margin, {fmt(allowed)} allowed"
+    elif refused:
+        note = f"no margin offered: {refused}"
     else:
         note = "adding margin is not allowed"
     if not reached and settings.isolated_fallback is not IsolatedFallback.NONE:

@@ -91,8 +91,10 @@ async def run_demo(
     sim.on_note = lambda t, text: console.print(f"[dim]  t={t:5.0f}s  {text}[/dim]")
     # each account with the simulated venue's taker fee (Bitget's 0.06 % is in its maintenance margin)
     fees = {name: sim.ledger.account(name).taker_fee for name in sim.accounts}
+    # a venue whose marks are polled (BloFin) polls once a simulated second
+    poll = 1.0 / speed
     accounts = tuple(
-        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase, k.address)
+        VenueAccount(name, k.api_key, k.secret, fees[name], k.passphrase, address=k.address, mark_poll_s=poll)
         for name, k in sim.accounts.items()
     )
     tmp = None
@@ -201,7 +203,8 @@ async def connected(daemon: Daemon, sim: SimExchange, timeout_s: float = CONNECT
 
 
 def _symbol_map(daemon: Daemon) -> dict[str, str]:
-    """Exchange market id -> unified symbol, as the daemon's adapters learnt it from the markets."""
+    """A venue's market id -> its unified symbol, as the daemon's adapters learnt them from the markets
+    (the dialect's ``market_id`` names a simulated symbol as the venue does)."""
     out: dict[str, str] = {}
     for adapter in daemon.adapters.values():
         out.update(adapter.symbols)

@@ -56,7 +56,7 @@ from monitor.venues import registry
 from monitor.venues.base import Endpoints, VenueAccount
 
 # Venues whose API keys come with a passphrase, a third secret (Bitget, OKX).
-PASSPHRASE_VENUES = frozenset({Venue.BITGET, Venue.OKX})
+PASSPHRASE_VENUES = frozenset({Venue.BITGET, Venue.BLOFIN, Venue.OKX})
 _SECRET_KEYS = {"api_key", "apikey", "secret", "api_secret", "password", "passphrase", "token", "bot_token"}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -175,13 +175,18 @@ class AccountIn(_Strict):
     api_key_file: str | None = None
     api_secret_env: str | None = None
     api_secret_file: str | None = None
-    # Bitget's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE); not read elsewhere
+    # Bitget's and BloFin's third credential (default variable MONITOR_<ACCOUNT>_API_PASSPHRASE)
     api_passphrase_env: str | None = None
     api_passphrase_file: str | None = None
     # a Hyperliquid account's wallet address: enough to watch it (not a secret); an agent wallet's
     # private key, only to act, goes in api_secret_env / api_secret_file
     address: str | None = None
     taker_fee: float = Field(0.0005, ge=0, lt=0.01)
+    # BloFin: the broker id its orders carry (none by default: a key created as a plain API
+    # transaction key refuses any, 152011), and how often its marks are polled (one poll serves the
+    # venue's accounts: the shortest interval asked)
+    broker_id: str = Field("", max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+    mark_poll_seconds: float = Field(1.0, ge=0.2, le=60)
 
     @field_validator("address")
     @classmethod
@@ -482,7 +487,17 @@ def parse_config(
             )
             sources[a.name] += f", passphrase from {phrase_from}"
         if key and sec and (phrase or a.venue not in PASSPHRASE_VENUES):
-            accounts.append(VenueAccount(a.name, key, sec, a.taker_fee, phrase or ""))
+            accounts.append(
+                VenueAccount(
+                    a.name,
+                    key,
+                    sec,
+                    a.taker_fee,
+                    phrase or "",
+                    broker_id=a.broker_id,
+                    mark_poll_s=a.mark_poll_seconds,
+                )
+            )
         elif allow_missing:
             accounts.append(VenueAccount(a.name, "", "", a.taker_fee))
     _account_names(raw, problems)

@@ -396,14 +396,15 @@ class Daemon:
         self.idle.run(self.policy_state, self.options.policy, after_marks=isinstance(event, MarkPrices))
 
     def _know_markets(self, venue: str) -> None:
-        """A venue's markets (contract sizes) before its first positions are valued: an adapter
-        reports its first snapshot while it starts, before ``start`` hands the markets over. A
-        contract of 100 XRP valued as one coin puts every figure far off."""
+        """Hand the engine a venue's markets before the first account of it is evaluated: an adapter
+        sends its first snapshots while it starts, once its markets are loaded but before ``start``
+        returns, and without them every contract would count as one unit (COIN-M's 100 USD, BloFin's
+        0.001 BTC)."""
         if venue in self.engine.markets:
             return
-        for v, adapter in self.adapters.items():
-            if v.value == venue and adapter.markets:
-                self.engine.set_markets(venue, adapter.markets)
+        adapter = self.adapters.get(Venue(venue))
+        if adapter is not None and adapter.markets:
+            self.engine.set_markets(venue, adapter.markets)
 
     def handle(self, event: Event) -> list[Alert]:
         """Apply one event and run the policy on what it changed. Returns the alerts it produced."""

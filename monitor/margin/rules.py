@@ -648,6 +648,52 @@ def with_fee(tiers: Sequence[Tier], taker_fee: float) -> tuple[Tier, ...]:
     return tuple(Tier(t.floor, t.cap, t.mmr + taker_fee, t.cum) for t in tiers)
 
 
+class Blofin(Rules):
+    """BloFin USDT swaps (venues note 2.4). **Derived**: BloFin publishes no margin formula.
+
+    These identities were derived from BloFin's examples and reproduce its documented isolated row and
+    a live cross capture to every printed digit (``tests/margin/test_blofin.py``); they are ours, the
+    exchange's figures are the reference, and the parity alert compares the two on every tick.
+
+    - Maintenance margin ``MM = q x mark x MMR`` (BloFin's ``maintenanceMargin``, no fee inside); the
+      requirement adds the fee to close at the taker rate: ``q x mark x (MMR + taker)``.
+    - BloFin's ``marginRatio`` is equity / requirement (larger is safer, liquidation at 1); ours is its
+      inverse (requirement / equity), the same condition.
+    - Tiers (``position-tiers``) are by position size in contracts with no deduction, so a leg's rate
+      does not move with the price: the requirement is linear in it and both margin modes have a
+      closed form (the price where equity = requirement). Isolated long:
+      ``LP = (EP x q - margin) / (q x (1 - MMR - taker))``; cross, for one symbol's legs, the same with
+      the pool's other equity and requirement in ``base``.
+    """
+
+    venue = Venue.BLOFIN
+    inverse_default = False
+
+    def tier_value(self, p: Position, price: float) -> float:
+        return p.contracts
+
+    def rate(self, p: Position, taker_fee: float) -> float:
+        """MMR of the leg's size tier plus the fee to close."""
+        return p.tiers[tier_index(p.tiers, p.contracts)].mmr + taker_fee
+
+    def requirement(self, p: Position, price: float, taker_fee: float) -> float:
+        return p.contracts * p.contract_size * price * self.rate(p, taker_fee)
+
+    def breakpoints(self, p: Position) -> list[float]:
+        return []  # the tier is fixed by the size, not the price
+
+    def isolated_liquidation_price(
+        self, p: Position, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        return _linear_lp((p,), (self.rate(p, taker_fee),), (0.0,), p.isolated_wallet or 0.0)
+
+    def cross_liquidation_price(
+        self, legs: Sequence[Position], base: float, taker_fee: float, mark: float | None = None
+    ) -> float | None:
+        rates = [self.rate(leg, taker_fee) for leg in legs]
+        return _linear_lp(legs, rates, [0.0] * len(legs), base)
+
+
 RULES: dict[Venue, Rules] = {
     Venue.BINANCE_USDM: BinanceUsdm(),
     Venue.BINANCE_COINM: BinanceCoinm(),
@@ -657,6 +703,7 @@ RULES: dict[Venue, Rules] = {
     Venue.HYPERLIQUID: Hyperliquid(),
     Venue.BITUNIX: Bitunix(),
     Venue.GATE: Gate(),
+    Venue.BLOFIN: Blofin(),
 }
 
 

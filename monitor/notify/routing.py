@@ -14,6 +14,7 @@ from monitor.alerts import Alert, AlertKind, Level, Transition
 from monitor.notify.ports import ActionKind, ActionsAllowed
 from monitor.notify.render import effective_level, fact_num, top_contributors
 from monitor.notify.settings import ChatSettings
+from monitor.venues.registry import margin_transfers_refused
 
 LANE_CRITICAL = 0
 LANE_DANGER = 1
@@ -73,7 +74,8 @@ def offers_for(alerts: Sequence[Alert], *, allowed: ActionsAllowed) -> list[Offe
 
     Cross positions get Reduce 25 % / 50 % / Close (reducing any cross leg lowers the whole pool's
     requirement); a cross-account alert without a symbol offers them for its top contributor. Isolated
-    positions get Add margin (reducing an isolated position barely moves its liquidation price). An
+    positions get Add margin (reducing an isolated position barely moves its liquidation price), on
+    venues whose API can add it (the registry's ``no_margin_transfers``). An
     account whose de-risk mode allows none of its position's actions gets no button at all.
     """
     out: list[Offer] = []
@@ -84,6 +86,8 @@ def offers_for(alerts: Sequence[Alert], *, allowed: ActionsAllowed) -> list[Offe
         if alert.level < ACTION_MIN_LEVEL or alert.margin_mode not in ("cross", "isolated"):
             continue
         permitted = frozenset(allowed(alert.account))
+        if margin_transfers_refused(alert.venue):  # the venue's API cannot add margin
+            permitted -= {ActionKind.ADD_MARGIN}
         wanted = (
             (ActionKind.REDUCE, ActionKind.CLOSE)
             if alert.margin_mode == "cross"

@@ -373,7 +373,10 @@ class SimExchange:
             self.on_note(self.sim_time, text)
 
     async def _publish_market(self, now: int, *, three_second: bool) -> None:
-        if self.faults.marks_stalled or not self.streams.subscribers():
+        if self.faults.marks_stalled:
+            return
+        self.dialect.marks_published(self, now)
+        if not self.streams.subscribers():
             return
         mark_update = self.dialect.mark_update
         updates = {s: mark_update(s, p, now) for s, p in self._ledger.marks.items()}

@@ -42,6 +42,8 @@ class VenueAccount:
     # the account's public address, for venues that know an account by one (Hyperliquid's wallet
     # address): not a secret, and enough to watch it; ``secret`` is then the agent wallet's key
     address: str = ""
+    broker_id: str = ""  # the broker id orders carry (BloFin; "": none, what a plain API key takes)
+    mark_poll_s: float = 0.0  # how often a venue whose marks are polled asks (BloFin); 0: its default
 
     def __repr__(self) -> str:
         shown = f", address={self.address!r}" if self.address else ""
@@ -65,14 +67,16 @@ class Endpoints:
 class Pacing:
     """How an adapter's clients pace their requests and close. The defaults are production's (the
     client library's own throttle on, its linger on close); the suites against the loopback simulator
-    turn both off (``LOOPBACK``)."""
+    turn both off and poll what is polled every 20 ms (``LOOPBACK``)."""
 
     rate_limit: bool = True
     close_wait_ms: int | None = None
+    # how often a venue whose marks are polled (BloFin) asks; None: its accounts' setting or default
+    mark_poll_s: float | None = None
 
 
 PRODUCTION = Pacing()
-LOOPBACK = Pacing(rate_limit=False, close_wait_ms=0)
+LOOPBACK = Pacing(rate_limit=False, close_wait_ms=0, mark_poll_s=0.02)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from monitor.venues.base import PRODUCTION, Endpoints, Pacing, Sink, VenueAccoun
 from monitor.venues.binance import factory as binance
 from monitor.venues.bitget import factory as bitget
 from monitor.venues.bitunix import factory as bitunix
+from monitor.venues.blofin import factory as blofin
 from monitor.venues.bybit import factory as bybit
 from monitor.venues.gate import factory as gate
 from monitor.venues.hyperliquid import factory as hyperliquid
@@ -38,6 +39,9 @@ class Supports:
     isolated_margin: bool = False  # isolated legs, and margin transfers into them
     reduce_only_orders: bool = False  # the gateway's de-risking orders
     multi_assets: bool = False  # a pool of several margin assets, each at a haircut
+    # why margin cannot be moved into an isolated leg over the venue's API ("": it can, where the
+    # venue has isolated legs); the planner offers no transfer then and says this instead
+    no_margin_transfers: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,21 @@ VENUES: Mapping[Venue, VenueSpec] = MappingProxyType(
                 Supports(hedge_mode=True, isolated_margin=True, reduce_only_orders=True),
             ),
             VenueSpec(
+                Venue.BLOFIN,
+                "BloFin USDT swaps",
+                blofin.make_adapter,
+                rules_for(Venue.BLOFIN),
+                "blofin",
+                "https://openapi.blofin.com",
+                "wss://openapi.blofin.com",
+                Supports(
+                    hedge_mode=True,
+                    isolated_margin=True,
+                    reduce_only_orders=True,
+                    no_margin_transfers="BloFin's API has no way to add margin to an isolated position",
+                ),
+            ),
+            VenueSpec(
                 Venue.BYBIT,
                 "Bybit",
                 bybit.make_adapter,
@@ -158,6 +177,16 @@ def spec_for(venue: Venue) -> VenueSpec:
         return VENUES[venue]
     except KeyError:
         raise UnsupportedVenue(venue.value) from None
+
+
+def margin_transfers_refused(venue: Venue | str) -> str:
+    """Why ``venue`` offers no transfer of margin into an isolated leg; "" when it does (or when it
+    is not a registered venue: the calculator's venues move margin by their rules)."""
+    try:
+        spec = VENUES.get(Venue(venue))
+    except ValueError:
+        return ""
+    return spec.supports.no_margin_transfers if spec is not None else ""
 
 
 def make_adapter(

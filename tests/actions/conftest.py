@@ -34,6 +34,7 @@ from monitor.sim.scenarios import Scenario
 from monitor.sim.specs import major_specs
 from monitor.venues.base import LOOPBACK, Endpoints, VenueAccount
 from monitor.venues.registry import make_adapter
+from tests.dialect_cases import wait_marks_source
 
 USDM = Venue.BINANCE_USDM
 SIM_EPOCH_MS = 1_767_225_600_000  # 2026-01-01: simulated time zero for gateway clocks
@@ -164,7 +165,7 @@ async def start_rig(
     daemon = Daemon(options, [], adapter_factory=fast_adapter)
     await daemon.start()
     async with asyncio.timeout(5):  # the streams are up before the first tick is published
-        await sim.wait_market_subscribers()
+        await wait_marks_source(sim, lambda: daemon.connected)
         for acct in accounts:
             await sim.wait_user_connections(acct.name)
     # and each user stream's first resync (a REST snapshot) has been applied: a snapshot read before

@@ -271,6 +271,18 @@ def test_isolated_plan_respects_the_caps_then_falls_back() -> None:
     assert no_add is not None and [s.kind for s in no_add.steps] == [StepKind.REDUCE]
 
 
+def test_on_a_venue_without_margin_transfers_the_plan_reduces_and_says_why() -> None:
+    """BloFin's API cannot add isolated margin: its plan goes straight to the fallback, and its note
+    names the venue's reason instead of a setting nobody switched off."""
+    a = replace(iso_account(), venue=Venue.BLOFIN, taker_fee=0.0006)
+    plan = plan_isolated(a, ISO_KEY, S, LOTS)
+    assert plan is not None
+    assert [s.kind for s in plan.steps] == [StepKind.REDUCE]
+    assert "no margin offered" in plan.note and "BloFin's API has no way to add margin" in plan.note
+    nothing = plan_isolated(a, ISO_KEY, replace(S, isolated_fallback=IsolatedFallback.NONE), LOTS)
+    assert nothing is not None and nothing.steps == () and not nothing.reaches_target
+
+
 def test_a_transfer_never_takes_the_cross_pool_over_its_target() -> None:
     a = account(
         3_000,

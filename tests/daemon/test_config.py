@@ -449,8 +449,9 @@ def test_the_mark_window_reaches_the_daemon(service: dict[str, Any], window: int
     assert build_options(settings).mark_window_ms == window
 
 
-def test_a_bitget_account_needs_its_passphrase_and_never_shows_it() -> None:
-    data = {"accounts": [{"name": "main", "venue": "bitget"}]}
+@pytest.mark.parametrize("venue", ["bitget", "blofin"])
+def test_a_passphrase_venue_s_account_needs_it_and_never_shows_it(venue: str) -> None:
+    data = {"accounts": [{"name": "main", "venue": venue}]}
     missing = problems(data)
     assert "MONITOR_MAIN_API_PASSPHRASE is not set" in missing["accounts[0].api_passphrase_env"]
     s = parse_config(data, {**ENV, "MONITOR_MAIN_API_PASSPHRASE": "p" * 16})
@@ -463,3 +464,21 @@ def test_a_bitget_account_needs_its_passphrase_and_never_shows_it() -> None:
 def test_other_venues_ask_for_no_passphrase() -> None:
     (acct,) = parse_config(minimal(), ENV).accounts
     assert acct.passphrase == ""
+
+
+def test_a_blofin_account_s_broker_id_and_mark_poll_reach_its_adapter() -> None:
+    env = {**ENV, "MONITOR_MAIN_API_PASSPHRASE": "p" * 16}
+    account = {"name": "main", "venue": "blofin", "broker_id": "abc123", "mark_poll_seconds": 2.5}
+    (acct,) = parse_config({"accounts": [account]}, env).accounts
+    assert (acct.broker_id, acct.mark_poll_s) == ("abc123", 2.5)
+    (default,) = parse_config({"accounts": [{"name": "main", "venue": "blofin"}]}, env).accounts
+    assert (default.broker_id, default.mark_poll_s) == ("", 1.0)  # no broker id: what a plain key takes
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("mark_poll_seconds", 0.05), ("mark_poll_seconds", 600), ("broker_id", "a b")]
+)
+def test_a_bad_blofin_setting_is_named(key: str, value: Any) -> None:
+    env = {**ENV, "MONITOR_MAIN_API_PASSPHRASE": "p" * 16}
+    found = problems({"accounts": [{"name": "main", "venue": "blofin", key: value}]}, env)
+    assert f"accounts[0].{key}" in found, found

@@ -27,6 +27,7 @@ from monitor.policy.settings import PolicyConfig
 from monitor.sim.exchange import SimExchange
 from monitor.venues.base import LOOPBACK, Endpoints, VenueAccount
 from monitor.venues.registry import make_adapter
+from tests.dialect_cases import wait_marks_source
 
 USER_EVENTS = ("AccountUpdate", "OrderUpdate", "MarginCall", "ListenKeyExpired")
 """The daemon's event kinds that come from a user data stream."""
@@ -142,7 +143,7 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
         started.append(daemon)
         running = Running(sim, daemon, recorder, log)
         # wait for both kinds of stream to be subscribed before a test moves prices
-        await asyncio.wait_for(sim.wait_market_subscribers(), 10)
+        await wait_marks_source(sim, lambda: daemon.connected)
         await running.until(
             lambda: sum(s.endswith(":user") for s in daemon.connected) == len(accounts), what="user streams"
         )

@@ -14,6 +14,9 @@ from monitor.venues.registry import VENUES
 
 # the demo script's isolated DOGE leg, as each venue's ccxt symbol names it
 DOGE = {"binancecoinm": "DOGE/USD:DOGE", "hyperliquid": "DOGE/USDC:USDC"}
+# BloFin's marks are polled (no streamed mark price): a simulated second must outlast ccxt's 200 ms
+# throttle, so the poll woken by the liquidation's push reads the tick that made it
+SPEED = {"blofin": 3.0}
 
 
 async def test_a_fast_cascade_is_predicted_because_the_clock_waits_for_the_monitor(tmp_path: Path) -> None:
@@ -68,9 +71,10 @@ async def test_each_venues_demo_runs_end_to_end_and_predicts_its_liquidation(
     on the wire, predicted at the exchange's price within one tick, critical first, with no frame
     rejected and no deviation from the exchange's own liquidation prices."""
     screen = io.StringIO()
+    speed = SPEED.get(venue, 12.0)
     result = await run_demo(
-        duration=5.0,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
-        speed=12.0,
+        duration=60.0 / speed,  # 60 simulated seconds: the isolated leg is pushed through at 36-44
+        speed=speed,
         scenario="demo",
         console=Console(file=screen, width=200, color_system=None),
         table_every=1_000.0,

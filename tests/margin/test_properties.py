@@ -19,6 +19,7 @@ from monitor.model import Account, MarginMode, Position, PositionSide, Side, Tie
 from tests.strategies import accounts
 
 REL = 1e-9
+BY_CONTRACTS = (Venue.OKX, Venue.BLOFIN)  # tiers by size in contracts, no deduction
 
 
 def at_price(positions: tuple[Position, ...], symbol: str, price: float) -> tuple[Position, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 
@@ -79,6 +80,15 @@ def test_cross_positions_offer_reduce_and_close_isolated_offer_add_margin() -> N
         allowed=every_action,
     )
     assert [o.action for o in iso] == [ActionKind.ADD_MARGIN]
+
+
+def test_no_add_margin_button_on_a_venue_whose_api_cannot_add_margin() -> None:
+    """BloFin has no margin-transfer API: its isolated alerts offer nothing the gateway would refuse."""
+    iso = make_alert(key="risk:main:ETH", symbol="ETH/USDT:USDT", margin_mode="isolated")
+    assert offers_for([replace(iso, venue="blofin")], allowed=every_action) == []
+    cross = replace(make_alert(level=Level.DANGER, margin_mode="cross"), venue="blofin")
+    offered = offers_for([cross], allowed=every_action)
+    assert [o.action for o in offered] == [ActionKind.REDUCE, ActionKind.REDUCE, ActionKind.CLOSE]
 
 
 def test_cross_account_alert_offers_buttons_for_its_top_contributor() -> None:

@@ -8,6 +8,7 @@ from monitor.sim.dialects.binance_coinm import BinanceCoinm
 from monitor.sim.dialects.binance_usdm import BinanceUsdm
 from monitor.sim.dialects.bitget import Bitget
 from monitor.sim.dialects.bitunix import Bitunix
+from monitor.sim.dialects.blofin import Blofin
 from monitor.sim.dialects.bybit import Bybit
 from monitor.sim.dialects.gate import Gate
 from monitor.sim.dialects.hyperliquid import Hyperliquid
@@ -19,6 +20,7 @@ DIALECTS: dict[str, Dialect] = {
         BinanceUsdm(),
         BinanceCoinm(),
         Bitget(),
+        Blofin(),
         Bitunix(),
         Bybit(),
         Gate(),

@@ -75,6 +75,12 @@ class Dialect(ABC):
     def mark_update(self, symbol: str, mark: float, now_ms: int) -> JSON:
         """One symbol's mark-price payload on the market stream."""
 
+    def marks_published(self, sim: SimExchange, now_ms: int) -> None:
+        """The marks were published at ``now_ms`` (a tick, or ``publish_marks``; not while the feed is
+        stalled), with or without a stream subscribed: a venue whose marks are polled over REST
+        (BloFin) serves these until the next publication. Nothing to do for a streaming venue."""
+        return
+
     @abstractmethod
     def user_frame(self, event: LedgerEvent, specs: Mapping[str, SymbolSpec]) -> JSON:
         """The user-stream frame of one ledger event."""

@@ -1,0 +1,1 @@
+"""BloFin USDT swaps through ccxt / ccxt.pro ``blofin``."""
