@@ -144,6 +144,8 @@ CASES: dict[str, VenueCase] = {
         # "no position to reduce", refused inside data[0]
         not_reduce_only=("InvalidOrder", "102022"),
         marks_polled=True,
+        # a BloFin contract of the simulator's books is one lot step (sim/dialects/blofin)
+        ledger_units={"BTCUSDT": 0.001, "ETHUSDT": 0.001, "SOLUSDT": 1.0},
     ),
     "bybit": VenueCase(
         "bybit",

@@ -45,13 +45,8 @@ async def test_a_reduce_only_order_reduces_and_never_flips(
     half = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.REDUCE, fraction=0.5)
     result = await r.gateway.submit(half)
     assert result.outcome is Outcome.FILLED, result.message
-    # the gateway counts contracts; the ledger linear base units (BloFin's contract is 0.001 BTC),
-    # inverse contracts (COIN-M's are USD of face value)
-    rules = r.daemon.adapters[Venue(dialect.venue)].market_rules(cross.unified)
-    assert rules is not None
-    filled = result.filled if rules.inverse else result.filled * rules.contract_size
-    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - filled)
-    assert 0 < filled <= held / 2
+    assert amount(r, cross.account, cross.symbol) == pytest.approx(held - result.filled)
+    assert 0 < result.filled <= held / 2
     close = Intent(cross.account, cross.unified, PositionSide.BOTH, IntentKind.CLOSE)
     assert (await r.gateway.submit(close)).outcome is Outcome.FILLED
     assert amount(r, cross.account, cross.symbol) == 0

@@ -24,6 +24,7 @@ class Silent:
         self, venue: Venue, accounts: Any, sink: Callable[[Event], None], endpoints: Endpoints | None
     ) -> None:
         self.venue = venue
+        self.sink = sink  # what the daemon gave it: a test pushes events through it as a venue would
         self.markets = [MarketInfo(BTC), MarketInfo(ETH)]
         self.symbols = {"BTCUSDT": BTC, "ETHUSDT": ETH}
 

@@ -41,6 +41,13 @@ async def daemon(tmp_path: Path) -> Any:
         await d.stop()
 
 
+def push(daemon: Daemon, event: Event) -> None:
+    """Hand ``event`` to the daemon as its venue's adapter does: through the sink it was built with."""
+    adapter = daemon.adapters[Venue.BINANCE_USDM]
+    assert isinstance(adapter, Silent)
+    adapter.sink(event)
+
+
 def marks(btc: float, ms: int) -> MarkPrices:
     return MarkPrices(V, {BTC: btc, ETH: 2_900.0}, ms, ms)
 
@@ -50,7 +57,7 @@ def btc_mark(daemon: Daemon) -> float:
 
 
 async def test_with_nothing_pending_an_event_is_applied_before_the_sink_returns(daemon: Daemon) -> None:
-    daemon._sink(marks(59_000.0, 10))
+    push(daemon, marks(59_000.0, 10))
     assert daemon.stats.events["MarkPrices"] == 1
     assert btc_mark(daemon) == 59_000.0
     assert daemon.queue.empty()
@@ -58,7 +65,7 @@ async def test_with_nothing_pending_an_event_is_applied_before_the_sink_returns(
 
 async def test_an_event_behind_a_queued_one_waits_its_turn(daemon: Daemon) -> None:
     daemon.queue.put_nowait(marks(59_000.0, 10))
-    daemon._sink(marks(58_000.0, 20))
+    push(daemon, marks(58_000.0, 20))
     assert daemon.stats.events["MarkPrices"] == 0  # neither jumped the queue
     await daemon.drain()
     assert daemon.stats.events["MarkPrices"] == 2
@@ -71,11 +78,11 @@ async def test_an_event_sunk_while_one_is_applied_is_applied_after_it(daemon: Da
     def listener(risks: Sequence[AccountRisk]) -> None:
         seen.append(risks[0].positions[0].mark_price)
         if len(seen) == 1:  # a callback of the first decision delivers the next event
-            daemon._sink(marks(58_000.0, 20))
+            push(daemon, marks(58_000.0, 20))
             assert daemon.stats.events["MarkPrices"] == 1
 
     daemon.risk_listeners.append(listener)
-    daemon._sink(marks(59_000.0, 10))
+    push(daemon, marks(59_000.0, 10))
     await daemon.drain()
     assert seen == [59_000.0, 58_000.0]
 
@@ -88,10 +95,10 @@ async def test_a_failing_event_is_logged_not_raised_into_the_adapter(
 
     monkeypatch.setattr(daemon.engine, "on_marks", broken)
     with capture_logs() as logs:
-        daemon._sink(marks(59_000.0, 10))  # does not raise
+        push(daemon, marks(59_000.0, 10))  # does not raise
     assert [(e["event"], e["event_type"]) for e in logs] == [("event failed", "MarkPrices")]
     monkeypatch.undo()
-    daemon._sink(marks(58_000.0, 20))  # and the next one is applied as usual
+    push(daemon, marks(58_000.0, 20))  # and the next one is applied as usual
     assert btc_mark(daemon) == 58_000.0
 
 

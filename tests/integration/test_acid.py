@@ -30,6 +30,9 @@ def closed(run: Running) -> set[tuple[str, str]]:
 
 
 SPEED = 24.0
+# Bitunix's positions and liquidation prices come from a REST read that each push triggers: at 24x a
+# read can land after the next tick, and the leg is gone from the monitor's view when it is liquidated
+SPEED_OF = {"bitunix": 12.0}
 
 
 @pytest.mark.slow
@@ -52,13 +55,14 @@ async def test_every_liquidation_was_predicted(
 ) -> None:
     # the cascade crashes from t=10 s over 30 s and rebounds for 20 s: 65 s shows all of it
     speaks = DIALECTS[dialect.venue]
+    speed = SPEED_OF.get(dialect.venue, SPEED)
     plan = speaks.make_scenario("demo") if scenario == "demo" else make_scenario(scenario, duration=65.0)
     sim: SimExchange = await make_sim(  # type: ignore[operator]
-        book, plan, speed=SPEED, seed=3, clock=False, dialect=dialect.venue
+        book, plan, speed=speed, seed=3, clock=False, dialect=dialect.venue
     )
-    run = await start_daemon(sim, policy=demo_policy(SPEED), staleness_check_seconds=0.2)
+    run = await start_daemon(sim, policy=demo_policy(speed), staleness_check_seconds=0.2)
     sim.resume()
-    duration = (sim.scenario.duration or 60.0) / SPEED
+    duration = (sim.scenario.duration or 60.0) / speed
     await asyncio.wait_for(sim.finished.wait(), duration + 20)
     assert sim.liquidations, "the scenario is meant to liquidate something"
     symbols = run.daemon.adapters[next(iter(run.daemon.adapters))].symbols  # type: ignore[attr-defined]
