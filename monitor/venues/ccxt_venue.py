@@ -28,7 +28,7 @@ from monitor.venues.base import Backoff, Ban, Endpoints, RestGate, Sink, StartEr
 from monitor.venues.ccxt_errors import ErrorMapping
 from monitor.venues.loopback import point_at
 from monitor.venues.markets import MarketRules
-from monitor.venues.reconnect import StreamKeeper
+from monitor.venues.reconnect import StreamKeeper, keep_subscribed
 
 log = get_logger(__name__)
 
@@ -240,6 +240,37 @@ class CcxtVenue(ABC):
         for client in [self.public, *self.clients.values()]:
             if client is not None:
                 client.forget_dial_backoff()
+
+    # --- an account's private channels ----------------------------------------------------------------
+    async def keep_private_watches(
+        self, account: str, watches: Callable[[], Sequence[Awaitable[object]]]
+    ) -> None:
+        """Keep an account's private channels subscribed together for as long as the adapter runs
+        (``keep_subscribed``: reconnect with backoff, resubscribe, then resync). ``watches`` starts the
+        client's ``watch_*`` calls; when one ends (its socket dropped) they all end at once, every
+        outcome is retrieved, and a failure is the user stream going down."""
+        client = self.clients[account]
+
+        async def subscribe() -> None:
+            pending = [asyncio.ensure_future(w) for w in watches()]
+            try:
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in pending:
+                    if not w.done():
+                        w.cancel()
+                outcomes = await asyncio.shield(asyncio.gather(*pending, return_exceptions=True))
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise outcome
+
+        await keep_subscribed(
+            self.streams,
+            self.user_stream(account),
+            subscribe,
+            opened=lambda watch: self.wait_private_connected(client, watch),
+            resync=lambda: self.resync(account),
+        )
 
     # --- marks of the held symbols ------------------------------------------------------------------
     def set_held(self, account: str, symbols: Iterable[str]) -> None:

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,7 +26,6 @@ from monitor.venues.bybit.client import TappedBybit
 from monitor.venues.bybit.errors import MAPPING, raises_venue_errors
 from monitor.venues.ccxt_venue import CcxtVenue
 from monitor.venues.errors import OrderNotFound
-from monitor.venues.reconnect import keep_subscribed
 
 _SETTLE = "USDT"
 _CATEGORY = "linear"
@@ -152,31 +150,8 @@ class BybitVenue(CcxtVenue):
 
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
-
-        async def subscribe() -> None:
-            watches = [
-                asyncio.ensure_future(client.watch_balance()),
-                asyncio.ensure_future(client.watch_positions()),
-                asyncio.ensure_future(client.watch_orders()),
-            ]
-            try:
-                await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in watches:
-                    if not w.done():
-                        w.cancel()
-                # every watch's outcome is retrieved: one socket's failure ends them all at once
-                outcomes = await asyncio.shield(asyncio.gather(*watches, return_exceptions=True))
-            for outcome in outcomes:
-                if isinstance(outcome, Exception):
-                    raise outcome
-
-        await keep_subscribed(
-            self.streams,
-            self.user_stream(account),
-            subscribe,
-            opened=lambda watch: self.wait_private_connected(client, watch),
-            resync=lambda: self.resync(account),
+        await self.keep_private_watches(
+            account, lambda: [client.watch_balance(), client.watch_positions(), client.watch_orders()]
         )
 
     async def ping(self) -> None:

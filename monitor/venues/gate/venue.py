@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -38,7 +37,6 @@ from monitor.venues.gate import parse
 from monitor.venues.gate.client import TappedGate
 from monitor.venues.gate.errors import MAPPING, raises_venue_errors
 from monitor.venues.gate.urls import point_at as point_at_gate
-from monitor.venues.reconnect import keep_subscribed
 
 SETTLE = {"settle": "usdt"}
 _TIERS_PAGE = 100  # markets per page of /risk_limit_tiers without a contract
@@ -200,32 +198,16 @@ class GateVenue(CcxtVenue):
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
 
-        async def subscribe() -> None:
-            if not client.uid:
+        def watches() -> list[Any]:
+            if not client.uid:  # read from the futures account at start
                 raise UnsupportedAccount(f"account {account}: Gate's private channels need the account's uid")
-            watches = [
-                asyncio.ensure_future(client.watch_positions()),
-                asyncio.ensure_future(client.watch_balance()),
-                asyncio.ensure_future(client.watch_my_liquidations_for_symbols([])),
+            return [
+                client.watch_positions(),
+                client.watch_balance(),
+                client.watch_my_liquidations_for_symbols([]),
             ]
-            try:
-                await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in watches:
-                    if not w.done():
-                        w.cancel()
-                outcomes = await asyncio.shield(asyncio.gather(*watches, return_exceptions=True))
-            for outcome in outcomes:
-                if isinstance(outcome, Exception):
-                    raise outcome
 
-        await keep_subscribed(
-            self.streams,
-            self.user_stream(account),
-            subscribe,
-            opened=lambda watch: self.wait_private_connected(client, watch),
-            resync=lambda: self.resync(account),
-        )
+        await self.keep_private_watches(account, watches)
 
     # --- REST ---------------------------------------------------------------------------------------
     @raises_venue_errors

@@ -40,7 +40,6 @@ from monitor.venues.ccxt_venue import CcxtVenue
 from monitor.venues.okx import parse
 from monitor.venues.okx.client import TappedOkx
 from monitor.venues.okx.errors import MAPPING, raises_venue_errors
-from monitor.venues.reconnect import keep_subscribed
 
 log = get_logger(__name__)
 
@@ -175,30 +174,8 @@ class OkxVenue(CcxtVenue):
 
     async def user_loop(self, account: str) -> None:
         client = self.clients[account]
-
-        async def subscribe() -> None:
-            watches = [
-                asyncio.ensure_future(client.watch_balance()),
-                asyncio.ensure_future(client.watch_positions()),
-                asyncio.ensure_future(client.watch_orders()),
-            ]
-            try:
-                await asyncio.wait(watches, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in watches:
-                    if not w.done():
-                        w.cancel()
-                outcomes = await asyncio.shield(asyncio.gather(*watches, return_exceptions=True))
-            for outcome in outcomes:
-                if isinstance(outcome, Exception):
-                    raise outcome
-
-        await keep_subscribed(
-            self.streams,
-            self.user_stream(account),
-            subscribe,
-            opened=lambda watch: self.wait_private_connected(client, watch),
-            resync=lambda: self.resync(account),
+        await self.keep_private_watches(
+            account, lambda: [client.watch_balance(), client.watch_positions(), client.watch_orders()]
         )
 
     async def ping(self) -> None:
