@@ -4,11 +4,9 @@ window (docs "Exchange endpoint", "Signing", "Nonces and API wallets").
 An L1 action (order, cancel, updateIsolatedMargin, updateLeverage, setReferrer) is signed by an agent
 (API) wallet or the account's own key: ``hash = keccak(msgpack(action) || nonce (8 bytes, big endian)
 || 0x00 | 0x01 vaultAddress || [0x00 expiresAfter])``, then EIP-712 over the phantom agent
-``Agent{source: "a" (mainnet) | "b" (testnet), connectionId: hash}`` with domain ``Exchange``, version
-1, chain id 1337, the zero verifying contract. The signer is recovered from ``{r, s, v}``: the
-simulator knows the account by the wallet that signed, as the exchange does. msgpack keeps the key
-order of the action as received. The encoders (msgpack, keccak, EIP-712) are the ones ccxt bundles;
-the recovery is coincurve's.
+(``monitor.venues.hyperliquid.signing``: the hashing the client signs with). The signer is
+recovered from ``{r, s, v}`` (coincurve): the simulator knows the account by the wallet that signed,
+as the exchange does.
 """
 
 from __future__ import annotations
@@ -18,9 +16,17 @@ import re
 from typing import Any
 
 import coincurve
-from ccxt.static_dependencies import ethabi, keccak, msgpack
 
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+from monitor.venues.hyperliquid.signing import (
+    ZERO_ADDRESS,
+    action_hash,
+    address_of_key,
+    address_of_public_key,
+    l1_digest,
+)
+
+__all__ = ["ZERO_ADDRESS", "Nonces", "SignatureError", "action_hash", "address_of_key", "l1_digest"]
+
 _HEX64 = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 # the node keeps the highest 100 nonces per signer (20, plus one per 1M USDC traded, up to 100) and
@@ -38,31 +44,9 @@ def is_address(value: object) -> bool:
     return isinstance(value, str) and _ADDRESS.match(value) is not None
 
 
-def address_of_key(private_key: str) -> str:
-    """The EVM address of a hex private key (``0x`` optional): keccak of the public key, last 20 bytes."""
-    key = coincurve.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")))
-    return "0x" + bytes(keccak.SHA3(key.public_key.format(compressed=False)[1:]))[-20:].hex()
-
-
 def account_address(api_key: str) -> str:
     """A simulated account's master address (what a user watches): derived from its simulator key."""
     return "0x" + hashlib.sha256(f"monitor-sim/hyperliquid/{api_key}".encode()).hexdigest()[:40]
-
-
-def action_hash(action: Any, nonce: int, vault: str | None, expires_after: int | None) -> bytes:
-    data = msgpack.packb(action) + nonce.to_bytes(8, "big")
-    data += b"\x00" if vault is None else b"\x01" + bytes.fromhex(vault.removeprefix("0x"))
-    if expires_after is not None:
-        data += b"\x00" + expires_after.to_bytes(8, "big")
-    return bytes(keccak.SHA3(data))
-
-
-def l1_digest(connection_id: bytes, *, testnet: bool = False) -> bytes:
-    domain = {"chainId": 1337, "name": "Exchange", "verifyingContract": ZERO_ADDRESS, "version": "1"}
-    types = {"Agent": [{"name": "source", "type": "string"}, {"name": "connectionId", "type": "bytes32"}]}
-    message = {"source": "b" if testnet else "a", "connectionId": connection_id}
-    encoded = ethabi.encode_typed_data(domain, types, message)
-    return bytes(keccak.SHA3(b"\x19\x01" + encoded.header + encoded.body))
 
 
 def check_shape(signature: object) -> tuple[bytes, bytes, int]:
@@ -88,7 +72,7 @@ def recover_l1_signer(
         public = coincurve.PublicKey.from_signature_and_message(r + s + bytes([v - 27]), digest, hasher=None)
     except Exception:
         raise SignatureError("Invalid signature") from None
-    return "0x" + bytes(keccak.SHA3(public.format(compressed=False)[1:]))[-20:].hex()
+    return address_of_public_key(public)
 
 
 class Nonces:
