@@ -273,6 +273,13 @@ class CcxtVenue(ABC):
         )
 
     # --- marks of the held symbols ------------------------------------------------------------------
+    def marks_received(self, received_ms: int) -> None:
+        """A valid marks frame arrived: the first one proves the marks stream live, and its reconnect
+        backoff starts over."""
+        if not self.streams.is_live(self.marks_stream):
+            self.streams.live(self.marks_stream, received_ms)
+            self.marks_backoff.reset()
+
     def set_held(self, account: str, symbols: Iterable[str]) -> None:
         """The symbols an account holds now; a change of the venue's whole set wakes the marks loop."""
         before = self.all_held()

@@ -86,9 +86,7 @@ class BitgetVenue(CcxtVenue):
                 self.sink(Rejected("ticker", str(exc), received_ms=received))
                 continue
             if marks.prices:
-                if not self.streams.is_live(stream):
-                    self.streams.live(stream, received)
-                    self.marks_backoff.reset()
+                self.marks_received(received)
                 self.sink(marks)
 
     def _changed_tickers(self) -> dict[str, Any]:

@@ -115,9 +115,7 @@ class BlofinVenue(CcxtVenue):
                 self._deliver(len(self._pending))  # no mark to wait for: the pushes go on now
                 await self.streams.down(stream, exc, self.marks_backoff, needs_rest=False)
                 continue
-            if not self.streams.is_live(stream):
-                self.streams.live(stream, self.clock())
-                self.marks_backoff.reset()
+            self.marks_received(self.clock())
             self._deliver(waiting)
             if self._pending:
                 continue  # pushes came during the poll: their marks may be newer still

@@ -122,9 +122,7 @@ class GateVenue(CcxtVenue):
             return
         if not marks.prices:
             return
-        if not self.streams.is_live(self.marks_stream):
-            self.streams.live(self.marks_stream, received)
-            self.marks_backoff.reset()
+        self.marks_received(received)
         self.sink(marks)
 
     def _on_user_frame(self, account: str, url: str, frame: Any) -> None:

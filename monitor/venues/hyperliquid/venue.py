@@ -209,9 +209,7 @@ class HyperliquidVenue(CcxtVenue):
             return
         symbol, mark = found
         self._marks[symbol] = mark
-        if not self.streams.is_live(self.marks_stream):
-            self.streams.live(self.marks_stream, received)
-            self.marks_backoff.reset()
+        self.marks_received(received)
         self.sink(MarkPrices(self.venue.value, {symbol: mark}, received, received))
 
     def _on_fills(self, frame: Any, received: int) -> None:
